@@ -1,0 +1,19 @@
+//! AWS wire protocols as botocore's service models define them.
+//!
+//! - [`query`]: the query protocol (STS, IAM) and the EC2 protocol: form-encoded `Action=...`
+//!   requests with `member.N` / `.N` list flattening.
+//! - [`xml`]: a small XML writer for query/EC2 responses and error documents.
+//! - [`error::AwsError`]: one error type that every protocol can encode in its own shape.
+//! - [`operations`]: the operation names of each service, generated from botocore.
+
+pub mod error;
+pub mod json;
+#[rustfmt::skip]
+pub mod operations;
+pub mod query;
+pub mod response;
+pub mod xml;
+
+pub use error::AwsError;
+pub use query::QueryParams;
+pub use response::{Protocol, WireResponse};

@@ -1,0 +1,192 @@
+//! Encoding responses and errors in each protocol's shape.
+
+use bytes::Bytes;
+
+use crate::error::Fault;
+use crate::xml::{escape_into, XmlWriter};
+use crate::AwsError;
+
+/// The wire protocol of a service (`metadata.protocol` in botocore's models).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// `query`: STS and IAM. `xmlns` is the service's XML namespace.
+    Query {
+        /// XML namespace of response documents.
+        xmlns: &'static str,
+    },
+    /// `ec2`.
+    Ec2,
+    /// `json` 1.1 (Organizations, CloudTrail).
+    Json,
+    /// `rest-xml` (S3).
+    RestXml,
+}
+
+/// XML namespace of STS documents.
+pub const STS_XMLNS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
+/// XML namespace of IAM documents.
+pub const IAM_XMLNS: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
+/// XML namespace of EC2 documents.
+pub const EC2_XMLNS: &str = "http://ec2.amazonaws.com/doc/2016-11-15/";
+
+/// An encoded HTTP response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WireResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// `Content-Type`.
+    pub content_type: &'static str,
+    /// Extra headers.
+    pub headers: Vec<(&'static str, String)>,
+    /// Body bytes.
+    pub body: Bytes,
+}
+
+impl WireResponse {
+    fn new(status: u16, content_type: &'static str, request_id: &str, body: String) -> Self {
+        WireResponse {
+            status,
+            content_type,
+            headers: vec![("x-amzn-RequestId", request_id.to_string())],
+            body: Bytes::from(body),
+        }
+    }
+
+    /// A query-protocol success: `<OpResponse><OpResult>inner</OpResult><ResponseMetadata>...`.
+    /// `result` of `None` omits the `<OpResult>` element, as AWS does for operations without output.
+    pub fn query(xmlns: &str, operation: &str, result: Option<&str>, request_id: &str) -> Self {
+        let mut b = String::with_capacity(256 + result.map_or(0, str::len));
+        b.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<");
+        b.push_str(operation);
+        b.push_str("Response xmlns=\"");
+        b.push_str(xmlns);
+        b.push_str("\">");
+        if let Some(inner) = result {
+            b.push('<');
+            b.push_str(operation);
+            b.push_str("Result>");
+            b.push_str(inner);
+            b.push_str("</");
+            b.push_str(operation);
+            b.push_str("Result>");
+        }
+        b.push_str("<ResponseMetadata><RequestId>");
+        escape_into(&mut b, request_id);
+        b.push_str("</RequestId></ResponseMetadata></");
+        b.push_str(operation);
+        b.push_str("Response>");
+        Self::new(200, "text/xml", request_id, b)
+    }
+
+    /// An EC2-protocol success: `<OpResponse xmlns=...><requestId>..</requestId>inner</OpResponse>`.
+    pub fn ec2(operation: &str, inner: &str, request_id: &str) -> Self {
+        let mut b = String::with_capacity(256 + inner.len());
+        b.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<");
+        b.push_str(operation);
+        b.push_str("Response xmlns=\"");
+        b.push_str(EC2_XMLNS);
+        b.push_str("\"><requestId>");
+        escape_into(&mut b, request_id);
+        b.push_str("</requestId>");
+        b.push_str(inner);
+        b.push_str("</");
+        b.push_str(operation);
+        b.push_str("Response>");
+        Self::new(200, "text/xml;charset=UTF-8", request_id, b)
+    }
+
+    /// A JSON 1.1 success.
+    pub fn json(body: &serde_json::Value, request_id: &str) -> Self {
+        Self::new(
+            200,
+            "application/x-amz-json-1.1",
+            request_id,
+            body.to_string(),
+        )
+    }
+
+    /// Encode `err` in the shape of `protocol`.
+    pub fn error(protocol: Protocol, err: &AwsError, request_id: &str) -> Self {
+        match protocol {
+            Protocol::Query { xmlns } => {
+                let mut w = XmlWriter::new();
+                w.open("ErrorResponse", Some(xmlns)).open("Error", None);
+                w.elem(
+                    "Type",
+                    match err.fault {
+                        Fault::Sender => "Sender",
+                        Fault::Receiver => "Receiver",
+                    },
+                );
+                w.elem("Code", &err.code)
+                    .elem("Message", &err.message)
+                    .close();
+                w.elem("RequestId", request_id);
+                Self::new(err.status, "text/xml", request_id, w.finish())
+            }
+            Protocol::Ec2 => {
+                let mut w = XmlWriter::new();
+                w.open("Response", None)
+                    .open("Errors", None)
+                    .open("Error", None);
+                w.elem("Code", &err.code)
+                    .elem("Message", &err.message)
+                    .close()
+                    .close();
+                w.elem("RequestID", request_id);
+                Self::new(err.status, "text/xml;charset=UTF-8", request_id, w.finish())
+            }
+            Protocol::Json => {
+                let body = serde_json::json!({"__type": err.code, "message": err.message});
+                let mut r = Self::new(
+                    err.status,
+                    "application/x-amz-json-1.1",
+                    request_id,
+                    body.to_string(),
+                );
+                r.headers.push(("x-amzn-ErrorType", err.code.clone()));
+                r
+            }
+            Protocol::RestXml => {
+                let mut w = XmlWriter::new();
+                w.open("Error", None);
+                w.elem("Code", &err.code).elem("Message", &err.message);
+                w.elem("RequestId", request_id);
+                let mut r = Self::new(err.status, "application/xml", request_id, w.finish());
+                r.headers = vec![("x-amz-request-id", request_id.to_string())];
+                r
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_error_shape() {
+        let e = AwsError::access_denied("User: x is not authorized");
+        let r = WireResponse::error(Protocol::Query { xmlns: STS_XMLNS }, &e, "rid");
+        assert_eq!(r.status, 403);
+        let s = std::str::from_utf8(&r.body).unwrap();
+        assert!(s.contains("<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type><Code>AccessDenied</Code>"));
+        assert!(s.ends_with("<RequestId>rid</RequestId></ErrorResponse>"));
+    }
+
+    #[test]
+    fn json_error_shape() {
+        let e = AwsError::new(400, "AWSOrganizationsNotInUseException", "m");
+        let r = WireResponse::error(Protocol::Json, &e, "rid");
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(v["__type"], "AWSOrganizationsNotInUseException");
+    }
+
+    #[test]
+    fn query_success_without_result() {
+        let r = WireResponse::query(IAM_XMLNS, "DeleteUser", None, "r1");
+        let s = std::str::from_utf8(&r.body).unwrap();
+        assert!(!s.contains("DeleteUserResult"));
+        assert!(s.contains("<RequestId>r1</RequestId>"));
+    }
+}
