@@ -1,1 +1,207 @@
-//! placeholder
+//! Tessera's AWS services over the [`Store`].
+//!
+//! The server hands each request here after authenticating it. The flow is always
+//! authenticate ([`Services::credentials`]) → authorize ([`Services::authorize`], inside each
+//! operation, before it touches state) → operate (one store transaction) → respond.
+
+pub mod authz;
+pub mod bootstrap;
+pub mod caller;
+pub mod clock;
+pub mod ids;
+pub mod managed;
+pub mod model;
+pub mod organizations;
+pub mod sts;
+
+use std::sync::Arc;
+
+use tessera_store::secrets::SecretBox;
+use tessera_store::{Store, StoreError};
+use tessera_wire::{AwsError, Protocol, QueryParams, WireResponse};
+
+pub use caller::{Call, CallMeta, Caller, CallerKind, SessionInfo};
+pub use clock::{Clock, SystemClock};
+
+/// A service of the AWS API that Tessera serves on its one endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ServiceName {
+    /// AWS STS (query protocol).
+    Sts,
+    /// IAM (query protocol).
+    Iam,
+    /// AWS Organizations (JSON 1.1).
+    Organizations,
+    /// Amazon EC2 (EC2 protocol).
+    Ec2,
+    /// AWS CloudTrail (JSON 1.1).
+    CloudTrail,
+    /// Amazon S3 (REST-XML).
+    S3,
+}
+
+impl ServiceName {
+    /// From the service in a SigV4 credential scope.
+    pub fn from_signing_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "sts" => ServiceName::Sts,
+            "iam" => ServiceName::Iam,
+            "organizations" => ServiceName::Organizations,
+            "ec2" => ServiceName::Ec2,
+            "cloudtrail" => ServiceName::CloudTrail,
+            "s3" => ServiceName::S3,
+            _ => return None,
+        })
+    }
+
+    /// The SigV4 signing name, also the IAM action prefix.
+    pub fn signing_name(self) -> &'static str {
+        match self {
+            ServiceName::Sts => "sts",
+            ServiceName::Iam => "iam",
+            ServiceName::Organizations => "organizations",
+            ServiceName::Ec2 => "ec2",
+            ServiceName::CloudTrail => "cloudtrail",
+            ServiceName::S3 => "s3",
+        }
+    }
+
+    /// The wire protocol.
+    pub fn protocol(self) -> Protocol {
+        match self {
+            ServiceName::Sts => Protocol::Query { xmlns: tessera_wire::response::STS_XMLNS },
+            ServiceName::Iam => Protocol::Query { xmlns: tessera_wire::response::IAM_XMLNS },
+            ServiceName::Organizations | ServiceName::CloudTrail => Protocol::Json,
+            ServiceName::Ec2 => Protocol::Ec2,
+            ServiceName::S3 => Protocol::RestXml,
+        }
+    }
+
+    /// Every operation name of the service's API model.
+    pub fn operations(self) -> &'static [&'static str] {
+        use tessera_wire::operations::*;
+        match self {
+            ServiceName::Sts => STS_OPERATIONS,
+            ServiceName::Iam => IAM_OPERATIONS,
+            ServiceName::Organizations => ORGANIZATIONS_OPERATIONS,
+            ServiceName::Ec2 => EC2_OPERATIONS,
+            ServiceName::CloudTrail => CLOUDTRAIL_OPERATIONS,
+            ServiceName::S3 => S3_OPERATIONS,
+        }
+    }
+}
+
+/// The decoded input of an operation.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// Query / EC2 protocol parameters.
+    Query(QueryParams),
+    /// JSON 1.1 body.
+    Json(serde_json::Value),
+}
+
+impl Input {
+    /// The query parameters, or an error for a JSON input.
+    pub fn query(&self) -> Result<&QueryParams, AwsError> {
+        match self {
+            Input::Query(q) => Ok(q),
+            Input::Json(_) => Err(AwsError::new(400, "InvalidRequest", "expected a query-protocol request")),
+        }
+    }
+    /// The JSON body, or an error for a query input.
+    pub fn json(&self) -> Result<&serde_json::Value, AwsError> {
+        match self {
+            Input::Json(v) => Ok(v),
+            Input::Query(_) => Err(AwsError::new(400, "InvalidRequest", "expected a JSON request")),
+        }
+    }
+}
+
+/// Configuration of the services.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The base URL the server answers on (for OIDC, IMDS and console links).
+    pub endpoint: String,
+}
+
+/// Shared state of every service.
+pub struct Services {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// Seals secrets at rest.
+    pub secrets: SecretBox,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Configuration.
+    pub config: Config,
+}
+
+impl std::fmt::Debug for Services {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Services").field("store", &self.store.backend_name()).finish()
+    }
+}
+
+/// A storage failure becomes a generic 500; the detail is logged, never returned.
+pub fn internal(e: StoreError) -> AwsError {
+    tracing::error!(error = %e, "storage failure");
+    AwsError::internal()
+}
+
+impl Services {
+    /// The credentials behind an access key id: the caller and the secret to verify the
+    /// signature with. `security_token` is the `X-Amz-Security-Token` of the request.
+    ///
+    /// Unknown or inactive keys give `InvalidClientTokenId`, as AWS answers.
+    pub fn credentials(&self, access_key_id: &str, security_token: Option<&str>) -> Result<(Caller, String), AwsError> {
+        if access_key_id.starts_with("ASIA") {
+            return sts::session_credentials(self, access_key_id, security_token);
+        }
+        let invalid = || AwsError::new(403, "InvalidClientTokenId", "The security token included in the request is invalid.");
+        let read = self.store.read().map_err(internal)?;
+        let key: model::AccessKey = model::load(read.as_ref(), model::table::ACCESS_KEY, access_key_id)
+            .map_err(internal)?
+            .ok_or_else(invalid)?;
+        if key.status != "Active" {
+            return Err(invalid());
+        }
+        let secret = self
+            .secrets
+            .open(&model::AccessKey::seal_context(access_key_id), &key.secret_sealed)
+            .map_err(internal)?;
+        let secret = String::from_utf8(secret).map_err(|_| AwsError::internal())?;
+        let caller = match &key.owner {
+            model::KeyOwner::Root => Caller::root(&key.account, access_key_id),
+            model::KeyOwner::User { name } => {
+                let user: model::User =
+                    model::load(read.as_ref(), model::table::USER, &model::name_key(&key.account, name))
+                        .map_err(internal)?
+                        .ok_or_else(invalid)?;
+                Caller {
+                    account: key.account.clone(),
+                    arn: user.arn(),
+                    user_id: user.user_id.clone(),
+                    kind: CallerKind::User { name: user.name, path: user.path, user_id: user.user_id },
+                    access_key_id: access_key_id.to_string(),
+                    session: None,
+                }
+            }
+        };
+        Ok((caller, secret))
+    }
+
+    /// Run one operation of `service`.
+    pub fn handle(&self, service: ServiceName, call: &Call, input: &Input) -> Result<WireResponse, AwsError> {
+        if !service.operations().contains(&call.operation.as_str()) {
+            return Err(match service.protocol() {
+                Protocol::Json => AwsError::new(400, "UnknownOperationException", ""),
+                _ => AwsError::invalid_action(&call.operation),
+            });
+        }
+        match service {
+            ServiceName::Sts => sts::handle(self, call, input.query()?),
+            ServiceName::Organizations => organizations::handle(self, call, input.json()?),
+            _ => Err(AwsError::not_implemented(service.signing_name(), &call.operation)),
+        }
+    }
+}

@@ -1,0 +1,363 @@
+//! Records the services keep in the [`Store`](tessera_store::Store), their tables and keys.
+//!
+//! Every record is JSON. Keys of per-account entities are `<account-id>/<lower-case name>`,
+//! because IAM names are unique case-insensitively within an account while keeping their case.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use tessera_store::{ReadTxn, StoreError, WriteTxn};
+
+/// Table names.
+pub mod table {
+    /// [`super::Account`] by account id.
+    pub const ACCOUNT: &str = "account";
+    /// [`super::AccessKey`] by access key id.
+    pub const ACCESS_KEY: &str = "access_key";
+    /// [`super::User`] by `<acct>/<lower name>`.
+    pub const USER: &str = "iam_user";
+    /// [`super::Role`] by `<acct>/<lower name>`.
+    pub const ROLE: &str = "iam_role";
+    /// [`super::Group`] by `<acct>/<lower name>`.
+    pub const GROUP: &str = "iam_group";
+    /// Group membership: key `<acct>/<lower group>/<lower user>`, value the user name.
+    pub const GROUP_MEMBER: &str = "iam_group_member";
+    /// [`super::ManagedPolicy`] by `<acct>/<lower name>` (customer managed only).
+    pub const POLICY: &str = "iam_policy";
+    /// Unique id (AIDA/AROA/...) → `<table>\n<key>`.
+    pub const UNIQUE_ID: &str = "iam_unique_id";
+    /// Singletons: `bootstrap`, `organization`.
+    pub const META: &str = "meta";
+    /// [`super::Organization`] by organization id.
+    pub const ORGANIZATION: &str = "org";
+    /// Organizations entities (roots, OUs, policies, create-account requests), by id.
+    pub const ORG_ENTITY: &str = "org_entity";
+}
+
+/// Key of a per-account, case-insensitively named entity.
+pub fn name_key(account: &str, name: &str) -> String {
+    format!("{account}/{}", name.to_ascii_lowercase())
+}
+
+/// Read and decode a record.
+pub fn load<T: DeserializeOwned>(r: &(impl ReadTxn + ?Sized), table: &str, key: &str) -> Result<Option<T>, StoreError> {
+    match r.get(table, key)? {
+        None => Ok(None),
+        Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| StoreError::Corrupt {
+            table: table.into(),
+            key: key.into(),
+            reason: e.to_string(),
+        }),
+    }
+}
+
+/// Encode and write a record.
+pub fn save<T: Serialize>(w: &mut (impl WriteTxn + ?Sized), table: &str, key: &str, value: &T) -> Result<(), StoreError> {
+    let bytes = serde_json::to_vec(value).map_err(|e| StoreError::Backend(e.to_string()))?;
+    w.put(table, key, &bytes)
+}
+
+/// Decode scanned rows.
+pub fn decode_rows<T: DeserializeOwned>(table: &str, rows: Vec<tessera_store::Row>) -> Result<Vec<(String, T)>, StoreError> {
+    rows.into_iter()
+        .map(|(k, v)| match serde_json::from_slice(&v) {
+            Ok(t) => Ok((k, t)),
+            Err(e) => Err(StoreError::Corrupt { table: table.into(), key: k, reason: e.to_string() }),
+        })
+        .collect()
+}
+
+/// A tag, as IAM and STS carry them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tag {
+    /// Key (1-128).
+    pub key: String,
+    /// Value (0-256).
+    pub value: String,
+}
+
+/// An AWS account of this Tessera.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    /// 12-digit id.
+    pub id: String,
+    /// Account name.
+    pub name: String,
+    /// Email of the root user.
+    pub email: String,
+    /// Creation time (epoch seconds).
+    pub created: i64,
+    /// `ACTIVE` / `SUSPENDED`.
+    pub status: String,
+    /// The organization it belongs to, if any.
+    #[serde(default)]
+    pub organization_id: Option<String>,
+    /// Its parent in the organization (root `r-...` or OU `ou-...`).
+    #[serde(default)]
+    pub parent_id: Option<String>,
+    /// `CREATED` or `INVITED`.
+    #[serde(default)]
+    pub joined_method: Option<String>,
+    /// When it joined its organization.
+    #[serde(default)]
+    pub joined: Option<i64>,
+    /// Account alias (IAM `CreateAccountAlias`).
+    #[serde(default)]
+    pub alias: Option<String>,
+}
+
+impl Account {
+    /// `arn:aws:iam::<id>:root`.
+    pub fn root_arn(&self) -> String {
+        format!("arn:aws:iam::{}:root", self.id)
+    }
+}
+
+/// Who owns an access key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind")]
+pub enum KeyOwner {
+    /// The account's root user.
+    Root,
+    /// An IAM user, by name (case as created).
+    User {
+        /// User name.
+        name: String,
+    },
+}
+
+/// A long-term access key (`AKIA...`). The secret is sealed at rest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessKey {
+    /// `AKIA...`.
+    pub access_key_id: String,
+    /// Owning account.
+    pub account: String,
+    /// Owner.
+    pub owner: KeyOwner,
+    /// Secret access key, sealed with [`tessera_store::secrets::SecretBox`] under context
+    /// [`AccessKey::seal_context`].
+    pub secret_sealed: String,
+    /// `Active` / `Inactive`.
+    pub status: String,
+    /// Creation time (epoch seconds).
+    pub created: i64,
+    /// Last use: (epoch seconds, service, region).
+    #[serde(default)]
+    pub last_used: Option<(i64, String, String)>,
+}
+
+impl AccessKey {
+    /// The context a key's secret is sealed under.
+    pub fn seal_context(access_key_id: &str) -> String {
+        format!("access-key/{access_key_id}")
+    }
+}
+
+/// An IAM user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// Account id.
+    pub account: String,
+    /// Name, case as created.
+    pub name: String,
+    /// Path (`/` by default).
+    pub path: String,
+    /// `AIDA...`.
+    pub user_id: String,
+    /// Creation time (epoch seconds).
+    pub created: i64,
+    /// Tags.
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+    /// ARN of the managed policy used as permissions boundary.
+    #[serde(default)]
+    pub permissions_boundary: Option<String>,
+    /// Inline policies: (name, document).
+    #[serde(default)]
+    pub inline_policies: Vec<(String, String)>,
+    /// ARNs of attached managed policies.
+    #[serde(default)]
+    pub attached_policies: Vec<String>,
+    /// Names of the groups the user is in.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// Console password hash (argon2id PHC string), if a login profile exists.
+    #[serde(default)]
+    pub login_profile: Option<LoginProfile>,
+    /// When the password was last used (epoch seconds).
+    #[serde(default)]
+    pub password_last_used: Option<i64>,
+}
+
+impl User {
+    /// `arn:aws:iam::<acct>:user<path><name>`.
+    pub fn arn(&self) -> String {
+        format!("arn:aws:iam::{}:user{}{}", self.account, self.path, self.name)
+    }
+}
+
+/// A console password.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginProfile {
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// Creation time.
+    pub created: i64,
+    /// Whether the user must change it at next sign-in.
+    pub password_reset_required: bool,
+}
+
+/// An IAM group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Group {
+    /// Account id.
+    pub account: String,
+    /// Name.
+    pub name: String,
+    /// Path.
+    pub path: String,
+    /// `AGPA...`.
+    pub group_id: String,
+    /// Creation time.
+    pub created: i64,
+    /// Inline policies: (name, document).
+    #[serde(default)]
+    pub inline_policies: Vec<(String, String)>,
+    /// ARNs of attached managed policies.
+    #[serde(default)]
+    pub attached_policies: Vec<String>,
+}
+
+impl Group {
+    /// `arn:aws:iam::<acct>:group<path><name>`.
+    pub fn arn(&self) -> String {
+        format!("arn:aws:iam::{}:group{}{}", self.account, self.path, self.name)
+    }
+}
+
+/// An IAM role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Role {
+    /// Account id.
+    pub account: String,
+    /// Name.
+    pub name: String,
+    /// Path.
+    pub path: String,
+    /// `AROA...`.
+    pub role_id: String,
+    /// Creation time.
+    pub created: i64,
+    /// The trust policy.
+    pub assume_role_policy_document: String,
+    /// Description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Max session duration in seconds (3,600-43,200).
+    pub max_session_duration: i64,
+    /// Tags.
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+    /// ARN of the permissions boundary policy.
+    #[serde(default)]
+    pub permissions_boundary: Option<String>,
+    /// Inline policies: (name, document).
+    #[serde(default)]
+    pub inline_policies: Vec<(String, String)>,
+    /// ARNs of attached managed policies.
+    #[serde(default)]
+    pub attached_policies: Vec<String>,
+    /// Last use: (epoch seconds, region).
+    #[serde(default)]
+    pub last_used: Option<(i64, String)>,
+}
+
+impl Role {
+    /// `arn:aws:iam::<acct>:role<path><name>`.
+    pub fn arn(&self) -> String {
+        format!("arn:aws:iam::{}:role{}{}", self.account, self.path, self.name)
+    }
+}
+
+/// One version of a managed policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyVersion {
+    /// `v1`, `v2`, ...
+    pub version_id: String,
+    /// The document.
+    pub document: String,
+    /// Creation time.
+    pub created: i64,
+}
+
+/// A customer managed policy (AWS managed policies come from [`crate::managed`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManagedPolicy {
+    /// Account id.
+    pub account: String,
+    /// Name.
+    pub name: String,
+    /// Path.
+    pub path: String,
+    /// `ANPA...`.
+    pub policy_id: String,
+    /// Description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Creation time.
+    pub created: i64,
+    /// Last update.
+    pub updated: i64,
+    /// Default version id.
+    pub default_version_id: String,
+    /// Versions (at most 5), oldest first.
+    pub versions: Vec<PolicyVersion>,
+    /// Next version number to hand out.
+    pub next_version: u32,
+    /// Attachments to users, groups and roles.
+    pub attachment_count: u32,
+    /// Uses as a permissions boundary.
+    pub boundary_usage_count: u32,
+    /// Tags.
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}
+
+impl ManagedPolicy {
+    /// `arn:aws:iam::<acct>:policy<path><name>`.
+    pub fn arn(&self) -> String {
+        format!("arn:aws:iam::{}:policy{}{}", self.account, self.path, self.name)
+    }
+    /// The default version's document.
+    pub fn default_document(&self) -> Option<&str> {
+        self.versions
+            .iter()
+            .find(|v| v.version_id == self.default_version_id)
+            .map(|v| v.document.as_str())
+    }
+}
+
+/// An AWS Organizations organization.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Organization {
+    /// `o-` + 10.
+    pub id: String,
+    /// `ALL` or `CONSOLIDATED_BILLING`.
+    pub feature_set: String,
+    /// Management account id.
+    pub management_account: String,
+    /// Management account email.
+    pub management_email: String,
+    /// The root id `r-` + 4.
+    pub root_id: String,
+    /// Policy types enabled on the root (`SERVICE_CONTROL_POLICY`, `RESOURCE_CONTROL_POLICY`).
+    #[serde(default)]
+    pub enabled_policy_types: Vec<String>,
+}
+
+impl Organization {
+    /// `arn:aws:organizations::<mgmt>:organization/<id>`.
+    pub fn arn(&self) -> String {
+        format!("arn:aws:organizations::{}:organization/{}", self.management_account, self.id)
+    }
+}
