@@ -1,0 +1,249 @@
+//! The HTTP server: one endpoint, every service.
+//!
+//! Each request flows one way: decode → authenticate (SigV4 + credentials) → the service
+//! operation, which authorizes before it touches state → encode the response.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use anyhow::Context;
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use http::request::Parts;
+use http::{HeaderValue, StatusCode};
+use tessera_services::{ids, Call, CallMeta, Input, ServiceName, Services};
+use tessera_sigv4::{Payload, RequestParts, SigV4Error, VerifyOptions};
+use tessera_store::secrets::SecretBox;
+use tessera_store::sqlite::SqliteStore;
+use tessera_wire::{AwsError, Protocol, QueryParams, WireResponse};
+
+/// Largest request body accepted outside S3 (IAM's largest input, a SAML metadata
+/// document, is 10 MB).
+const MAX_BODY: usize = 16 * 1024 * 1024;
+
+/// Start the server and block until SIGTERM/SIGINT.
+pub fn run(listen: SocketAddr, data_dir: &Path) -> anyhow::Result<()> {
+    let services = Arc::new(open(data_dir)?);
+    let management = tessera_services::bootstrap::first_start(&services, data_dir)
+        .context("first start")?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("binding {listen}"))?;
+        let addr = listener.local_addr()?;
+        let endpoint = format!("http://{addr}");
+        tessera_services::bootstrap::write_private_file(&data_dir.join("endpoint"), format!("{endpoint}\n").as_bytes())
+            .context("writing the endpoint file")?;
+        tracing::info!(%endpoint, management_account = %management, "tessera is serving");
+        let app = Router::new()
+            .route("/_tessera/health", get(health))
+            .fallback(aws)
+            .with_state(services);
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .context("serving")?;
+        tracing::info!("tessera stopped");
+        Ok(())
+    })
+}
+
+/// Open (or create) the data dir: key-encryption key, store.
+fn open(data_dir: &Path) -> anyhow::Result<Services> {
+    create_private_dir(data_dir)?;
+    let kek = load_or_create_kek(&data_dir.join("master.key"))?;
+    let store = SqliteStore::open(&data_dir.join("tessera.db")).context("opening the store")?;
+    Ok(Services {
+        store: Arc::new(store),
+        secrets: SecretBox::new(&kek),
+        clock: Arc::new(tessera_services::SystemClock),
+        config: tessera_services::Config { endpoint: String::new() },
+    })
+}
+
+fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    if !dir.exists() {
+        let mut b = std::fs::DirBuilder::new();
+        b.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            b.mode(0o700);
+        }
+        b.create(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+fn load_or_create_kek(path: &Path) -> anyhow::Result<[u8; 32]> {
+    match std::fs::read(path) {
+        Ok(bytes) => bytes
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("{} is not a 32-byte key", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = SecretBox::generate_key();
+            tessera_services::bootstrap::write_private_file(path, &key)?;
+            Ok(key)
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+async fn health() -> impl IntoResponse {
+    (StatusCode::OK, [("content-type", "application/json")], "{\"status\":\"ok\"}")
+}
+
+async fn aws(
+    State(services): State<Arc<Services>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: http::Request<Body>,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    let request_id = ids::request_id();
+    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => {
+            let e = AwsError::new(413, "RequestEntityTooLarge", "Request body is too large");
+            return into_response(WireResponse::error(Protocol::Query { xmlns: tessera_wire::response::STS_XMLNS }, &e, &request_id));
+        }
+    };
+    let work = tokio::task::spawn_blocking(move || process(&services, &parts, &body, peer, &request_id));
+    match work.await {
+        Ok(r) => into_response(r),
+        Err(_) => {
+            let e = AwsError::internal();
+            into_response(WireResponse::error(Protocol::Query { xmlns: tessera_wire::response::STS_XMLNS }, &e, "-"))
+        }
+    }
+}
+
+fn into_response(w: WireResponse) -> Response {
+    let mut r = Response::new(Body::from(w.body));
+    *r.status_mut() = StatusCode::from_u16(w.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let h = r.headers_mut();
+    h.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(w.content_type));
+    for (name, value) in w.headers {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            h.insert(name, v);
+        }
+    }
+    r
+}
+
+fn sigv4_error(e: SigV4Error) -> AwsError {
+    AwsError::new(e.code.http_status(), e.code.as_str(), e.message)
+}
+
+/// The service a request is for, from its credential scope (or `Action` for unsigned STS).
+fn decode(parts: &Parts, body: &Bytes, service: ServiceName) -> Result<(String, Input), AwsError> {
+    match service.protocol() {
+        Protocol::Query { .. } | Protocol::Ec2 => {
+            let query = parts.uri.query().unwrap_or("").as_bytes();
+            let is_form = parts
+                .headers
+                .get(http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+            let params = if is_form { QueryParams::parse(&[query, body])? } else { QueryParams::parse(&[query])? };
+            let op = params
+                .action()
+                .ok_or_else(|| AwsError::new(400, "MissingAction", "Missing Action"))?
+                .to_string();
+            Ok((op, Input::Query(params)))
+        }
+        Protocol::Json => {
+            let target = parts
+                .headers
+                .get("x-amz-target")
+                .and_then(|v| v.to_str().ok())
+                .ok_or_else(|| AwsError::new(400, "UnknownOperationException", "Missing X-Amz-Target header"))?;
+            let (_, op) = tessera_wire::json::split_target(target)
+                .ok_or_else(|| AwsError::new(400, "UnknownOperationException", ""))?;
+            Ok((op.to_string(), Input::Json(tessera_wire::json::parse_body(body)?)))
+        }
+        Protocol::RestXml => Err(AwsError::not_implemented("s3", "*")),
+    }
+}
+
+fn process(services: &Services, parts: &Parts, body: &Bytes, peer: SocketAddr, request_id: &str) -> WireResponse {
+    let default_protocol = Protocol::Query { xmlns: tessera_wire::response::STS_XMLNS };
+    let signed = parts.headers.contains_key(http::header::AUTHORIZATION)
+        || tessera_sigv4::has_presigned_params(parts.uri.query().unwrap_or(""));
+    if !signed {
+        // Unsigned STS calls (AssumeRoleWithWebIdentity, AssumeRoleWithSAML) come later.
+        let e = sigv4_error(SigV4Error::missing_authentication_token());
+        return WireResponse::error(default_protocol, &e, request_id);
+    }
+    let request = RequestParts::from_http(parts, Payload::Bytes(body));
+    let parsed = match tessera_sigv4::parse(&request) {
+        Ok(p) => p,
+        Err(e) => return WireResponse::error(default_protocol, &sigv4_error(e), request_id),
+    };
+    let Some(service) = ServiceName::from_signing_name(&parsed.scope.service) else {
+        let e = AwsError::new(
+            400,
+            "InvalidAction",
+            format!("Tessera does not serve the service '{}'", parsed.scope.service),
+        );
+        return WireResponse::error(default_protocol, &e, request_id);
+    };
+    let protocol = service.protocol();
+    let fail = |e: AwsError| WireResponse::error(protocol, &e, request_id);
+    let (caller, secret) = match services.credentials(&parsed.access_key_id, parsed.security_token.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    let now_millis = services.clock.now_millis();
+    let now = UNIX_EPOCH + Duration::from_millis(u64::try_from(now_millis).unwrap_or(0));
+    if let Err(e) = tessera_sigv4::verify(&request, &parsed, &secret, now, &VerifyOptions::for_service(service.signing_name())) {
+        return fail(sigv4_error(e));
+    }
+    let (operation, input) = match decode(parts, body, service) {
+        Ok(x) => x,
+        Err(e) => return fail(e),
+    };
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let call = Call {
+        caller,
+        operation,
+        meta: CallMeta {
+            request_id: request_id.to_string(),
+            region: parsed.scope.region.clone(),
+            source_ip: peer.ip().to_string(),
+            user_agent: header("user-agent"),
+            secure_transport: false,
+            now_millis,
+        },
+    };
+    match services.handle(service, &call, &input) {
+        Ok(r) => r,
+        Err(e) => fail(e),
+    }
+}
