@@ -349,6 +349,20 @@ fn unsigned_extra_headers_do_not_matter() {
 }
 
 #[test]
+fn unsigned_payload_only_where_allowed() {
+    let mut case = Case::new("POST", "/");
+    case.content_sha_header = true;
+    case.unsigned_payload = true;
+    case.body = b"Action=GetCallerIdentity&Version=2011-06-15".to_vec();
+    let req = sign_case(&case, SECRET);
+    let e = check(&req, &case, SECRET).unwrap_err();
+    assert_eq!(e.code, ErrorCode::IncompleteSignature);
+    case.service = "s3";
+    let req = sign_case(&case, SECRET);
+    check(&req, &case, SECRET).unwrap();
+}
+
+#[test]
 fn presigned_expiry_is_enforced() {
     let mut case = Case::new("GET", "/?Action=GetCallerIdentity&Version=2011-06-15");
     case.presign = Some(60);
