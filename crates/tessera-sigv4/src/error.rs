@@ -15,6 +15,8 @@ pub enum ErrorCode {
     RequestExpired,
     /// A presigned request's `X-Amz-Expires` is malformed or too large (HTTP 400).
     AuthorizationQueryParametersError,
+    /// The body does not hash to the signed `x-amz-content-sha256` (HTTP 400).
+    XAmzContentSHA256Mismatch,
     /// The access key is unknown. Never produced by this crate; the server
     /// decides it after looking the key up (HTTP 403).
     InvalidClientTokenId,
@@ -29,6 +31,7 @@ impl ErrorCode {
             ErrorCode::SignatureDoesNotMatch => "SignatureDoesNotMatch",
             ErrorCode::RequestExpired => "RequestExpired",
             ErrorCode::AuthorizationQueryParametersError => "AuthorizationQueryParametersError",
+            ErrorCode::XAmzContentSHA256Mismatch => "XAmzContentSHA256Mismatch",
             ErrorCode::InvalidClientTokenId => "InvalidClientTokenId",
         }
     }
@@ -41,6 +44,7 @@ impl ErrorCode {
             | ErrorCode::InvalidClientTokenId => 403,
             ErrorCode::IncompleteSignature
             | ErrorCode::RequestExpired
+            | ErrorCode::XAmzContentSHA256Mismatch
             | ErrorCode::AuthorizationQueryParametersError => 400,
         }
     }

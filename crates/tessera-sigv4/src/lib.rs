@@ -85,6 +85,9 @@ pub struct VerifyOptions {
     pub allowed_regions: Option<Vec<String>>,
     /// Allowed clock skew in seconds (AWS: 900).
     pub max_skew_secs: i64,
+    /// Accept `UNSIGNED-PAYLOAD` and `STREAMING-*` payload hashes (S3 only by
+    /// default: elsewhere they would leave the body unauthenticated).
+    pub allow_unsigned_payload: bool,
 }
 
 impl Default for VerifyOptions {
@@ -94,6 +97,7 @@ impl Default for VerifyOptions {
             expected_service: None,
             allowed_regions: None,
             max_skew_secs: MAX_CLOCK_SKEW_SECS,
+            allow_unsigned_payload: false,
         }
     }
 }
@@ -104,6 +108,7 @@ impl VerifyOptions {
     pub fn for_service(service: &str) -> Self {
         VerifyOptions {
             double_encode_path: service != "s3",
+            allow_unsigned_payload: service == "s3",
             expected_service: Some(service.to_string()),
             ..Self::default()
         }
@@ -327,8 +332,44 @@ pub fn check_request(
     Ok(())
 }
 
+/// Checks that the payload hash the client signed covers the body we got:
+/// a hex `x-amz-content-sha256` must equal the SHA-256 of the body (when the
+/// caller passed the body or its hash), and unsigned/streaming payloads are
+/// refused unless `opts.allow_unsigned_payload`.
+pub fn check_payload(
+    request: &RequestParts<'_>,
+    parsed: &ParsedAuth,
+    opts: &VerifyOptions,
+) -> Result<(), SigV4Error> {
+    let claimed = payload_hash(request, parsed);
+    let is_hex = claimed.len() == 64 && claimed.bytes().all(|b| b.is_ascii_hexdigit());
+    if !is_hex {
+        if opts.allow_unsigned_payload {
+            return Ok(());
+        }
+        return Err(SigV4Error::new(
+            ErrorCode::IncompleteSignature,
+            format!("The payload hash '{claimed}' is not allowed for this service; sign the SHA-256 of the body."),
+        ));
+    }
+    let actual = match request.payload {
+        Payload::Bytes(b) => sha256_hex(b),
+        Payload::Sha256Hex(h) => h.to_ascii_lowercase(),
+        Payload::Unsigned => return Ok(()),
+    };
+    if bool::from(actual.as_bytes().ct_eq(claimed.as_bytes())) {
+        Ok(())
+    } else {
+        Err(SigV4Error::new(
+            ErrorCode::XAmzContentSHA256Mismatch,
+            "The provided 'x-amz-content-sha256' header does not match what was computed.",
+        ))
+    }
+}
+
 /// Verifies `parsed` against `request` with an already derived signing key
-/// (see [`SigningKeyCache`]). Runs [`check_request`] first.
+/// (see [`SigningKeyCache`]). Runs [`check_request`] first and, once the
+/// signature matched, [`check_payload`].
 pub fn verify_with_signing_key(
     request: &RequestParts<'_>,
     parsed: &ParsedAuth,
@@ -341,7 +382,7 @@ pub fn verify_with_signing_key(
     let sts = string_to_sign(parsed, &creq);
     let expected = key.sign(sts.as_bytes());
     if bool::from(expected.as_bytes().ct_eq(parsed.signature.as_bytes())) {
-        Ok(())
+        check_payload(request, parsed, opts)
     } else {
         Err(SigV4Error::signature_mismatch(creq, sts))
     }
