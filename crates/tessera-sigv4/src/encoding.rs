@@ -3,11 +3,7 @@
 use percent_encoding::{percent_decode, percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 /// Characters encoded in query keys and values.
-pub const QUERY_SET: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
+pub const QUERY_SET: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 
 /// Characters encoded in a path (as `QUERY_SET`, but `/` is kept).
 pub const PATH_SET: &AsciiSet = &QUERY_SET.remove(b'/');
@@ -23,10 +19,7 @@ pub fn query_pairs(query: &str) -> impl Iterator<Item = (Vec<u8>, Vec<u8>)> + '_
 }
 
 fn decode_component(s: &str) -> Vec<u8> {
-    let plus: Vec<u8> = s
-        .bytes()
-        .map(|b| if b == b'+' { b' ' } else { b })
-        .collect();
+    let plus: Vec<u8> = s.bytes().map(|b| if b == b'+' { b' ' } else { b }).collect();
     percent_decode(&plus).collect()
 }
 
@@ -43,11 +36,7 @@ pub fn encode_path(path: &str) -> String {
 /// Removes `.` and `..` segments and empty segments (`//`), as AWS SDKs do
 /// for every service but S3. Keeps a trailing slash.
 pub fn normalize_path(path: &str) -> String {
-    let absolute = if path.starts_with('/') {
-        path.to_string()
-    } else {
-        format!("/{path}")
-    };
+    let absolute = if path.starts_with('/') { path.to_string() } else { format!("/{path}") };
     if !(absolute.contains('.') || absolute.contains("//")) {
         return absolute;
     }
@@ -66,9 +55,7 @@ pub fn normalize_path(path: &str) -> String {
         out.push('/');
         out.push_str(s);
     }
-    let trailing = ["/", "/.", "/..", "/./", "/../"]
-        .iter()
-        .any(|t| absolute.ends_with(t));
+    let trailing = ["/", "/.", "/..", "/./", "/../"].iter().any(|t| absolute.ends_with(t));
     if out.is_empty() || (trailing && !out.ends_with('/')) {
         out.push('/');
     }
@@ -105,11 +92,7 @@ mod tests {
         let pairs: Vec<_> = query_pairs("a=1&&b&c=x+y%2B%zz").collect();
         assert_eq!(
             pairs,
-            vec![
-                (b"a".to_vec(), b"1".to_vec()),
-                (b"b".to_vec(), b"".to_vec()),
-                (b"c".to_vec(), b"x y+%zz".to_vec()),
-            ]
+            vec![(b"a".to_vec(), b"1".to_vec()), (b"b".to_vec(), b"".to_vec()), (b"c".to_vec(), b"x y+%zz".to_vec()),]
         );
     }
 }

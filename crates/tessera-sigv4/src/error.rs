@@ -87,18 +87,12 @@ impl SigV4Error {
 
     /// `MissingAuthenticationToken`: "Request is missing Authentication Token".
     pub fn missing_authentication_token() -> Self {
-        Self::new(
-            ErrorCode::MissingAuthenticationToken,
-            "Request is missing Authentication Token",
-        )
+        Self::new(ErrorCode::MissingAuthenticationToken, "Request is missing Authentication Token")
     }
 
     /// `InvalidClientTokenId` for an unknown access key id, worded as STS/IAM do.
     pub fn invalid_client_token_id() -> Self {
-        Self::new(
-            ErrorCode::InvalidClientTokenId,
-            "The security token included in the request is invalid.",
-        )
+        Self::new(ErrorCode::InvalidClientTokenId, "The security token included in the request is invalid.")
     }
 
     /// `SignatureDoesNotMatch` for a wrong signature, with AWS's hint and the

@@ -39,12 +39,7 @@ impl SigningKey {
 }
 
 /// `HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request")`.
-pub fn derive_signing_key(
-    secret_access_key: &str,
-    date: &str,
-    region: &str,
-    service: &str,
-) -> SigningKey {
+pub fn derive_signing_key(secret_access_key: &str, date: &str, region: &str, service: &str) -> SigningKey {
     let mut k_secret = Vec::with_capacity(4 + secret_access_key.len());
     k_secret.extend_from_slice(b"AWS4");
     k_secret.extend_from_slice(secret_access_key.as_bytes());
@@ -72,10 +67,7 @@ pub struct SigningKeyCache {
 
 impl fmt::Debug for SigningKeyCache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SigningKeyCache")
-            .field("capacity", &self.capacity)
-            .field("len", &self.len())
-            .finish()
+        f.debug_struct("SigningKeyCache").field("capacity", &self.capacity).field("len", &self.len()).finish()
     }
 }
 
@@ -88,10 +80,7 @@ impl Default for SigningKeyCache {
 impl SigningKeyCache {
     /// A cache holding at most `capacity` keys (at least 1).
     pub fn new(capacity: usize) -> Self {
-        SigningKeyCache {
-            capacity: capacity.max(1),
-            map: Mutex::new(HashMap::new()),
-        }
+        SigningKeyCache { capacity: capacity.max(1), map: Mutex::new(HashMap::new()) }
     }
 
     /// Number of cached keys.
@@ -105,12 +94,7 @@ impl SigningKeyCache {
     }
 
     /// The signing key for `scope`, derived on a miss.
-    pub fn get_or_derive(
-        &self,
-        access_key_id: &str,
-        secret_access_key: &str,
-        scope: &CredentialScope,
-    ) -> SigningKey {
+    pub fn get_or_derive(&self, access_key_id: &str, secret_access_key: &str, scope: &CredentialScope) -> SigningKey {
         let key = CacheKey {
             access_key_id: access_key_id.to_string(),
             secret_fingerprint: Sha256::digest(secret_access_key.as_bytes()).into(),
@@ -121,12 +105,7 @@ impl SigningKeyCache {
                 return k.clone();
             }
         }
-        let derived = derive_signing_key(
-            secret_access_key,
-            &scope.date,
-            &scope.region,
-            &scope.service,
-        );
+        let derived = derive_signing_key(secret_access_key, &scope.date, &scope.region, &scope.service);
         if let Ok(mut map) = self.map.lock() {
             if map.len() >= self.capacity {
                 map.clear();

@@ -24,9 +24,9 @@ use subtle::ConstantTimeEq;
 pub use error::{ErrorCode, SigV4Error, SIGNATURE_MISMATCH_HINT};
 pub use key::{derive_signing_key, SigningKey, SigningKeyCache};
 pub use parse::{
-    credential_scope_service, has_presigned_params, parse, parse_authorization_header,
-    parse_presigned_query, CredentialScope, ParsedAuth, RequestTime, ALGORITHM,
-    DEFAULT_PRESIGNED_EXPIRES_SECS, MAX_PRESIGNED_EXPIRES_SECS, TERMINATOR,
+    credential_scope_service, has_presigned_params, parse, parse_authorization_header, parse_presigned_query,
+    CredentialScope, ParsedAuth, RequestTime, ALGORITHM, DEFAULT_PRESIGNED_EXPIRES_SECS, MAX_PRESIGNED_EXPIRES_SECS,
+    TERMINATOR,
 };
 pub use time::{format_amz_date, parse_amz_date, parse_http_date};
 
@@ -179,9 +179,7 @@ fn canonical_header_value(value: &[u8], out: &mut Vec<u8>) {
 
 fn payload_hash(req: &RequestParts<'_>, parsed: &ParsedAuth) -> String {
     if parsed.presigned.is_some() {
-        if let Some((_, v)) =
-            encoding::query_pairs(req.query).find(|(k, _)| k.as_slice() == b"X-Amz-Content-Sha256")
-        {
+        if let Some((_, v)) = encoding::query_pairs(req.query).find(|(k, _)| k.as_slice() == b"X-Amz-Content-Sha256") {
             return String::from_utf8_lossy(&v).into_owned();
         }
     }
@@ -196,11 +194,7 @@ fn payload_hash(req: &RequestParts<'_>, parsed: &ParsedAuth) -> String {
 }
 
 /// The canonical request AWS would compute for `req` as signed per `parsed`.
-pub fn canonical_request(
-    req: &RequestParts<'_>,
-    parsed: &ParsedAuth,
-    opts: &VerifyOptions,
-) -> String {
+pub fn canonical_request(req: &RequestParts<'_>, parsed: &ParsedAuth, opts: &VerifyOptions) -> String {
     let mut out: Vec<u8> = Vec::with_capacity(512);
     out.extend_from_slice(req.method.as_str().as_bytes());
     out.push(b'\n');
@@ -255,11 +249,7 @@ fn sig_mismatch(msg: String) -> SigV4Error {
 }
 
 /// Checks everything but the signature itself: scope, `host` signed, time window.
-pub fn check_request(
-    parsed: &ParsedAuth,
-    now: SystemTime,
-    opts: &VerifyOptions,
-) -> Result<(), SigV4Error> {
+pub fn check_request(parsed: &ParsedAuth, now: SystemTime, opts: &VerifyOptions) -> Result<(), SigV4Error> {
     let scope = &parsed.scope;
     if let Some(regions) = &opts.allowed_regions {
         if !regions.contains(&scope.region) {
@@ -271,9 +261,7 @@ pub fn check_request(
     }
     if let Some(service) = &opts.expected_service {
         if *service != scope.service {
-            return Err(sig_mismatch(format!(
-                "Credential should be scoped to correct service: '{service}'. "
-            )));
+            return Err(sig_mismatch(format!("Credential should be scoped to correct service: '{service}'. ")));
         }
     }
     let amz_date = &parsed.request_time.amz_date;
@@ -284,11 +272,7 @@ pub fn check_request(
             amz_date.get(..8).unwrap_or(amz_date)
         )));
     }
-    if !parsed
-        .signed_headers
-        .iter()
-        .any(|h| h.eq_ignore_ascii_case("host"))
-    {
+    if !parsed.signed_headers.iter().any(|h| h.eq_ignore_ascii_case("host")) {
         return Err(sig_mismatch(
             "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.".to_string(),
         ));
@@ -336,11 +320,7 @@ pub fn check_request(
 /// a hex `x-amz-content-sha256` must equal the SHA-256 of the body (when the
 /// caller passed the body or its hash), and unsigned/streaming payloads are
 /// refused unless `opts.allow_unsigned_payload`.
-pub fn check_payload(
-    request: &RequestParts<'_>,
-    parsed: &ParsedAuth,
-    opts: &VerifyOptions,
-) -> Result<(), SigV4Error> {
+pub fn check_payload(request: &RequestParts<'_>, parsed: &ParsedAuth, opts: &VerifyOptions) -> Result<(), SigV4Error> {
     let claimed = payload_hash(request, parsed);
     let is_hex = claimed.len() == 64 && claimed.bytes().all(|b| b.is_ascii_hexdigit());
     if !is_hex {

@@ -29,10 +29,7 @@ pub struct CredentialScope {
 impl CredentialScope {
     /// `date/region/service/aws4_request`.
     pub fn to_scope_string(&self) -> String {
-        format!(
-            "{}/{}/{}/{TERMINATOR}",
-            self.date, self.region, self.service
-        )
+        format!("{}/{}/{}/{TERMINATOR}", self.date, self.region, self.service)
     }
 }
 
@@ -76,9 +73,7 @@ fn incomplete(msg: impl Into<String>) -> SigV4Error {
 }
 
 fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get(name)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+    headers.get(name).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
 }
 
 /// Splits `key/date/region/service/terminator`.
@@ -92,28 +87,18 @@ fn parse_credential(cred: &str) -> Result<(String, CredentialScope), SigV4Error>
     if parts[4] != TERMINATOR {
         return Err(SigV4Error::new(
             ErrorCode::SignatureDoesNotMatch,
-            format!(
-                "Credential should be scoped with a valid terminator: '{TERMINATOR}', not '{}'. ",
-                parts[4]
-            ),
+            format!("Credential should be scoped with a valid terminator: '{TERMINATOR}', not '{}'. ", parts[4]),
         ));
     }
     Ok((
         parts[0].to_string(),
-        CredentialScope {
-            date: parts[1].to_string(),
-            region: parts[2].to_string(),
-            service: parts[3].to_string(),
-        },
+        CredentialScope { date: parts[1].to_string(), region: parts[2].to_string(), service: parts[3].to_string() },
     ))
 }
 
 fn parse_amz_date_value(value: &str) -> Result<RequestTime, SigV4Error> {
     match parse_amz_date(value) {
-        Some(epoch_secs) => Ok(RequestTime {
-            epoch_secs,
-            amz_date: value.to_string(),
-        }),
+        Some(epoch_secs) => Ok(RequestTime { epoch_secs, amz_date: value.to_string() }),
         None => Err(incomplete(format!(
             "Date must be in ISO-8601 'basic format'. Got '{value}'. See http://en.wikipedia.org/wiki/ISO_8601"
         ))),
@@ -122,10 +107,7 @@ fn parse_amz_date_value(value: &str) -> Result<RequestTime, SigV4Error> {
 
 fn parse_date_header(value: &str) -> Result<RequestTime, SigV4Error> {
     match parse_http_date(value) {
-        Some(epoch_secs) => Ok(RequestTime {
-            epoch_secs,
-            amz_date: format_amz_date(epoch_secs),
-        }),
+        Some(epoch_secs) => Ok(RequestTime { epoch_secs, amz_date: format_amz_date(epoch_secs) }),
         None => Err(incomplete(format!(
             "Date must be in ISO-8601 'basic format' or RFC 7231 IMF-fixdate format. Got '{value}'."
         ))),
@@ -146,10 +128,7 @@ fn split_signed_headers(value: &str) -> Vec<String> {
 
 /// Parses an `Authorization: AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...`
 /// header value, taking the date from `headers`.
-pub fn parse_authorization_header(
-    value: &str,
-    headers: &HeaderMap,
-) -> Result<ParsedAuth, SigV4Error> {
+pub fn parse_authorization_header(value: &str, headers: &HeaderMap) -> Result<ParsedAuth, SigV4Error> {
     let trimmed = value.trim();
     let (scheme, rest) = match trimmed.find(|c: char| c.is_ascii_whitespace()) {
         Some(i) => (&trimmed[..i], &trimmed[i..]),
@@ -157,9 +136,7 @@ pub fn parse_authorization_header(
     };
     let is_sigv4 = scheme == ALGORITHM;
     if !is_sigv4 && scheme.starts_with("AWS4-") && rest.contains('=') {
-        return Err(incomplete(format!(
-            "Unsupported AWS 'algorithm': '{scheme}'"
-        )));
+        return Err(incomplete(format!("Unsupported AWS 'algorithm': '{scheme}'")));
     }
 
     let mut credential = None;
@@ -204,9 +181,7 @@ pub fn parse_authorization_header(
         missing.push_str("Authorization header requires 'SignedHeaders' parameter. ");
     }
     if time.is_none() {
-        missing.push_str(
-            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. ",
-        );
+        missing.push_str("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. ");
     }
     let (Some(credential), Some(signed_headers), Some(signature), Some(time)) =
         (credential, signed_headers, signature, time)
@@ -274,11 +249,7 @@ fn query_auth(query: &str) -> Result<QueryAuth, SigV4Error> {
 
 /// Whether a query string carries presigned SigV4 parameters.
 pub fn has_presigned_params(query: &str) -> bool {
-    encoding::query_pairs(query).any(|(k, _)| {
-        QUERY_AUTH_PARAMS[..6]
-            .iter()
-            .any(|p| p.as_bytes() == k.as_slice())
-    })
+    encoding::query_pairs(query).any(|(k, _)| QUERY_AUTH_PARAMS[..6].iter().any(|p| p.as_bytes() == k.as_slice()))
 }
 
 /// Parses presigned-URL query parameters (`X-Amz-Algorithm`, `X-Amz-Credential`, ...).
@@ -293,35 +264,22 @@ pub fn parse_presigned_query(query: &str) -> Result<ParsedAuth, SigV4Error> {
         ("X-Amz-SignedHeaders", qa.signed_headers.is_some()),
     ] {
         if !present {
-            missing.push_str(&format!(
-                "AWS query-string parameters must include '{name}'. "
-            ));
+            missing.push_str(&format!("AWS query-string parameters must include '{name}'. "));
         }
     }
-    let (Some(algorithm), Some(credential), Some(signature), Some(date), Some(signed_headers)) = (
-        qa.algorithm,
-        qa.credential,
-        qa.signature,
-        qa.date,
-        qa.signed_headers,
-    ) else {
-        return Err(incomplete(format!(
-            "{missing}Re-examine the query-string parameters."
-        )));
+    let (Some(algorithm), Some(credential), Some(signature), Some(date), Some(signed_headers)) =
+        (qa.algorithm, qa.credential, qa.signature, qa.date, qa.signed_headers)
+    else {
+        return Err(incomplete(format!("{missing}Re-examine the query-string parameters.")));
     };
     if algorithm != ALGORITHM {
-        return Err(incomplete(format!(
-            "Unsupported AWS 'algorithm': '{algorithm}'"
-        )));
+        return Err(incomplete(format!("Unsupported AWS 'algorithm': '{algorithm}'")));
     }
     let expires = match qa.expires {
         None => DEFAULT_PRESIGNED_EXPIRES_SECS,
         Some(e) => {
-            let parsed = if !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit()) {
-                e.parse::<u64>().ok()
-            } else {
-                None
-            };
+            let parsed =
+                if !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit()) { e.parse::<u64>().ok() } else { None };
             match parsed {
                 None => {
                     return Err(SigV4Error::new(
@@ -360,9 +318,7 @@ pub fn parse(request: &RequestParts<'_>) -> Result<ParsedAuth, SigV4Error> {
     match first {
         Some(value) => {
             if auth.next().is_some() {
-                return Err(incomplete(
-                    "Only one Authorization header may be specified.",
-                ));
+                return Err(incomplete("Only one Authorization header may be specified."));
             }
             if presigned {
                 return Err(incomplete(

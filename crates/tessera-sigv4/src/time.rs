@@ -44,9 +44,7 @@ fn digits(s: &[u8]) -> Option<u32> {
     if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    s.iter().try_fold(0u32, |acc, d| {
-        acc.checked_mul(10)?.checked_add(u32::from(d - b'0'))
-    })
+    s.iter().try_fold(0u32, |acc, d| acc.checked_mul(10)?.checked_add(u32::from(d - b'0')))
 }
 
 fn to_epoch(year: i64, month: u32, day: u32, h: u32, mi: u32, s: u32) -> Option<i64> {
@@ -86,9 +84,7 @@ pub fn parse_http_date(s: &str) -> Option<i64> {
     if parts.len() != 6 || !parts[0].ends_with(',') || parts[5] != "GMT" {
         return None;
     }
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     let day = digits(parts[1].as_bytes())?;
     let month = MONTHS.iter().position(|m| *m == parts[2])? as u32 + 1;
     if parts[3].len() != 4 {
@@ -99,14 +95,7 @@ pub fn parse_http_date(s: &str) -> Option<i64> {
     if hms.len() != 3 || hms.iter().any(|p| p.len() != 2) {
         return None;
     }
-    to_epoch(
-        year,
-        month,
-        day,
-        digits(hms[0].as_bytes())?,
-        digits(hms[1].as_bytes())?,
-        digits(hms[2].as_bytes())?,
-    )
+    to_epoch(year, month, day, digits(hms[0].as_bytes())?, digits(hms[1].as_bytes())?, digits(hms[2].as_bytes())?)
 }
 
 /// Formats seconds since the Unix epoch as `YYYYMMDD'T'HHMMSS'Z'`.
@@ -114,12 +103,7 @@ pub fn format_amz_date(epoch: i64) -> String {
     let days = epoch.div_euclid(86_400);
     let secs = epoch.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
-        secs / 3600,
-        (secs % 3600) / 60,
-        secs % 60
-    )
+    format!("{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z", secs / 3600, (secs % 3600) / 60, secs % 60)
 }
 
 #[cfg(test)]
@@ -128,13 +112,7 @@ mod tests {
 
     #[test]
     fn round_trips() {
-        for t in [
-            0i64,
-            1_440_938_160,
-            951_782_400,
-            4_102_444_799,
-            1_709_251_199,
-        ] {
+        for t in [0i64, 1_440_938_160, 951_782_400, 4_102_444_799, 1_709_251_199] {
             assert_eq!(parse_amz_date(&format_amz_date(t)), Some(t));
         }
         assert_eq!(parse_amz_date("20150830T123600Z"), Some(1_440_938_160));
@@ -159,10 +137,7 @@ mod tests {
 
     #[test]
     fn http_dates() {
-        assert_eq!(
-            parse_http_date("Sun, 30 Aug 2015 12:36:00 GMT"),
-            Some(1_440_938_160)
-        );
+        assert_eq!(parse_http_date("Sun, 30 Aug 2015 12:36:00 GMT"), Some(1_440_938_160));
         assert_eq!(parse_http_date("20150830T123600Z"), Some(1_440_938_160));
         assert_eq!(parse_http_date("Sun, 30 Foo 2015 12:36:00 GMT"), None);
         assert_eq!(parse_http_date("Sun 30 Aug 2015 12:36:00 GMT"), None);

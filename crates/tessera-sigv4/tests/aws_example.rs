@@ -15,10 +15,7 @@ fn at(amz: &str) -> SystemTime {
 fn headers(sig: &str) -> HeaderMap {
     let mut h = HeaderMap::new();
     h.insert("host", HeaderValue::from_static("iam.amazonaws.com"));
-    h.insert(
-        "content-type",
-        HeaderValue::from_static("application/x-www-form-urlencoded; charset=utf-8"),
-    );
+    h.insert("content-type", HeaderValue::from_static("application/x-www-form-urlencoded; charset=utf-8"));
     h.insert("x-amz-date", HeaderValue::from_static("20150830T123600Z"));
     h.insert(
         "authorization",
@@ -49,10 +46,7 @@ fn published_example_verifies() {
     assert_eq!(parsed.scope.service, "iam");
     assert_eq!(parsed.scope.region, "us-east-1");
     assert_eq!(parsed.scope.date, "20150830");
-    assert_eq!(
-        parsed.signed_headers,
-        ["content-type", "host", "x-amz-date"]
-    );
+    assert_eq!(parsed.signed_headers, ["content-type", "host", "x-amz-date"]);
     assert_eq!(parsed.presigned, None);
     let opts = VerifyOptions::for_service("iam").with_regions(["us-east-1"]);
     verify(&r, &parsed, SECRET, at("20150830T123600Z"), &opts).unwrap();
@@ -67,10 +61,7 @@ fn published_example_verifies() {
         "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/iam/aws4_request\nf536975d06c0309214f805bb90ccff089219ecd68b2577efef23edd43b7e1a59"
     );
     let key = derive_signing_key(SECRET, "20150830", "us-east-1", "iam");
-    assert_eq!(
-        hex::encode(key.0),
-        "c4afb1cc5771d871763a393e44b703571b55cc28424d1a5e86da6ed3c154a4b9"
-    );
+    assert_eq!(hex::encode(key.0), "c4afb1cc5771d871763a393e44b703571b55cc28424d1a5e86da6ed3c154a4b9");
 }
 
 #[test]
@@ -104,14 +95,7 @@ fn published_example_wrong_signature_reports_canonical_strings() {
     let h = headers(&SIG.replace("5d67", "5d68"));
     let r = req(&h);
     let parsed = parse(&r).unwrap();
-    let e = verify(
-        &r,
-        &parsed,
-        SECRET,
-        at("20150830T123600Z"),
-        &VerifyOptions::for_service("iam"),
-    )
-    .unwrap_err();
+    let e = verify(&r, &parsed, SECRET, at("20150830T123600Z"), &VerifyOptions::for_service("iam")).unwrap_err();
     assert_eq!(e.code, ErrorCode::SignatureDoesNotMatch);
     assert_eq!(e.http_status, 403);
     assert!(e.message.starts_with(SIGNATURE_MISMATCH_HINT));

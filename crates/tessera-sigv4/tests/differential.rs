@@ -55,11 +55,7 @@ fn at(secs: u64) -> SystemTime {
 fn sign_case(case: &Case, secret: &str) -> http::Request<Vec<u8>> {
     let host = format!("{}.amazonaws.com", case.service);
     let uri = format!("https://{host}{}", case.path_and_query);
-    let mut req = http::Request::builder()
-        .method(case.method)
-        .uri(&uri)
-        .body(case.body.clone())
-        .unwrap();
+    let mut req = http::Request::builder().method(case.method).uri(&uri).body(case.body.clone()).unwrap();
     req.headers_mut().insert("host", host.parse().unwrap());
     for (k, v) in &case.headers {
         req.headers_mut().append(*k, v.parse().unwrap());
@@ -87,16 +83,9 @@ fn sign_case(case: &Case, secret: &str) -> http::Request<Vec<u8>> {
         .build()
         .unwrap()
         .into();
-    let header_pairs: Vec<(String, String)> = req
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap().to_string()))
-        .collect();
-    let body = if case.unsigned_payload {
-        SignableBody::UnsignedPayload
-    } else {
-        SignableBody::Bytes(&case.body)
-    };
+    let header_pairs: Vec<(String, String)> =
+        req.headers().iter().map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap().to_string())).collect();
+    let body = if case.unsigned_payload { SignableBody::UnsignedPayload } else { SignableBody::Bytes(&case.body) };
     let signable = SignableRequest::new(
         case.method,
         uri.clone(),
@@ -109,16 +98,8 @@ fn sign_case(case: &Case, secret: &str) -> http::Request<Vec<u8>> {
     req
 }
 
-fn check(
-    req: &http::Request<Vec<u8>>,
-    case: &Case,
-    secret: &str,
-) -> Result<ParsedAuth, SigV4Error> {
-    let payload = if case.unsigned_payload {
-        Payload::Unsigned
-    } else {
-        Payload::Bytes(req.body())
-    };
+fn check(req: &http::Request<Vec<u8>>, case: &Case, secret: &str) -> Result<ParsedAuth, SigV4Error> {
+    let payload = if case.unsigned_payload { Payload::Unsigned } else { Payload::Bytes(req.body()) };
     let parts = RequestParts {
         method: req.method(),
         path: req.uri().path(),
@@ -154,11 +135,10 @@ fn cases() -> Vec<Case> {
         Case::new("HEAD", "/?k=v+w"),
     ];
     let mut c = Case::new("POST", "/");
-    c.headers = vec![(
-        "content-type",
-        "application/x-www-form-urlencoded; charset=utf-8".into(),
-    )];
-    c.body = b"Action=AssumeRole&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fr&RoleSessionName=s&Version=2011-06-15".to_vec();
+    c.headers = vec![("content-type", "application/x-www-form-urlencoded; charset=utf-8".into())];
+    c.body =
+        b"Action=AssumeRole&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fr&RoleSessionName=s&Version=2011-06-15"
+            .to_vec();
     v.push(c);
     let mut c = Case::new("POST", "/");
     c.service = "iam";
@@ -169,9 +149,7 @@ fn cases() -> Vec<Case> {
         ("user-agent", "aws-cli/2 not-signed".into()),
         ("x-amzn-trace-id", "Root=1-unsigned".into()),
     ];
-    c.body = "Action=ListUsers&Version=2010-05-08&Marker=ü"
-        .as_bytes()
-        .to_vec();
+    c.body = "Action=ListUsers&Version=2010-05-08&Marker=ü".as_bytes().to_vec();
     v.push(c);
     let mut c = Case::new("POST", "/");
     c.token = Some("FwoGZXIvYXdzEJr//////////session+token/=");
@@ -181,10 +159,7 @@ fn cases() -> Vec<Case> {
     let mut c = Case::new("GET", "/?Action=GetCallerIdentity&Version=2011-06-15");
     c.presign = Some(900);
     v.push(c);
-    let mut c = Case::new(
-        "GET",
-        "/?Action=GetCallerIdentity&Version=2011-06-15&a=b&a=a",
-    );
+    let mut c = Case::new("GET", "/?Action=GetCallerIdentity&Version=2011-06-15&a=b&a=a");
     c.presign = Some(604_800);
     c.token = Some("session/token+with=chars");
     c.headers = vec![("x-k8s-aws-id", "my-cluster".into())];
@@ -193,10 +168,7 @@ fn cases() -> Vec<Case> {
     c.service = "s3";
     c.content_sha_header = true;
     v.push(c);
-    let mut c = Case::new(
-        "GET",
-        "/bucket/obj.txt?x-id=GetObject&response-content-type=text%2Fplain",
-    );
+    let mut c = Case::new("GET", "/bucket/obj.txt?x-id=GetObject&response-content-type=text%2Fplain");
     c.service = "s3";
     c.presign = Some(3600);
     c.unsigned_payload = true;
@@ -217,18 +189,14 @@ fn cases() -> Vec<Case> {
 fn real_signer_requests_verify() {
     for (i, case) in cases().iter().enumerate() {
         let req = sign_case(case, SECRET);
-        let parsed = check(&req, case, SECRET)
-            .unwrap_or_else(|e| panic!("case {i} {}: {e}", case.path_and_query));
+        let parsed = check(&req, case, SECRET).unwrap_or_else(|e| panic!("case {i} {}: {e}", case.path_and_query));
         assert_eq!(parsed.access_key_id, AKID);
         assert_eq!(parsed.scope.service, case.service);
         assert_eq!(parsed.security_token.as_deref(), case.token);
         assert_eq!(parsed.presigned, case.presign, "case {i}");
         let headers = req.headers();
         let q = req.uri().query().unwrap_or("");
-        assert_eq!(
-            credential_scope_service(headers, q).as_deref(),
-            Some(case.service)
-        );
+        assert_eq!(credential_scope_service(headers, q).as_deref(), Some(case.service));
     }
 }
 
@@ -236,10 +204,7 @@ fn real_signer_requests_verify() {
 fn wrong_secret_is_rejected() {
     for case in cases() {
         let req = sign_case(&case, SECRET);
-        assert_mismatch(
-            check(&req, &case, "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEZ"),
-            "secret",
-        );
+        assert_mismatch(check(&req, &case, "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEZ"), "secret");
         let req = sign_case(&case, "another-secret");
         assert_mismatch(check(&req, &case, SECRET), "secret2");
     }
@@ -260,19 +225,13 @@ fn flipped_signature_is_rejected() {
             let pq = req.uri().path_and_query().unwrap().as_str().to_string();
             let start = pq.find("X-Amz-Signature=").unwrap() + 16;
             let end = pq[start..].find('&').map_or(pq.len(), |e| start + e);
-            let new = format!(
-                "{}{}{}",
-                &pq[..start],
-                flip_hex(&pq[start..end]),
-                &pq[end..]
-            );
+            let new = format!("{}{}{}", &pq[..start], flip_hex(&pq[start..end]), &pq[end..]);
             *req.uri_mut() = new.parse().unwrap();
         } else {
             let auth = req.headers()["authorization"].to_str().unwrap().to_string();
             let start = auth.find("Signature=").unwrap() + 10;
             let new = format!("{}{}", &auth[..start], flip_hex(&auth[start..]));
-            req.headers_mut()
-                .insert("authorization", new.parse().unwrap());
+            req.headers_mut().insert("authorization", new.parse().unwrap());
         }
         assert_mismatch(check(&req, &case, SECRET), "signature");
     }
@@ -290,8 +249,7 @@ fn tampered_body_is_rejected() {
             // The header still claims the old hash: the server must compare the
             // body to it (outside this crate); here we tamper the header too.
             let h = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(req.body()));
-            req.headers_mut()
-                .insert("x-amz-content-sha256", h.parse().unwrap());
+            req.headers_mut().insert("x-amz-content-sha256", h.parse().unwrap());
         }
         assert_mismatch(check(&req, &case, SECRET), "body");
     }
@@ -302,8 +260,7 @@ fn tampered_signed_header_path_and_query_are_rejected() {
     for case in cases() {
         let req = sign_case(&case, SECRET);
         let mut r = req.clone();
-        r.headers_mut()
-            .insert("host", "evil.example.com".parse().unwrap());
+        r.headers_mut().insert("host", "evil.example.com".parse().unwrap());
         assert_mismatch(check(&r, &case, SECRET), "host");
 
         let mut r = req.clone();
@@ -327,8 +284,7 @@ fn tampered_signed_header_path_and_query_are_rejected() {
 
         if !case.headers.is_empty() {
             let mut r = req.clone();
-            r.headers_mut()
-                .append(case.headers[0].0, "injected".parse().unwrap());
+            r.headers_mut().append(case.headers[0].0, "injected".parse().unwrap());
             if case.headers[0].0 != "user-agent" {
                 assert_mismatch(check(&r, &case, SECRET), "extra header value");
             }
@@ -340,10 +296,8 @@ fn tampered_signed_header_path_and_query_are_rejected() {
 fn unsigned_extra_headers_do_not_matter() {
     for case in cases() {
         let mut req = sign_case(&case, SECRET);
-        req.headers_mut()
-            .insert("x-forwarded-for", "10.0.0.1".parse().unwrap());
-        req.headers_mut()
-            .insert("user-agent", "changed".parse().unwrap());
+        req.headers_mut().insert("x-forwarded-for", "10.0.0.1".parse().unwrap());
+        req.headers_mut().insert("user-agent", "changed".parse().unwrap());
         check(&req, &case, SECRET).unwrap();
     }
 }
@@ -380,11 +334,7 @@ fn presigned_expiry_is_enforced() {
     let e = verify(&parts, &parsed, SECRET, at(T0 + 61), &opts).unwrap_err();
     assert_eq!(e.code, ErrorCode::RequestExpired);
     assert_eq!(e.http_status, 400);
-    assert!(
-        e.message.starts_with("Request has expired."),
-        "{}",
-        e.message
-    );
+    assert!(e.message.starts_with("Request has expired."), "{}", e.message);
     // Not usable long before it was signed either.
     let e = verify(&parts, &parsed, SECRET, at(T0 - 901), &opts).unwrap_err();
     assert_eq!(e.code, ErrorCode::SignatureDoesNotMatch);
@@ -412,11 +362,8 @@ fn enc(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, QS).to_string()
 }
 
-const QS: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
+const QS: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]

@@ -16,10 +16,7 @@ fn now() -> SystemTime {
 fn headers(auth: Option<&str>, date: Option<(&'static str, &str)>) -> HeaderMap {
     let mut h = HeaderMap::new();
     h.insert("host", HeaderValue::from_static("iam.amazonaws.com"));
-    h.insert(
-        "content-type",
-        HeaderValue::from_static("application/x-www-form-urlencoded; charset=utf-8"),
-    );
+    h.insert("content-type", HeaderValue::from_static("application/x-www-form-urlencoded; charset=utf-8"));
     if let Some((k, v)) = date {
         h.insert(k, HeaderValue::from_str(v).unwrap());
     }
@@ -36,13 +33,7 @@ fn auth(cred: &str, signed: &str) -> String {
 const XDATE: Option<(&str, &str)> = Some(("x-amz-date", "20150830T123600Z"));
 
 fn run(h: &HeaderMap, query: &str, opts: &VerifyOptions) -> Result<(), SigV4Error> {
-    let r = RequestParts {
-        method: &Method::GET,
-        path: "/",
-        query,
-        headers: h,
-        payload: Payload::Bytes(b""),
-    };
+    let r = RequestParts { method: &Method::GET, path: "/", query, headers: h, payload: Payload::Bytes(b"") };
     let p = parse(&r)?;
     verify(&r, &p, SECRET, now(), opts)
 }
@@ -59,15 +50,7 @@ fn iam() -> VerifyOptions {
 
 #[test]
 fn baseline_verifies() {
-    run(
-        &headers(
-            Some(&auth(GOOD_CRED, "content-type;host;x-amz-date")),
-            XDATE,
-        ),
-        Q,
-        &iam(),
-    )
-    .unwrap();
+    run(&headers(Some(&auth(GOOD_CRED, "content-type;host;x-amz-date")), XDATE), Q, &iam()).unwrap();
 }
 
 #[test]
@@ -107,40 +90,19 @@ fn incomplete_signature_missing_date() {
 
 #[test]
 fn date_header_is_accepted() {
-    let h = headers(
-        Some(&auth(GOOD_CRED, "content-type;date;host")),
-        Some(("date", "Sun, 30 Aug 2015 12:36:00 GMT")),
-    );
-    let r = RequestParts {
-        method: &Method::GET,
-        path: "/",
-        query: Q,
-        headers: &h,
-        payload: Payload::Bytes(b""),
-    };
+    let h = headers(Some(&auth(GOOD_CRED, "content-type;date;host")), Some(("date", "Sun, 30 Aug 2015 12:36:00 GMT")));
+    let r = RequestParts { method: &Method::GET, path: "/", query: Q, headers: &h, payload: Payload::Bytes(b"") };
     let p = parse(&r).unwrap();
     assert_eq!(p.request_time.amz_date, "20150830T123600Z");
     // Parses and checks fine; the signature (made for x-amz-date) differs.
-    assert_eq!(
-        verify(&r, &p, SECRET, now(), &iam()).unwrap_err().code,
-        ErrorCode::SignatureDoesNotMatch
-    );
+    assert_eq!(verify(&r, &p, SECRET, now(), &iam()).unwrap_err().code, ErrorCode::SignatureDoesNotMatch);
 }
 
 #[test]
 fn malformed_date_and_pairs() {
-    let e = err(
-        &headers(
-            Some(&auth(GOOD_CRED, "host")),
-            Some(("x-amz-date", "2015-08-30T12:36:00Z")),
-        ),
-        Q,
-        &iam(),
-    );
+    let e = err(&headers(Some(&auth(GOOD_CRED, "host")), Some(("x-amz-date", "2015-08-30T12:36:00Z"))), Q, &iam());
     assert_eq!(e.code, ErrorCode::IncompleteSignature);
-    assert!(e
-        .message
-        .starts_with("Date must be in ISO-8601 'basic format'. Got '2015-08-30T12:36:00Z'."));
+    assert!(e.message.starts_with("Date must be in ISO-8601 'basic format'. Got '2015-08-30T12:36:00Z'."));
 
     let a = format!("AWS4-HMAC-SHA256 Credential={GOOD_CRED}, SignedHeaders, Signature={SIG}");
     let e = err(&headers(Some(&a), XDATE), Q, &iam());
@@ -160,93 +122,34 @@ fn unknown_algorithm() {
     let a = auth(GOOD_CRED, "host").replace("AWS4-HMAC-SHA256", "AWS4-ECDSA-P256-SHA256");
     let e = err(&headers(Some(&a), XDATE), Q, &iam());
     assert_eq!(e.code, ErrorCode::IncompleteSignature);
-    assert_eq!(
-        e.message,
-        "Unsupported AWS 'algorithm': 'AWS4-ECDSA-P256-SHA256'"
-    );
+    assert_eq!(e.message, "Unsupported AWS 'algorithm': 'AWS4-ECDSA-P256-SHA256'");
     let e = err(&headers(None, None), "X-Amz-Algorithm=AWS4-HMAC-SHA512&X-Amz-Credential=AKIDEXAMPLE%2F20150830%2Fus-east-1%2Fiam%2Faws4_request&X-Amz-Date=20150830T123600Z&X-Amz-SignedHeaders=host&X-Amz-Signature=00", &iam());
     assert_eq!(e.message, "Unsupported AWS 'algorithm': 'AWS4-HMAC-SHA512'");
 }
 
 #[test]
 fn malformed_credential_scope() {
-    let e = err(
-        &headers(
-            Some(&auth("AKIDEXAMPLE/20150830/us-east-1/iam", "host")),
-            XDATE,
-        ),
-        Q,
-        &iam(),
-    );
+    let e = err(&headers(Some(&auth("AKIDEXAMPLE/20150830/us-east-1/iam", "host")), XDATE), Q, &iam());
     assert_eq!(e.code, ErrorCode::IncompleteSignature);
     assert_eq!(
         e.message,
         "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got 'AKIDEXAMPLE/20150830/us-east-1/iam'"
     );
 
-    let e = err(
-        &headers(
-            Some(&auth(
-                "AKIDEXAMPLE/20150830/us-east-1/iam/aws4_reqest",
-                "host",
-            )),
-            XDATE,
-        ),
-        Q,
-        &iam(),
-    );
+    let e = err(&headers(Some(&auth("AKIDEXAMPLE/20150830/us-east-1/iam/aws4_reqest", "host")), XDATE), Q, &iam());
     assert_eq!(e.code, ErrorCode::SignatureDoesNotMatch);
     assert_eq!(e.http_status, 403);
-    assert_eq!(
-        e.message,
-        "Credential should be scoped with a valid terminator: 'aws4_request', not 'aws4_reqest'. "
-    );
+    assert_eq!(e.message, "Credential should be scoped with a valid terminator: 'aws4_request', not 'aws4_reqest'. ");
 
-    let e = err(
-        &headers(
-            Some(&auth(
-                "AKIDEXAMPLE/20150830/us-west-2/iam/aws4_request",
-                "host",
-            )),
-            XDATE,
-        ),
-        Q,
-        &iam(),
-    );
+    let e = err(&headers(Some(&auth("AKIDEXAMPLE/20150830/us-west-2/iam/aws4_request", "host")), XDATE), Q, &iam());
     assert_eq!(e.code, ErrorCode::SignatureDoesNotMatch);
-    assert_eq!(
-        e.message,
-        "Credential should be scoped to a valid region, not 'us-west-2'. "
-    );
+    assert_eq!(e.message, "Credential should be scoped to a valid region, not 'us-west-2'. ");
 
-    let e = err(
-        &headers(
-            Some(&auth(
-                "AKIDEXAMPLE/20150830/us-east-1/sts/aws4_request",
-                "host",
-            )),
-            XDATE,
-        ),
-        Q,
-        &iam(),
-    );
+    let e = err(&headers(Some(&auth("AKIDEXAMPLE/20150830/us-east-1/sts/aws4_request", "host")), XDATE), Q, &iam());
     assert_eq!(e.code, ErrorCode::SignatureDoesNotMatch);
-    assert_eq!(
-        e.message,
-        "Credential should be scoped to correct service: 'iam'. "
-    );
+    assert_eq!(e.message, "Credential should be scoped to correct service: 'iam'. ");
 
-    let e = err(
-        &headers(
-            Some(&auth(
-                "AKIDEXAMPLE/20150831/us-east-1/iam/aws4_request",
-                "host",
-            )),
-            XDATE,
-        ),
-        Q,
-        &iam(),
-    );
+    let e = err(&headers(Some(&auth("AKIDEXAMPLE/20150831/us-east-1/iam/aws4_request", "host")), XDATE), Q, &iam());
     assert_eq!(e.code, ErrorCode::SignatureDoesNotMatch);
     assert_eq!(
         e.message,
@@ -256,41 +159,32 @@ fn malformed_credential_scope() {
 
 #[test]
 fn host_must_be_signed() {
-    let e = err(
-        &headers(Some(&auth(GOOD_CRED, "content-type;x-amz-date")), XDATE),
-        Q,
-        &iam(),
-    );
+    let e = err(&headers(Some(&auth(GOOD_CRED, "content-type;x-amz-date")), XDATE), Q, &iam());
     assert_eq!(e.code, ErrorCode::SignatureDoesNotMatch);
-    assert_eq!(
-        e.message,
-        "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization."
-    );
+    assert_eq!(e.message, "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.");
 }
 
 #[test]
 fn signature_does_not_match() {
-    let h = headers(
-        Some(&auth(GOOD_CRED, "content-type;host;x-amz-date")),
-        XDATE,
-    );
+    let h = headers(Some(&auth(GOOD_CRED, "content-type;host;x-amz-date")), XDATE);
     let e = err(&h, "Action=ListUsers&Version=2010-05-09", &iam());
     assert_eq!(e.code, ErrorCode::SignatureDoesNotMatch);
     assert_eq!(e.code.as_str(), "SignatureDoesNotMatch");
     assert!(e.message.starts_with(SIGNATURE_MISMATCH_HINT));
-    assert!(e.message.contains("\n\nThe Canonical String for this request should have been\n'GET\n/\nAction=ListUsers&Version=2010-05-09\n"));
+    assert!(e.message.contains(
+        "\n\nThe Canonical String for this request should have been\n'GET\n/\nAction=ListUsers&Version=2010-05-09\n"
+    ));
     assert!(e.canonical_request.is_some() && e.string_to_sign.is_some());
 }
 
 #[test]
 fn request_expired_and_skew() {
-    let h = headers(
-        Some(&auth(GOOD_CRED, "content-type;host;x-amz-date")),
-        Some(("x-amz-date", "20150830T120000Z")),
-    );
+    let h = headers(Some(&auth(GOOD_CRED, "content-type;host;x-amz-date")), Some(("x-amz-date", "20150830T120000Z")));
     let e = err(&h, Q, &iam());
     assert_eq!(e.code, ErrorCode::SignatureDoesNotMatch);
-    assert!(e.message.starts_with("Signature expired: 20150830T120000Z is now earlier than 20150830T122100Z (20150830T123600Z - 15 min.)"));
+    assert!(e.message.starts_with(
+        "Signature expired: 20150830T120000Z is now earlier than 20150830T122100Z (20150830T123600Z - 15 min.)"
+    ));
 }
 
 fn presigned(extra: &str) -> String {
@@ -303,9 +197,7 @@ fn presigned_errors() {
     let e = err(&h, &presigned("&X-Amz-Expires=604801"), &iam());
     assert_eq!(e.code, ErrorCode::AuthorizationQueryParametersError);
     assert_eq!(e.http_status, 400);
-    assert!(e
-        .message
-        .starts_with("X-Amz-Expires must be less than a week"));
+    assert!(e.message.starts_with("X-Amz-Expires must be less than a week"));
     let e = err(&h, &presigned("&X-Amz-Expires=-5"), &iam());
     assert_eq!(e.message, "X-Amz-Expires should be a number");
     let e = err(&h, &presigned("&X-Amz-Signature=11"), &iam());
@@ -344,10 +236,7 @@ fn both_mechanisms_or_two_headers_are_rejected() {
     let mut h = headers(Some(&auth(GOOD_CRED, "host")), XDATE);
     let e = err(&h, &presigned(""), &iam());
     assert_eq!(e.code, ErrorCode::IncompleteSignature);
-    h.append(
-        "authorization",
-        HeaderValue::from_static("AWS4-HMAC-SHA256 x=y"),
-    );
+    h.append("authorization", HeaderValue::from_static("AWS4-HMAC-SHA256 x=y"));
     let e = err(&h, Q, &iam());
     assert_eq!(e.code, ErrorCode::IncompleteSignature);
 }
@@ -357,10 +246,7 @@ fn invalid_client_token_id_helper() {
     let e = SigV4Error::invalid_client_token_id();
     assert_eq!(e.code.as_str(), "InvalidClientTokenId");
     assert_eq!(e.http_status, 403);
-    assert_eq!(
-        e.message,
-        "The security token included in the request is invalid."
-    );
+    assert_eq!(e.message, "The security token included in the request is invalid.");
 }
 
 #[test]
@@ -368,10 +254,7 @@ fn credential_scope_service_is_cheap_and_lenient() {
     let h = headers(Some(&auth(GOOD_CRED, "host")), None);
     assert_eq!(credential_scope_service(&h, "").as_deref(), Some("iam"));
     let h = headers(None, None);
-    assert_eq!(
-        credential_scope_service(&h, &presigned("")).as_deref(),
-        Some("iam")
-    );
+    assert_eq!(credential_scope_service(&h, &presigned("")).as_deref(), Some("iam"));
     assert_eq!(credential_scope_service(&h, "Action=ListUsers"), None);
     let h = headers(Some("AWS4-HMAC-SHA256 Credential=a/b/c"), None);
     assert_eq!(credential_scope_service(&h, ""), None);

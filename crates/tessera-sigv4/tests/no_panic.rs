@@ -105,11 +105,7 @@ fn huge_and_extreme_values() {
     };
     let p = parse(&r).unwrap();
     let opts = VerifyOptions::for_service("sts");
-    for now in [
-        UNIX_EPOCH,
-        UNIX_EPOCH - Duration::from_secs(1 << 40),
-        UNIX_EPOCH + Duration::from_secs(1 << 40),
-    ] {
+    for now in [UNIX_EPOCH, UNIX_EPOCH - Duration::from_secs(1 << 40), UNIX_EPOCH + Duration::from_secs(1 << 40)] {
         assert!(verify(&r, &p, "s", now, &opts).is_err());
     }
     let mut p2 = p.clone();

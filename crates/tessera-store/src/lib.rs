@@ -3,8 +3,12 @@
 //! Services see a transactional, ordered key-value store ([`Store`]): named tables of
 //! string keys and byte values. Every mutating request runs in one [`WriteTxn`], so an
 //! acknowledged write is durable and a failed request leaves nothing behind.
-//! [`sqlite::SqliteStore`] is the embedded default. [`secrets::SecretBox`] seals secrets at rest.
+//! [`sqlite::SqliteStore`] is the embedded default; [`postgres::PostgresStore`] (feature
+//! `postgres`) keeps the same tables in a PostgreSQL database that several servers may share.
+//! [`secrets::SecretBox`] seals secrets at rest.
 
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod secrets;
 pub mod sqlite;
 
@@ -40,13 +44,7 @@ pub trait ReadTxn {
     fn get(&self, table: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// Rows of `table` whose key starts with `prefix` and sorts strictly after `after`
     /// (when given), in key order, at most `limit`.
-    fn scan(
-        &self,
-        table: &str,
-        prefix: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<Row>, StoreError>;
+    fn scan(&self, table: &str, prefix: &str, after: Option<&str>, limit: usize) -> Result<Vec<Row>, StoreError>;
     /// How many keys of `table` start with `prefix`.
     fn count(&self, table: &str, prefix: &str) -> Result<u64, StoreError>;
 }
@@ -69,13 +67,13 @@ pub trait Store: Send + Sync + 'static {
     fn write(&self) -> Result<Box<dyn WriteTxn + '_>, StoreError>;
     /// A short name for logs (`sqlite`, `postgres`).
     fn backend_name(&self) -> &'static str;
+    /// A number that changes whenever a write transaction commits (through this handle or, for
+    /// a shared backend, any other). Caches of decoded records are exact when keyed on it.
+    fn generation(&self) -> u64;
 }
 
 /// Run `f` in a write transaction: commit when it returns `Ok`, roll back otherwise.
-pub fn transact<S, R, E>(
-    store: &S,
-    f: impl FnOnce(&mut dyn WriteTxn) -> Result<R, E>,
-) -> Result<R, E>
+pub fn transact<S, R, E>(store: &S, f: impl FnOnce(&mut dyn WriteTxn) -> Result<R, E>) -> Result<R, E>
 where
     S: Store + ?Sized,
     E: From<StoreError>,

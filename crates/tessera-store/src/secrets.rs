@@ -26,9 +26,7 @@ impl std::fmt::Debug for SecretBox {
 impl SecretBox {
     /// A box over a 32-byte key.
     pub fn new(kek: &[u8; 32]) -> Self {
-        SecretBox {
-            cipher: Aes256Gcm::new(kek.into()),
-        }
+        SecretBox { cipher: Aes256Gcm::new(kek.into()) }
     }
 
     /// Fresh random key material.
@@ -44,13 +42,7 @@ impl SecretBox {
         rand::rngs::OsRng.fill_bytes(&mut nonce);
         let ct = self
             .cipher
-            .encrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: plaintext,
-                    aad: context.as_bytes(),
-                },
-            )
+            .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad: context.as_bytes() })
             .expect("AES-GCM encryption of in-memory data cannot fail");
         let mut raw = Vec::with_capacity(12 + ct.len());
         raw.extend_from_slice(&nonce);
@@ -67,13 +59,7 @@ impl SecretBox {
         }
         let (nonce, ct) = raw.split_at(12);
         self.cipher
-            .decrypt(
-                Nonce::from_slice(nonce),
-                Payload {
-                    msg: ct,
-                    aad: context.as_bytes(),
-                },
-            )
+            .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad: context.as_bytes() })
             .map_err(|_| StoreError::Unseal)
     }
 }

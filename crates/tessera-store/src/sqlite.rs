@@ -4,6 +4,8 @@
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use crate::{ReadTxn, Row, Store, StoreError, WriteTxn};
@@ -26,19 +28,18 @@ pub struct SqliteStore {
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
     path: Option<std::path::PathBuf>,
+    /// Bumped after every commit: one process owns the database file (the data dir).
+    generation: AtomicU64,
 }
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteStore")
-            .field("path", &self.path)
-            .finish()
+        f.debug_struct("SqliteStore").field("path", &self.path).finish()
     }
 }
 
 fn configure(conn: &Connection) -> Result<(), StoreError> {
-    conn.busy_timeout(std::time::Duration::from_secs(30))
-        .map_err(be)?;
+    conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(be)?;
     conn.pragma_update(None, "foreign_keys", "ON").map_err(be)?;
     Ok(())
 }
@@ -47,16 +48,15 @@ impl SqliteStore {
     /// Open (creating and migrating if needed) the database at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let conn = Connection::open(path).map_err(be)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(be)?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(be)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(be)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(be)?;
         configure(&conn)?;
         migrate(&conn)?;
         Ok(SqliteStore {
             writer: Mutex::new(conn),
             readers: Mutex::new(Vec::new()),
             path: Some(path.to_path_buf()),
+            generation: AtomicU64::new(1),
         })
     }
 
@@ -69,6 +69,7 @@ impl SqliteStore {
             writer: Mutex::new(conn),
             readers: Mutex::new(Vec::new()),
             path: None,
+            generation: AtomicU64::new(1),
         })
     }
 
@@ -90,10 +91,10 @@ impl SqliteStore {
                 c
             }
         };
-        Ok(PooledReader::Pool {
-            conn: Some(conn),
-            store: self,
-        })
+        // One transaction for the whole read, so that every statement sees one snapshot (taken
+        // at the first statement); rolled back when the reader is dropped.
+        conn.execute_batch("BEGIN DEFERRED").map_err(be)?;
+        Ok(PooledReader::Pool { conn: Some(conn), store: self })
     }
 }
 
@@ -103,9 +104,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 fn migrate(conn: &Connection) -> Result<(), StoreError> {
-    let version: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(be)?;
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(be)?;
     let have = usize::try_from(version).unwrap_or(0);
     if have > MIGRATIONS.len() {
         return Err(StoreError::Backend(format!(
@@ -114,21 +113,14 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
         )));
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(have) {
-        conn.execute_batch(&format!(
-            "BEGIN IMMEDIATE; {sql} PRAGMA user_version = {}; COMMIT;",
-            i + 1
-        ))
-        .map_err(be)?;
+        conn.execute_batch(&format!("BEGIN IMMEDIATE; {sql} PRAGMA user_version = {}; COMMIT;", i + 1)).map_err(be)?;
     }
     Ok(())
 }
 
 enum PooledReader<'a> {
     Writer(MutexGuard<'a, Connection>),
-    Pool {
-        conn: Option<Connection>,
-        store: &'a SqliteStore,
-    },
+    Pool { conn: Option<Connection>, store: &'a SqliteStore },
 }
 
 impl PooledReader<'_> {
@@ -144,6 +136,9 @@ impl Drop for PooledReader<'_> {
     fn drop(&mut self) {
         if let PooledReader::Pool { conn, store } = self {
             if let Some(c) = conn.take() {
+                if c.execute_batch("ROLLBACK").is_err() {
+                    return;
+                }
                 let mut pool = lock(&store.readers);
                 if pool.len() < READ_POOL {
                     pool.push(c);
@@ -177,10 +172,7 @@ fn scan(
         )
         .map_err(be)?;
     let rows = stmt
-        .query_map(
-            params![table, prefix, start, limit, upper_bound(prefix)],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        .query_map(params![table, prefix, start, limit, upper_bound(prefix)], |r| Ok((r.get(0)?, r.get(1)?)))
         .map_err(be)?;
     rows.collect::<Result<Vec<Row>, _>>().map_err(be)
 }
@@ -204,13 +196,7 @@ impl ReadTxn for PooledReader<'_> {
     fn get(&self, table: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         get(self.conn(), table, key)
     }
-    fn scan(
-        &self,
-        table: &str,
-        prefix: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<Row>, StoreError> {
+    fn scan(&self, table: &str, prefix: &str, after: Option<&str>, limit: usize) -> Result<Vec<Row>, StoreError> {
         scan(self.conn(), table, prefix, after, limit)
     }
     fn count(&self, table: &str, prefix: &str) -> Result<u64, StoreError> {
@@ -220,6 +206,7 @@ impl ReadTxn for PooledReader<'_> {
 
 struct SqliteWrite<'a> {
     conn: MutexGuard<'a, Connection>,
+    generation: &'a AtomicU64,
     done: bool,
 }
 
@@ -227,13 +214,7 @@ impl ReadTxn for SqliteWrite<'_> {
     fn get(&self, table: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         get(&self.conn, table, key)
     }
-    fn scan(
-        &self,
-        table: &str,
-        prefix: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<Row>, StoreError> {
+    fn scan(&self, table: &str, prefix: &str, after: Option<&str>, limit: usize) -> Result<Vec<Row>, StoreError> {
         scan(&self.conn, table, prefix, after, limit)
     }
     fn count(&self, table: &str, prefix: &str) -> Result<u64, StoreError> {
@@ -259,6 +240,7 @@ impl WriteTxn for SqliteWrite<'_> {
     fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
         self.conn.execute_batch("COMMIT").map_err(be)?;
         self.done = true;
+        self.generation.fetch_add(1, Ordering::Release);
         Ok(())
     }
 }
@@ -279,11 +261,15 @@ impl Store for SqliteStore {
     fn write(&self) -> Result<Box<dyn WriteTxn + '_>, StoreError> {
         let conn = lock(&self.writer);
         conn.execute_batch("BEGIN IMMEDIATE").map_err(be)?;
-        Ok(Box::new(SqliteWrite { conn, done: false }))
+        Ok(Box::new(SqliteWrite { conn, generation: &self.generation, done: false }))
     }
 
     fn backend_name(&self) -> &'static str {
         "sqlite"
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 }
 
@@ -296,6 +282,7 @@ mod tests {
     fn commit_rollback_scan() {
         let dir = tempfile::tempdir().unwrap();
         let s = SqliteStore::open(&dir.path().join("db")).unwrap();
+        let g0 = s.generation();
         transact(&s, |t| -> Result<(), StoreError> {
             for k in ["a/1", "a/2", "a/3", "b/1"] {
                 t.put("x", k, k.as_bytes())?;
@@ -308,6 +295,7 @@ mod tests {
             Err(StoreError::Backend("abort".into()))
         });
         assert!(r.is_err());
+        assert_eq!(s.generation(), g0 + 1, "a commit bumps the generation, a rollback does not");
         let rd = s.read().unwrap();
         assert_eq!(rd.get("x", "a/4").unwrap(), None);
         let rows = rd.scan("x", "a/", Some("a/1"), 10).unwrap();
@@ -317,10 +305,7 @@ mod tests {
         drop(rd);
         drop(s);
         let s = SqliteStore::open(&dir.path().join("db")).unwrap();
-        assert_eq!(
-            s.read().unwrap().get("x", "b/1").unwrap().as_deref(),
-            Some(&b"b/1"[..])
-        );
+        assert_eq!(s.read().unwrap().get("x", "b/1").unwrap().as_deref(), Some(&b"b/1"[..]));
     }
 
     #[test]

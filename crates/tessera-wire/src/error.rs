@@ -22,6 +22,9 @@ pub struct AwsError {
     pub message: String,
     /// Sender or Receiver.
     pub fault: Fault,
+    /// JSON 1.1 exceptions with a `Reason` member (Organizations' `ConstraintViolationException`,
+    /// `InvalidInputException`): the reason code.
+    pub reason: Option<String>,
 }
 
 impl AwsError {
@@ -31,12 +34,15 @@ impl AwsError {
             status,
             code: code.into(),
             message: message.into(),
-            fault: if status >= 500 {
-                Fault::Receiver
-            } else {
-                Fault::Sender
-            },
+            fault: if status >= 500 { Fault::Receiver } else { Fault::Sender },
+            reason: None,
         }
+    }
+
+    /// The same error with a `Reason` (JSON 1.1 only).
+    pub fn with_reason(mut self, reason: impl Into<String>) -> Self {
+        self.reason = Some(reason.into());
+        self
     }
 
     /// `AccessDenied` (403).
@@ -56,29 +62,17 @@ impl AwsError {
 
     /// `MissingParameter` (400) for a required parameter absent from the request.
     pub fn missing_parameter(name: &str) -> Self {
-        Self::new(
-            400,
-            "MissingParameter",
-            format!("The request must contain the parameter {name}"),
-        )
+        Self::new(400, "MissingParameter", format!("The request must contain the parameter {name}"))
     }
 
     /// `InvalidAction` (400): the operation does not exist in this service.
     pub fn invalid_action(action: &str) -> Self {
-        Self::new(
-            400,
-            "InvalidAction",
-            format!("Could not find operation {action} for version NO_VERSION_SPECIFIED"),
-        )
+        Self::new(400, "InvalidAction", format!("Could not find operation {action} for version NO_VERSION_SPECIFIED"))
     }
 
     /// `NotImplemented` (501): an operation AWS has that Tessera does not (yet) implement.
     pub fn not_implemented(service: &str, action: &str) -> Self {
-        Self::new(
-            501,
-            "NotImplemented",
-            format!("{service}:{action} is not implemented by Tessera"),
-        )
+        Self::new(501, "NotImplemented", format!("{service}:{action} is not implemented by Tessera"))
     }
 
     /// `InternalFailure` (500) with a generic message; details go to the log, not the caller.

@@ -14,11 +14,7 @@ pub fn parse_body(body: &[u8]) -> Result<serde_json::Value, AwsError> {
     }
     match serde_json::from_slice::<serde_json::Value>(body) {
         Ok(v @ serde_json::Value::Object(_)) => Ok(v),
-        _ => Err(AwsError::new(
-            400,
-            "SerializationException",
-            "Start of structure or map found where not expected.",
-        )),
+        _ => Err(AwsError::new(400, "SerializationException", "Start of structure or map found where not expected.")),
     }
 }
 
@@ -26,31 +22,16 @@ pub fn parse_body(body: &[u8]) -> Result<serde_json::Value, AwsError> {
 pub fn required_str<'a>(input: &'a serde_json::Value, name: &str) -> Result<&'a str, AwsError> {
     match input.get(name) {
         Some(serde_json::Value::String(s)) => Ok(s),
-        Some(_) => Err(AwsError::new(
-            400,
-            "SerializationException",
-            format!("Invalid type for member {name}"),
-        )),
-        None => Err(AwsError::new(
-            400,
-            "InvalidInputException",
-            format!("You must specify a value for {name}."),
-        )),
+        Some(_) => Err(AwsError::new(400, "SerializationException", format!("Invalid type for member {name}"))),
+        None => Err(AwsError::new(400, "InvalidInputException", format!("You must specify a value for {name}."))),
     }
 }
 
 /// An optional string member of a JSON input.
-pub fn optional_str<'a>(
-    input: &'a serde_json::Value,
-    name: &str,
-) -> Result<Option<&'a str>, AwsError> {
+pub fn optional_str<'a>(input: &'a serde_json::Value, name: &str) -> Result<Option<&'a str>, AwsError> {
     match input.get(name) {
         None | Some(serde_json::Value::Null) => Ok(None),
         Some(serde_json::Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(AwsError::new(
-            400,
-            "SerializationException",
-            format!("Invalid type for member {name}"),
-        )),
+        Some(_) => Err(AwsError::new(400, "SerializationException", format!("Invalid type for member {name}"))),
     }
 }

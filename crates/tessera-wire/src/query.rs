@@ -30,15 +30,8 @@ impl QueryParams {
     }
 
     /// Build from pairs (tests, sub-structures).
-    pub fn from_pairs<K: Into<String>, V: Into<String>>(
-        pairs: impl IntoIterator<Item = (K, V)>,
-    ) -> Self {
-        QueryParams {
-            map: pairs
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-        }
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
+        QueryParams { map: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect() }
     }
 
     /// The value of a parameter.
@@ -176,11 +169,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(q.action(), Some("AssumeRole"));
-        let arns: Vec<_> = q
-            .structs("PolicyArns")
-            .iter()
-            .map(|s| s.get("arn").unwrap().to_string())
-            .collect();
+        let arns: Vec<_> = q.structs("PolicyArns").iter().map(|s| s.get("arn").unwrap().to_string()).collect();
         assert_eq!(arns, ["a", "b"]);
         assert_eq!(q.structs("Tags")[0].get("Value"), Some("v"));
         assert_eq!(q.list("TransitiveTagKeys"), ["y", "z"]);
@@ -189,10 +178,7 @@ mod tests {
 
     #[test]
     fn ec2_lists() {
-        let q = QueryParams::parse(&[
-            b"InstanceId.1=i-1&InstanceId.2=i-2&Filter.1.Name=n&Filter.1.Value.1=x",
-        ])
-        .unwrap();
+        let q = QueryParams::parse(&[b"InstanceId.1=i-1&InstanceId.2=i-2&Filter.1.Name=n&Filter.1.Value.1=x"]).unwrap();
         assert_eq!(q.ec2_list("InstanceId"), ["i-1", "i-2"]);
         let f = q.ec2_structs("Filter");
         assert_eq!(f.len(), 1);

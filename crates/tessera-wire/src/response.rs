@@ -97,12 +97,7 @@ impl WireResponse {
 
     /// A JSON 1.1 success.
     pub fn json(body: &serde_json::Value, request_id: &str) -> Self {
-        Self::new(
-            200,
-            "application/x-amz-json-1.1",
-            request_id,
-            body.to_string(),
-        )
+        Self::new(200, "application/x-amz-json-1.1", request_id, body.to_string())
     }
 
     /// Encode `err` in the shape of `protocol`.
@@ -118,32 +113,23 @@ impl WireResponse {
                         Fault::Receiver => "Receiver",
                     },
                 );
-                w.elem("Code", &err.code)
-                    .elem("Message", &err.message)
-                    .close();
+                w.elem("Code", &err.code).elem("Message", &err.message).close();
                 w.elem("RequestId", request_id);
                 Self::new(err.status, "text/xml", request_id, w.finish())
             }
             Protocol::Ec2 => {
                 let mut w = XmlWriter::new();
-                w.open("Response", None)
-                    .open("Errors", None)
-                    .open("Error", None);
-                w.elem("Code", &err.code)
-                    .elem("Message", &err.message)
-                    .close()
-                    .close();
+                w.open("Response", None).open("Errors", None).open("Error", None);
+                w.elem("Code", &err.code).elem("Message", &err.message).close().close();
                 w.elem("RequestID", request_id);
                 Self::new(err.status, "text/xml;charset=UTF-8", request_id, w.finish())
             }
             Protocol::Json => {
-                let body = serde_json::json!({"__type": err.code, "message": err.message});
-                let mut r = Self::new(
-                    err.status,
-                    "application/x-amz-json-1.1",
-                    request_id,
-                    body.to_string(),
-                );
+                let mut body = serde_json::json!({"__type": err.code, "message": err.message});
+                if let Some(reason) = &err.reason {
+                    body["Reason"] = serde_json::Value::String(reason.clone());
+                }
+                let mut r = Self::new(err.status, "application/x-amz-json-1.1", request_id, body.to_string());
                 r.headers.push(("x-amzn-ErrorType", err.code.clone()));
                 r
             }
@@ -180,6 +166,11 @@ mod tests {
         let r = WireResponse::error(Protocol::Json, &e, "rid");
         let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
         assert_eq!(v["__type"], "AWSOrganizationsNotInUseException");
+        assert!(v.get("Reason").is_none());
+        let e = AwsError::new(400, "ConstraintViolationException", "m").with_reason("POLICY_CONTENT_LIMIT_EXCEEDED");
+        let r = WireResponse::error(Protocol::Json, &e, "rid");
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(v["Reason"], "POLICY_CONTENT_LIMIT_EXCEEDED");
     }
 
     #[test]

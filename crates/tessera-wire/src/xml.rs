@@ -27,18 +27,12 @@ impl XmlWriter {
     pub fn new() -> Self {
         let mut buf = String::with_capacity(512);
         buf.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-        XmlWriter {
-            buf,
-            stack: Vec::new(),
-        }
+        XmlWriter { buf, stack: Vec::new() }
     }
 
     /// A writer for a fragment: no XML declaration.
     pub fn fragment() -> Self {
-        XmlWriter {
-            buf: String::with_capacity(256),
-            stack: Vec::new(),
-        }
+        XmlWriter { buf: String::with_capacity(256), stack: Vec::new() }
     }
 
     /// Open `<name>`; with `xmlns`, `<name xmlns="...">`.
@@ -107,9 +101,7 @@ mod tests {
     #[test]
     fn escapes_and_nests() {
         let mut w = XmlWriter::new();
-        w.open("A", Some("urn:x"))
-            .elem("B", "1 < 2 & \"q\"")
-            .open("C", None);
+        w.open("A", Some("urn:x")).elem("B", "1 < 2 & \"q\"").open("C", None);
         let doc = w.finish();
         assert!(doc.ends_with("<A xmlns=\"urn:x\"><B>1 &lt; 2 &amp; &quot;q&quot;</B><C></C></A>"));
     }
