@@ -1,0 +1,727 @@
+//! The embedded audit store: SQLite in its own file (`DIR/audit.db`), WAL mode, `synchronous=FULL`.
+//!
+//! Writes go through one writer thread that batches every event queued while the previous batch
+//! was being committed into one transaction (group commit): one fsync per batch, and each
+//! request waits only for the batch that holds its event. Records are stored deflated; the
+//! columns LookupEvents filters on are indexed per account, newest first.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use tessera_store::secrets::SecretBox;
+
+use crate::digest::{DigestSigner, PublicKeyInfo};
+use crate::event::{AuditEvent, LookupResource};
+use crate::store::{
+    AuditError, AuditLimits, AuditStore, DeliveryEvent, LookupAttribute, LookupPage, LookupQuery, StoredEvent, Trail,
+};
+
+/// Largest number of events committed in one transaction.
+const MAX_BATCH_EVENTS: usize = 8192;
+/// How long after a failed write `ready()` refuses new requests.
+const FAILURE_HOLD: Duration = Duration::from_secs(1);
+/// Rows deleted per pruning transaction.
+const PRUNE_CHUNK: i64 = 5000;
+/// How often the writer prunes.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+/// Idle reader connections kept.
+const MAX_IDLE_READERS: usize = 8;
+/// Seal context of the digest private key.
+const KEY_SEAL_CONTEXT: &str = "audit/digest-key";
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS events(
+    seq INTEGER PRIMARY KEY,
+    account INTEGER NOT NULL,
+    event_time INTEGER NOT NULL,
+    event_id TEXT NOT NULL,
+    event_name TEXT NOT NULL,
+    event_source TEXT NOT NULL,
+    username TEXT,
+    access_key_id TEXT,
+    read_only INTEGER NOT NULL,
+    region TEXT NOT NULL,
+    resources TEXT,
+    record BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ev_time ON events(account, event_time);
+CREATE INDEX IF NOT EXISTS ev_name ON events(account, event_name, event_time);
+CREATE INDEX IF NOT EXISTS ev_user ON events(account, username, event_time);
+CREATE INDEX IF NOT EXISTS ev_source ON events(account, event_source, event_time);
+CREATE INDEX IF NOT EXISTS ev_key ON events(account, access_key_id, event_time);
+CREATE INDEX IF NOT EXISTS ev_ro ON events(account, read_only, event_time);
+CREATE INDEX IF NOT EXISTS ev_id ON events(event_id);
+CREATE TABLE IF NOT EXISTS event_resources(
+    seq INTEGER NOT NULL,
+    rtype TEXT NOT NULL,
+    rname TEXT NOT NULL,
+    account INTEGER NOT NULL,
+    event_time INTEGER NOT NULL,
+    PRIMARY KEY (seq, rtype, rname)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS er_type ON event_resources(account, rtype, event_time);
+CREATE INDEX IF NOT EXISTS er_name ON event_resources(account, rname, event_time);
+CREATE TABLE IF NOT EXISTS trails(
+    account TEXT NOT NULL,
+    name TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (account, name)
+);
+CREATE TABLE IF NOT EXISTS signing_keys(
+    fingerprint TEXT PRIMARY KEY,
+    public_der BLOB NOT NULL,
+    private_sealed TEXT NOT NULL,
+    valid_from INTEGER NOT NULL,
+    valid_to INTEGER
+);
+";
+
+/// An event encoded for insertion (done on the caller's thread, so that the writer only writes).
+#[derive(Debug)]
+struct Row {
+    account: i64,
+    event_time: i64,
+    event_id: String,
+    event_name: String,
+    event_source: String,
+    username: Option<String>,
+    access_key_id: Option<String>,
+    read_only: bool,
+    region: String,
+    resources: Vec<LookupResource>,
+    resources_json: Option<String>,
+    record: Vec<u8>,
+}
+
+struct Job {
+    rows: Vec<Row>,
+    done: SyncSender<Result<(), AuditError>>,
+}
+
+#[derive(Debug, Default)]
+struct Health {
+    writer_alive: AtomicBool,
+    last_failure_millis: AtomicI64,
+}
+
+fn wall_millis() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)).unwrap_or(0)
+}
+
+enum Readers {
+    /// In-memory: readers share the writer's connection.
+    Shared,
+    /// File: a pool of reader connections.
+    Pool { path: PathBuf, idle: Mutex<Vec<Connection>> },
+}
+
+/// The SQLite [`AuditStore`].
+pub struct SqliteAuditStore {
+    write: Arc<Mutex<Connection>>,
+    readers: Readers,
+    sender: RwLock<Option<Sender<Job>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    health: Arc<Health>,
+    secrets: SecretBox,
+    key_lock: Mutex<()>,
+}
+
+impl std::fmt::Debug for SqliteAuditStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteAuditStore").finish()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn configure(conn: &Connection, in_memory: bool) -> Result<(), AuditError> {
+    if !in_memory {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+    }
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    conn.pragma_update(None, "cache_size", -65536)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+impl SqliteAuditStore {
+    /// Open (or create) the store at `path`, sealing the digest key with `secrets`.
+    pub fn open(path: &Path, secrets: SecretBox, limits: AuditLimits) -> Result<SqliteAuditStore, AuditError> {
+        let conn = Connection::open(path)?;
+        configure(&conn, false)?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Self::start(conn, Readers::Pool { path: path.to_path_buf(), idle: Mutex::new(Vec::new()) }, secrets, limits))
+    }
+
+    /// A store in memory, for tests.
+    pub fn open_in_memory() -> Result<SqliteAuditStore, AuditError> {
+        let conn = Connection::open_in_memory()?;
+        configure(&conn, true)?;
+        conn.execute_batch(SCHEMA)?;
+        let secrets = SecretBox::new(&SecretBox::generate_key());
+        Ok(Self::start(conn, Readers::Shared, secrets, AuditLimits::default()))
+    }
+
+    fn start(conn: Connection, readers: Readers, secrets: SecretBox, limits: AuditLimits) -> SqliteAuditStore {
+        let write = Arc::new(Mutex::new(conn));
+        let (tx, rx) = mpsc::channel::<Job>();
+        let health = Arc::new(Health::default());
+        health.writer_alive.store(true, Ordering::SeqCst);
+        let writer = {
+            let write = Arc::clone(&write);
+            let health = Arc::clone(&health);
+            std::thread::Builder::new()
+                .name("audit-writer".into())
+                .spawn(move || writer_loop(&write, &rx, &health, limits))
+                .map_err(|e| tracing::error!(error = %e, "cannot start the audit writer"))
+                .ok()
+        };
+        if writer.is_none() {
+            health.writer_alive.store(false, Ordering::SeqCst);
+        }
+        SqliteAuditStore {
+            write,
+            readers,
+            sender: RwLock::new(Some(tx)),
+            writer: Mutex::new(writer),
+            health,
+            secrets,
+            key_lock: Mutex::new(()),
+        }
+    }
+
+    /// Stop the writer after the events already queued are committed.
+    pub fn shutdown(&self) {
+        if let Ok(mut s) = self.sender.write() {
+            s.take();
+        }
+        if let Some(h) = lock(&self.writer).take() {
+            let _ = h.join();
+        }
+    }
+
+    /// Delete events beyond the retention and size bounds now (the writer also does this every minute).
+    pub fn prune(&self, limits: AuditLimits, now_millis: i64) -> Result<u64, AuditError> {
+        prune(&self.write, limits, now_millis)
+    }
+
+    fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> Result<T, AuditError>) -> Result<T, AuditError> {
+        match &self.readers {
+            Readers::Shared => f(&lock(&self.write)),
+            Readers::Pool { path, idle } => {
+                let conn = match lock(idle).pop() {
+                    Some(c) => c,
+                    None => {
+                        let c = Connection::open_with_flags(
+                            path,
+                            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                        )?;
+                        c.busy_timeout(Duration::from_secs(10))?;
+                        c.pragma_update(None, "query_only", true)?;
+                        c.pragma_update(None, "cache_size", -32768)?;
+                        c
+                    }
+                };
+                let r = f(&conn);
+                let mut idle = lock(idle);
+                if idle.len() < MAX_IDLE_READERS {
+                    idle.push(conn);
+                }
+                r
+            }
+        }
+    }
+}
+
+impl Drop for SqliteAuditStore {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn deflate(data: &[u8]) -> Result<Vec<u8>, AuditError> {
+    let mut e = flate2::write::DeflateEncoder::new(Vec::with_capacity(data.len() / 2), flate2::Compression::fast());
+    e.write_all(data).map_err(|e| AuditError::Storage(e.to_string()))?;
+    e.finish().map_err(|e| AuditError::Storage(e.to_string()))
+}
+
+fn inflate(data: &[u8]) -> Result<String, AuditError> {
+    let mut out = String::with_capacity(data.len() * 3);
+    flate2::read::DeflateDecoder::new(data)
+        .read_to_string(&mut out)
+        .map_err(|e| AuditError::Storage(format!("corrupt audit record: {e}")))?;
+    Ok(out)
+}
+
+/// A 12-digit account id as the integer column value.
+fn account_key(account: &str) -> Result<i64, AuditError> {
+    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(AuditError::Invalid(format!("account id '{account}' is not 12 digits")));
+    }
+    account.parse::<i64>().map_err(|_| AuditError::Invalid(format!("account id '{account}' is not 12 digits")))
+}
+
+fn account_string(key: i64) -> String {
+    format!("{key:012}")
+}
+
+fn encode(event: &AuditEvent) -> Result<Row, AuditError> {
+    let json = serde_json::to_vec(&event.record).map_err(|e| AuditError::Storage(e.to_string()))?;
+    let mut resources = event.resources.clone();
+    resources.sort();
+    resources.dedup();
+    let resources_json = if resources.is_empty() {
+        None
+    } else {
+        Some(serde_json::to_string(&resources).map_err(|e| AuditError::Storage(e.to_string()))?)
+    };
+    Ok(Row {
+        account: account_key(&event.record.recipient_account_id)?,
+        event_time: event.event_time_millis,
+        event_id: event.record.event_id.clone(),
+        event_name: event.record.event_name.clone(),
+        event_source: event.record.event_source.clone(),
+        username: event.username.clone(),
+        access_key_id: event.access_key_id().map(str::to_string),
+        read_only: event.record.read_only,
+        region: event.record.aws_region.clone(),
+        resources,
+        resources_json,
+        record: deflate(&json)?,
+    })
+}
+
+fn commit(conn: &Mutex<Connection>, jobs: &[Job]) -> Result<(), AuditError> {
+    let mut conn = lock(conn);
+    let tx = conn.transaction()?;
+    {
+        let mut ins = tx.prepare_cached(
+            "INSERT INTO events(account, event_time, event_id, event_name, event_source, username, access_key_id,
+                                read_only, region, resources, record)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        )?;
+        let mut res = tx.prepare_cached(
+            "INSERT OR IGNORE INTO event_resources(seq, rtype, rname, account, event_time) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for row in jobs.iter().flat_map(|j| j.rows.iter()) {
+            ins.execute(params![
+                row.account,
+                row.event_time,
+                row.event_id,
+                row.event_name,
+                row.event_source,
+                row.username,
+                row.access_key_id,
+                row.read_only,
+                row.region,
+                row.resources_json,
+                row.record,
+            ])?;
+            if !row.resources.is_empty() {
+                let seq = tx.last_insert_rowid();
+                for r in &row.resources {
+                    res.execute(params![seq, r.resource_type, r.resource_name, row.account, row.event_time])?;
+                }
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+fn writer_loop(conn: &Mutex<Connection>, rx: &Receiver<Job>, health: &Health, limits: AuditLimits) {
+    let mut last_prune = Instant::now();
+    let _ = prune(conn, limits, wall_millis());
+    while let Ok(first) = rx.recv() {
+        let mut n = first.rows.len();
+        let mut jobs = vec![first];
+        while n < MAX_BATCH_EVENTS {
+            match rx.try_recv() {
+                Ok(j) => {
+                    n += j.rows.len();
+                    jobs.push(j);
+                }
+                Err(_) => break,
+            }
+        }
+        let result = commit(conn, &jobs);
+        match &result {
+            Ok(()) => health.last_failure_millis.store(0, Ordering::SeqCst),
+            Err(e) => {
+                tracing::error!(error = %e, events = n, "audit events could not be written; their requests fail");
+                health.last_failure_millis.store(wall_millis(), Ordering::SeqCst);
+            }
+        }
+        for j in jobs {
+            let _ = j.done.send(result.clone());
+        }
+        if last_prune.elapsed() >= PRUNE_EVERY {
+            last_prune = Instant::now();
+            if let Err(e) = prune(conn, limits, wall_millis()) {
+                tracing::warn!(error = %e, "pruning audit events failed");
+            }
+        }
+    }
+    health.writer_alive.store(false, Ordering::SeqCst);
+}
+
+/// Delete, oldest first, events beyond `limits`. Returns how many were deleted.
+fn prune(conn: &Mutex<Connection>, limits: AuditLimits, now_millis: i64) -> Result<u64, AuditError> {
+    let cutoff = now_millis.saturating_sub(i64::from(limits.retention_days) * 86_400_000);
+    let max_events = i64::try_from(limits.max_events).unwrap_or(i64::MAX);
+    let mut deleted = 0u64;
+    loop {
+        let mut c = lock(conn);
+        let bounds: Option<(i64, i64, i64)> = c
+            .query_row(
+                "SELECT min(seq), max(seq), (SELECT event_time FROM events ORDER BY seq LIMIT 1) FROM events",
+                [],
+                |r| {
+                    Ok(match (r.get::<_, Option<i64>>(0)?, r.get::<_, Option<i64>>(1)?, r.get::<_, Option<i64>>(2)?) {
+                        (Some(a), Some(b), Some(t)) => Some((a, b, t)),
+                        _ => None,
+                    })
+                },
+            )
+            .optional()?
+            .flatten();
+        let Some((min_seq, max_seq, oldest_time)) = bounds else {
+            return Ok(deleted);
+        };
+        let count = max_seq - min_seq + 1;
+        let over = (count - max_events).max(0);
+        let upto = if over > 0 {
+            min_seq + over.min(PRUNE_CHUNK) - 1
+        } else if oldest_time < cutoff {
+            min_seq + PRUNE_CHUNK - 1
+        } else {
+            return Ok(deleted);
+        };
+        let tx = c.transaction()?;
+        let time_filter = if over > 0 { i64::MAX } else { cutoff };
+        let n = tx.execute(
+            "DELETE FROM events WHERE seq BETWEEN ?1 AND ?2 AND event_time < ?3",
+            params![min_seq, upto, time_filter],
+        )?;
+        tx.execute("DELETE FROM event_resources WHERE seq BETWEEN ?1 AND ?2 AND seq NOT IN (SELECT seq FROM events WHERE seq BETWEEN ?1 AND ?2)", params![min_seq, upto])?;
+        tx.commit()?;
+        drop(c);
+        deleted += n as u64;
+        if n == 0 {
+            return Ok(deleted);
+        }
+    }
+}
+
+const EVENT_COLUMNS: &str =
+    "e.seq, e.event_time, e.event_id, e.event_name, e.event_source, e.username, e.access_key_id, e.read_only, e.resources, e.record";
+
+/// A row of [`EVENT_COLUMNS`].
+type EventRow = (i64, i64, String, String, String, Option<String>, Option<String>, bool, Option<String>, Vec<u8>);
+
+fn read_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventRow> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?))
+}
+
+impl AuditStore for SqliteAuditStore {
+    fn ready(&self) -> Result<(), AuditError> {
+        if !self.health.writer_alive.load(Ordering::SeqCst) {
+            return Err(AuditError::Unavailable("the audit writer has stopped".into()));
+        }
+        let failed = self.health.last_failure_millis.load(Ordering::SeqCst);
+        if failed != 0 && wall_millis() - failed < i64::try_from(FAILURE_HOLD.as_millis()).unwrap_or(1000) {
+            return Err(AuditError::Unavailable("the audit log could not be written a moment ago".into()));
+        }
+        Ok(())
+    }
+
+    fn record(&self, events: Vec<AuditEvent>) -> Result<(), AuditError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let rows = events.iter().map(encode).collect::<Result<Vec<_>, _>>()?;
+        let (done, wait) = mpsc::sync_channel(1);
+        {
+            let sender =
+                self.sender.read().map_err(|_| AuditError::Unavailable("audit writer lock poisoned".into()))?;
+            let Some(sender) = sender.as_ref() else {
+                return Err(AuditError::Unavailable("the audit store is shut down".into()));
+            };
+            sender
+                .send(Job { rows, done })
+                .map_err(|_| AuditError::Unavailable("the audit writer has stopped".into()))?;
+        }
+        wait.recv().map_err(|_| AuditError::Unavailable("the audit writer has stopped".into()))?
+    }
+
+    fn lookup(&self, q: &LookupQuery) -> Result<LookupPage, AuditError> {
+        let account = account_key(&q.account)?;
+        let limit = q.max_results.clamp(1, 1000);
+        // Upper bound: the query's end, or the cursor's time (events at the cursor's time with a
+        // smaller seq still follow).
+        let (upper, cursor_time, cursor_seq) = match q.after {
+            Some(c) => (q.end_millis.min(c.event_time_millis), c.event_time_millis, c.seq),
+            None => (q.end_millis, i64::MAX, i64::MAX),
+        };
+        let (from, cond, value): (String, &str, Option<rusqlite::types::Value>) = match &q.attribute {
+            None => ("events e INDEXED BY ev_time".to_string(), "", None),
+            Some(LookupAttribute::EventName(v)) => {
+                ("events e INDEXED BY ev_name".into(), "AND e.event_name = ?6", Some(v.clone().into()))
+            }
+            Some(LookupAttribute::Username(v)) => {
+                ("events e INDEXED BY ev_user".into(), "AND e.username = ?6", Some(v.clone().into()))
+            }
+            Some(LookupAttribute::EventSource(v)) => {
+                ("events e INDEXED BY ev_source".into(), "AND e.event_source = ?6", Some(v.clone().into()))
+            }
+            Some(LookupAttribute::AccessKeyId(v)) => {
+                ("events e INDEXED BY ev_key".into(), "AND e.access_key_id = ?6", Some(v.clone().into()))
+            }
+            Some(LookupAttribute::ReadOnly(v)) => {
+                ("events e INDEXED BY ev_ro".into(), "AND e.read_only = ?6", Some(i64::from(*v).into()))
+            }
+            Some(LookupAttribute::EventId(v)) => {
+                ("events e INDEXED BY ev_id".into(), "AND e.event_id = ?6", Some(v.clone().into()))
+            }
+            Some(LookupAttribute::ResourceType(_)) | Some(LookupAttribute::ResourceName(_)) => {
+                (String::new(), "", None)
+            }
+        };
+        let sql = match &q.attribute {
+            Some(LookupAttribute::ResourceType(_)) | Some(LookupAttribute::ResourceName(_)) => {
+                let (index, column) = match &q.attribute {
+                    Some(LookupAttribute::ResourceType(_)) => ("er_type", "rtype"),
+                    _ => ("er_name", "rname"),
+                };
+                format!(
+                    "SELECT {EVENT_COLUMNS} FROM event_resources r INDEXED BY {index} JOIN events e ON e.seq = r.seq
+                     WHERE r.account = ?1 AND r.{column} = ?6 AND r.event_time BETWEEN ?2 AND ?3
+                       AND (r.event_time < ?4 OR r.seq < ?5)
+                     GROUP BY r.event_time, r.seq
+                     ORDER BY r.event_time DESC, r.seq DESC LIMIT ?7"
+                )
+            }
+            _ => format!(
+                "SELECT {EVENT_COLUMNS} FROM {from}
+                 WHERE e.account = ?1 {cond} AND e.event_time BETWEEN ?2 AND ?3
+                   AND (e.event_time < ?4 OR e.seq < ?5)
+                 ORDER BY e.event_time DESC, e.seq DESC LIMIT ?7"
+            ),
+        };
+        let value = match &q.attribute {
+            Some(LookupAttribute::ResourceType(v)) | Some(LookupAttribute::ResourceName(v)) => {
+                rusqlite::types::Value::Text(v.clone())
+            }
+            _ => value.unwrap_or(rusqlite::types::Value::Null),
+        };
+        let fetch = i64::try_from(limit + 1).unwrap_or(51);
+        let rows = self.with_reader(|c| {
+            let mut stmt = c.prepare_cached(&sql)?;
+            let rows = stmt
+                .query_map(params![account, q.start_millis, upper, cursor_time, cursor_seq, value, fetch], read_event)?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })?;
+        let more = rows.len() > limit;
+        let mut events = Vec::with_capacity(limit);
+        for (seq, time, event_id, event_name, event_source, username, access_key_id, read_only, resources, record) in
+            rows.into_iter().take(limit)
+        {
+            events.push(StoredEvent {
+                seq,
+                event_id,
+                event_name,
+                read_only,
+                access_key_id,
+                event_time_millis: time,
+                event_source,
+                username,
+                resources: resources.and_then(|r| serde_json::from_str(&r).ok()).unwrap_or_default(),
+                cloudtrail_event: inflate(&record)?,
+            });
+        }
+        let next = if more {
+            events.last().map(|e| crate::store::Cursor { event_time_millis: e.event_time_millis, seq: e.seq })
+        } else {
+            None
+        };
+        Ok(LookupPage { events, next })
+    }
+
+    fn max_seq(&self) -> Result<i64, AuditError> {
+        self.with_reader(|c| Ok(c.query_row("SELECT coalesce(max(seq), 0) FROM events", [], |r| r.get(0))?))
+    }
+
+    fn events_after(&self, after_seq: i64, limit: usize) -> Result<Vec<DeliveryEvent>, AuditError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self.with_reader(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT seq, account, region, event_source, event_time, record FROM events
+                 WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            )?;
+            let rows = stmt
+                .query_map(params![after_seq, limit], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, i64>(4)?,
+                        r.get::<_, Vec<u8>>(5)?,
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })?;
+        rows.into_iter()
+            .map(|(seq, account, region, event_source, event_time_millis, record)| {
+                Ok(DeliveryEvent {
+                    seq,
+                    account: account_string(account),
+                    region,
+                    event_source,
+                    event_time_millis,
+                    record: inflate(&record)?,
+                })
+            })
+            .collect()
+    }
+
+    fn insert_trail(&self, trail: &Trail) -> Result<bool, AuditError> {
+        let body = serde_json::to_string(trail).map_err(|e| AuditError::Storage(e.to_string()))?;
+        let c = lock(&self.write);
+        let n = c.execute(
+            "INSERT OR IGNORE INTO trails(account, name, body) VALUES (?1, ?2, ?3)",
+            params![trail.account, trail.name, body],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn trails(&self, account: Option<&str>) -> Result<Vec<Trail>, AuditError> {
+        let bodies: Vec<String> = self.with_reader(|c| {
+            let mut stmt =
+                c.prepare_cached("SELECT body FROM trails WHERE ?1 IS NULL OR account = ?1 ORDER BY account, name")?;
+            let rows = stmt.query_map(params![account], |r| r.get(0))?.collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })?;
+        bodies
+            .iter()
+            .map(|b| serde_json::from_str(b).map_err(|e| AuditError::Storage(format!("corrupt trail record: {e}"))))
+            .collect()
+    }
+
+    fn update_trail(
+        &self,
+        account: &str,
+        name: &str,
+        change: &mut dyn FnMut(&mut Trail),
+    ) -> Result<Option<Trail>, AuditError> {
+        let mut c = lock(&self.write);
+        let tx = c.transaction()?;
+        let body: Option<String> = tx
+            .query_row("SELECT body FROM trails WHERE account = ?1 AND name = ?2", params![account, name], |r| r.get(0))
+            .optional()?;
+        let Some(body) = body else {
+            return Ok(None);
+        };
+        let mut trail: Trail =
+            serde_json::from_str(&body).map_err(|e| AuditError::Storage(format!("corrupt trail record: {e}")))?;
+        change(&mut trail);
+        let body = serde_json::to_string(&trail).map_err(|e| AuditError::Storage(e.to_string()))?;
+        tx.execute("UPDATE trails SET body = ?3 WHERE account = ?1 AND name = ?2", params![account, name, body])?;
+        tx.commit()?;
+        Ok(Some(trail))
+    }
+
+    fn delete_trail(&self, account: &str, name: &str) -> Result<bool, AuditError> {
+        let c = lock(&self.write);
+        Ok(c.execute("DELETE FROM trails WHERE account = ?1 AND name = ?2", params![account, name])? == 1)
+    }
+
+    fn digest_signer(&self, now_millis: i64) -> Result<DigestSigner, AuditError> {
+        let _guard = lock(&self.key_lock);
+        let current: Option<(Vec<u8>, String, i64)> = self.with_reader(|c| {
+            Ok(c.query_row(
+                "SELECT public_der, private_sealed, valid_from FROM signing_keys WHERE valid_to IS NULL
+                 ORDER BY valid_from DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?)
+        })?;
+        if let Some((_, sealed, valid_from)) = current {
+            let der = self
+                .secrets
+                .open(KEY_SEAL_CONTEXT, &sealed)
+                .map_err(|e| AuditError::Storage(format!("opening the digest key: {e}")))?;
+            return DigestSigner::from_pkcs8(&der, valid_from);
+        }
+        // Generated outside the writer lock: key generation takes a moment.
+        let signer = DigestSigner::generate(now_millis)?;
+        let sealed = self.secrets.seal(KEY_SEAL_CONTEXT, &signer.to_pkcs8()?);
+        let c = lock(&self.write);
+        c.execute(
+            "INSERT INTO signing_keys(fingerprint, public_der, private_sealed, valid_from) VALUES (?1, ?2, ?3, ?4)",
+            params![signer.public.fingerprint, signer.public.der, sealed, now_millis],
+        )?;
+        Ok(signer)
+    }
+
+    fn public_keys(&self) -> Result<Vec<PublicKeyInfo>, AuditError> {
+        self.with_reader(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT fingerprint, public_der, valid_from, valid_to FROM signing_keys ORDER BY valid_from",
+            )?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok(PublicKeyInfo {
+                        fingerprint: r.get(0)?,
+                        der: r.get(1)?,
+                        valid_from_millis: r.get(2)?,
+                        valid_to_millis: r.get(3)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+    }
+}
+
+/// Public keys and trails read from an audit database file without starting a writer (for
+/// `tessera audit verify`).
+pub fn read_offline(path: &Path) -> Result<(Vec<Trail>, Vec<PublicKeyInfo>), AuditError> {
+    let c = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    c.busy_timeout(Duration::from_secs(10))?;
+    c.pragma_update(None, "query_only", true)?;
+    let mut trails = Vec::new();
+    {
+        let mut stmt = c.prepare("SELECT body FROM trails ORDER BY account, name")?;
+        let bodies = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+        for b in bodies {
+            trails
+                .push(serde_json::from_str(&b).map_err(|e| AuditError::Storage(format!("corrupt trail record: {e}")))?);
+        }
+    }
+    let mut stmt = c.prepare("SELECT fingerprint, public_der, valid_from, valid_to FROM signing_keys")?;
+    let keys = stmt
+        .query_map([], |r| {
+            Ok(PublicKeyInfo {
+                fingerprint: r.get(0)?,
+                der: r.get(1)?,
+                valid_from_millis: r.get(2)?,
+                valid_to_millis: r.get(3)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((trails, keys))
+}

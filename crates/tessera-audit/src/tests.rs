@@ -1,0 +1,418 @@
+//! Store, delivery, digest-chain and verification tests.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use tessera_store::secrets::SecretBox;
+
+use crate::delivery::{gunzip, Deliverer, DeliveryConfig, FsDelivery, TrailDelivery};
+use crate::event::*;
+use crate::sqlite::SqliteAuditStore;
+use crate::store::*;
+use crate::verify::{verify_data_dir, verify_trail};
+
+const ACCT: &str = "111122223333";
+const OTHER: &str = "444455556666";
+const T0: i64 = 1_700_000_000_000;
+
+fn event(account: &str, name: &str, user: &str, millis: i64) -> AuditEvent {
+    AuditEvent {
+        record: CloudTrailRecord {
+            event_version: EVENT_VERSION.into(),
+            user_identity: UserIdentity {
+                identity_type: "IAMUser".into(),
+                principal_id: Some("AIDAEXAMPLE".into()),
+                arn: Some(format!("arn:aws:iam::{account}:user/{user}")),
+                account_id: Some(account.into()),
+                access_key_id: Some(format!("AKIA{user}")),
+                user_name: Some(user.into()),
+                ..Default::default()
+            },
+            event_time: event_time(millis),
+            event_source: if name.starts_with("Assume") { "sts.amazonaws.com" } else { "iam.amazonaws.com" }.into(),
+            event_name: name.into(),
+            aws_region: "us-east-1".into(),
+            source_ip_address: "127.0.0.1".into(),
+            user_agent: "test".into(),
+            error_code: None,
+            error_message: None,
+            request_parameters: serde_json::json!({"userName": user}),
+            response_elements: Value::Null,
+            additional_event_data: None,
+            request_id: new_event_id(),
+            event_id: new_event_id(),
+            read_only: name.starts_with("Get") || name.starts_with("List"),
+            resources: None,
+            event_type: "AwsApiCall".into(),
+            management_event: true,
+            recipient_account_id: account.into(),
+            shared_event_id: None,
+            event_category: "Management".into(),
+        },
+        event_time_millis: millis,
+        username: Some(user.into()),
+        resources: vec![LookupResource { resource_type: "AWS::IAM::User".into(), resource_name: user.into() }],
+    }
+}
+
+fn query(attribute: Option<LookupAttribute>) -> LookupQuery {
+    LookupQuery { account: ACCT.into(), attribute, start_millis: 0, end_millis: i64::MAX, max_results: 50, after: None }
+}
+
+fn names(page: &LookupPage) -> Vec<String> {
+    page.events.iter().map(|e| e.event_name.clone()).collect()
+}
+
+#[test]
+fn record_and_lookup_every_attribute() {
+    let s = SqliteAuditStore::open_in_memory().unwrap();
+    let mut evs = vec![
+        event(ACCT, "CreateUser", "alice", T0),
+        event(ACCT, "GetUser", "bob", T0 + 1000),
+        event(ACCT, "CreateUser", "bob", T0 + 2000),
+        event(OTHER, "CreateUser", "alice", T0 + 3000),
+    ];
+    evs[2]
+        .resources
+        .push(LookupResource { resource_type: "AWS::IAM::AccessKey".into(), resource_name: "AKIAX".into() });
+    let id_of_first = evs[0].record.event_id.clone();
+    s.record(evs).unwrap();
+    let all = s.lookup(&query(None)).unwrap();
+    assert_eq!(names(&all), ["CreateUser", "GetUser", "CreateUser"], "newest first, own account only");
+    assert_eq!(all.events[0].username.as_deref(), Some("bob"));
+    let rec: Value = serde_json::from_str(&all.events[0].cloudtrail_event).unwrap();
+    assert_eq!(rec["eventName"], "CreateUser");
+    assert_eq!(rec["recipientAccountId"], ACCT);
+    let by = |a| s.lookup(&query(Some(a))).unwrap();
+    assert_eq!(by(LookupAttribute::EventName("CreateUser".into())).events.len(), 2);
+    assert_eq!(by(LookupAttribute::Username("bob".into())).events.len(), 2);
+    assert_eq!(by(LookupAttribute::ReadOnly(true)).events.len(), 1);
+    assert_eq!(by(LookupAttribute::ReadOnly(false)).events.len(), 2);
+    assert_eq!(by(LookupAttribute::EventSource("iam.amazonaws.com".into())).events.len(), 3);
+    assert_eq!(by(LookupAttribute::EventSource("sts.amazonaws.com".into())).events.len(), 0);
+    assert_eq!(by(LookupAttribute::AccessKeyId("AKIAalice".into())).events.len(), 1);
+    let one = by(LookupAttribute::EventId(id_of_first));
+    assert_eq!(one.events.len(), 1);
+    assert_eq!(one.events[0].username.as_deref(), Some("alice"));
+    assert_eq!(by(LookupAttribute::ResourceType("AWS::IAM::User".into())).events.len(), 3);
+    assert_eq!(by(LookupAttribute::ResourceType("AWS::IAM::AccessKey".into())).events.len(), 1);
+    let named = by(LookupAttribute::ResourceName("bob".into()));
+    assert_eq!(named.events.len(), 2);
+    assert_eq!(named.events[0].resources.len(), 2);
+    // Time range is inclusive on both ends.
+    let mut q = query(None);
+    q.start_millis = T0 + 1000;
+    q.end_millis = T0 + 1000;
+    assert_eq!(names(&s.lookup(&q).unwrap()), ["GetUser"]);
+}
+
+#[test]
+fn pagination_walks_every_event_once() {
+    let s = SqliteAuditStore::open_in_memory().unwrap();
+    // Several events per millisecond: the cursor must break ties by sequence.
+    let evs: Vec<_> = (0..23).map(|i| event(ACCT, &format!("Op{i:02}"), "u", T0 + (i / 3) * 1000)).collect();
+    s.record(evs).unwrap();
+    for attribute in
+        [None, Some(LookupAttribute::Username("u".into())), Some(LookupAttribute::ResourceName("u".into()))]
+    {
+        let mut q = query(attribute);
+        q.max_results = 5;
+        let mut seen = Vec::new();
+        loop {
+            let page = s.lookup(&q).unwrap();
+            assert!(page.events.len() <= 5);
+            seen.extend(names(&page));
+            match page.next {
+                Some(c) => q.after = Some(c),
+                None => break,
+            }
+        }
+        let mut expected: Vec<String> = (0..23).map(|i| format!("Op{i:02}")).collect();
+        expected.reverse();
+        assert_eq!(seen, expected);
+    }
+}
+
+#[test]
+fn bad_account_ids_are_refused() {
+    let s = SqliteAuditStore::open_in_memory().unwrap();
+    assert!(matches!(s.record(vec![event("12", "X", "u", T0)]), Err(AuditError::Invalid(_))));
+    assert_eq!(s.max_seq().unwrap(), 0);
+}
+
+#[test]
+fn group_commit_from_many_threads_is_durable_across_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.db");
+    let kek = SecretBox::generate_key();
+    {
+        let s = Arc::new(SqliteAuditStore::open(&path, SecretBox::new(&kek), AuditLimits::default()).unwrap());
+        s.ready().unwrap();
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let s = Arc::clone(&s);
+                std::thread::spawn(move || {
+                    for i in 0..50 {
+                        s.record(vec![event(ACCT, "GetCallerIdentity", &format!("t{t}"), T0 + i)]).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(s.max_seq().unwrap(), 400);
+    }
+    let s = SqliteAuditStore::open(&path, SecretBox::new(&kek), AuditLimits::default()).unwrap();
+    let mut q = query(Some(LookupAttribute::Username("t3".into())));
+    q.max_results = 50;
+    assert_eq!(s.lookup(&q).unwrap().events.len(), 50);
+    s.shutdown();
+    assert!(s.ready().is_err(), "a stopped writer refuses new requests");
+    assert!(matches!(s.record(vec![event(ACCT, "X", "u", T0)]), Err(AuditError::Unavailable(_))));
+}
+
+#[test]
+fn pruning_keeps_the_newest_within_bounds() {
+    let s = SqliteAuditStore::open_in_memory().unwrap();
+    let day = 86_400_000;
+    let evs: Vec<_> = (0..10).map(|i| event(ACCT, &format!("Op{i}"), "u", T0 + i * day)).collect();
+    s.record(evs).unwrap();
+    // Retention: 3 days before the newest event's day keeps Op6..Op9 (time ≥ cutoff).
+    let n = s.prune(AuditLimits { retention_days: 3, max_events: 100 }, T0 + 9 * day).unwrap();
+    assert_eq!(n, 6);
+    assert_eq!(names(&s.lookup(&query(None)).unwrap()), ["Op9", "Op8", "Op7", "Op6"]);
+    let n = s.prune(AuditLimits { retention_days: 3650, max_events: 2 }, T0 + 9 * day).unwrap();
+    assert_eq!(n, 2);
+    assert_eq!(names(&s.lookup(&query(None)).unwrap()), ["Op9", "Op8"]);
+    let r = s.lookup(&query(Some(LookupAttribute::ResourceName("u".into())))).unwrap();
+    assert_eq!(r.events.len(), 2, "resource index rows go with their events");
+}
+
+fn trail(name: &str, validation: bool) -> Trail {
+    Trail {
+        account: ACCT.into(),
+        name: name.into(),
+        home_region: "us-east-1".into(),
+        s3_bucket_name: "audit-bucket".into(),
+        s3_key_prefix: Some("pre".into()),
+        include_global_service_events: true,
+        is_multi_region_trail: true,
+        log_file_validation_enabled: validation,
+        tags: Vec::new(),
+        created_millis: T0,
+        state: TrailState::default(),
+    }
+}
+
+#[test]
+fn trails_crud() {
+    let s = SqliteAuditStore::open_in_memory().unwrap();
+    assert!(s.insert_trail(&trail("t1", false)).unwrap());
+    assert!(!s.insert_trail(&trail("t1", true)).unwrap(), "names are unique per account");
+    let mut other = trail("t1", false);
+    other.account = OTHER.into();
+    assert!(s.insert_trail(&other).unwrap());
+    assert_eq!(s.trails(Some(ACCT)).unwrap().len(), 1);
+    assert_eq!(s.trails(None).unwrap().len(), 2);
+    let t = s.update_trail(ACCT, "t1", &mut |t| t.state.is_logging = true).unwrap().unwrap();
+    assert!(t.state.is_logging);
+    assert!(s.update_trail(ACCT, "nope", &mut |_| {}).unwrap().is_none());
+    assert!(s.delete_trail(ACCT, "t1").unwrap());
+    assert!(!s.delete_trail(ACCT, "t1").unwrap());
+    assert_eq!(t.arn(), "arn:aws:cloudtrail:us-east-1:111122223333:trail/t1");
+}
+
+struct Env {
+    dir: tempfile::TempDir,
+    store: Arc<SqliteAuditStore>,
+    deliverer: Deliverer,
+    clock: Arc<AtomicI64>,
+}
+
+fn env() -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(
+        SqliteAuditStore::open(
+            &dir.path().join("audit.db"),
+            SecretBox::new(&SecretBox::generate_key()),
+            AuditLimits::default(),
+        )
+        .unwrap(),
+    );
+    let clock = Arc::new(AtomicI64::new(T0));
+    let c = Arc::clone(&clock);
+    let deliverer = Deliverer::new(
+        store.clone(),
+        Arc::new(FsDelivery::new(dir.path().join("s3"))),
+        DeliveryConfig { interval: Duration::from_secs(1), digest_period: Duration::from_secs(3600) },
+        Arc::new(move || c.load(Ordering::SeqCst)),
+    );
+    Env { dir, store, deliverer, clock }
+}
+
+fn start_logging(env: &Env, name: &str) {
+    let cursor = env.store.max_seq().unwrap();
+    let now = env.clock.load(Ordering::SeqCst);
+    env.store
+        .update_trail(ACCT, name, &mut |t| {
+            t.state.is_logging = true;
+            t.state.start_logging_millis = Some(now);
+            t.state.cursor = cursor;
+        })
+        .unwrap()
+        .unwrap();
+}
+
+fn files_under(root: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn delivery_digest_chain_and_tamper_detection() {
+    let env = env();
+    env.store.record(vec![event(ACCT, "BeforeLogging", "u", T0 - 5)]).unwrap();
+    env.store.insert_trail(&trail("main", true)).unwrap();
+    start_logging(&env, "main");
+    let mut other_region = event(ACCT, "AssumeRole", "u", T0 + 20);
+    other_region.record.aws_region = "eu-west-1".into();
+    env.store
+        .record(vec![event(ACCT, "CreateUser", "u", T0 + 10), other_region, event(OTHER, "CreateUser", "x", T0 + 30)])
+        .unwrap();
+    env.clock.store(T0 + 60_000, Ordering::SeqCst);
+    env.deliverer.run_once(false).unwrap();
+    let t = &env.store.trails(Some(ACCT)).unwrap()[0];
+    assert_eq!(t.state.chains.len(), 2, "one chain per region with events");
+    assert!(t.state.latest_delivery_millis.is_some());
+    let logs: Vec<_> = files_under(&env.dir.path().join("s3/audit-bucket"));
+    assert_eq!(logs.len(), 2);
+    let us = logs.iter().find(|p| p.to_string_lossy().contains("/CloudTrail/us-east-1/")).unwrap();
+    let rel = us.strip_prefix(env.dir.path().join("s3/audit-bucket")).unwrap().to_string_lossy().to_string();
+    assert!(rel.starts_with("pre/AWSLogs/111122223333/CloudTrail/us-east-1/2023/11/14/111122223333_CloudTrail_us-east-1_20231114T2214Z_"), "{rel}");
+    let content: Value = serde_json::from_slice(&gunzip(&std::fs::read(us).unwrap(), 1 << 20).unwrap()).unwrap();
+    let recs = content["Records"].as_array().unwrap();
+    assert_eq!(recs.len(), 1, "only the trail account's events after StartLogging");
+    assert_eq!(recs[0]["eventName"], "CreateUser");
+
+    // An hour later the digests come; then more events, another hour, another digest.
+    env.clock.store(T0 + 3_700_000, Ordering::SeqCst);
+    env.deliverer.run_once(false).unwrap();
+    env.store.record(vec![event(ACCT, "DeleteUser", "u", T0 + 3_700_001)]).unwrap();
+    env.clock.store(T0 + 7_400_000, Ordering::SeqCst);
+    env.deliverer.run_once(false).unwrap();
+    let t = env.store.trails(Some(ACCT)).unwrap().remove(0);
+    let keys = env.store.public_keys().unwrap();
+    assert_eq!(keys.len(), 1);
+    let target = FsDelivery::new(env.dir.path().join("s3"));
+    let report = verify_trail(&t, &keys, &target);
+    assert!(report.is_valid(), "{report:?}");
+    assert_eq!(report.digests(), (4, 4), "two periods × two regions");
+    assert_eq!(report.logs(), (3, 3));
+    let digest_key = &t.state.chains["us-east-1"].previous.as_ref().unwrap().object;
+    assert!(digest_key.contains("/CloudTrail-Digest/us-east-1/2023/11/15/111122223333_CloudTrail-Digest_us-east-1_main_us-east-1_20231115T001640Z.json.gz"), "{digest_key}");
+    let digest: crate::digest::DigestFile = serde_json::from_slice(
+        &gunzip(&target.get_object("audit-bucket", digest_key).unwrap().unwrap().body, 1 << 20).unwrap(),
+    )
+    .unwrap();
+    assert!(digest.previous_digest_signature.is_some());
+    assert_eq!(digest.log_files.len(), 1);
+    env.store.shutdown();
+
+    // Offline verification through the data dir agrees.
+    let reports = verify_data_dir(env.dir.path(), Some("main")).unwrap();
+    assert!(reports[0].is_valid());
+
+    // One byte of a log file changed: that file, and only it, is named.
+    let mut bytes = std::fs::read(us).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x01;
+    std::fs::write(us, &bytes).unwrap();
+    let r = &verify_data_dir(env.dir.path(), None).unwrap()[0];
+    assert!(!r.is_valid());
+    let broken = r.first_broken().unwrap();
+    assert_eq!(broken.kind, "Log file");
+    assert_eq!(broken.location, us.display().to_string());
+    assert_eq!(r.logs(), (2, 3));
+
+    // A digest file changed: its signature fails (and the next digest's hash link).
+    let digest_path = target.locate("audit-bucket", digest_key);
+    let mut d = gunzip(&std::fs::read(&digest_path).unwrap(), 1 << 20).unwrap();
+    let pos = d.len() - 5;
+    d[pos] = b' ';
+    std::fs::write(&digest_path, crate::delivery::gzip(&d).unwrap()).unwrap();
+    let r = &verify_data_dir(env.dir.path(), None).unwrap()[0];
+    let bad: Vec<_> = r.files.iter().filter(|f| f.problem.is_some()).map(|f| f.location.clone()).collect();
+    assert!(bad.contains(&digest_path), "{bad:?}");
+
+    // A deleted log file is reported as not found.
+    std::fs::remove_file(us).unwrap();
+    let r = &verify_data_dir(env.dir.path(), None).unwrap()[0];
+    assert!(r.files.iter().any(|f| f.problem.as_deref() == Some("not found")));
+}
+
+#[test]
+fn stop_logging_delivers_up_to_the_stop_and_closes_the_digest() {
+    let env = env();
+    env.store.insert_trail(&trail("t", true)).unwrap();
+    start_logging(&env, "t");
+    env.store.record(vec![event(ACCT, "CreateUser", "u", T0 + 1)]).unwrap();
+    env.clock.store(T0 + 10, Ordering::SeqCst);
+    env.store
+        .update_trail(ACCT, "t", &mut |t| {
+            t.state.is_logging = false;
+            t.state.stop_logging_millis = Some(T0 + 10);
+            t.state.final_delivery_pending = true;
+        })
+        .unwrap();
+    env.store.record(vec![event(ACCT, "AfterStop", "u", T0 + 20)]).unwrap();
+    env.clock.store(T0 + 30, Ordering::SeqCst);
+    env.deliverer.run_once(false).unwrap();
+    let t = env.store.trails(Some(ACCT)).unwrap().remove(0);
+    assert!(!t.state.final_delivery_pending);
+    let chain = &t.state.chains["us-east-1"];
+    assert!(chain.previous.is_some(), "the closing digest was written");
+    assert!(chain.pending.is_empty());
+    let report = verify_trail(&t, &env.store.public_keys().unwrap(), &FsDelivery::new(env.dir.path().join("s3")));
+    assert!(report.is_valid());
+    assert_eq!(report.logs(), (1, 1));
+    // Nothing more is delivered while stopped.
+    env.clock.store(T0 + 10_000_000, Ordering::SeqCst);
+    env.deliverer.run_once(true).unwrap();
+    let again = env.store.trails(Some(ACCT)).unwrap().remove(0);
+    assert_eq!(again.state.chains, t.state.chains);
+}
+
+#[test]
+fn fs_delivery_refuses_escaping_keys_and_keeps_metadata() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = FsDelivery::new(dir.path());
+    let mut md = BTreeMap::new();
+    md.insert("signature".to_string(), "ab".to_string());
+    fs.put_object("b", "a/b/c.json.gz", b"x", &md).unwrap();
+    let o = fs.get_object("b", "a/b/c.json.gz").unwrap().unwrap();
+    assert_eq!(o.body, b"x");
+    assert_eq!(o.metadata, md);
+    assert_eq!(fs.list_objects("b", "a/").unwrap(), ["a/b/c.json.gz"]);
+    assert_eq!(fs.list_objects("b", "a/b/c").unwrap(), ["a/b/c.json.gz"]);
+    assert!(fs.list_objects("b", "z/").unwrap().is_empty());
+    assert!(fs.put_object("b", "../x", b"x", &BTreeMap::new()).is_err());
+    assert!(fs.put_object("b", "/abs", b"x", &BTreeMap::new()).is_err());
+    assert!(fs.put_object(".metadata", "k", b"x", &BTreeMap::new()).is_err());
+    assert!(fs.get_object("b", "missing").unwrap().is_none());
+}

@@ -1,0 +1,156 @@
+//! The audit trail's command line: `serve` options and `tessera audit verify`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use tessera_audit::delivery::{Deliverer, DeliveryConfig, DeliveryHandle, FsDelivery};
+use tessera_audit::sqlite::SqliteAuditStore;
+use tessera_audit::{AuditLimits, AuditStore};
+use tessera_services::Services;
+use tessera_store::secrets::SecretBox;
+
+/// Audit options of `tessera serve`.
+#[derive(Debug, Clone, Args)]
+pub struct AuditOptions {
+    /// Days of event history kept in DIR/audit.db (LookupEvents); older events are deleted.
+    #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..))]
+    pub audit_retention_days: u32,
+    /// Most events kept in DIR/audit.db; the oldest are deleted first.
+    #[arg(long, default_value_t = 50_000_000, value_parser = clap::value_parser!(u64).range(1000..))]
+    pub audit_max_events: u64,
+    /// Seconds between deliveries of trail log files.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub audit_delivery_seconds: u64,
+    /// Seconds covered by one digest file (AWS: 3600).
+    #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub audit_digest_seconds: u64,
+    /// Benchmarks only: do not record events (measures what auditing costs). Never in production.
+    #[arg(long, hide = true)]
+    pub unaudited_benchmark_only: bool,
+}
+
+impl Default for AuditOptions {
+    fn default() -> Self {
+        AuditOptions {
+            audit_retention_days: 90,
+            audit_max_events: 50_000_000,
+            audit_delivery_seconds: 60,
+            audit_digest_seconds: 3600,
+            unaudited_benchmark_only: false,
+        }
+    }
+}
+
+/// `tessera audit ...`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check a trail's delivered log files against its signed digest chain, like
+    /// `aws cloudtrail validate-logs`. Exits non-zero and names the first broken link if any
+    /// file is missing or altered.
+    #[command(verbatim_doc_comment)]
+    Verify {
+        /// The server's data directory.
+        #[arg(long, default_value = "./tessera-data")]
+        data_dir: PathBuf,
+        /// Only this trail (name or ARN); default: every trail.
+        #[arg(long)]
+        trail: Option<String>,
+    },
+}
+
+/// Open DIR/audit.db with the data dir's key-encryption key.
+pub fn open_store(data_dir: &Path, kek: &[u8; 32], opts: &AuditOptions) -> anyhow::Result<Arc<SqliteAuditStore>> {
+    let limits = AuditLimits { retention_days: opts.audit_retention_days, max_events: opts.audit_max_events };
+    let store = SqliteAuditStore::open(&data_dir.join("audit.db"), SecretBox::new(kek), limits)
+        .context("opening the audit store (audit.db)")?;
+    Ok(Arc::new(store))
+}
+
+/// Start trail delivery into DIR/s3.
+pub fn start_delivery(
+    services: &Services,
+    store: Arc<dyn AuditStore>,
+    data_dir: &Path,
+    opts: &AuditOptions,
+) -> anyhow::Result<DeliveryHandle> {
+    let clock = Arc::clone(&services.clock);
+    let deliverer = Deliverer::new(
+        store,
+        Arc::new(FsDelivery::new(data_dir.join("s3"))),
+        DeliveryConfig {
+            interval: Duration::from_secs(opts.audit_delivery_seconds),
+            digest_period: Duration::from_secs(opts.audit_digest_seconds),
+        },
+        Arc::new(move || clock.now_millis()),
+    );
+    Arc::new(deliverer).spawn().context("starting trail delivery")
+}
+
+/// Run `tessera audit ...`; exits with status 1 when verification finds a broken link.
+pub fn run(command: AuditCommand) -> anyhow::Result<()> {
+    let code = match command {
+        AuditCommand::Verify { data_dir, trail } => verify(&data_dir, trail.as_deref())?,
+    };
+    if code != ExitCode::SUCCESS {
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+fn verify(data_dir: &Path, trail: Option<&str>) -> anyhow::Result<ExitCode> {
+    let reports = tessera_audit::verify::verify_data_dir(data_dir, trail).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if reports.is_empty() {
+        println!("No trails in {}.", data_dir.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut ok = true;
+    for r in &reports {
+        println!("Validating log files for trail {}", r.trail_arn);
+        if let Some(note) = &r.note {
+            println!("  ({note})");
+        }
+        for f in &r.files {
+            println!("{}", f.line());
+        }
+        let (dv, dt) = r.digests();
+        let (lv, lt) = r.logs();
+        println!("Results:");
+        println!("{dv}/{dt} digest files valid{}", invalid_suffix(dt - dv, "digest"));
+        println!("{lv}/{lt} log files valid{}", invalid_suffix(lt - lv, "log"));
+        if r.pending_log_files > 0 {
+            println!(
+                "{} log files delivered after the newest digest (checked by the next digest)",
+                r.pending_log_files
+            );
+        }
+        for d in &r.unchained_digests {
+            println!("Note: digest file {d} is not part of the chain");
+        }
+        if let Some(b) = r.first_broken() {
+            ok = false;
+            println!(
+                "First broken link: {} {} ({}): {}",
+                b.kind.to_lowercase(),
+                b.uri,
+                b.location,
+                b.problem.as_deref().unwrap_or("invalid")
+            );
+        }
+        println!();
+    }
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn invalid_suffix(n: usize, what: &str) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!(", {n} {what} files INVALID")
+    }
+}
