@@ -1,0 +1,334 @@
+//! Object bytes on disk: `DIR/s3/data/<2 hex>/<32 hex>` files, written through
+//! `DIR/s3/tmp/` (write, fsync, atomic rename, fsync of the directory). A blob is never
+//! modified once renamed into place; an upload that fails or is interrupted leaves only a
+//! temporary file, removed at once (or at the next start after a crash).
+
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::{Bytes, BytesMut};
+use futures::{Stream, StreamExt};
+use md5::{Digest, Md5};
+use rand::Rng;
+use tokio::io::AsyncWriteExt;
+
+use crate::records::Segment;
+
+/// Write buffer between the request body and the file.
+const WRITE_BUFFER: usize = 256 * 1024;
+/// Read chunk size when streaming a blob out.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// The blob directory of one data dir.
+#[derive(Debug, Clone)]
+pub struct Blobs {
+    root: PathBuf,
+}
+
+/// A blob written and made durable.
+#[derive(Debug, Clone)]
+pub struct Written {
+    /// Blob id.
+    pub blob: String,
+    /// Bytes written.
+    pub size: u64,
+    /// MD5 of the bytes.
+    pub md5: [u8; 16],
+}
+
+/// Why writing a blob failed.
+#[derive(Debug)]
+pub enum WriteError {
+    /// The request body failed (client went away, bad chunk signature, hash mismatch).
+    Body(String),
+    /// The body had a different length than announced.
+    Length {
+        /// Announced.
+        expected: u64,
+        /// Received.
+        got: u64,
+    },
+    /// The disk failed.
+    Io(io::Error),
+}
+
+impl From<io::Error> for WriteError {
+    fn from(e: io::Error) -> Self {
+        WriteError::Io(e)
+    }
+}
+
+/// Removes the temporary file unless it was renamed into place.
+struct TempGuard {
+    path: Option<PathBuf>,
+}
+
+impl Drop for TempGuard {
+    fn drop(&mut self) {
+        if let Some(p) = self.path.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+fn new_blob_id() -> String {
+    let mut b = [0u8; 16];
+    rand::rngs::OsRng.fill(&mut b);
+    hex::encode(b)
+}
+
+impl Blobs {
+    /// Open `root` (`DIR/s3`), creating `data/` and `tmp/` and clearing leftovers in `tmp/`.
+    pub fn open(root: &Path) -> io::Result<Blobs> {
+        std::fs::create_dir_all(root.join("data"))?;
+        let tmp = root.join("tmp");
+        std::fs::create_dir_all(&tmp)?;
+        for entry in std::fs::read_dir(&tmp)? {
+            let entry = entry?;
+            let _ = std::fs::remove_file(entry.path());
+        }
+        Ok(Blobs { root: root.to_path_buf() })
+    }
+
+    /// Path of blob `id`.
+    pub fn path(&self, id: &str) -> PathBuf {
+        let shard = id.get(..2).unwrap_or("00");
+        self.root.join("data").join(shard).join(id)
+    }
+
+    /// Stream `body` into a new blob: MD5 on the way, fsync, atomic rename, fsync of the
+    /// directory. With `expected`, the body must have exactly that many bytes.
+    pub async fn write<S, E>(&self, mut body: S, expected: Option<u64>) -> Result<Written, WriteError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let id = new_blob_id();
+        let tmp_path = self.root.join("tmp").join(&id);
+        let mut guard = TempGuard { path: Some(tmp_path.clone()) };
+        let file = tokio::fs::OpenOptions::new().write(true).create_new(true).open(&tmp_path).await?;
+        let mut out = tokio::io::BufWriter::with_capacity(WRITE_BUFFER, file);
+        let mut md5 = Md5::new();
+        let mut size: u64 = 0;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| WriteError::Body(e.to_string()))?;
+            md5.update(&chunk);
+            size += chunk.len() as u64;
+            if expected.is_some_and(|n| size > n) {
+                return Err(WriteError::Length { expected: expected.unwrap_or(0), got: size });
+            }
+            out.write_all(&chunk).await?;
+        }
+        if let Some(n) = expected {
+            if size != n {
+                return Err(WriteError::Length { expected: n, got: size });
+            }
+        }
+        out.flush().await?;
+        let file = out.into_inner();
+        file.sync_all().await?;
+        drop(file);
+        let final_path = self.path(&id);
+        let dir = final_path.parent().map(Path::to_path_buf).unwrap_or_else(|| self.root.join("data"));
+        tokio::task::spawn_blocking(move || -> io::Result<()> {
+            std::fs::create_dir_all(&dir)?;
+            std::fs::rename(&tmp_path, &final_path)?;
+            sync_dir(&dir)
+        })
+        .await
+        .map_err(|e| io::Error::other(e.to_string()))??;
+        guard.path = None;
+        Ok(Written { blob: id, size, md5: md5.finalize().into() })
+    }
+
+    /// Concatenate `segments[range]`-style copy of an existing object into a new blob.
+    pub async fn copy(&self, segments: &[Segment]) -> Result<Written, WriteError> {
+        let stream = self.read_stream(segments.to_vec(), 0, segments.iter().map(|s| s.size).sum())?;
+        self.write(stream, None).await
+    }
+
+    /// Remove blobs (after the records naming them are gone). Failures are logged.
+    pub fn remove(&self, ids: impl IntoIterator<Item = String>) {
+        for id in ids {
+            if let Err(e) = std::fs::remove_file(self.path(&id)) {
+                if e.kind() != io::ErrorKind::NotFound {
+                    tracing::warn!(blob = %id, error = %e, "could not remove blob");
+                }
+            }
+        }
+    }
+
+    /// Read `len` bytes from `offset` of the concatenation of `segments` into memory (small
+    /// objects).
+    pub fn read_small(&self, segments: &[Segment], offset: u64, len: u64) -> io::Result<Bytes> {
+        let mut out = BytesMut::with_capacity(usize::try_from(len).unwrap_or(0));
+        let mut skip = offset;
+        let mut left = len;
+        for seg in segments {
+            if left == 0 {
+                break;
+            }
+            if skip >= seg.size {
+                skip -= seg.size;
+                continue;
+            }
+            let take = (seg.size - skip).min(left);
+            let mut f = std::fs::File::open(self.path(&seg.blob))?;
+            if skip > 0 {
+                f.seek(SeekFrom::Start(skip))?;
+            }
+            let start = out.len();
+            out.resize(start + usize::try_from(take).map_err(io::Error::other)?, 0);
+            f.read_exact(&mut out[start..])?;
+            left -= take;
+            skip = 0;
+        }
+        if left > 0 {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "blob shorter than its record"));
+        }
+        Ok(out.freeze())
+    }
+
+    /// A stream of `len` bytes from `offset` of the concatenation of `segments`.
+    pub fn read_stream(&self, segments: Vec<Segment>, offset: u64, len: u64) -> io::Result<BlobStream> {
+        Ok(BlobStream {
+            blobs: self.clone(),
+            segments,
+            index: 0,
+            skip: offset,
+            left: len,
+            state: StreamState::Idle(None),
+        })
+    }
+}
+
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> io::Result<()> {
+    Ok(())
+}
+
+type ReadFuture = Pin<Box<dyn std::future::Future<Output = io::Result<(Bytes, ReadState)>> + Send + Sync>>;
+
+/// Where a stream is inside one segment file.
+struct ReadState {
+    file: std::fs::File,
+    remaining_in_segment: u64,
+}
+
+/// Streams bytes out of a list of segments, one blocking read of up to 64 KiB at a time.
+pub struct BlobStream {
+    blobs: Blobs,
+    segments: Vec<Segment>,
+    index: usize,
+    skip: u64,
+    left: u64,
+    state: StreamState,
+}
+
+enum StreamState {
+    Idle(Option<ReadState>),
+    Reading(ReadFuture),
+}
+
+impl BlobStream {
+    /// Bytes still to come.
+    pub fn remaining(&self) -> u64 {
+        self.left
+    }
+
+    fn next_read(&mut self, state: Option<ReadState>) -> ReadFuture {
+        let want = self.left.min(READ_CHUNK as u64);
+        let open = match state {
+            Some(s) if s.remaining_in_segment > 0 => Ok(s),
+            _ => loop {
+                let Some(seg) = self.segments.get(self.index) else {
+                    return Box::pin(async {
+                        Err(io::Error::new(io::ErrorKind::UnexpectedEof, "blob shorter than its record"))
+                    });
+                };
+                self.index += 1;
+                if self.skip >= seg.size {
+                    self.skip -= seg.size;
+                    continue;
+                }
+                let path = self.blobs.path(&seg.blob);
+                let skip = self.skip;
+                let remaining = seg.size - skip;
+                self.skip = 0;
+                break Err((path, skip, remaining));
+            },
+        };
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || -> io::Result<(Bytes, ReadState)> {
+                let mut state = match open {
+                    Ok(s) => s,
+                    Err((path, skip, remaining)) => {
+                        let mut file = std::fs::File::open(path)?;
+                        if skip > 0 {
+                            file.seek(SeekFrom::Start(skip))?;
+                        }
+                        ReadState { file, remaining_in_segment: remaining }
+                    }
+                };
+                let n = want.min(state.remaining_in_segment);
+                let mut buf = BytesMut::zeroed(usize::try_from(n).map_err(io::Error::other)?);
+                state.file.read_exact(&mut buf)?;
+                state.remaining_in_segment -= n;
+                Ok((buf.freeze(), state))
+            })
+            .await
+            .map_err(|e| io::Error::other(e.to_string()))?
+        })
+    }
+}
+
+/// The error type `s3s` streams carry.
+pub type StdError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+impl Stream for BlobStream {
+    type Item = Result<Bytes, StdError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            match &mut this.state {
+                StreamState::Idle(parked) => {
+                    if this.left == 0 {
+                        return Poll::Ready(None);
+                    }
+                    let parked = parked.take();
+                    let fut = this.next_read(parked);
+                    this.state = StreamState::Reading(fut);
+                }
+                StreamState::Reading(fut) => {
+                    return match fut.as_mut().poll(cx) {
+                        Poll::Pending => Poll::Pending,
+                        Poll::Ready(Err(e)) => {
+                            this.left = 0;
+                            this.state = StreamState::Idle(None);
+                            Poll::Ready(Some(Err(Box::new(e))))
+                        }
+                        Poll::Ready(Ok((bytes, state))) => {
+                            this.left = this.left.saturating_sub(bytes.len() as u64);
+                            this.state = StreamState::Idle(Some(state));
+                            Poll::Ready(Some(Ok(bytes)))
+                        }
+                    };
+                }
+            }
+        }
+    }
+}
+
+impl s3s::stream::ByteStream for BlobStream {
+    fn remaining_length(&self) -> s3s::stream::RemainingLength {
+        s3s::stream::RemainingLength::new_exact(usize::try_from(self.left).unwrap_or(usize::MAX))
+    }
+}

@@ -1,0 +1,389 @@
+//! Tessera's Amazon S3: path-style buckets and objects, through the `s3s` crate.
+//!
+//! The flow of one request ([`S3Endpoint::handle`]):
+//! 1. Tessera resolves the credentials the request names (access key id and, for temporary
+//!    credentials, `x-amz-security-token`) through [`Services::credentials`], exactly as for
+//!    every other service; unknown keys and bad tokens get S3's error codes.
+//! 2. `s3s` verifies the SigV4 signature (header, presigned query, `UNSIGNED-PAYLOAD` and
+//!    `aws-chunked` streaming bodies chunk by chunk) with the secret resolved in step 1, which
+//!    it receives through [`S3Auth`] from a task-local: no second lookup, no second source of
+//!    truth.
+//! 3. Each operation of [`ops`] authorizes through [`Services::authorize_request`] with the
+//!    action and resource of S3's authorization table, the bucket owner as resource account and
+//!    the bucket policy as resource policy, before it touches state.
+//!
+//! See `docs/S3.md`.
+
+pub mod blobs;
+mod list;
+pub mod ops;
+pub mod records;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use s3s::auth::{S3Auth, SecretKey};
+use s3s::service::{S3Service, S3ServiceBuilder};
+use s3s::{S3Error, S3ErrorCode, S3Result};
+use tessera_services::{ids, CallMeta, Caller, Services};
+use tessera_wire::AwsError;
+
+pub use ops::Backend;
+
+tokio::task_local! {
+    static SIGNER: Signer;
+}
+
+/// The credentials Tessera resolved for the request being verified.
+#[derive(Clone)]
+struct Signer {
+    access_key_id: String,
+    secret: String,
+}
+
+/// Hands `s3s` the secret Tessera already resolved for this request.
+struct TaskAuth;
+
+#[async_trait::async_trait]
+impl S3Auth for TaskAuth {
+    async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
+        SIGNER
+            .try_with(|s| (s.access_key_id == access_key).then(|| SecretKey::from(s.secret.clone())))
+            .ok()
+            .flatten()
+            .ok_or_else(invalid_access_key)
+    }
+}
+
+/// Every request reaches the operations, which authorize themselves (anonymous included).
+struct OpAccess;
+
+#[async_trait::async_trait]
+impl s3s::access::S3Access for OpAccess {
+    async fn check(&self, _cx: &mut s3s::access::S3AccessContext<'_>) -> S3Result<()> {
+        Ok(())
+    }
+}
+
+/// How a request authenticated (`s3:authType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthType {
+    /// `Authorization` header.
+    Header,
+    /// Presigned URL.
+    Query,
+    /// No credentials.
+    Anonymous,
+}
+
+impl AuthType {
+    /// The value of `s3:authType`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthType::Header => "REST-HEADER",
+            AuthType::Query => "REST-QUERY-STRING",
+            AuthType::Anonymous => "REST-ANONYMOUS",
+        }
+    }
+}
+
+/// What Tessera knows of a request beside its S3 input, passed to the operations in the
+/// request extensions.
+#[derive(Debug, Clone)]
+pub struct RequestCtx {
+    /// The authenticated caller (`None`: anonymous).
+    pub caller: Option<Caller>,
+    /// Request facts.
+    pub meta: CallMeta,
+    /// `s3:authType`.
+    pub auth_type: AuthType,
+    /// `x-amz-content-sha256` as sent.
+    pub content_sha256: Option<String>,
+    /// Milliseconds between signing and receipt (`s3:signatureAge`).
+    pub signature_age_millis: Option<i64>,
+    /// `s3:signatureversion`: `AWS4-HMAC-SHA256`, or `AWS` for Signature Version 2.
+    pub signature_version: &'static str,
+}
+
+/// S3 on one endpoint: resolves credentials, lets `s3s` verify and decode, runs [`ops`].
+pub struct S3Endpoint {
+    services: Arc<Services>,
+    service: S3Service,
+}
+
+impl std::fmt::Debug for S3Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Endpoint").finish_non_exhaustive()
+    }
+}
+
+fn invalid_access_key() -> S3Error {
+    S3Error::with_message(
+        S3ErrorCode::InvalidAccessKeyId,
+        "The AWS Access Key Id you provided does not exist in our records.",
+    )
+}
+
+/// An [`AwsError`] in S3's shape (code, status and message kept).
+pub fn s3_error(e: &AwsError) -> S3Error {
+    let code = S3ErrorCode::from_bytes(e.code.as_bytes()).unwrap_or(S3ErrorCode::InternalError);
+    let mut err = S3Error::with_message(code, e.message.clone());
+    if let Ok(status) = http::StatusCode::from_u16(e.status) {
+        err.set_status_code(status);
+    }
+    err
+}
+
+/// Whether a request to the endpoint is an S3 request: signed for `s3`, or unsigned and not an
+/// STS call (`Action=` in the query, or a form body) nor a Tessera path.
+pub fn is_s3_request(parts: &http::request::Parts) -> bool {
+    let query = parts.uri.query().unwrap_or("");
+    if let Some(service) = tessera_sigv4_scope(parts, query) {
+        return service == "s3";
+    }
+    let v2 = parts.headers.get(http::header::AUTHORIZATION).is_some_and(|a| a.as_bytes().starts_with(b"AWS "))
+        || query.split('&').any(|p| p.starts_with("AWSAccessKeyId="));
+    if v2 {
+        // Signature Version 2 exists only in S3.
+        return true;
+    }
+    let path = parts.uri.path();
+    if path == "/" || path.starts_with("/_tessera/") {
+        return false;
+    }
+    let has_action = query.split('&').any(|p| p.starts_with("Action="));
+    let is_form = parts
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+    !has_action && !is_form
+}
+
+fn tessera_sigv4_scope(parts: &http::request::Parts, query: &str) -> Option<String> {
+    let credential = if let Some(auth) = parts.headers.get(http::header::AUTHORIZATION) {
+        let auth = auth.to_str().ok()?;
+        let start = auth.find("Credential=")? + "Credential=".len();
+        auth[start..].split([',', ' ']).next()?.to_string()
+    } else {
+        let raw = query.split('&').find_map(|p| p.strip_prefix("X-Amz-Credential="))?;
+        percent_encoding::percent_decode_str(raw).decode_utf8().ok()?.into_owned()
+    };
+    credential.split('/').nth(3).map(str::to_string)
+}
+
+impl S3Endpoint {
+    /// S3 over `services`, with object bytes under `root` (`DIR/s3`).
+    pub fn open(services: Arc<Services>, root: &Path) -> std::io::Result<S3Endpoint> {
+        let backend = Backend::open(services.clone(), root)?;
+        let mut builder = S3ServiceBuilder::new(backend);
+        builder.set_auth(TaskAuth);
+        builder.set_access(OpAccess);
+        Ok(S3Endpoint { services, service: builder.build() })
+    }
+
+    /// Serve one S3 request.
+    pub async fn handle<B>(&self, req: http::Request<B>, peer: SocketAddr) -> http::Response<s3s::Body>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: std::error::Error + Send + Sync + 'static,
+    {
+        let request_id = ids::request_id();
+        let (mut parts, body) = req.into_parts();
+        let (ctx, signer) = match self.authenticate(&parts, peer, &request_id) {
+            Ok(x) => x,
+            Err(e) => return error_response(e, &request_id),
+        };
+        parts.extensions.insert(ctx);
+        let req = http::Request::from_parts(parts, s3s::Body::http_body_unsync(body));
+        let result = match signer {
+            Some(s) => SIGNER.scope(s, self.service.call(req)).await,
+            None => self.service.call(req).await,
+        };
+        let mut resp = match result {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = ?e, "s3 request failed");
+                return error_response(S3Error::new(S3ErrorCode::InternalError), &request_id);
+            }
+        };
+        finish(&mut resp, &request_id);
+        resp
+    }
+
+    /// The caller and secret behind an access key id (and session token), with S3's error codes.
+    fn resolve(&self, access_key_id: &str, token: Option<&str>) -> Result<(Caller, String), S3Error> {
+        self.services.credentials(access_key_id, token).map_err(|e| match e.code.as_str() {
+            "ExpiredToken" => S3Error::with_message(S3ErrorCode::ExpiredToken, "The provided token has expired."),
+            "InvalidClientTokenId" if access_key_id.starts_with("ASIA") => S3Error::with_message(
+                S3ErrorCode::InvalidToken,
+                "The provided token is malformed or otherwise invalid.",
+            ),
+            "InvalidClientTokenId" => invalid_access_key(),
+            _ => s3_error(&e),
+        })
+    }
+
+    fn authenticate(
+        &self,
+        parts: &http::request::Parts,
+        peer: SocketAddr,
+        request_id: &str,
+    ) -> Result<(RequestCtx, Option<Signer>), S3Error> {
+        let query = parts.uri.query().unwrap_or("");
+        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let now_millis = self.services.clock.now_millis();
+        let mut meta = CallMeta {
+            request_id: request_id.to_string(),
+            region: "us-east-1".to_string(),
+            source_ip: peer.ip().to_string(),
+            user_agent: header("user-agent").unwrap_or_default(),
+            secure_transport: false,
+            now_millis,
+        };
+        let v2_header = header("authorization").filter(|a| a.starts_with("AWS "));
+        let v2_query = query_param(query, "AWSAccessKeyId");
+        if v2_header.is_some() || v2_query.is_some() {
+            // Signature Version 2 (what `aws s3 presign` still produces in us-east-1).
+            let (access_key_id, auth_type) = match (&v2_header, v2_query) {
+                (Some(h), _) => {
+                    let rest = h.trim_start_matches("AWS ").trim();
+                    (rest.split(':').next().unwrap_or_default().to_string(), AuthType::Header)
+                }
+                (None, Some(q)) => (q, AuthType::Query),
+                (None, None) => (String::new(), AuthType::Anonymous),
+            };
+            let token = header("x-amz-security-token").or_else(|| query_param(query, "x-amz-security-token"));
+            let (caller, secret) = self.resolve(&access_key_id, token.as_deref())?;
+            let ctx = RequestCtx {
+                caller: Some(caller),
+                meta,
+                auth_type,
+                content_sha256: None,
+                signature_age_millis: None,
+                signature_version: "AWS",
+            };
+            return Ok((ctx, Some(Signer { access_key_id, secret })));
+        }
+        let signed =
+            parts.headers.contains_key(http::header::AUTHORIZATION) || tessera_sigv4::has_presigned_params(query);
+        if !signed {
+            let ctx = RequestCtx {
+                caller: None,
+                meta,
+                auth_type: AuthType::Anonymous,
+                content_sha256: header("x-amz-content-sha256"),
+                signature_age_millis: None,
+                signature_version: "",
+            };
+            return Ok((ctx, None));
+        }
+        let request = tessera_sigv4::RequestParts::from_http(parts, tessera_sigv4::Payload::Unsigned);
+        let parsed = tessera_sigv4::parse(&request).map_err(|e| {
+            let code = S3ErrorCode::from_bytes(e.code.as_str().as_bytes()).unwrap_or(S3ErrorCode::InvalidRequest);
+            let mut err = S3Error::with_message(code, e.message.clone());
+            if let Ok(s) = http::StatusCode::from_u16(e.code.http_status()) {
+                err.set_status_code(s);
+            }
+            err
+        })?;
+        meta.region = parsed.scope.region.clone();
+        let (caller, secret) = self.resolve(&parsed.access_key_id, parsed.security_token.as_deref())?;
+        let ctx = RequestCtx {
+            caller: Some(caller),
+            meta,
+            auth_type: if parsed.presigned.is_some() { AuthType::Query } else { AuthType::Header },
+            content_sha256: header("x-amz-content-sha256"),
+            signature_age_millis: Some(now_millis - parsed.request_time.epoch_secs * 1000),
+            signature_version: "AWS4-HMAC-SHA256",
+        };
+        Ok((ctx, Some(Signer { access_key_id: parsed.access_key_id, secret })))
+    }
+}
+
+fn query_param(query: &str, name: &str) -> Option<String> {
+    let raw = query.split('&').find_map(|p| p.strip_prefix(name).and_then(|r| r.strip_prefix('=')))?;
+    percent_encoding::percent_decode_str(&raw.replace('+', " ")).decode_utf8().ok().map(|s| s.into_owned())
+}
+
+/// S3's default messages for the codes `s3s` raises without one.
+fn default_message(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "SignatureDoesNotMatch" => {
+            "The request signature we calculated does not match the signature you provided. Check your key and signing method."
+        }
+        "AccessDenied" => "Access Denied",
+        "NoSuchBucket" => "The specified bucket does not exist",
+        "NoSuchKey" => "The specified key does not exist.",
+        "MethodNotAllowed" => "The specified method is not allowed against this resource.",
+        "InvalidBucketName" => "The specified bucket is not valid.",
+        "RequestTimeTooSkewed" => "The difference between the request time and the current time is too large.",
+        "MissingContentLength" => "You must provide the Content-Length HTTP header.",
+        "InvalidRange" => "The requested range is not satisfiable",
+        "MalformedXML" => {
+            "The XML you provided was not well-formed or did not validate against our published schema"
+        }
+        "XAmzContentSHA256Mismatch" => "The provided 'x-amz-content-sha256' header does not match what was computed.",
+        "IncompleteBody" => "You did not provide the number of bytes specified by the Content-Length HTTP header",
+        "NotImplemented" => "A header you provided implies functionality that is not implemented",
+        "InternalError" => "We encountered an internal error. Please try again.",
+        _ => return None,
+    })
+}
+
+fn error_response(mut e: S3Error, request_id: &str) -> http::Response<s3s::Body> {
+    if e.message().is_none() {
+        if let Some(m) = default_message(e.code().as_str()) {
+            e.set_message(m);
+        }
+    }
+    e.set_request_id(request_id);
+    let mut resp = match e.to_http_response() {
+        Ok(r) => r,
+        Err(_) => {
+            let mut r = http::Response::new(s3s::Body::empty());
+            *r.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+            r
+        }
+    };
+    finish(&mut resp, request_id);
+    resp
+}
+
+/// Request id headers on every response; messages and request ids in error documents that
+/// `s3s` left without them.
+fn finish(resp: &mut http::Response<s3s::Body>, request_id: &str) {
+    if let Ok(v) = http::HeaderValue::from_str(request_id) {
+        resp.headers_mut().insert("x-amz-request-id", v.clone());
+        resp.headers_mut().insert("x-amz-id-2", v);
+    }
+    if !resp.status().is_client_error() && !resp.status().is_server_error() {
+        return;
+    }
+    let Some(body) = resp.body().bytes() else { return };
+    let Ok(text) = std::str::from_utf8(&body) else { return };
+    if !text.contains("<Error>") {
+        return;
+    }
+    let mut text = text.to_string();
+    if !text.contains("<Message>") {
+        let code =
+            text.split("<Code>").nth(1).and_then(|s| s.split("</Code>").next()).map(str::to_string).unwrap_or_default();
+        if let Some(m) = default_message(&code) {
+            let at = text.find("</Code>").map(|i| i + "</Code>".len()).unwrap_or(text.len());
+            text.insert_str(at, &format!("<Message>{m}</Message>"));
+        }
+    }
+    if !text.contains("<RequestId>") {
+        if let Some(at) = text.rfind("</Error>") {
+            text.insert_str(at, &format!("<RequestId>{request_id}</RequestId>"));
+        }
+    }
+    let len = text.len();
+    *resp.body_mut() = s3s::Body::from(text);
+    if let Ok(v) = http::HeaderValue::from_str(&len.to_string()) {
+        resp.headers_mut().insert(http::header::CONTENT_LENGTH, v);
+    }
+}
