@@ -19,7 +19,13 @@ pub struct Bootstrap {
 }
 
 /// Create an account record (used by bootstrap and Organizations' CreateAccount).
-pub fn create_account(txn: &mut dyn WriteTxn, id: &str, name: &str, email: &str, now: i64) -> Result<Account, StoreError> {
+pub fn create_account(
+    txn: &mut dyn WriteTxn,
+    id: &str,
+    name: &str,
+    email: &str,
+    now: i64,
+) -> Result<Account, StoreError> {
     let account = Account {
         id: id.to_string(),
         name: name.to_string(),
@@ -69,6 +75,7 @@ pub fn create_access_key(
         last_used: None,
     };
     model::save(txn, table::ACCESS_KEY, &id, &key)?;
+    crate::iam::credentials::access_keys::index_access_key(txn, &key)?;
     Ok((key, secret))
 }
 
@@ -109,10 +116,7 @@ pub fn first_start(services: &Services, data_dir: &Path) -> Result<String, Boots
         create_account(txn, &id, "Management", &format!("root@{id}.tessera.invalid"), now)?;
         let (key, secret) = create_access_key(services, txn, &id, KeyOwner::Root, now)?;
         model::save(txn, table::META, "bootstrap", &Bootstrap { management_account: id.clone(), created: now })?;
-        let text = format!(
-            "[root]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
-            key.access_key_id, secret
-        );
+        let text = format!("[root]\naws_access_key_id = {}\naws_secret_access_key = {}\n", key.access_key_id, secret);
         write_private_file(&data_dir.join("credentials"), text.as_bytes())?;
         Ok(id)
     })?;

@@ -34,7 +34,7 @@ pub enum CallerKind {
     FederatedUser {
         /// Federated user name.
         name: String,
-        /// The IAM user that called GetFederationToken.
+        /// The IAM user that called GetFederationToken; empty when the account root user did.
         user_name: String,
     },
 }

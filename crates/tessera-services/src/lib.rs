@@ -6,13 +6,19 @@
 
 pub mod authz;
 pub mod bootstrap;
+pub mod cache;
 pub mod caller;
 pub mod clock;
+pub mod cloudtrail;
+pub mod ec2;
+pub mod iam;
 pub mod ids;
+pub mod imds;
 pub mod managed;
 pub mod model;
 pub mod organizations;
 pub mod sts;
+pub mod validate;
 
 use std::sync::Arc;
 
@@ -134,6 +140,12 @@ pub struct Services {
     pub clock: Arc<dyn Clock>,
     /// Configuration.
     pub config: Config,
+    /// Decoded records, tagged with the store generation they were read at.
+    pub caches: cache::Caches,
+    /// STS state in memory (decrypted token keys); `Default::default()` to start.
+    pub sts: sts::StsState,
+    /// The audit trail (CloudTrail events and trails).
+    pub audit: Arc<dyn tessera_audit::AuditStore>,
 }
 
 impl std::fmt::Debug for Services {
@@ -149,6 +161,38 @@ pub fn internal(e: StoreError) -> AwsError {
 }
 
 impl Services {
+    /// Services over `store`, sealing secrets with `secrets`.
+    pub fn new(store: Arc<dyn Store>, secrets: SecretBox, clock: Arc<dyn Clock>, config: Config) -> Services {
+        Services {
+            store,
+            secrets,
+            clock,
+            config,
+            caches: cache::Caches::default(),
+            sts: sts::StsState::default(),
+            audit: Arc::new(tessera_audit::NotConfigured),
+        }
+    }
+
+    /// The same services recording their audit events in `audit` (without one, every audited
+    /// request fails).
+    pub fn with_audit(mut self, audit: Arc<dyn tessera_audit::AuditStore>) -> Services {
+        self.audit = audit;
+        self
+    }
+
+    /// Services on an in-memory store with a fresh key and the given clock, for tests.
+    pub fn in_memory(clock: Arc<dyn Clock>) -> Result<Services, StoreError> {
+        let store = tessera_store::sqlite::SqliteStore::open_in_memory()?;
+        let secrets = SecretBox::new(&SecretBox::generate_key());
+        let services =
+            Services::new(Arc::new(store), secrets, clock, Config { endpoint: "http://127.0.0.1:8750".into() });
+        Ok(match tessera_audit::sqlite::SqliteAuditStore::open_in_memory() {
+            Ok(audit) => services.with_audit(Arc::new(audit)),
+            Err(_) => services,
+        })
+    }
+
     /// The credentials behind an access key id: the caller and the secret to verify the
     /// signature with. `security_token` is the `X-Amz-Security-Token` of the request.
     ///
@@ -157,7 +201,14 @@ impl Services {
         if access_key_id.starts_with("ASIA") {
             return sts::session_credentials(self, access_key_id, security_token);
         }
-        let invalid = || AwsError::new(403, "InvalidClientTokenId", "The security token included in the request is invalid.");
+        let generation = self.store.generation();
+        self.caches.credentials.get_or_load(generation, access_key_id, || self.load_credentials(access_key_id))
+    }
+
+    /// [`Services::credentials`] for a long-term key, from the store.
+    fn load_credentials(&self, access_key_id: &str) -> Result<(Caller, String), AwsError> {
+        let invalid =
+            || AwsError::new(403, "InvalidClientTokenId", "The security token included in the request is invalid.");
         let read = self.store.read().map_err(internal)?;
         let key: model::AccessKey = model::load(read.as_ref(), model::table::ACCESS_KEY, access_key_id)
             .map_err(internal)?
@@ -165,10 +216,8 @@ impl Services {
         if key.status != "Active" {
             return Err(invalid());
         }
-        let secret = self
-            .secrets
-            .open(&model::AccessKey::seal_context(access_key_id), &key.secret_sealed)
-            .map_err(internal)?;
+        let secret =
+            self.secrets.open(&model::AccessKey::seal_context(access_key_id), &key.secret_sealed).map_err(internal)?;
         let secret = String::from_utf8(secret).map_err(|_| AwsError::internal())?;
         let caller = match &key.owner {
             model::KeyOwner::Root => Caller::root(&key.account, access_key_id),
@@ -190,6 +239,35 @@ impl Services {
         Ok((caller, secret))
     }
 
+    /// Note that the long-term access key of `call` signed a request to `service`, for
+    /// `GetAccessKeyLastUsed`: written to the store at most once per key, service and region
+    /// per [`iam::credentials::access_keys::LAST_USED_GRANULARITY_SECS`].
+    pub fn note_access_key_use(&self, call: &Call, service: ServiceName) {
+        let key = &call.caller.access_key_id;
+        if !key.starts_with("AKIA") {
+            return;
+        }
+        let now = call.now_secs();
+        let svc = service.signing_name();
+        let region = &call.meta.region;
+        if let Ok(mut seen) = self.caches.key_use.lock() {
+            if let Some((at, s, r)) = seen.get(key) {
+                if now - at < iam::credentials::access_keys::LAST_USED_GRANULARITY_SECS
+                    && *at <= now
+                    && s == svc
+                    && r == region
+                {
+                    return;
+                }
+            }
+            if seen.len() >= 65_536 {
+                seen.clear();
+            }
+            seen.insert(key.clone(), (now, svc.to_string(), region.clone()));
+        }
+        iam::credentials::access_keys::record_access_key_use(self, key, svc, region, now);
+    }
+
     /// Run one operation of `service`.
     pub fn handle(&self, service: ServiceName, call: &Call, input: &Input) -> Result<WireResponse, AwsError> {
         if !service.operations().contains(&call.operation.as_str()) {
@@ -198,9 +276,13 @@ impl Services {
                 _ => AwsError::invalid_action(&call.operation),
             });
         }
+        sts::check_session_scope(&call.caller, service, &call.operation)?;
         match service {
             ServiceName::Sts => sts::handle(self, call, input.query()?),
+            ServiceName::Iam => iam::handle(self, call, input.query()?),
             ServiceName::Organizations => organizations::handle(self, call, input.json()?),
+            ServiceName::CloudTrail => cloudtrail::handle(self, call, input.json()?),
+            ServiceName::Ec2 => ec2::handle(self, call, input.query()?),
             _ => Err(AwsError::not_implemented(service.signing_name(), &call.operation)),
         }
     }

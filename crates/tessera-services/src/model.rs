@@ -23,14 +23,27 @@ pub mod table {
     pub const GROUP_MEMBER: &str = "iam_group_member";
     /// [`super::ManagedPolicy`] by `<acct>/<lower name>` (customer managed only).
     pub const POLICY: &str = "iam_policy";
+    /// [`super::InstanceProfile`] by `<acct>/<lower name>`.
+    pub const INSTANCE_PROFILE: &str = "iam_instance_profile";
+    /// Roles in instance profiles: key `<acct>/<lower role>/<lower profile>`, value the profile name.
+    pub const ROLE_INSTANCE_PROFILE: &str = "iam_role_instance_profile";
+    /// Uses of managed policies (AWS and customer) by users, groups and roles, as permissions
+    /// policy or as permissions boundary: key [`super::attachment_key`], value
+    /// [`super::PolicyAttachment`].
+    pub const POLICY_ATTACHMENT: &str = "iam_policy_attachment";
     /// Unique id (AIDA/AROA/...) → `<table>\n<key>`.
     pub const UNIQUE_ID: &str = "iam_unique_id";
     /// Singletons: `bootstrap`, `organization`.
     pub const META: &str = "meta";
     /// [`super::Organization`] by organization id.
     pub const ORGANIZATION: &str = "org";
-    /// Organizations entities (roots, OUs, policies, create-account requests), by id.
+    /// Organizations entities by id: [`super::OrganizationalUnit`] (`ou-...`),
+    /// [`super::OrgPolicy`] (`p-...`), [`super::CreateAccountRequest`] (`car-...`).
     pub const ORG_ENTITY: &str = "org_entity";
+    /// Policy attachments: `<org>/t/<target>/<policy>` and `<org>/p/<policy>/<target>`, value the policy type.
+    pub const ORG_ATTACHMENT: &str = "org_attachment";
+    /// Organizations tags ([`super::Tag`] list) by resource id (account, root, OU, policy).
+    pub const ORG_TAG: &str = "org_tag";
 }
 
 /// Key of a per-account, case-insensitively named entity.
@@ -51,13 +64,21 @@ pub fn load<T: DeserializeOwned>(r: &(impl ReadTxn + ?Sized), table: &str, key: 
 }
 
 /// Encode and write a record.
-pub fn save<T: Serialize>(w: &mut (impl WriteTxn + ?Sized), table: &str, key: &str, value: &T) -> Result<(), StoreError> {
+pub fn save<T: Serialize>(
+    w: &mut (impl WriteTxn + ?Sized),
+    table: &str,
+    key: &str,
+    value: &T,
+) -> Result<(), StoreError> {
     let bytes = serde_json::to_vec(value).map_err(|e| StoreError::Backend(e.to_string()))?;
     w.put(table, key, &bytes)
 }
 
 /// Decode scanned rows.
-pub fn decode_rows<T: DeserializeOwned>(table: &str, rows: Vec<tessera_store::Row>) -> Result<Vec<(String, T)>, StoreError> {
+pub fn decode_rows<T: DeserializeOwned>(
+    table: &str,
+    rows: Vec<tessera_store::Row>,
+) -> Result<Vec<(String, T)>, StoreError> {
     rows.into_iter()
         .map(|(k, v)| match serde_json::from_slice(&v) {
             Ok(t) => Ok((k, t)),
@@ -314,10 +335,6 @@ pub struct ManagedPolicy {
     pub versions: Vec<PolicyVersion>,
     /// Next version number to hand out.
     pub next_version: u32,
-    /// Attachments to users, groups and roles.
-    pub attachment_count: u32,
-    /// Uses as a permissions boundary.
-    pub boundary_usage_count: u32,
     /// Tags.
     #[serde(default)]
     pub tags: Vec<Tag>,
@@ -330,11 +347,114 @@ impl ManagedPolicy {
     }
     /// The default version's document.
     pub fn default_document(&self) -> Option<&str> {
-        self.versions
-            .iter()
-            .find(|v| v.version_id == self.default_version_id)
-            .map(|v| v.document.as_str())
+        self.versions.iter().find(|v| v.version_id == self.default_version_id).map(|v| v.document.as_str())
     }
+}
+
+/// An instance profile: a container for one role that EC2 instances are launched with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceProfile {
+    /// Account id.
+    pub account: String,
+    /// Name.
+    pub name: String,
+    /// Path.
+    pub path: String,
+    /// `AIPA...`.
+    pub instance_profile_id: String,
+    /// Creation time.
+    pub created: i64,
+    /// Names of its roles (at most one).
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Tags.
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}
+
+impl InstanceProfile {
+    /// `arn:aws:iam::<acct>:instance-profile<path><name>`.
+    pub fn arn(&self) -> String {
+        format!("arn:aws:iam::{}:instance-profile{}{}", self.account, self.path, self.name)
+    }
+}
+
+/// How a managed policy is used by an entity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PolicyUsage {
+    /// Attached as a permissions policy.
+    PermissionsPolicy,
+    /// Set as the permissions boundary.
+    PermissionsBoundary,
+}
+
+impl PolicyUsage {
+    fn letter(self) -> char {
+        match self {
+            PolicyUsage::PermissionsPolicy => 'P',
+            PolicyUsage::PermissionsBoundary => 'B',
+        }
+    }
+}
+
+/// The kinds of IAM identity a policy attaches to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EntityKind {
+    /// IAM group.
+    Group,
+    /// IAM role.
+    Role,
+    /// IAM user.
+    User,
+}
+
+impl EntityKind {
+    fn letter(self) -> char {
+        match self {
+            EntityKind::Group => 'G',
+            EntityKind::Role => 'R',
+            EntityKind::User => 'U',
+        }
+    }
+    /// The word of the ARN resource type and of messages: `user`, `group`, `role`.
+    pub fn word(self) -> &'static str {
+        match self {
+            EntityKind::Group => "group",
+            EntityKind::Role => "role",
+            EntityKind::User => "user",
+        }
+    }
+}
+
+/// One use of a managed policy by a user, group or role (an index row; the entity records
+/// hold the truth in `attached_policies` / `permissions_boundary`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyAttachment {
+    /// Kind of entity.
+    pub kind: EntityKind,
+    /// Entity name (case as created).
+    pub name: String,
+    /// Entity path.
+    pub path: String,
+    /// Entity unique id.
+    pub id: String,
+    /// How the policy is used.
+    pub usage: PolicyUsage,
+}
+
+/// Key prefix of every use of `policy_arn` in `account`.
+pub fn attachment_prefix(account: &str, policy_arn: &str) -> String {
+    format!("{account}/{policy_arn}\n")
+}
+
+/// Key prefix of the uses of `policy_arn` in `account` of one kind.
+pub fn attachment_usage_prefix(account: &str, policy_arn: &str, usage: PolicyUsage) -> String {
+    format!("{account}/{policy_arn}\n{}", usage.letter())
+}
+
+/// Key of one use: `<acct>/<policy arn>\n<usage><kind>\n<lower entity name>`.
+pub fn attachment_key(account: &str, policy_arn: &str, usage: PolicyUsage, kind: EntityKind, name: &str) -> String {
+    format!("{account}/{policy_arn}\n{}{}\n{}", usage.letter(), kind.letter(), name.to_ascii_lowercase())
 }
 
 /// An AWS Organizations organization.
@@ -353,6 +473,9 @@ pub struct Organization {
     /// Policy types enabled on the root (`SERVICE_CONTROL_POLICY`, `RESOURCE_CONTROL_POLICY`).
     #[serde(default)]
     pub enabled_policy_types: Vec<String>,
+    /// Creation time (epoch seconds).
+    #[serde(default)]
+    pub created: i64,
 }
 
 impl Organization {
@@ -360,4 +483,62 @@ impl Organization {
     pub fn arn(&self) -> String {
         format!("arn:aws:organizations::{}:organization/{}", self.management_account, self.id)
     }
+}
+
+/// An organizational unit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrganizationalUnit {
+    /// `ou-<root suffix>-<8>`.
+    pub id: String,
+    /// The organization.
+    pub organization_id: String,
+    /// Parent: the root `r-...` or another OU.
+    pub parent_id: String,
+    /// Name (1-128).
+    pub name: String,
+    /// Creation time (epoch seconds).
+    pub created: i64,
+}
+
+/// A customer managed Organizations policy (AWS managed ones, `p-FullAWSAccess` and
+/// `p-RCPFullAWSAccess`, are built in).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgPolicy {
+    /// `p-` + 8.
+    pub id: String,
+    /// The organization.
+    pub organization_id: String,
+    /// `SERVICE_CONTROL_POLICY`, `RESOURCE_CONTROL_POLICY`, `TAG_POLICY`, ...
+    pub policy_type: String,
+    /// Name (1-128), unique per type in the organization.
+    pub name: String,
+    /// Description (0-512).
+    pub description: String,
+    /// The document.
+    pub content: String,
+    /// Creation time (epoch seconds).
+    pub created: i64,
+}
+
+/// A `CreateAccount` request and its outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateAccountRequest {
+    /// `car-` + 32.
+    pub id: String,
+    /// The organization.
+    pub organization_id: String,
+    /// The requested account name.
+    pub account_name: String,
+    /// Final state: `SUCCEEDED` or `FAILED` (reported as `IN_PROGRESS` in the `CreateAccount` response).
+    pub state: String,
+    /// When it was requested (epoch seconds).
+    pub requested: i64,
+    /// When it completed (epoch seconds).
+    pub completed: i64,
+    /// The new account's id, on success.
+    #[serde(default)]
+    pub account_id: Option<String>,
+    /// `EMAIL_ALREADY_EXISTS`, `INVALID_EMAIL`, ... on failure.
+    #[serde(default)]
+    pub failure_reason: Option<String>,
 }

@@ -1,5 +1,7 @@
 //! `tessera`: the server and its command line.
 
+mod audit_cli;
+mod resources;
 mod server;
 
 use std::net::SocketAddr;
@@ -41,7 +43,120 @@ enum Command {
         /// Directory holding all state (created if missing, mode 0700).
         #[arg(long, default_value = "./tessera-data")]
         data_dir: PathBuf,
+        /// Keep the state in a PostgreSQL database instead of the embedded SQLite file
+        /// DIR/tessera.db: `postgres://USER[:PASSWORD]@HOST[:PORT]/DBNAME[?schema=NAME]`
+        /// (the schema is created if missing). DIR still holds master.key, credentials and
+        /// endpoint; servers sharing one database need the same master.key. See docs/STORAGE.md.
+        #[arg(long, env = "TESSERA_STORE_URL", hide_env_values = true, value_name = "URL", value_parser = parse_store_url)]
+        store_url: Option<String>,
+        #[command(flatten)]
+        audit: audit_cli::AuditOptions,
     },
+    /// The audit trail: `tessera audit verify` checks delivered CloudTrail log files.
+    Audit {
+        #[command(subcommand)]
+        command: audit_cli::AuditCommand,
+    },
+    /// Evaluate and check IAM policies offline, without a server.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PolicyCommand {
+    /// Decide requests offline, as IAM's SimulateCustomPolicy does.
+    ///
+    /// Reads a SimulateCustomPolicy request (AWS's field names: PolicyInputList, ActionNames,
+    /// ResourceArns, CallerArn, ContextEntries, ResourcePolicy, PermissionsBoundaryPolicyInputList,
+    /// plus ServiceControlPolicyInputList, ResourceControlPolicyInputList and
+    /// SessionPolicyInputList) as JSON on stdin and writes SimulateCustomPolicy's response
+    /// (EvaluationResults with EvalDecision allowed, explicitDeny or implicitDeny, and the
+    /// matched statements) as JSON on stdout.
+    ///
+    ///   echo '{"PolicyInputList":["{\"Version\":\"2012-10-17\",\"Statement\":{\"Effect\":\"Allow\",\"Action\":\"s3:*\",\"Resource\":\"*\"}}"],
+    ///          "ActionNames":["s3:GetObject"],"ResourceArns":["arn:aws:s3:::b/k"]}' | tessera policy simulate
+    ///
+    /// Exit status: 0 when every input was evaluated, 1 when any was not; a failed input's output
+    /// is {"Error":{"Code":"InvalidInput","Message":...}} in its place, so --jsonl stays aligned.
+    #[command(verbatim_doc_comment)]
+    Simulate {
+        /// One JSON input per line in, one JSON output per line out, in order.
+        #[arg(long)]
+        jsonl: bool,
+    },
+    /// Check policy documents: syntax, IAM's MalformedPolicyDocument rules, unknown actions and
+    /// condition keys, malformed ARNs, statements that can never match (like Access Analyzer's
+    /// ValidatePolicy). Prints one finding per line; exits 1 if any file has an ERROR finding.
+    Validate {
+        /// What the documents are.
+        #[arg(long, value_enum, default_value_t = PolicyKindArg::Identity)]
+        policy_type: PolicyKindArg,
+        /// Policy documents (JSON files); `-` reads stdin.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+/// Policy types for `tessera policy validate --policy-type`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum PolicyKindArg {
+    Identity,
+    Resource,
+    Trust,
+    PermissionsBoundary,
+    Session,
+    Scp,
+    Rcp,
+}
+
+impl From<PolicyKindArg> for tessera_policy::PolicyType {
+    fn from(k: PolicyKindArg) -> Self {
+        use tessera_policy::PolicyType as T;
+        match k {
+            PolicyKindArg::Identity => T::Identity,
+            PolicyKindArg::Resource => T::Resource,
+            PolicyKindArg::Trust => T::Trust,
+            PolicyKindArg::PermissionsBoundary => T::PermissionsBoundary,
+            PolicyKindArg::Session => T::Session,
+            PolicyKindArg::Scp => T::Scp,
+            PolicyKindArg::Rcp => T::Rcp,
+        }
+    }
+}
+
+/// `--store-url`: a PostgreSQL URL (the only networked backend).
+fn parse_store_url(url: &str) -> Result<String, String> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(url.to_string())
+    } else {
+        Err("expected a PostgreSQL URL: postgres://USER[:PASSWORD]@HOST[:PORT]/DBNAME".into())
+    }
+}
+
+/// `tessera policy validate`: findings as `FILE: SEVERITY CODE location: message`.
+fn validate_files(ty: tessera_policy::PolicyType, files: &[PathBuf]) -> anyhow::Result<i32> {
+    use std::io::Read;
+    let mut worst = 0;
+    for file in files {
+        let mut text = String::new();
+        if file.as_os_str() == "-" {
+            std::io::stdin().read_to_string(&mut text)?;
+        } else {
+            text = std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        }
+        let findings = tessera_policy::validate::validate_policy(&text, ty);
+        if findings.is_empty() {
+            println!("{}: OK", file.display());
+        }
+        for f in findings {
+            let at = if f.location.is_empty() { String::new() } else { format!(" {}", f.location) };
+            println!("{}: {} {}{at}: {}", file.display(), f.severity.as_str(), f.code, f.message);
+            if f.severity == tessera_policy::validate::Severity::Error {
+                worst = 1;
+            }
+        }
+    }
+    Ok(worst)
 }
 
 fn main() -> anyhow::Result<()> {
@@ -54,6 +169,19 @@ fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve { listen, data_dir } => server::run(listen, &data_dir),
+        Command::Serve { listen, data_dir, store_url, audit } => {
+            server::run(listen, &data_dir, store_url.as_deref(), &audit)
+        }
+        Command::Policy(PolicyCommand::Simulate { jsonl }) => {
+            let stdin = std::io::stdin().lock();
+            let stdout = std::io::BufWriter::new(std::io::stdout().lock());
+            let code = tessera_policy::simulate::run_cli(stdin, stdout, jsonl)?;
+            std::process::exit(code);
+        }
+        Command::Policy(PolicyCommand::Validate { policy_type, files }) => {
+            let code = validate_files(policy_type.into(), &files)?;
+            std::process::exit(code);
+        }
+        Command::Audit { command } => audit_cli::run(command),
     }
 }

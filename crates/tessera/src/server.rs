@@ -18,56 +18,114 @@ use http::request::Parts;
 use http::{HeaderValue, StatusCode};
 use tessera_services::{ids, Call, CallMeta, Input, ServiceName, Services};
 use tessera_sigv4::{Payload, RequestParts, SigV4Error, VerifyOptions};
+use tessera_store::postgres::PostgresStore;
 use tessera_store::secrets::SecretBox;
 use tessera_store::sqlite::SqliteStore;
+use tessera_store::Store;
 use tessera_wire::{AwsError, Protocol, QueryParams, WireResponse};
 
 /// Largest request body accepted outside S3 (IAM's largest input, a SAML metadata
 /// document, is 10 MB).
 const MAX_BODY: usize = 16 * 1024 * 1024;
 
+/// Benchmarks only (`--unaudited-benchmark-only`): requests are not audited.
+static UNAUDITED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Start the server and block until SIGTERM/SIGINT.
-pub fn run(listen: SocketAddr, data_dir: &Path) -> anyhow::Result<()> {
-    let services = Arc::new(open(data_dir)?);
-    let management = tessera_services::bootstrap::first_start(&services, data_dir)
-        .context("first start")?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+pub fn run(
+    listen: SocketAddr,
+    data_dir: &Path,
+    store_url: Option<&str>,
+    audit: &crate::audit_cli::AuditOptions,
+) -> anyhow::Result<()> {
+    let services = Arc::new(open(data_dir, store_url, audit)?);
+    let management = tessera_services::bootstrap::first_start(&services, data_dir).context("first start")?;
+    if audit.unaudited_benchmark_only {
+        tracing::warn!("--unaudited-benchmark-only: API calls are NOT being audited");
+        UNAUDITED.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+    let delivery = crate::audit_cli::start_delivery(&services, Arc::clone(&services.audit), data_dir, audit)?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("binding {listen}"))?;
+        let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
         let addr = listener.local_addr()?;
         let endpoint = format!("http://{addr}");
         tessera_services::bootstrap::write_private_file(&data_dir.join("endpoint"), format!("{endpoint}\n").as_bytes())
             .context("writing the endpoint file")?;
         tracing::info!(%endpoint, management_account = %management, "tessera is serving");
+        let resources = crate::resources::Resources::open(services.clone(), data_dir)?;
         let app = Router::new()
             .route("/_tessera/health", get(health))
             .fallback(aws)
-            .with_state(services);
+            .with_state(services)
+            .layer(axum::middleware::from_fn_with_state(resources, crate::resources::route));
         axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown_signal())
             .await
             .context("serving")?;
+        // Deliver what trails have pending and close their digest periods.
+        tokio::task::spawn_blocking(move || delivery.shutdown()).await.context("final trail delivery")?;
         tracing::info!("tessera stopped");
         Ok(())
     })
 }
 
-/// Open (or create) the data dir: key-encryption key, store.
-fn open(data_dir: &Path) -> anyhow::Result<Services> {
+/// Open (or create) the data dir: key-encryption key, store (the embedded SQLite file in the
+/// data dir, or the PostgreSQL database at `store_url`), audit store.
+fn open(data_dir: &Path, store_url: Option<&str>, audit: &crate::audit_cli::AuditOptions) -> anyhow::Result<Services> {
     create_private_dir(data_dir)?;
     let kek = load_or_create_kek(&data_dir.join("master.key"))?;
-    let store = SqliteStore::open(&data_dir.join("tessera.db")).context("opening the store")?;
-    Ok(Services {
-        store: Arc::new(store),
-        secrets: SecretBox::new(&kek),
-        clock: Arc::new(tessera_services::SystemClock),
-        config: tessera_services::Config { endpoint: String::new() },
-    })
+    let store: Arc<dyn Store> = match store_url {
+        None => Arc::new(SqliteStore::open(&data_dir.join("tessera.db")).context("opening the store")?),
+        Some(url) => Arc::new(PostgresStore::open(url).context("opening the PostgreSQL store")?),
+    };
+    tracing::info!(backend = store.backend_name(), "store open");
+    let secrets = SecretBox::new(&kek);
+    check_master_key(store.as_ref(), &secrets, data_dir)?;
+    let audit = crate::audit_cli::open_store(data_dir, &kek, audit)?;
+    Ok(Services::new(
+        store,
+        secrets,
+        Arc::new(tessera_services::SystemClock),
+        tessera_services::Config { endpoint: String::new() },
+    )
+    .with_audit(audit))
+}
+
+/// Where the store keeps a value sealed with the master key, to tell a wrong key at start.
+const MASTER_KEY_CHECK: &str = "master-key-check";
+
+/// Refuse to start with a master.key other than the one the store's secrets are sealed with
+/// (e.g. a second server on a shared database whose data dir got a fresh key); the first start
+/// on a store records the check value.
+fn check_master_key(store: &dyn Store, secrets: &SecretBox, data_dir: &Path) -> anyhow::Result<()> {
+    let table = tessera_services::model::table::META;
+    let mismatch = || {
+        anyhow::anyhow!(
+            "{} is not the key this store's secrets are sealed with: give every server on one store \
+             the same master.key",
+            data_dir.join("master.key").display()
+        )
+    };
+    let sealed = store.read().and_then(|r| r.get(table, MASTER_KEY_CHECK)).context("reading the store")?;
+    let sealed = match sealed {
+        Some(v) => v,
+        None => tessera_store::transact(store, |t| -> Result<Vec<u8>, tessera_store::StoreError> {
+            // Another server may have recorded it since the read.
+            if let Some(v) = t.get(table, MASTER_KEY_CHECK)? {
+                return Ok(v);
+            }
+            let v = secrets.seal(MASTER_KEY_CHECK, MASTER_KEY_CHECK.as_bytes()).into_bytes();
+            t.put(table, MASTER_KEY_CHECK, &v)?;
+            Ok(v)
+        })
+        .context("recording the master key check")?,
+    };
+    let sealed = String::from_utf8(sealed).map_err(|_| mismatch())?;
+    match secrets.open(MASTER_KEY_CHECK, &sealed) {
+        Ok(v) if v == MASTER_KEY_CHECK.as_bytes() => Ok(()),
+        _ => Err(mismatch()),
+    }
 }
 
 fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
@@ -86,9 +144,7 @@ fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
 
 fn load_or_create_kek(path: &Path) -> anyhow::Result<[u8; 32]> {
     match std::fs::read(path) {
-        Ok(bytes) => bytes
-            .try_into()
-            .map_err(|_| anyhow::anyhow!("{} is not a 32-byte key", path.display())),
+        Ok(bytes) => bytes.try_into().map_err(|_| anyhow::anyhow!("{} is not a 32-byte key", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let key = SecretBox::generate_key();
             tessera_services::bootstrap::write_private_file(path, &key)?;
@@ -131,7 +187,11 @@ async fn aws(
         Ok(b) => b,
         Err(_) => {
             let e = AwsError::new(413, "RequestEntityTooLarge", "Request body is too large");
-            return into_response(WireResponse::error(Protocol::Query { xmlns: tessera_wire::response::STS_XMLNS }, &e, &request_id));
+            return into_response(WireResponse::error(
+                Protocol::Query { xmlns: tessera_wire::response::STS_XMLNS },
+                &e,
+                &request_id,
+            ));
         }
     };
     let work = tokio::task::spawn_blocking(move || process(&services, &parts, &body, peer, &request_id));
@@ -172,10 +232,7 @@ fn decode(parts: &Parts, body: &Bytes, service: ServiceName) -> Result<(String, 
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
             let params = if is_form { QueryParams::parse(&[query, body])? } else { QueryParams::parse(&[query])? };
-            let op = params
-                .action()
-                .ok_or_else(|| AwsError::new(400, "MissingAction", "Missing Action"))?
-                .to_string();
+            let op = params.action().ok_or_else(|| AwsError::new(400, "MissingAction", "Missing Action"))?.to_string();
             Ok((op, Input::Query(params)))
         }
         Protocol::Json => {
@@ -222,7 +279,9 @@ fn process(services: &Services, parts: &Parts, body: &Bytes, peer: SocketAddr, r
     };
     let now_millis = services.clock.now_millis();
     let now = UNIX_EPOCH + Duration::from_millis(u64::try_from(now_millis).unwrap_or(0));
-    if let Err(e) = tessera_sigv4::verify(&request, &parsed, &secret, now, &VerifyOptions::for_service(service.signing_name())) {
+    if let Err(e) =
+        tessera_sigv4::verify(&request, &parsed, &secret, now, &VerifyOptions::for_service(service.signing_name()))
+    {
         return fail(sigv4_error(e));
     }
     let (operation, input) = match decode(parts, body, service) {
@@ -242,7 +301,22 @@ fn process(services: &Services, parts: &Parts, body: &Bytes, peer: SocketAddr, r
             now_millis,
         },
     };
-    match services.handle(service, &call, &input) {
+    services.note_access_key_use(&call, service);
+    // Audit: refuse before acting if events cannot be recorded; record the outcome (allowed or
+    // denied, success or error) durably before the response is sent.
+    let audited = !UNAUDITED.load(std::sync::atomic::Ordering::Relaxed);
+    if audited {
+        if let Err(e) = tessera_services::cloudtrail::ready(services) {
+            return fail(e);
+        }
+    }
+    let outcome = services.handle(service, &call, &input);
+    if audited {
+        if let Err(e) = tessera_services::cloudtrail::record_call(services, service, &call, &input, &outcome) {
+            return fail(e);
+        }
+    }
+    match outcome {
         Ok(r) => r,
         Err(e) => fail(e),
     }

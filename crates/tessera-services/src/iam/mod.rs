@@ -1,0 +1,28 @@
+//! AWS IAM (query protocol). Operations live in submodules by area; each submodule's `handle`
+//! answers `None` for operations it does not own.
+
+pub mod credentials;
+pub mod entities;
+pub mod groups;
+pub mod inline;
+pub mod instance_profiles;
+pub mod policies;
+pub mod principal;
+pub mod roles;
+pub mod tags;
+pub mod users;
+
+use tessera_wire::{AwsError, QueryParams, WireResponse};
+
+use crate::{Call, Services};
+
+/// Run an IAM operation.
+pub fn handle(services: &Services, call: &Call, params: &QueryParams) -> Result<WireResponse, AwsError> {
+    if let Some(result) = entities::handle(services, call, params) {
+        return result;
+    }
+    if let Some(result) = credentials::handle(services, call, params) {
+        return result;
+    }
+    Err(AwsError::not_implemented("iam", &call.operation))
+}

@@ -1,0 +1,156 @@
+//! AWS STS: temporary credentials (see `docs/SESSION_TOKENS.md`).
+//!
+//! - [`session_credentials`] authenticates `ASIA...` keys from their self-contained token;
+//! - [`check_session_scope`] applies what each kind of temporary credentials may call;
+//! - [`rotate_token_key`] rotates the key that seals new tokens (`tessera keys rotate`);
+//! - [`encode_authorization_message`] seals what `DecodeAuthorizationMessage` reveals.
+
+pub mod assume_role;
+pub mod federation;
+pub mod params;
+pub mod tokens;
+
+use tessera_wire::response::STS_XMLNS;
+use tessera_wire::xml::XmlWriter;
+use tessera_wire::{AwsError, QueryParams, WireResponse};
+
+pub use tokens::{encode_authorization_message, rotate_token_key, StsState};
+
+use crate::model::{self, table};
+use crate::{internal, Call, Caller, ServiceName, Services};
+
+/// Run an STS operation.
+pub fn handle(services: &Services, call: &Call, params: &QueryParams) -> Result<WireResponse, AwsError> {
+    match call.operation.as_str() {
+        "GetCallerIdentity" => Ok(get_caller_identity(call)),
+        "AssumeRole" => assume_role::assume_role(services, call, params),
+        "GetSessionToken" => federation::get_session_token(services, call, params),
+        "GetFederationToken" => federation::get_federation_token(services, call, params),
+        "GetAccessKeyInfo" => get_access_key_info(services, call, params),
+        "DecodeAuthorizationMessage" => decode_authorization_message(services, call, params),
+        op => Err(AwsError::not_implemented("sts", op)),
+    }
+}
+
+fn invalid_token() -> AwsError {
+    AwsError::new(403, "InvalidClientTokenId", "The security token included in the request is invalid.")
+}
+
+/// What temporary credentials may call, as AWS limits them:
+/// - from `GetSessionToken`: no IAM operation unless MFA was presented (`InvalidClientTokenId`,
+///   as AWS answers), and no STS operation but `AssumeRole` and `GetCallerIdentity`;
+/// - from `GetFederationToken`: no IAM operation, and no STS operation but `GetCallerIdentity`.
+///
+/// The dispatcher calls this before every operation.
+pub fn check_session_scope(caller: &Caller, service: ServiceName, operation: &str) -> Result<(), AwsError> {
+    let Some(session) = &caller.session else {
+        return Ok(());
+    };
+    let denied = || AwsError::access_denied(format!("Cannot call {operation} with session credentials"));
+    match session.issued_by.as_str() {
+        "GetSessionToken" => match service {
+            ServiceName::Iam if !session.mfa_authenticated => Err(invalid_token()),
+            ServiceName::Sts if !matches!(operation, "AssumeRole" | "GetCallerIdentity") => Err(denied()),
+            _ => Ok(()),
+        },
+        "GetFederationToken" => match service {
+            ServiceName::Iam => Err(invalid_token()),
+            ServiceName::Sts if operation != "GetCallerIdentity" => Err(denied()),
+            _ => Ok(()),
+        },
+        _ => Ok(()),
+    }
+}
+
+/// `GetCallerIdentity`: needs no permission, as on AWS (an explicit deny cannot block it).
+fn get_caller_identity(call: &Call) -> WireResponse {
+    let mut w = XmlWriter::fragment();
+    w.elem("Arn", &call.caller.arn).elem("UserId", &call.caller.user_id).elem("Account", &call.caller.account);
+    WireResponse::query(STS_XMLNS, "GetCallerIdentity", Some(&w.finish()), &call.meta.request_id)
+}
+
+/// The caller and secret behind temporary credentials (`ASIA...` + session token).
+///
+/// Errors: `InvalidClientTokenId` (403) when the token is missing, malformed, tampered, sealed
+/// by an unknown key or bound to another access key id; `ExpiredToken` (400) once it expired.
+pub fn session_credentials(
+    services: &Services,
+    access_key_id: &str,
+    security_token: Option<&str>,
+) -> Result<(Caller, String), AwsError> {
+    let token = security_token.ok_or_else(invalid_token)?;
+    let claims = tokens::open_token(services, access_key_id, token).ok_or_else(invalid_token)?;
+    if services.clock.now_secs() >= claims.expires_at {
+        return Err(AwsError::new(400, "ExpiredToken", "The security token included in the request is expired"));
+    }
+    let caller = claims.caller(access_key_id);
+    Ok((caller, claims.secret))
+}
+
+/// Issued temporary credentials.
+#[derive(Debug, Clone)]
+pub struct IssuedCredentials {
+    /// `ASIA...`.
+    pub access_key_id: String,
+    /// Secret access key.
+    pub secret: String,
+    /// Session token.
+    pub session_token: String,
+    /// Expiry (epoch seconds).
+    pub expires_at: i64,
+}
+
+/// Write `<Credentials>`.
+pub fn write_credentials(w: &mut XmlWriter, c: &IssuedCredentials) {
+    w.open("Credentials", None)
+        .elem("AccessKeyId", &c.access_key_id)
+        .elem("SecretAccessKey", &c.secret)
+        .elem("SessionToken", &c.session_token)
+        .elem("Expiration", &crate::clock::iso8601(c.expires_at))
+        .close();
+}
+
+/// `GetAccessKeyInfo`: the account of an access key id. Temporary key ids carry their account;
+/// long-term ones are looked up. A long-term key id Tessera never issued gives
+/// `InvalidParameterValue` (AWS decodes an account from any key id; Tessera's ids do not
+/// encode one).
+fn get_access_key_info(services: &Services, call: &Call, p: &QueryParams) -> Result<WireResponse, AwsError> {
+    let key_id = p.required("AccessKeyId")?;
+    let mut check = params::Check::default();
+    check.length("accessKeyId", key_id, 16, 128).pattern(
+        "accessKeyId",
+        key_id,
+        params::ACCESS_KEY_ID_PATTERN,
+        key_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+    );
+    check.finish()?;
+    services.authorize(call, "sts:GetAccessKeyInfo", "*")?;
+    let account = if key_id.starts_with("ASIA") {
+        tokens::account_of_temporary_key(key_id)
+    } else {
+        let r = services.store.read().map_err(internal)?;
+        model::load::<model::AccessKey>(r.as_ref(), table::ACCESS_KEY, key_id).map_err(internal)?.map(|k| k.account)
+    };
+    let account = account.ok_or_else(|| {
+        AwsError::invalid_parameter_value(format!("The access key ID '{key_id}' is not known to this Tessera."))
+    })?;
+    let mut w = XmlWriter::fragment();
+    w.elem("Account", &account);
+    Ok(WireResponse::query(STS_XMLNS, "GetAccessKeyInfo", Some(&w.finish()), &call.meta.request_id))
+}
+
+/// `DecodeAuthorizationMessage` (needs `sts:DecodeAuthorizationMessage`).
+fn decode_authorization_message(services: &Services, call: &Call, p: &QueryParams) -> Result<WireResponse, AwsError> {
+    let message = p.required("EncodedMessage")?;
+    params::Check::default().length("encodedMessage", message, 1, 10240).finish()?;
+    services.authorize(call, "sts:DecodeAuthorizationMessage", "*")?;
+    let decoded = tokens::decode_authorization_message(services, message).ok_or_else(|| {
+        AwsError::new(400, "InvalidAuthorizationMessageException", "The encoded authorization message is invalid.")
+    })?;
+    let mut w = XmlWriter::fragment();
+    w.elem("DecodedMessage", &decoded);
+    Ok(WireResponse::query(STS_XMLNS, "DecodeAuthorizationMessage", Some(&w.finish()), &call.meta.request_id))
+}
+
+#[cfg(test)]
+mod tests;
