@@ -233,7 +233,14 @@ pub(crate) struct Identity {
     policies: Vec<Arc<Policy>>,
     boundary: Option<Arc<Policy>>,
     tags: Vec<Tag>,
+    /// The IAM user's unique id (`AIDA...`), for users.
+    user_id: Option<String>,
 }
+
+/// What the root user may do in its own account, as an identity policy (for sessions the root
+/// user made, which are limited further by their session policy).
+const ROOT_EQUIVALENT: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
 
 fn store_err(e: AwsError) -> StoreError {
     StoreError::Backend(e.message)
@@ -298,7 +305,7 @@ fn user_identity(read: &dyn ReadTxn, account: &str, name: &str) -> Result<Identi
         }
     }
     let boundary = boundary(read, user.permissions_boundary.as_ref())?;
-    Ok(Identity { policies, boundary, tags: user.tags })
+    Ok(Identity { policies, boundary, tags: user.tags, user_id: Some(user.user_id) })
 }
 
 /// What the identity cache is keyed on: the principal and, for sessions, nothing of the
@@ -306,29 +313,49 @@ fn user_identity(read: &dyn ReadTxn, account: &str, name: &str) -> Result<Identi
 fn identity_cache_key(caller: &Caller) -> String {
     match &caller.kind {
         CallerKind::Root => format!("{}/root", caller.account),
-        CallerKind::User { name, .. } | CallerKind::FederatedUser { user_name: name, .. } => {
-            format!("{}/user/{}", caller.account, name.to_ascii_lowercase())
+        CallerKind::User { name, user_id, .. } => {
+            format!("{}/user/{}/{}", caller.account, name.to_ascii_lowercase(), user_id)
         }
-        CallerKind::AssumedRole { role_name, .. } => {
-            format!("{}/role/{}", caller.account, role_name.to_ascii_lowercase())
+        CallerKind::FederatedUser { user_name, .. } => {
+            format!("{}/federated-by/{}", caller.account, user_name.to_ascii_lowercase())
+        }
+        CallerKind::AssumedRole { role_name, role_id, .. } => {
+            format!("{}/role/{}/{}", caller.account, role_name.to_ascii_lowercase(), role_id)
         }
     }
 }
 
+/// The identity side of a caller. A principal is its unique id, as on AWS: an access key or a
+/// session of a user or role that was deleted and then created again under the same name gets
+/// nothing from the new entity's policies.
 fn load_identity(read: &dyn ReadTxn, caller: &Caller) -> Result<Identity, StoreError> {
     let identity = match &caller.kind {
         CallerKind::Root => Identity::default(),
-        CallerKind::User { name, .. } => user_identity(read, &caller.account, name)?,
+        CallerKind::User { name, user_id, .. } => {
+            let identity = user_identity(read, &caller.account, name)?;
+            if identity.user_id.as_deref() == Some(user_id.as_str()) {
+                identity
+            } else {
+                Identity::default()
+            }
+        }
+        // A federated user made by the root user has the root user's permissions, limited by
+        // the session policy (IAM User Guide, "Permissions for GetFederationToken").
+        CallerKind::FederatedUser { user_name, .. } if user_name.is_empty() => Identity {
+            policies: vec![compiled(PolicyType::Identity, "root", ROOT_EQUIVALENT).map_err(store_err)?],
+            ..Identity::default()
+        },
         CallerKind::FederatedUser { user_name, .. } => user_identity(read, &caller.account, user_name)?,
-        CallerKind::AssumedRole { role_name, .. } => {
+        CallerKind::AssumedRole { role_name, role_id, .. } => {
             match model::load::<model::Role>(read, model::table::ROLE, &model::name_key(&caller.account, role_name))? {
+                Some(role) if role.role_id != *role_id => Identity::default(),
                 None => Identity::default(),
                 Some(role) => {
                     let mut policies = Vec::new();
                     add_inline(&format!("role/{}", role.name), &role.inline_policies, &mut policies)?;
                     add_managed(read, &role.attached_policies, &mut policies)?;
                     let boundary = boundary(read, role.permissions_boundary.as_ref())?;
-                    Identity { policies, boundary, tags: role.tags }
+                    Identity { policies, boundary, tags: role.tags, user_id: None }
                 }
             }
         }

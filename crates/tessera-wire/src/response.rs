@@ -125,7 +125,7 @@ impl WireResponse {
                 Self::new(err.status, "text/xml;charset=UTF-8", request_id, w.finish())
             }
             Protocol::Json => {
-                let mut body = serde_json::json!({"__type": err.code, "message": err.message});
+                let mut body = serde_json::json!({"__type": err.code, "Message": err.message});
                 if let Some(reason) = &err.reason {
                     body["Reason"] = serde_json::Value::String(reason.clone());
                 }
@@ -166,6 +166,8 @@ mod tests {
         let r = WireResponse::error(Protocol::Json, &e, "rid");
         let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
         assert_eq!(v["__type"], "AWSOrganizationsNotInUseException");
+        // The Organizations and CloudTrail models name the member `Message`.
+        assert_eq!(v["Message"], "m");
         assert!(v.get("Reason").is_none());
         let e = AwsError::new(400, "ConstraintViolationException", "m").with_reason("POLICY_CONTENT_LIMIT_EXCEEDED");
         let r = WireResponse::error(Protocol::Json, &e, "rid");

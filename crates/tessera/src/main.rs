@@ -60,6 +60,30 @@ enum Command {
     /// Evaluate and check IAM policies offline, without a server.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Manage the keys that seal STS session tokens.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Make a new session-token key: new sessions are sealed with it from now on.
+    ///
+    /// Tokens sealed with earlier keys keep working until they expire (at most 36 hours), then
+    /// those keys are deleted at the next rotation. Safe while `tessera serve` runs on the same
+    /// data dir: a running server picks the new key up within a minute, and at once for a token
+    /// it does not know. Prints {"KeyId": "..."} on stdout.
+    ///
+    ///   tessera keys rotate --data-dir ./tessera-data
+    #[command(verbatim_doc_comment)]
+    Rotate {
+        /// The server's data dir (it must exist: it holds master.key).
+        #[arg(long, default_value = "./tessera-data")]
+        data_dir: PathBuf,
+        /// The server's PostgreSQL store, if it uses one (as for `tessera serve`).
+        #[arg(long, env = "TESSERA_STORE_URL", hide_env_values = true, value_name = "URL", value_parser = parse_store_url)]
+        store_url: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -183,5 +207,10 @@ fn main() -> anyhow::Result<()> {
             std::process::exit(code);
         }
         Command::Audit { command } => audit_cli::run(command),
+        Command::Keys(KeysCommand::Rotate { data_dir, store_url }) => {
+            let key_id = server::rotate_token_key(&data_dir, store_url.as_deref())?;
+            println!("{}", serde_json::json!({ "KeyId": key_id }));
+            Ok(())
+        }
     }
 }

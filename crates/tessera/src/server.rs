@@ -92,6 +92,16 @@ fn open(data_dir: &Path, store_url: Option<&str>, audit: &crate::audit_cli::Audi
     .with_audit(audit))
 }
 
+/// `tessera keys rotate`: a new STS session-token key in the data dir's store.
+pub fn rotate_token_key(data_dir: &Path, store_url: Option<&str>) -> anyhow::Result<String> {
+    if !data_dir.join("master.key").is_file() {
+        anyhow::bail!("{} holds no master.key: is it a Tessera data dir?", data_dir.display());
+    }
+    let services = open(data_dir, store_url, &crate::audit_cli::AuditOptions::default())?;
+    tessera_services::sts::rotate_token_key(&services)
+        .map_err(|e| anyhow::anyhow!("rotating the token key: {}: {}", e.code, e.message))
+}
+
 /// Where the store keeps a value sealed with the master key, to tell a wrong key at start.
 const MASTER_KEY_CHECK: &str = "master-key-check";
 

@@ -7,9 +7,9 @@ use tessera_wire::AwsError;
 use super::input::{self, In};
 use super::*;
 use crate::bootstrap;
-use crate::ids::{self, IdKind};
+use crate::ids;
 use crate::managed::ADMINISTRATOR_ACCESS_ARN;
-use crate::model::{CreateAccountRequest, Role};
+use crate::model::CreateAccountRequest;
 
 /// Default `RoleName` of `CreateAccount`.
 pub const DEFAULT_ROLE_NAME: &str = "OrganizationAccountAccessRole";
@@ -368,28 +368,17 @@ fn create_access_role(
     role_name: &str,
     now: i64,
 ) -> Result<(), AwsError> {
-    let mut role_id = ids::unique_id(IdKind::Role);
-    while st(txn.get(table::UNIQUE_ID, &role_id))?.is_some() {
-        role_id = ids::unique_id(IdKind::Role);
-    }
-    let key = model::name_key(account, role_name);
-    let role = Role {
-        account: account.to_string(),
+    let new = crate::iam::roles::NewRole {
         name: role_name.to_string(),
         path: "/".into(),
-        role_id: role_id.clone(),
-        created: now,
-        assume_role_policy_document: access_role_trust_policy(&org.management_account),
+        trust_policy: access_role_trust_policy(&org.management_account),
         description: None,
         max_session_duration: 3600,
-        tags: Vec::new(),
         permissions_boundary: None,
-        inline_policies: Vec::new(),
-        attached_policies: vec![ADMINISTRATOR_ACCESS_ARN.to_string()],
-        last_used: None,
+        tags: Vec::new(),
     };
-    st(model::save(txn, table::ROLE, &key, &role))?;
-    st(model::save(txn, table::UNIQUE_ID, &role_id, &format!("{}\n{key}", table::ROLE)))
+    let mut role = crate::iam::roles::create_role_in_txn(txn, account, new, now)?;
+    crate::iam::entities::attach_policy_in_txn(txn, account, &mut role, ADMINISTRATOR_ACCESS_ARN)
 }
 
 /// `DescribeCreateAccountStatus`.

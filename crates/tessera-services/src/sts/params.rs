@@ -372,9 +372,19 @@ pub fn verify_mfa(
     match (serial, code) {
         (None, None) => Ok(false),
         (Some(serial), Some(code)) => {
-            let own_device = matches!(caller.kind, crate::CallerKind::User { .. } | crate::CallerKind::Root)
-                && serial.strip_prefix("arn:aws:iam::").and_then(|r| r.split_once(':')).map(|(acct, _)| acct)
-                    == Some(caller.account.as_str());
+            // The device must be the caller's own: an IAM user's assigned device, or (for the root
+            // user) a device of the root user's account.
+            let own_device = match &caller.kind {
+                crate::CallerKind::User { name, .. } => {
+                    crate::iam::credentials::mfa_device_owner(services, serial)?
+                        == Some((caller.account.clone(), name.clone()))
+                }
+                crate::CallerKind::Root => {
+                    serial.strip_prefix("arn:aws:iam::").and_then(|r| r.split_once(':')).map(|(acct, _)| acct)
+                        == Some(caller.account.as_str())
+                }
+                _ => false,
+            };
             if own_device && crate::iam::credentials::verify_mfa_token(services, serial, code, now)? {
                 Ok(true)
             } else {
