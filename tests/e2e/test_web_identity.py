@@ -299,3 +299,28 @@ def test_other_unsigned_calls_still_need_a_signature(tessera):
             "sts", endpoint_url=tessera.endpoint,
             config=botocore.config.Config(signature_version=botocore.UNSIGNED)).get_caller_identity()
     assert e.value.response["Error"]["Code"] == "MissingAuthenticationToken"
+
+
+def test_token_is_recorded_as_web_identity_user_and_never_logged(tessera, oidc):
+    """CloudTrail records the call in the role's account as a WebIdentityUser; neither the event
+    nor the server log holds the token."""
+    token = oidc["issuer"].token()
+    assume_cli(tessera, oidc["role_arn"], token, session="audited")
+    deadline = time.time() + 10
+    event = None
+    while time.time() < deadline and event is None:
+        events = tessera.cli("cloudtrail", "lookup-events", "--lookup-attributes",
+                             "AttributeKey=EventName,AttributeValue=AssumeRoleWithWebIdentity")["Events"]
+        for e in events:
+            record = json.loads(e["CloudTrailEvent"])
+            if record.get("requestParameters", {}).get("roleSessionName") == "audited":
+                event = record
+        time.sleep(0.2)
+    assert event is not None, "no AssumeRoleWithWebIdentity event"
+    assert event["userIdentity"]["type"] == "WebIdentityUser"
+    assert event["userIdentity"]["userName"] == SUB
+    assert event["userIdentity"]["identityProvider"] == oidc["provider_arn"]
+    assert event["recipientAccountId"] == oidc["account"]
+    signature = token.rsplit(".", 1)[1]
+    assert signature not in json.dumps(event)
+    assert signature not in tessera.log.read_text(errors="replace")

@@ -220,7 +220,7 @@ fn assume_with(env: &Env, token: &str, extra: &[(&str, &str)]) -> Result<String,
     ];
     pairs.extend_from_slice(extra);
     let c = call(env);
-    let p = QueryParams::from_pairs(pairs.into_iter());
+    let p = QueryParams::from_pairs(pairs);
     check_session_scope(&c.caller, ServiceName::Sts, &c.operation)?;
     handle(&env.services, &c, &p).map(|r| String::from_utf8(r.body.to_vec()).unwrap())
 }
