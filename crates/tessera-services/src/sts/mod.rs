@@ -40,18 +40,23 @@ pub fn handle(services: &Services, call: &Call, params: &QueryParams) -> Result<
 pub const UNSIGNED_OPERATIONS: &[&str] = &["AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"];
 
 /// The caller of an unsigned request (one of [`UNSIGNED_OPERATIONS`]): no account, no ARN, no
-/// key, no session. Those operations never authorize as the caller (their trust evaluation
-/// uses the federated principal), and the audit derives their `userIdentity` from the
-/// response; should anything authorize as this caller, it is a federated user of no account
-/// without a session policy, which the engine allows nothing.
+/// key. Those operations never authorize as the caller (their trust evaluation uses the
+/// federated principal), and the audit derives their `userIdentity` from the response. Should
+/// anything authorize as this caller anyway, it fails closed: a federated user of no account
+/// whose session policy denies every action (an explicit deny, which nothing overrides).
 pub fn unsigned_caller() -> Caller {
+    const DENY_ALL: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}"#;
     Caller {
         account: String::new(),
         arn: String::new(),
         user_id: String::new(),
         kind: crate::CallerKind::FederatedUser { name: String::new(), user_name: String::new() },
         access_key_id: String::new(),
-        session: None,
+        session: Some(crate::SessionInfo {
+            session_policy: Some(DENY_ALL.into()),
+            issued_by: "unsigned".into(),
+            ..Default::default()
+        }),
     }
 }
 

@@ -634,4 +634,19 @@ fn unsigned_caller_is_allowed_nothing() {
     let c = Call { operation: "ListUsers".into(), ..call(&env) };
     assert!(env.services.authorize(&c, "iam:ListUsers", "*").is_err());
     assert!(env.services.authorize(&c, "sts:GetCallerIdentity", "*").is_err());
+    // Not even a resource policy open to everyone lets it in.
+    let open = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"*"}]}"#;
+    for account in ["", ACCT] {
+        let req = crate::authz::AuthzRequest {
+            action: "s3:GetObject",
+            resource: "arn:aws:s3:::bucket/key",
+            resource_account: Some(account),
+            resource_policy: Some(open),
+            ..Default::default()
+        };
+        let e = env.services.authorize_request(&c, &req).unwrap_err();
+        assert_eq!(e.code, "AccessDenied");
+    }
+    // The scope check lets it reach the unsigned operations.
+    assert!(check_session_scope(&c.caller, ServiceName::Sts, "AssumeRoleWithWebIdentity").is_ok());
 }
