@@ -188,6 +188,68 @@ impl Services {
     }
 }
 
+impl Services {
+    /// The engine's decision for a principal with no identity side in Tessera: a web identity
+    /// (or SAML) principal calling `AssumeRoleWith*`, unsigned. Only `req`'s resource policy
+    /// (the trust policy) and the resource account's RCPs apply; the context holds the request's
+    /// global keys (time, source IP, region, user agent, resource account and organization) and
+    /// `req.context` (the provider's keys, `aws:FederatedProvider`, `sts:RoleSessionName`, ...).
+    pub fn decide_federated(
+        &self,
+        call: &Call,
+        principal: &Principal,
+        req: &AuthzRequest<'_>,
+    ) -> Result<Decision, AwsError> {
+        let generation = self.store.generation();
+        let read = self.store.read().map_err(internal)?;
+        let resource_account = req.resource_account.unwrap_or("");
+        let resource_org = self
+            .caches
+            .organization
+            .get_or_load(generation, resource_account, || org_view(read.as_ref(), resource_account).map(Arc::new))?;
+        let resource = match req.resource_policy {
+            None => None,
+            Some(doc) => {
+                let ty = if req.is_trust_policy { PolicyType::Trust } else { PolicyType::Resource };
+                Some(compiled(ty, if req.is_trust_policy { "trust policy" } else { "resource policy" }, doc)?)
+            }
+        };
+        drop(read);
+        let mut ctx = Context::new();
+        let now = call.now_secs();
+        ctx.insert_one("aws:CurrentTime", crate::clock::iso8601(now));
+        ctx.insert_one("aws:EpochTime", now.to_string());
+        ctx.insert_one("aws:SourceIp", call.meta.source_ip.clone());
+        ctx.insert_one("aws:SecureTransport", call.meta.secure_transport.to_string());
+        ctx.insert_one("aws:RequestedRegion", call.meta.region.clone());
+        ctx.insert_one("aws:UserAgent", call.meta.user_agent.clone());
+        ctx.insert_one("aws:PrincipalIsAWSService", "false");
+        ctx.insert_one("aws:ViaAWSService", "false");
+        ctx.insert_one("aws:ResourceAccount", resource_account.to_string());
+        if let Some((org_id, path)) = resource_org.organization.clone() {
+            ctx.insert_one("aws:ResourceOrgID", org_id);
+            ctx.insert_one("aws:ResourceOrgPaths", path);
+        }
+        for (key, values) in &req.context {
+            ctx.insert(key, values.iter().cloned());
+        }
+        let set = PolicySet {
+            rcps: resource_org.rcps.iter().map(|level| level.iter().map(Arc::as_ref).collect()).collect(),
+            resource: resource.as_deref(),
+            resource_is_trust: req.is_trust_policy,
+            ..Default::default()
+        };
+        let request = Request {
+            principal,
+            action: req.action,
+            resource: req.resource,
+            resource_account: req.resource_account,
+            context: &ctx,
+        };
+        Ok(tessera_policy::evaluate(&set, &request))
+    }
+}
+
 /// The engine's view of the caller.
 fn engine_principal(caller: &Caller) -> Principal {
     let kind = match &caller.kind {

@@ -264,9 +264,7 @@ fn process(services: &Services, parts: &Parts, body: &Bytes, peer: SocketAddr, r
     let signed = parts.headers.contains_key(http::header::AUTHORIZATION)
         || tessera_sigv4::has_presigned_params(parts.uri.query().unwrap_or(""));
     if !signed {
-        // Unsigned STS calls (AssumeRoleWithWebIdentity, AssumeRoleWithSAML) come later.
-        let e = sigv4_error(SigV4Error::missing_authentication_token());
-        return WireResponse::error(default_protocol, &e, request_id);
+        return process_unsigned(services, parts, body, peer, request_id);
     }
     let request = RequestParts::from_http(parts, Payload::Bytes(body));
     let parsed = match tessera_sigv4::parse(&request) {
@@ -312,17 +310,67 @@ fn process(services: &Services, parts: &Parts, body: &Bytes, peer: SocketAddr, r
         },
     };
     services.note_access_key_use(&call, service);
-    // Audit: refuse before acting if events cannot be recorded; record the outcome (allowed or
-    // denied, success or error) durably before the response is sent.
+    run_audited(services, service, &call, &input, request_id)
+}
+
+/// An unsigned request: only STS's federation calls recognised by their `Action`
+/// (`AssumeRoleWithWebIdentity`, `AssumeRoleWithSAML`: the token or assertion is the
+/// credential) run; anything else is `MissingAuthenticationToken`, as before.
+fn process_unsigned(
+    services: &Services,
+    parts: &Parts,
+    body: &Bytes,
+    peer: SocketAddr,
+    request_id: &str,
+) -> WireResponse {
+    let service = ServiceName::Sts;
+    let missing = || {
+        let e = sigv4_error(SigV4Error::missing_authentication_token());
+        WireResponse::error(service.protocol(), &e, request_id)
+    };
+    let (operation, input) = match decode(parts, body, service) {
+        Ok(x) => x,
+        Err(_) => return missing(),
+    };
+    if !tessera_services::sts::UNSIGNED_OPERATIONS.contains(&operation.as_str()) {
+        return missing();
+    }
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let call = Call {
+        caller: tessera_services::sts::unsigned_caller(),
+        operation,
+        meta: CallMeta {
+            request_id: request_id.to_string(),
+            // No credential scope names a region; STS's global endpoint is us-east-1.
+            region: "us-east-1".to_string(),
+            source_ip: peer.ip().to_string(),
+            user_agent: header("user-agent"),
+            secure_transport: false,
+            now_millis: services.clock.now_millis(),
+        },
+    };
+    run_audited(services, service, &call, &input, request_id)
+}
+
+/// Run the operation, audited: refuse before acting if events cannot be recorded; record the
+/// outcome (allowed or denied, success or error) durably before the response is sent.
+fn run_audited(
+    services: &Services,
+    service: ServiceName,
+    call: &Call,
+    input: &Input,
+    request_id: &str,
+) -> WireResponse {
+    let fail = |e: AwsError| WireResponse::error(service.protocol(), &e, request_id);
     let audited = !UNAUDITED.load(std::sync::atomic::Ordering::Relaxed);
     if audited {
         if let Err(e) = tessera_services::cloudtrail::ready(services) {
             return fail(e);
         }
     }
-    let outcome = services.handle(service, &call, &input);
+    let outcome = services.handle(service, call, input);
     if audited {
-        if let Err(e) = tessera_services::cloudtrail::record_call(services, service, &call, &input, &outcome) {
+        if let Err(e) = tessera_services::cloudtrail::record_call(services, service, call, input, &outcome) {
             return fail(e);
         }
     }

@@ -262,7 +262,7 @@ pub(crate) fn issue(
 }
 
 /// Record `RoleLastUsed`, at most once a minute per role; failures are logged, not returned.
-fn note_role_used(services: &Services, role: &Role, now: i64, region: &str) {
+pub(crate) fn note_role_used(services: &Services, role: &Role, now: i64, region: &str) {
     let key = model::name_key(&role.account, &role.name);
     if role.last_used.as_ref().is_some_and(|(t, _)| now - t < LAST_USED_EVERY_SECS) {
         return;

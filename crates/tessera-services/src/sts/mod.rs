@@ -7,8 +7,10 @@
 
 pub mod assume_role;
 pub mod federation;
+pub mod oidc;
 pub mod params;
 pub mod tokens;
+pub mod web_identity;
 
 use tessera_wire::response::STS_XMLNS;
 use tessera_wire::xml::XmlWriter;
@@ -24,11 +26,37 @@ pub fn handle(services: &Services, call: &Call, params: &QueryParams) -> Result<
     match call.operation.as_str() {
         "GetCallerIdentity" => Ok(get_caller_identity(call)),
         "AssumeRole" => assume_role::assume_role(services, call, params),
+        "AssumeRoleWithWebIdentity" => web_identity::assume_role_with_web_identity(services, call, params),
         "GetSessionToken" => federation::get_session_token(services, call, params),
         "GetFederationToken" => federation::get_federation_token(services, call, params),
         "GetAccessKeyInfo" => get_access_key_info(services, call, params),
         "DecodeAuthorizationMessage" => decode_authorization_message(services, call, params),
         op => Err(AwsError::not_implemented("sts", op)),
+    }
+}
+
+/// The STS operations AWS accepts unsigned: the token or assertion in the request is the
+/// credential. The server routes an unsigned request here only for these.
+pub const UNSIGNED_OPERATIONS: &[&str] = &["AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"];
+
+/// The caller of an unsigned request (one of [`UNSIGNED_OPERATIONS`]): no account, no ARN, no
+/// key. Those operations never authorize as the caller (their trust evaluation uses the
+/// federated principal), and the audit derives their `userIdentity` from the response. Should
+/// anything authorize as this caller anyway, it fails closed: a federated user of no account
+/// whose session policy denies every action (an explicit deny, which nothing overrides).
+pub fn unsigned_caller() -> Caller {
+    const DENY_ALL: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}"#;
+    Caller {
+        account: String::new(),
+        arn: String::new(),
+        user_id: String::new(),
+        kind: crate::CallerKind::FederatedUser { name: String::new(), user_name: String::new() },
+        access_key_id: String::new(),
+        session: Some(crate::SessionInfo {
+            session_policy: Some(DENY_ALL.into()),
+            issued_by: "unsigned".into(),
+            ..Default::default()
+        }),
     }
 }
 
@@ -154,3 +182,6 @@ fn decode_authorization_message(services: &Services, call: &Call, p: &QueryParam
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod web_identity_tests;

@@ -31,6 +31,18 @@ impl Check {
         self
     }
 
+    /// Length between `min` and `max` of a secret value (a web identity token, a SAML
+    /// assertion), which the message shows as `***`.
+    pub fn secret_length(&mut self, field: &str, value: &str, min: usize, max: usize) -> &mut Self {
+        let n = value.chars().count();
+        if n < min {
+            self.fail(field, "***", &format!("have length greater than or equal to {min}"));
+        } else if n > max {
+            self.fail(field, "***", &format!("have length less than or equal to {max}"));
+        }
+        self
+    }
+
     /// Matches the model's `pattern` (printed as AWS prints it).
     pub fn pattern(&mut self, field: &str, value: &str, pattern: &str, ok: bool) -> &mut Self {
         if !ok {

@@ -128,13 +128,15 @@ struct KeyCache {
     miss_reload_at: i64,
 }
 
-/// STS state kept in memory for the life of the process: the decrypted token keys and the
-/// throttle of `RoleLastUsed` writes. Safe to share between threads.
+/// STS state kept in memory for the life of the process: the decrypted token keys, the
+/// throttle of `RoleLastUsed` writes and the OIDC issuers' keys. Safe to share between threads.
 #[derive(Default)]
 pub struct StsState {
     cache: RwLock<KeyCache>,
     /// Role key → last time RoleLastUsed was written (epoch seconds).
     pub(crate) role_last_used: Mutex<HashMap<String, i64>>,
+    /// OIDC issuers' keys (`AssumeRoleWithWebIdentity`).
+    pub oidc: super::oidc::OidcState,
 }
 
 impl std::fmt::Debug for StsState {
