@@ -232,7 +232,9 @@ def test_no_secret_appears_in_events_log_files_or_server_log(tessera_factory):
         )
         optional("sts", "get-caller-identity", env=env)
     # Wrong password-like values in a failing call are scrubbed from its error message too.
-    optional("iam", "create-login-profile", "--user-name", "no-such-user-x", "--password", "Wrong-Pw-7!abc")
+    with pytest.raises(CliError) as failed:
+        t.cli("iam", "create-login-profile", "--user-name", "no-such-user-x", "--password", "Wrong-Pw-7!abc")
+    assert failed.value.code == "NoSuchEntity", failed.value.stderr
     secrets.append("Wrong-Pw-7!abc")
     time.sleep(2.5)
     texts = all_events_text(t)
