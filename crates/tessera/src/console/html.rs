@@ -18,9 +18,13 @@ pub fn esc(s: &str) -> String {
     out
 }
 
+/// Everything but RFC 3986's unreserved characters.
+const COMPONENT: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
 /// Percent-encode one path segment or query value.
 pub fn enc(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+    percent_encoding::utf8_percent_encode(s, COMPONENT).to_string()
 }
 
 /// A hidden CSRF field.
@@ -156,7 +160,7 @@ mod tests {
     #[test]
     fn escapes() {
         assert_eq!(esc(r#"<a href="x">'&'</a>"#), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
-        assert_eq!(enc("a b/c+d"), "a%20b%2Fc%2Bd");
+        assert_eq!(enc("a b/c+d_e.f~-"), "a%20b%2Fc%2Bd_e.f~-");
         let p = page("<t>", None, Some("<f>"), "");
         assert!(p.contains("&lt;t&gt;") && p.contains("&lt;f&gt;") && !p.contains("<t>"));
     }

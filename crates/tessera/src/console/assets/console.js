@@ -54,13 +54,13 @@
     var seq = 0;
     var render = function (result) {
       out.textContent = "";
-      if (!result.findings.length) {
-        var ok = document.createElement("p");
-        ok.className = "ok";
-        ok.textContent = "No findings: the policy is valid.";
-        out.appendChild(ok);
-        return;
-      }
+      var summary = document.createElement("p");
+      summary.className = result.valid ? "ok" : "ERROR";
+      summary.textContent = result.valid
+        ? (result.findings.length ? "No errors (see the warnings below)." : "No findings: the policy is valid.")
+        : "The policy has errors:";
+      out.appendChild(summary);
+      if (!result.findings.length) { return; }
       var ul = document.createElement("ul");
       result.findings.forEach(function (f) {
         var li = document.createElement("li");
