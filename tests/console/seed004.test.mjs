@@ -76,8 +76,10 @@ test("seed 004: cross-account Switch Role in the console", async () => {
     await b.page.click("#create-role");
     await b.page.check("#another-account");
     await b.page.fill("#trusted-account", trusted);
+    assert.ok(await b.page.isHidden("#step-2"), "the wizard shows one step at a time");
     await snap(b.page, "wizard-trusted-entity");
     await b.page.click("#next-1");
+    assert.ok(await b.page.isHidden("#step-1"));
     await b.page.fill("#policy-filter", "ReadOnly");
     await b.page.check("#policy-AmazonS3ReadOnlyAccess");
     await b.page.check("#policy-AmazonEC2ReadOnlyAccess");

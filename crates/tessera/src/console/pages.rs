@@ -96,7 +96,7 @@ impl Console {
 
     fn denied(&self, cx: &Cx, title: &str, before: &str, e: &AwsError) -> Resp {
         let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
-        self.frame(cx, title, &format!("<h1>{}</h1>{before}{}", esc(title), error_box(&e.code, &e.message)))
+        self.frame(cx, title, &format!("{before}<h1>{}</h1>{}", esc(title), error_box(&e.code, &e.message)))
             .status(status)
     }
 
