@@ -289,3 +289,63 @@ def test_root_password_cli_rejects_weak_passwords(tessera, accounts):
                            "--account", "999999999999"], input=ROOT_PASSWORD + "\n", capture_output=True,
                           text=True, timeout=60)
     assert proc.returncode != 0 and "no account" in proc.stderr
+
+
+def test_mfa_device_setup_and_mfa_conditioned_switch_role(tessera, accounts):
+    """The root user assigns a virtual MFA device to a user through the console (QR code,
+    two codes); the user then signs in with a code, and a role whose trust policy (written by
+    the wizard with "Require MFA") needs MFA can be switched to only by that session."""
+    acct = accounts.create("console-mfa")
+    set_root_password(tessera, acct)
+    root = Browser(tessera.endpoint)
+    token = root.csrf("/console/signin")
+    r = root.post("/console/signin", {"csrf": token, "kind": "root", "email": account_email(tessera, acct),
+                                      "password": ROOT_PASSWORD})
+    assert r.status == 303, r.text[:300]
+    token = root.csrf("/console/iam/users/create")
+    for name in ("alice", "bob"):
+        r = root.post("/console/iam/users/create", {"csrf": token, "user_name": name, "console_access": "1",
+                                                    "password": SANDY_PASSWORD})
+        assert r.status == 303
+    r = root.post("/console/iam/policies/create", {"csrf": token, "policy_name": "Assume", "document": json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]})})
+    assert r.status == 303
+    for name in ("alice", "bob"):
+        r = root.post("/console/iam/policies/attach", {"csrf": token, "policy_arn": f"arn:aws:iam::{acct}:policy/Assume",
+                                                       "target_type": "user", "target": name})
+        assert r.status == 303
+    r = root.post("/console/iam/roles/create", {"csrf": token, "which": "this", "require_mfa": "1",
+                                                "role_name": "NeedsMfa"})
+    assert r.status == 303
+    trust = root.get("/console/iam/roles/NeedsMfa").text
+    assert "aws:MultiFactorAuthPresent" in trust and f"arn:aws:iam::{acct}:root" in trust
+    # MFA setup: the QR code and the secret, then two consecutive codes.
+    r = root.post("/console/iam/users/alice/mfa", {"csrf": token, "step": "create", "device": "alice-phone"})
+    assert r.status == 200 and 'src="data:image/png;base64,iVBOR' in r.text
+    secret = re.search(r'id="mfa-secret">([A-Z2-7]+)<', r.text).group(1)
+    serial = re.search(r'name="serial" value="([^"]+)"', r.text).group(1)
+    totp = pyotp.TOTP(secret)
+    now = time.time()
+    r = root.post("/console/iam/users/alice/mfa", {"csrf": token, "step": "enable", "serial": serial,
+                                                   "code1": totp.at(now - 30), "code2": totp.at(now)})
+    assert r.status == 303
+    assert serial in root.get("/console/iam/users/alice").text
+
+    def switch(b):
+        t = b.csrf("/console/switchrole")
+        return b.post("/console/switchrole", {"csrf": t, "account": acct, "role": "NeedsMfa", "colour": "blue"})
+
+    bob = Browser(tessera.endpoint)
+    assert bob.sign_in(acct, "bob", SANDY_PASSWORD).status == 303
+    r = switch(bob)
+    assert r.status == 403 and "not authorized to perform: sts:AssumeRole" in r.text
+
+    alice = Browser(tessera.endpoint)
+    r = alice.sign_in(acct, "alice", SANDY_PASSWORD)
+    assert r.headers["Location"] == "/console/mfa"
+    r = alice.post("/console/mfa", {"csrf": alice.csrf("/console/mfa"), "code": totp.at(time.time() + 30)})
+    assert r.status == 303
+    r = switch(alice)
+    assert r.status == 303, r.text[-1500:]
+    home = alice.get("/console").text
+    assert f"arn:aws:sts::{acct}:assumed-role/NeedsMfa/alice" in home and "Back to alice" in home
