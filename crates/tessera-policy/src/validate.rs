@@ -423,7 +423,10 @@ pub fn validate_policy(document: &str, ty: PolicyType) -> Vec<Finding> {
             }
             // A statement whose actions and resources name disjoint services never matches.
             if !r.not && !st.action.not && all_literal_services && !any_wild_service && !action_services.is_empty() {
-                let overlap = resource_services.iter().any(|s| action_services.contains(s));
+                // STS's role actions (sts:AssumeRole, sts:TagSession, ...) act on IAM role ARNs.
+                let overlap = resource_services
+                    .iter()
+                    .any(|s| action_services.contains(s) || (s == "iam" && action_services.contains("sts")));
                 if !overlap {
                     out.push(Finding::new(
                         Severity::Warning,

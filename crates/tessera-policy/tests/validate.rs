@@ -100,6 +100,13 @@ fn arns_values_and_never_matching_statements() {
         Severity::Warning,
         "STATEMENT_NEVER_MATCHES"
     ));
+    // sts:AssumeRole acts on IAM role ARNs (seed 004's AssumeRolePolicy).
+    assert!(!has(
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"arn:aws:iam::111122223333:role/r"}}"#,
+        t,
+        Severity::Warning,
+        "STATEMENT_NEVER_MATCHES"
+    ));
     assert!(has(
         r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","NotAction":"*","Resource":"*"}}"#,
         t,

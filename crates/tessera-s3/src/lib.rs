@@ -213,6 +213,44 @@ impl S3Endpoint {
         resp
     }
 
+    /// Serve one S3 request made in-process on behalf of `caller` (the web console), whose
+    /// identity Tessera established itself: no signature is verified, and the operations
+    /// authorize `caller` exactly as for a signed request (`s3:authType` `REST-HEADER`).
+    /// `path_and_query` is path-style (`/bucket?list-type=2`). The request must carry no
+    /// credentials of its own.
+    pub async fn handle_as(
+        &self,
+        method: http::Method,
+        path_and_query: &str,
+        body: Bytes,
+        caller: Caller,
+        meta: CallMeta,
+    ) -> http::Response<s3s::Body> {
+        let request_id = meta.request_id.clone();
+        let mut req = match http::Request::builder().method(method).uri(path_and_query).body(s3s::Body::from(body)) {
+            Ok(r) => r,
+            Err(_) => return error_response(S3Error::new(S3ErrorCode::InvalidRequest), &request_id),
+        };
+        req.headers_mut().insert(http::header::HOST, http::HeaderValue::from_static("localhost"));
+        req.extensions_mut().insert(RequestCtx {
+            caller: Some(caller),
+            meta,
+            auth_type: AuthType::Header,
+            content_sha256: None,
+            signature_age_millis: Some(0),
+            signature_version: "AWS4-HMAC-SHA256",
+        });
+        let mut resp = match self.service.call(req).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = ?e, "s3 request failed");
+                return error_response(S3Error::new(S3ErrorCode::InternalError), &request_id);
+            }
+        };
+        finish(&mut resp, &request_id);
+        resp
+    }
+
     /// The caller and secret behind an access key id (and session token), with S3's error codes.
     fn resolve(&self, access_key_id: &str, token: Option<&str>) -> Result<(Caller, String), S3Error> {
         self.services.credentials(access_key_id, token).map_err(|e| match e.code.as_str() {

@@ -1,6 +1,7 @@
 //! `tessera`: the server and its command line.
 
 mod audit_cli;
+mod console;
 mod resources;
 mod server;
 
@@ -63,6 +64,9 @@ enum Command {
     /// Manage the keys that seal STS session tokens.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// The web console at <endpoint>/console: `tessera console set-root-password`.
+    #[command(subcommand)]
+    Console(ConsoleCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -81,6 +85,28 @@ enum KeysCommand {
         #[arg(long, default_value = "./tessera-data")]
         data_dir: PathBuf,
         /// The server's PostgreSQL store, if it uses one (as for `tessera serve`).
+        #[arg(long, env = "TESSERA_STORE_URL", hide_env_values = true, value_name = "URL", value_parser = parse_store_url)]
+        store_url: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConsoleCommand {
+    /// Set the console password of an account's root user (sign-in with the account's email
+    /// address). Reads the password from the first line of stdin:
+    ///
+    ///   printf '%s\n' "$PASSWORD" | tessera console set-root-password --data-dir DIR --account ID
+    ///
+    /// The server may be running; the new password applies to the next sign-in.
+    #[command(verbatim_doc_comment)]
+    SetRootPassword {
+        /// The server's data dir.
+        #[arg(long, default_value = "./tessera-data")]
+        data_dir: PathBuf,
+        /// The account id (12 digits).
+        #[arg(long)]
+        account: String,
+        /// The PostgreSQL store, when the server uses one (see `tessera serve --help`).
         #[arg(long, env = "TESSERA_STORE_URL", hide_env_values = true, value_name = "URL", value_parser = parse_store_url)]
         store_url: Option<String>,
     },
@@ -211,6 +237,9 @@ fn main() -> anyhow::Result<()> {
             let key_id = server::rotate_token_key(&data_dir, store_url.as_deref())?;
             println!("{}", serde_json::json!({ "KeyId": key_id }));
             Ok(())
+        }
+        Command::Console(ConsoleCommand::SetRootPassword { data_dir, account, store_url }) => {
+            console::root_password::run_cli(&data_dir, store_url.as_deref(), &account)
         }
     }
 }

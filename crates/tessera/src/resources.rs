@@ -25,10 +25,15 @@ impl Resources {
         let s3 = tessera_s3::S3Endpoint::open(services.clone(), &data_dir.join("s3")).context("opening S3 storage")?;
         Ok(Resources { services, s3: Arc::new(s3) })
     }
+
+    /// S3, for the console's in-process calls.
+    pub fn s3(&self) -> Arc<tessera_s3::S3Endpoint> {
+        self.s3.clone()
+    }
 }
 
 /// Middleware in front of every route: unsigned requests under `/imds/<instance-id>/` go to the
-/// instance metadata service; S3 requests (signed for `s3`, or anonymous path-style requests
+/// instance metadata service; unsigned requests under `/console` go to the web console; S3 requests (signed for `s3`, or anonymous path-style requests
 /// that are not STS calls) go to S3; everything else goes on.
 pub async fn route(State(res): State<Resources>, req: Request, next: Next) -> Response {
     let (parts, body) = req.into_parts();
@@ -37,7 +42,9 @@ pub async fn route(State(res): State<Resources>, req: Request, next: Next) -> Re
     if !signed && parts.uri.path().starts_with("/imds/") {
         return imds(&res, &parts).await;
     }
-    if !tessera_s3::is_s3_request(&parts) {
+    // The console's pages (unsigned requests under /console) are not S3's.
+    let console = parts.uri.path() == "/console" || parts.uri.path().starts_with("/console/");
+    if (!signed && console) || !tessera_s3::is_s3_request(&parts) {
         return next.run(Request::from_parts(parts, body)).await;
     }
     let peer = parts

@@ -31,6 +31,12 @@ const MAX_BODY: usize = 16 * 1024 * 1024;
 /// Benchmarks only (`--unaudited-benchmark-only`): requests are not audited.
 static UNAUDITED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+/// Whether API calls are audited (false only with `--unaudited-benchmark-only`); the console
+/// audits its calls the same way.
+pub(crate) fn audited() -> bool {
+    !UNAUDITED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Start the server and block until SIGTERM/SIGINT.
 pub fn run(
     listen: SocketAddr,
@@ -54,10 +60,12 @@ pub fn run(
             .context("writing the endpoint file")?;
         tracing::info!(%endpoint, management_account = %management, "tessera is serving");
         let resources = crate::resources::Resources::open(services.clone(), data_dir)?;
+        let console = Arc::new(crate::console::Console::new(services.clone(), resources.s3()));
         let app = Router::new()
             .route("/_tessera/health", get(health))
             .fallback(aws)
             .with_state(services)
+            .merge(crate::console::router(console))
             .layer(axum::middleware::from_fn_with_state(resources, crate::resources::route));
         axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown_signal())

@@ -1,0 +1,351 @@
+"""The web console at <endpoint>/console (issue 9): seed 004 walked in a browser
+(tests/console/seed004.test.mjs through playwright-core and Debian's chromium), and the console's
+security properties over plain HTTP."""
+
+import http.client
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+import urllib.parse
+from pathlib import Path
+
+import pyotp
+import pytest
+
+from conftest import BIN, REPO, unique
+
+ROOT_PASSWORD = "Tessera-Root-Pw1!"
+SANDY_PASSWORD = "Redhat-Sandy-1!"  # the seed's "redhat" does not meet AWS's default policy
+CONSOLE_TESTS = REPO / "tests" / "console"
+
+
+def set_root_password(t, account, password=ROOT_PASSWORD):
+    proc = subprocess.run([str(BIN), "console", "set-root-password", "--data-dir", str(t.data_dir),
+                           "--account", account], input=password + "\n", capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert password not in proc.stderr + proc.stdout
+
+
+def account_email(t, account):
+    return t.client("organizations").describe_account(AccountId=account)["Account"]["Email"]
+
+
+class Browser:
+    """A cookie-keeping HTTP client that does not follow redirects."""
+
+    def __init__(self, endpoint):
+        u = urllib.parse.urlsplit(endpoint)
+        self.host, self.port = u.hostname, u.port
+        self.cookies = {}
+
+    def request(self, method, path, form=None, headers=None):
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        h = dict(headers or {})
+        if self.cookies:
+            h["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        body = None
+        if form is not None:
+            body = urllib.parse.urlencode(form)
+            h["Content-Type"] = "application/x-www-form-urlencoded"
+        conn.request(method, path, body=body, headers=h)
+        r = conn.getresponse()
+        r.text = r.read().decode()
+        for c in r.headers.get_all("Set-Cookie") or []:
+            name, _, rest = c.partition("=")
+            value = rest.split(";")[0]
+            if "Max-Age=0" in c:
+                self.cookies.pop(name, None)
+            else:
+                self.cookies[name] = value
+        conn.close()
+        return r
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, form, **kw):
+        return self.request("POST", path, form=form, **kw)
+
+    def csrf(self, path):
+        r = self.get(path)
+        assert r.status == 200, (r.status, r.text[:500])
+        return re.search(r'name="csrf" value="([0-9a-f]+)"', r.text).group(1)
+
+    def sign_in(self, account, user, password):
+        token = self.csrf("/console/signin")
+        return self.post("/console/signin", {"csrf": token, "kind": "iam", "account": account,
+                                             "username": user, "password": password})
+
+
+@pytest.fixture(scope="module")
+def seed004(tessera, accounts):
+    """Two accounts through Organizations, with root console passwords; a bucket in the
+    trusting one."""
+    trusting, trusted = accounts.create("seed004-trusting"), accounts.create("seed004-trusted")
+    for acct in (trusting, trusted):
+        set_root_password(tessera, acct)
+    bucket = unique("seed004-bucket-")
+    tessera.client("s3", **accounts.admin_creds(trusting)).create_bucket(Bucket=bucket)
+    return {"trusting": trusting, "trusted": trusted, "bucket": bucket,
+            "trusting_email": account_email(tessera, trusting), "trusted_email": account_email(tessera, trusted)}
+
+
+def test_seed004_in_a_browser(tessera, seed004):
+    node = shutil.which("node")
+    chromium = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    if not node:
+        pytest.skip("SKIP: node is not installed: the console browser test needs node and npm")
+    if not (CONSOLE_TESTS / "node_modules" / "playwright-core").exists():
+        pytest.skip("SKIP: tests/console/node_modules missing: run `npm ci` in tests/console (scripts/test does)")
+    if not Path(chromium).exists():
+        pytest.skip(f"SKIP: {chromium} missing: apt-get install chromium (scripts/test does)")
+    artifacts = CONSOLE_TESTS / "artifacts"
+    shutil.rmtree(artifacts, ignore_errors=True)
+    env = dict(os.environ, TESSERA_ENDPOINT=tessera.endpoint, TRUSTING_ACCOUNT=seed004["trusting"],
+               TRUSTED_ACCOUNT=seed004["trusted"], TRUSTING_EMAIL=seed004["trusting_email"],
+               TRUSTED_EMAIL=seed004["trusted_email"], ROOT_PASSWORD=ROOT_PASSWORD,
+               SANDY_PASSWORD=SANDY_PASSWORD, BUCKET=seed004["bucket"], ARTIFACTS=str(artifacts),
+               CHROMIUM=chromium)
+    proc = subprocess.run([node, "--test", "--test-reporter=spec", "seed004.test.mjs"], cwd=CONSOLE_TESTS, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
+    shots = sorted(p.name for p in artifacts.glob("*.png"))
+    assert len(shots) >= 15, shots
+
+
+# ---- security, over plain HTTP ------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def member(tessera, accounts):
+    """An account with IAM users made by its admin: `plain` (password, no permissions),
+    `mfa` (password and an enabled virtual MFA device) and `switcher` (may assume any role)."""
+    acct = accounts.create("console-sec")
+    iam = tessera.client("iam", **accounts.admin_creds(acct))
+    users = {}
+    for name in ("plain", "mfa", "switcher", "locked"):
+        iam.create_user(UserName=name)
+        iam.create_login_profile(UserName=name, Password=SANDY_PASSWORD, PasswordResetRequired=False)
+        users[name] = name
+    iam.put_user_policy(UserName="switcher", PolicyName="assume", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}))
+    # A role in the account that trusts only another account.
+    other = accounts.create("console-sec-other")
+    iam.create_role(RoleName="NotForYou", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{other}:root"},
+                                                "Action": "sts:AssumeRole"}]}))
+    device = iam.create_virtual_mfa_device(VirtualMFADeviceName="mfa-phone")["VirtualMFADevice"]
+    seed = device["Base32StringSeed"]
+    seed = seed.decode() if isinstance(seed, bytes) else seed
+    totp = pyotp.TOTP(seed)
+    now = time.time()
+    iam.enable_mfa_device(UserName="mfa", SerialNumber=device["SerialNumber"],
+                          AuthenticationCode1=totp.at(now - 30), AuthenticationCode2=totp.at(now))
+    return {"account": acct, "totp": totp}
+
+
+def test_wrong_password_is_refused(tessera, member):
+    b = Browser(tessera.endpoint)
+    r = b.sign_in(member["account"], "plain", "Wrong-password-1!")
+    assert r.status == 401
+    assert "Your authentication information is incorrect" in r.text
+    assert b.get("/console").status == 303
+    # An unknown user and an unknown account answer the same.
+    for account, user in ((member["account"], "nobody"), ("000000000000", "plain")):
+        r = Browser(tessera.endpoint).sign_in(account, user, SANDY_PASSWORD)
+        assert r.status == 401 and "Your authentication information is incorrect" in r.text
+
+
+def test_sign_in_sets_a_strict_httponly_cookie_and_signs_out(tessera, member):
+    b = Browser(tessera.endpoint)
+    r = b.sign_in(member["account"], "plain", SANDY_PASSWORD)
+    assert r.status == 303 and r.headers["Location"] == "/console"
+    cookie = r.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/console" in cookie
+    assert "Secure" not in cookie  # plain http on loopback
+    home = b.get("/console")
+    assert home.status == 200 and f"arn:aws:iam::{member['account']}:user/plain" in home.text
+    assert "default-src 'none'" in home.headers["Content-Security-Policy"]
+    old = dict(b.cookies)
+    token = re.search(r'name="csrf" value="([0-9a-f]+)"', home.text).group(1)
+    assert b.post("/console/signout", {"csrf": token}).status == 303
+    b.cookies = old  # the old cookie is dead after sign-out
+    r = b.get("/console")
+    assert r.status == 303 and r.headers["Location"] == "/console/signin"
+    # Behind an https proxy the cookie is Secure.
+    r = Browser(tessera.endpoint).get("/console/signin", headers={"X-Forwarded-Proto": "https"})
+    assert "Secure" in r.headers["Set-Cookie"]
+
+
+def test_denied_pages_show_aws_access_denied(tessera, member):
+    b = Browser(tessera.endpoint)
+    assert b.sign_in(member["account"], "plain", SANDY_PASSWORD).status == 303
+    r = b.get("/console/iam/users")
+    assert r.status == 403
+    assert "AccessDenied" in r.text
+    assert (f"User: arn:aws:iam::{member['account']}:user/plain is not authorized to perform: iam:ListUsers"
+            in r.text)
+    assert 'id="users"' not in r.text  # no empty list in its place
+    r = b.get("/console/s3")
+    assert "AccessDenied" in r.text and 'id="buckets"' not in r.text
+
+
+def test_wrong_mfa_code_is_refused(tessera, member):
+    b = Browser(tessera.endpoint)
+    r = b.sign_in(member["account"], "mfa", SANDY_PASSWORD)
+    assert r.status == 303 and r.headers["Location"] == "/console/mfa"
+    assert b.get("/console").status == 303  # not signed in before the code
+    token = b.csrf("/console/mfa")
+    totp = member["totp"]
+    good = totp.at(time.time() + 30)
+    wrong = f"{(int(good) + 1) % 1000000:06d}"
+    r = b.post("/console/mfa", {"csrf": token, "code": wrong})
+    assert r.status == 401 and "The MFA code is not valid" in r.text
+    assert b.get("/console").status == 303
+    r = b.post("/console/mfa", {"csrf": token, "code": good})
+    assert r.status == 303 and r.headers["Location"] == "/console"
+    assert f"arn:aws:iam::{member['account']}:user/mfa" in b.get("/console").text
+
+
+def test_posts_without_the_csrf_token_are_rejected(tessera, member):
+    b = Browser(tessera.endpoint)
+    b.get("/console/signin")
+    form = {"kind": "iam", "account": member["account"], "username": "plain", "password": SANDY_PASSWORD}
+    r = b.post("/console/signin", form)
+    assert r.status == 403 and "CSRF" in r.text
+    r = b.post("/console/signin", dict(form, csrf="0" * 64))
+    assert r.status == 403
+    # No session cookie at all.
+    assert Browser(tessera.endpoint).post("/console/signin", form).status == 403
+    # Signed in: a state-changing POST without the token does nothing.
+    assert b.sign_in(member["account"], "switcher", SANDY_PASSWORD).status == 303
+    r = b.post("/console/switchrole", {"account": member["account"], "role": "NotForYou"})
+    assert r.status == 403
+    r = b.post("/console/api/validate-policy", {"document": "{}"})
+    assert r.status == 403
+    token = re.search(r'name="csrf" value="([0-9a-f]+)"', b.get("/console").text).group(1)
+    r = b.post("/console/api/validate-policy", {"document": "{}"}, headers={"X-CSRF-Token": token})
+    assert r.status == 200 and json.loads(r.text)["valid"] is False
+
+
+def test_unknown_and_expired_sessions_go_to_sign_in(tessera, tessera_factory, member):
+    b = Browser(tessera.endpoint)
+    b.cookies["tessera-console"] = "f" * 64
+    r = b.get("/console/iam/users")
+    assert r.status == 303 and r.headers["Location"] == "/console/signin"
+    # A server whose console sessions last 2 seconds.
+    t = tessera_factory("short", env=dict(os.environ, TESSERA_CONSOLE_SESSION_SECONDS="2")).start()
+    iam = t.client("iam")
+    iam.create_user(UserName="brief")
+    iam.create_login_profile(UserName="brief", Password=SANDY_PASSWORD, PasswordResetRequired=False)
+    account = t.client("sts").get_caller_identity()["Account"]
+    b = Browser(t.endpoint)
+    assert b.sign_in(account, "brief", SANDY_PASSWORD).status == 303
+    assert b.get("/console").status == 200
+    time.sleep(3.1)
+    r = b.get("/console")
+    assert r.status == 303 and r.headers["Location"] == "/console/signin"
+    t.stop()
+
+
+def test_lockout_after_five_failures(tessera, member):
+    for _ in range(5):
+        assert Browser(tessera.endpoint).sign_in(member["account"], "locked", "Wrong-password-1!").status == 401
+    r = Browser(tessera.endpoint).sign_in(member["account"], "locked", SANDY_PASSWORD)
+    assert r.status == 429 and "locked" in r.text
+    # Other users are not affected.
+    assert Browser(tessera.endpoint).sign_in(member["account"], "plain", SANDY_PASSWORD).status == 303
+
+
+def test_switching_into_a_role_that_does_not_trust_the_user(tessera, member):
+    b = Browser(tessera.endpoint)
+    assert b.sign_in(member["account"], "switcher", SANDY_PASSWORD).status == 303
+    token = b.csrf("/console/switchrole")
+    r = b.post("/console/switchrole", {"csrf": token, "account": member["account"], "role": "NotForYou",
+                                       "display": "nope", "colour": "red"})
+    assert r.status == 403
+    assert "AccessDenied" in r.text
+    assert (f"User: arn:aws:iam::{member['account']}:user/switcher is not authorized to perform: sts:AssumeRole "
+            f"on resource: arn:aws:iam::{member['account']}:role/NotForYou") in r.text
+    home = b.get("/console")
+    assert f"switcher @ {member['account']}" in home.text and "Back to" not in home.text
+
+
+def test_html_is_escaped(tessera, member):
+    b = Browser(tessera.endpoint)
+    r = b.get("/console/signin?account=%22%3E%3Cscript%3Ealert(1)%3C/script%3E")
+    assert "<script>alert(1)" not in r.text and "&lt;script&gt;" in r.text
+
+
+def test_root_password_cli_rejects_weak_passwords(tessera, accounts):
+    acct = accounts.create("console-root")
+    proc = subprocess.run([str(BIN), "console", "set-root-password", "--data-dir", str(tessera.data_dir),
+                           "--account", acct], input="short\n", capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0 and "password" in proc.stderr
+    proc = subprocess.run([str(BIN), "console", "set-root-password", "--data-dir", str(tessera.data_dir),
+                           "--account", "999999999999"], input=ROOT_PASSWORD + "\n", capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode != 0 and "no account" in proc.stderr
+
+
+def test_mfa_device_setup_and_mfa_conditioned_switch_role(tessera, accounts):
+    """The root user assigns a virtual MFA device to a user through the console (QR code,
+    two codes); the user then signs in with a code, and a role whose trust policy (written by
+    the wizard with "Require MFA") needs MFA can be switched to only by that session."""
+    acct = accounts.create("console-mfa")
+    set_root_password(tessera, acct)
+    root = Browser(tessera.endpoint)
+    token = root.csrf("/console/signin")
+    r = root.post("/console/signin", {"csrf": token, "kind": "root", "email": account_email(tessera, acct),
+                                      "password": ROOT_PASSWORD})
+    assert r.status == 303, r.text[:300]
+    token = root.csrf("/console/iam/users/create")
+    for name in ("alice", "bob"):
+        r = root.post("/console/iam/users/create", {"csrf": token, "user_name": name, "console_access": "1",
+                                                    "password": SANDY_PASSWORD})
+        assert r.status == 303
+    r = root.post("/console/iam/policies/create", {"csrf": token, "policy_name": "Assume", "document": json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]})})
+    assert r.status == 303
+    for name in ("alice", "bob"):
+        r = root.post("/console/iam/policies/attach", {"csrf": token, "policy_arn": f"arn:aws:iam::{acct}:policy/Assume",
+                                                       "target_type": "user", "target": name})
+        assert r.status == 303
+    r = root.post("/console/iam/roles/create", {"csrf": token, "which": "this", "require_mfa": "1",
+                                                "role_name": "NeedsMfa"})
+    assert r.status == 303
+    trust = root.get("/console/iam/roles/NeedsMfa").text
+    assert "aws:MultiFactorAuthPresent" in trust and f"arn:aws:iam::{acct}:root" in trust
+    # MFA setup: the QR code and the secret, then two consecutive codes.
+    r = root.post("/console/iam/users/alice/mfa", {"csrf": token, "step": "create", "device": "alice-phone"})
+    assert r.status == 200 and 'src="data:image/png;base64,iVBOR' in r.text
+    secret = re.search(r'id="mfa-secret">([A-Z2-7]+)<', r.text).group(1)
+    serial = re.search(r'name="serial" value="([^"]+)"', r.text).group(1)
+    totp = pyotp.TOTP(secret)
+    now = time.time()
+    r = root.post("/console/iam/users/alice/mfa", {"csrf": token, "step": "enable", "serial": serial,
+                                                   "code1": totp.at(now - 30), "code2": totp.at(now)})
+    assert r.status == 303
+    assert serial in root.get("/console/iam/users/alice").text
+
+    def switch(b):
+        t = b.csrf("/console/switchrole")
+        return b.post("/console/switchrole", {"csrf": t, "account": acct, "role": "NeedsMfa", "colour": "blue"})
+
+    bob = Browser(tessera.endpoint)
+    assert bob.sign_in(acct, "bob", SANDY_PASSWORD).status == 303
+    r = switch(bob)
+    assert r.status == 403 and "not authorized to perform: sts:AssumeRole" in r.text
+
+    alice = Browser(tessera.endpoint)
+    r = alice.sign_in(acct, "alice", SANDY_PASSWORD)
+    assert r.headers["Location"] == "/console/mfa"
+    r = alice.post("/console/mfa", {"csrf": alice.csrf("/console/mfa"), "code": totp.at(time.time() + 30)})
+    assert r.status == 303
+    r = switch(alice)
+    assert r.status == 303, r.text[-1500:]
+    home = alice.get("/console").text
+    assert f"arn:aws:sts::{acct}:assumed-role/NeedsMfa/alice" in home and "Back to alice" in home
