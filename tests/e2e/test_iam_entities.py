@@ -737,3 +737,134 @@ def test_users_manage_only_their_own_access_keys(tessera, iam, acct):
     with pytest.raises(CliError) as e:
         tessera.cli("iam", "list-access-keys", "--user-name", a, env=tessera.env_for(**cb))
     assert e.value.code == "AccessDenied"
+
+
+# ---------------------------------------------------------------------------------------------
+# Quotas, wire format, and the effect of policies
+
+
+def test_policy_size_and_attachment_quotas(tessera, iam, acct):
+    user, group = unique("quota-u-"), unique("quota-g-")
+    iam.create_user(UserName=user)
+    # Inline policies of a user: 2,048 characters in all.
+    big = doc([f"s3:GetObject{i:04d}" for i in range(120)])
+    assert len(json.dumps(big)) > 2048
+    err = fails(iam.put_user_policy, "LimitExceeded", 409, UserName=user, PolicyName="big",
+                PolicyDocument=json.dumps(big))
+    assert iam.list_user_policies(UserName=user)["PolicyNames"] == []
+    # Managed policies: 6,144 characters.
+    huge = doc([f"s3:GetObject{i:04d}" for i in range(400)])
+    assert len(json.dumps(huge).replace(" ", "")) > 6144
+    fails(iam.create_policy, "LimitExceeded", 409, PolicyName=unique("huge-"), PolicyDocument=json.dumps(huge))
+    # Trust policies: 2,048 characters.
+    principals = [f"arn:aws:iam::{acct}:user/trusted-user-number-{i:03d}" for i in range(60)]
+    big_trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": principals}, "Action": "sts:AssumeRole"}]}
+    assert len(json.dumps(big_trust)) > 2048
+    fails(iam.create_role, "LimitExceeded", 409, RoleName=unique("bigtrust-"),
+          AssumeRolePolicyDocument=json.dumps(big_trust))
+
+    # At most 10 managed policies attached to a user.
+    arns = [iam.create_policy(PolicyName=unique(f"q{i}-"), PolicyDocument=json.dumps(doc("s3:GetObject")))
+            ["Policy"]["Arn"] for i in range(11)]
+    for arn in arns[:10]:
+        iam.attach_user_policy(UserName=user, PolicyArn=arn)
+    fails(iam.attach_user_policy, "LimitExceeded", 409, UserName=user, PolicyArn=arns[10])
+    assert len(iam.list_attached_user_policies(UserName=user)["AttachedPolicies"]) == 10
+
+    # A user in at most 10 groups.
+    groups = [unique(f"qg{i}-") for i in range(11)]
+    for g in groups:
+        iam.create_group(GroupName=g)
+    for g in groups[:10]:
+        iam.add_user_to_group(GroupName=g, UserName=user)
+    fails(iam.add_user_to_group, "LimitExceeded", 409, GroupName=groups[10], UserName=user)
+    assert len(iam.list_groups_for_user(UserName=user)["Groups"]) == 10
+
+
+def test_documents_are_url_encoded_on_the_wire(tessera, acct):
+    iam = tessera.client("iam")
+    bodies = []
+    iam.meta.events.register("before-parse.iam.*",
+                             lambda response_dict=None, **kw: bodies.append(response_dict["body"].decode()))
+    name = unique("wire-")
+    policy = trust(acct)
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(policy))
+    bodies.clear()
+    assert iam.get_role(RoleName=name)["Role"]["AssumeRolePolicyDocument"] == policy
+    raw = bodies[-1]
+    assert "<AssumeRolePolicyDocument>%7B%22Version%22%3A" in raw
+    assert '{"Version"' not in raw
+    iam.put_role_policy(RoleName=name, PolicyName="p", PolicyDocument=json.dumps(doc("s3:*")))
+    bodies.clear()
+    assert iam.get_role_policy(RoleName=name, PolicyName="p")["PolicyDocument"] == doc("s3:*")
+    assert "<PolicyDocument>%7B%22" in bodies[-1]
+
+
+def test_group_policies_apply_to_members_only(tessera, iam, acct):
+    group, name = unique("eff-g-"), unique("eff-u-")
+    creds = user_with_key(tessera, tessera.root_creds, name)
+    me = tessera.client("iam", **creds)
+    iam.create_group(GroupName=group)
+    iam.attach_group_policy(GroupName=group, PolicyArn=IAM_READ)
+    err = fails(me.list_users, "AccessDenied", 403)
+    assert f"User: arn:aws:iam::{acct}:user/{name} is not authorized to perform: iam:ListUsers" in err["Message"]
+    iam.add_user_to_group(GroupName=group, UserName=name)
+    assert "Users" in me.list_users(MaxItems=1)
+    iam.remove_user_from_group(GroupName=group, UserName=name)
+    fails(me.list_users, "AccessDenied", 403)
+
+
+def test_explicit_deny_beats_administrator_access(tessera, iam, acct):
+    name = unique("denied-admin-")
+    creds = user_with_key(tessera, tessera.root_creds, name,
+                          json.dumps(doc("iam:CreateUser", effect="Deny")))
+    iam.attach_user_policy(UserName=name, PolicyArn=ADMIN)
+    me = tessera.client("iam", **creds)
+    assert "Users" in me.list_users(MaxItems=1)
+    err = fails(me.create_user, "AccessDenied", 403, UserName=unique("x-"))
+    assert "with an explicit deny in an identity-based policy" in err["Message"]
+    made = unique("allowed-group-")
+    me.create_group(GroupName=made)
+    assert iam.get_group(GroupName=made)["Group"]["GroupName"] == made
+
+
+def test_a_role_cannot_exceed_its_boundary(tessera, iam, acct):
+    role = unique("bounded-r-")
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust(acct)), PermissionsBoundary=IAM_READ)
+    iam.attach_role_policy(RoleName=role, PolicyArn=ADMIN)
+    caller = user_with_key(tessera, tessera.root_creds, unique("assumer-"),
+                           json.dumps(doc("sts:AssumeRole", f"arn:aws:iam::{acct}:role/{role}")))
+    c = tessera.client("sts", **caller).assume_role(RoleArn=f"arn:aws:iam::{acct}:role/{role}",
+                                                    RoleSessionName="sess")["Credentials"]
+    session = tessera.client("iam", aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"],
+                             aws_session_token=c["SessionToken"])
+    assert "Roles" in session.list_roles(MaxItems=1)
+    target = unique("escape-")
+    err = fails(session.create_user, "AccessDenied", 403, UserName=target)
+    assert (f"User: arn:aws:sts::{acct}:assumed-role/{role}/sess is not authorized to perform: iam:CreateUser "
+            f"on resource: arn:aws:iam::{acct}:user/{target}") in err["Message"]
+    assert "LastUsedDate" in iam.get_role(RoleName=role)["Role"]["RoleLastUsed"]
+
+
+def test_renames_to_taken_names_and_renamed_users_keep_their_attachments(tessera, iam):
+    a, b, group = unique("ren-a-"), unique("ren-b-"), unique("ren-g-")
+    iam.create_user(UserName=a)
+    iam.create_user(UserName=b)
+    iam.create_group(GroupName=group)
+    fails(iam.update_user, "EntityAlreadyExists", 409, UserName=a, NewUserName=b)
+    fails(iam.update_user, "NoSuchEntity", 404, UserName=unique("nobody-"), NewUserName=unique("x-"))
+    other = unique("ren-g2-")
+    iam.create_group(GroupName=other)
+    fails(iam.update_group, "EntityAlreadyExists", 409, GroupName=group, NewGroupName=other)
+    iam.add_user_to_group(GroupName=group, UserName=a)
+    iam.attach_user_policy(UserName=a, PolicyArn=S3_READ)
+    iam.put_user_policy(UserName=a, PolicyName="p", PolicyDocument=json.dumps(doc("s3:List*")))
+    new = unique("ren-new-")
+    iam.update_user(UserName=a, NewUserName=new)
+    assert [u["UserName"] for u in iam.get_group(GroupName=group)["Users"]] == [new]
+    assert [p["PolicyArn"] for p in iam.list_attached_user_policies(UserName=new)["AttachedPolicies"]] == [S3_READ]
+    assert iam.list_user_policies(UserName=new)["PolicyNames"] == ["p"]
+    ents = iam.list_entities_for_policy(PolicyArn=S3_READ, EntityFilter="User")
+    names = [u["UserName"] for u in ents["PolicyUsers"]]
+    assert new in names and a not in names

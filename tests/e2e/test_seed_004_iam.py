@@ -105,6 +105,7 @@ def seed004(tessera, accounts, tmp_path_factory):
     (work / "credentials").write_text(
         credentials_section("trusted", accounts.admin_creds(trusted))
         + credentials_section("trusting", accounts.admin_creds(trusting)))
+    (work / "credentials").chmod(0o600)
     (work / "config").write_text("")
     (work / "seed004.sh").write_text(SCRIPT)
     env = clean_env()
