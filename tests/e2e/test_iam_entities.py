@@ -965,3 +965,93 @@ def test_policy_tags_and_only_attached_listing(tessera, iam):
     assert sorted(listed) == sorted([used, idle])
     attached = [p["Arn"] for p in iam.list_policies(Scope="Local", PathPrefix=path, OnlyAttached=True)["Policies"]]
     assert attached == [used]
+
+
+def test_name_path_description_and_tag_lengths(tessera, iam, acct):
+    raw = unvalidated(tessera)
+    # Names up to 64 characters are fine; 65 is not.
+    longest = unique("n") + "x" * 40
+    longest = longest + "y" * (64 - len(longest))
+    iam.create_user(UserName=longest)
+    iam.create_role(RoleName=longest, AssumeRolePolicyDocument=json.dumps(trust(acct)))
+    iam.create_group(GroupName=longest[:128])
+    fails(raw.create_role, "ValidationError", 400, RoleName=longest + "z",
+          AssumeRolePolicyDocument=json.dumps(trust(acct)))
+    fails(raw.create_user, "ValidationError", 400, UserName=longest + "z")
+    # Paths up to 512 characters.
+    fails(raw.create_user, "ValidationError", 400, UserName=unique("lp-"), Path="/" + "p" * 511 + "/")
+    # Role descriptions up to 1,000 characters.
+    fails(raw.create_role, "ValidationError", 400, RoleName=unique("ld-"),
+          AssumeRolePolicyDocument=json.dumps(trust(acct)), Description="d" * 1001)
+    # Tag keys up to 128 characters, values up to 256.
+    fails(raw.tag_user, "ValidationError", 400, UserName=longest, Tags=[{"Key": "k" * 129, "Value": "v"}])
+    fails(raw.tag_user, "ValidationError", 400, UserName=longest, Tags=[{"Key": "k", "Value": "v" * 257}])
+    iam.tag_user(UserName=longest, Tags=[{"Key": "k" * 128, "Value": "v" * 256}])
+    assert iam.list_user_tags(UserName=longest)["Tags"] == [{"Key": "k" * 128, "Value": "v" * 256}]
+
+
+def test_membership_lookups_of_missing_entities(tessera, iam):
+    fails(iam.list_groups_for_user, "NoSuchEntity", 404, UserName=unique("nobody-"))
+    fails(iam.list_user_policies, "NoSuchEntity", 404, UserName=unique("nobody-"))
+    fails(iam.list_attached_role_policies, "NoSuchEntity", 404, RoleName=unique("norole-"))
+    fails(iam.list_group_policies, "NoSuchEntity", 404, GroupName=unique("nogroup-"))
+    fails(iam.list_user_tags, "NoSuchEntity", 404, UserName=unique("nobody-"))
+    fails(iam.delete_group, "NoSuchEntity", 404, GroupName=unique("nogroup-"))
+    fails(iam.delete_role, "NoSuchEntity", 404, RoleName=unique("norole-"))
+
+
+def test_get_group_paginates_its_users(tessera, iam):
+    group = unique("big-g-")
+    iam.create_group(GroupName=group)
+    users = sorted(unique(f"gm{i}-") for i in range(5))
+    for u in users:
+        iam.create_user(UserName=u)
+        iam.add_user_to_group(GroupName=group, UserName=u)
+    page = iam.get_group(GroupName=group, MaxItems=2)
+    assert len(page["Users"]) == 2 and page["IsTruncated"] is True
+    seen = [u["UserName"] for u in page["Users"]]
+    while page["IsTruncated"]:
+        page = iam.get_group(GroupName=group, MaxItems=2, Marker=page["Marker"])
+        seen += [u["UserName"] for u in page["Users"]]
+    assert sorted(seen) == users
+    out = tessera.cli("iam", "get-group", "--group-name", group, "--page-size", "2")
+    assert sorted(u["UserName"] for u in out["Users"]) == users
+
+
+def test_authorization_uses_resource_arns_with_paths_and_iam_condition_keys(tessera, iam, acct):
+    dev = f"/{unique('dev')}/"
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "iam:CreateUser", "Resource": f"arn:aws:iam::{acct}:user{dev}*",
+         "Condition": {"StringEquals": {"iam:PermissionsBoundary": S3_READ}}},
+        {"Effect": "Allow", "Action": "iam:AttachUserPolicy", "Resource": f"arn:aws:iam::{acct}:user{dev}*",
+         "Condition": {"ArnEquals": {"iam:PolicyARN": [S3_READ, EC2_READ]}}},
+        {"Effect": "Allow", "Action": "iam:DeleteUser", "Resource": "*",
+         "Condition": {"StringEquals": {"aws:ResourceTag/team": "blue"}}},
+    ]}
+    name = unique("delegate-")
+    me = tessera.client("iam", **user_with_key(tessera, tessera.root_creds, name, json.dumps(policy)))
+
+    # CreateUser: only under the path, only with the required boundary.
+    made = unique("dev-user-")
+    me.create_user(UserName=made, Path=dev, PermissionsBoundary=S3_READ)
+    assert iam.get_user(UserName=made)["User"]["Path"] == dev
+    elsewhere = unique("prod-user-")
+    err = fails(me.create_user, "AccessDenied", 403, UserName=elsewhere, Path="/prod/", PermissionsBoundary=S3_READ)
+    assert f"iam:CreateUser on resource: arn:aws:iam::{acct}:user/prod/{elsewhere}" in err["Message"]
+    fails(me.create_user, "AccessDenied", 403, UserName=unique("unbounded-"), Path=dev)
+    fails(me.create_user, "AccessDenied", 403, UserName=unique("wrongbound-"), Path=dev, PermissionsBoundary=ADMIN)
+
+    # AttachUserPolicy: only the listed policies.
+    me.attach_user_policy(UserName=made, PolicyArn=EC2_READ)
+    err = fails(me.attach_user_policy, "AccessDenied", 403, UserName=made, PolicyArn=ADMIN)
+    assert f"iam:AttachUserPolicy on resource: arn:aws:iam::{acct}:user{dev}{made}" in err["Message"]
+    assert [p["PolicyArn"] for p in iam.list_attached_user_policies(UserName=made)["AttachedPolicies"]] == [EC2_READ]
+
+    # DeleteUser: only users tagged team=blue.
+    blue, red = unique("blue-"), unique("red-")
+    iam.create_user(UserName=blue, Tags=[{"Key": "team", "Value": "blue"}])
+    iam.create_user(UserName=red, Tags=[{"Key": "team", "Value": "red"}])
+    fails(me.delete_user, "AccessDenied", 403, UserName=red)
+    me.delete_user(UserName=blue)
+    fails(iam.get_user, "NoSuchEntity", 404, UserName=blue)
+    assert iam.get_user(UserName=red)["User"]["UserName"] == red
