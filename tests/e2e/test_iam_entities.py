@@ -1055,3 +1055,63 @@ def test_authorization_uses_resource_arns_with_paths_and_iam_condition_keys(tess
     me.delete_user(UserName=blue)
     fails(iam.get_user, "NoSuchEntity", 404, UserName=blue)
     assert iam.get_user(UserName=red)["User"]["UserName"] == red
+
+
+def test_iam_entities_are_per_account(tessera, accounts):
+    a, b = accounts.create("iam-ents-a"), accounts.create("iam-ents-b")
+    ia, ib = tessera.client("iam", **accounts.admin_creds(a)), tessera.client("iam", **accounts.admin_creds(b))
+    # The same names in two accounts are two entities.
+    ua = ia.create_user(UserName="Sandy")["User"]
+    ub = ib.create_user(UserName="Sandy")["User"]
+    assert ua["Arn"] == f"arn:aws:iam::{a}:user/Sandy" and ub["Arn"] == f"arn:aws:iam::{b}:user/Sandy"
+    assert ua["UserId"] != ub["UserId"]
+    only_a = unique("only-a-")
+    ia.create_group(GroupName=only_a)
+    fails(ib.get_group, "NoSuchEntity", 404, GroupName=only_a)
+    assert only_a not in [g["GroupName"] for g in ib.list_groups()["Groups"]]
+    # Another account's customer managed policy cannot be attached.
+    arn = ib.create_policy(PolicyName=unique("b-policy-"), PolicyDocument=json.dumps(doc("s3:*")))["Policy"]["Arn"]
+    assert arn.startswith(f"arn:aws:iam::{b}:policy/")
+    fails(ia.attach_user_policy, "NoSuchEntity", 404, UserName="Sandy", PolicyArn=arn)
+    # AWS managed policies are shared by all accounts.
+    ia.attach_user_policy(UserName="Sandy", PolicyArn=S3_READ)
+    ib.attach_user_policy(UserName="Sandy", PolicyArn=S3_READ)
+    ids = [u["UserId"] for u in ia.list_entities_for_policy(PolicyArn=S3_READ, EntityFilter="User")["PolicyUsers"]
+           if u["UserName"] == "Sandy"]
+    assert ids == [ua["UserId"]]
+
+
+def test_instance_profiles_hold_one_role(tessera, iam, acct):
+    name, path = unique("ip-"), f"/{unique('ipp')}/"
+    role, other = unique("ip-r-"), unique("ip-r2-")
+    for r in (role, other):
+        iam.create_role(RoleName=r, AssumeRolePolicyDocument=json.dumps(trust(acct)))
+    p = iam.create_instance_profile(InstanceProfileName=name, Path=path,
+                                    Tags=[{"Key": "k", "Value": "v"}])["InstanceProfile"]
+    assert p["Arn"] == f"arn:aws:iam::{acct}:instance-profile{path}{name}" and p["Roles"] == []
+    assert p["InstanceProfileId"].startswith("AIPA")
+    fails(iam.create_instance_profile, "EntityAlreadyExists", 409, InstanceProfileName=name)
+    iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=role)
+    fails(iam.add_role_to_instance_profile, "LimitExceeded", 409, InstanceProfileName=name, RoleName=other)
+    got = iam.get_instance_profile(InstanceProfileName=name)["InstanceProfile"]
+    assert [r["RoleName"] for r in got["Roles"]] == [role]
+    assert got["Roles"][0]["AssumeRolePolicyDocument"] == trust(acct)
+    assert [x["InstanceProfileName"] for x in iam.list_instance_profiles_for_role(RoleName=role)["InstanceProfiles"]] == [name]
+    assert [x["InstanceProfileName"] for x in iam.list_instance_profiles(PathPrefix=path)["InstanceProfiles"]] == [name]
+    assert iam.list_instance_profile_tags(InstanceProfileName=name)["Tags"] == [{"Key": "k", "Value": "v"}]
+    fails(iam.delete_instance_profile, "DeleteConflict", 409, InstanceProfileName=name)
+    iam.remove_role_from_instance_profile(InstanceProfileName=name, RoleName=role)
+    fails(iam.remove_role_from_instance_profile, "NoSuchEntity", 404, InstanceProfileName=name, RoleName=role)
+    iam.delete_instance_profile(InstanceProfileName=name)
+    fails(iam.get_instance_profile, "NoSuchEntity", 404, InstanceProfileName=name)
+
+
+def test_policy_version_errors(tessera, iam, acct):
+    missing = f"arn:aws:iam::{acct}:policy/{unique('nopolicy-')}"
+    fails(iam.create_policy_version, "NoSuchEntity", 404, PolicyArn=missing, PolicyDocument=json.dumps(doc("s3:*")))
+    fails(iam.list_policy_versions, "NoSuchEntity", 404, PolicyArn=missing)
+    arn = iam.create_policy(PolicyName=unique("pv-"), PolicyDocument=json.dumps(doc("s3:*")))["Policy"]["Arn"]
+    fails(iam.delete_policy_version, "NoSuchEntity", 404, PolicyArn=arn, VersionId="v9")
+    fails(iam.get_policy_version, "NoSuchEntity", 404, PolicyArn=arn, VersionId="v9")
+    fails(iam.delete_policy_version, "DeleteConflict", 409, PolicyArn=arn, VersionId="v1")
+    fails(unvalidated(tessera).get_policy_version, "ValidationError", 400, PolicyArn=arn, VersionId="version-one")
