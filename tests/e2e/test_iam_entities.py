@@ -1115,3 +1115,12 @@ def test_policy_version_errors(tessera, iam, acct):
     fails(iam.get_policy_version, "NoSuchEntity", 404, PolicyArn=arn, VersionId="v9")
     fails(iam.delete_policy_version, "DeleteConflict", 409, PolicyArn=arn, VersionId="v1")
     fails(unvalidated(tessera).get_policy_version, "ValidationError", 400, PolicyArn=arn, VersionId="version-one")
+
+
+def test_tag_keys_are_case_insensitive(tessera, iam, acct):
+    name = unique("case-tags-")
+    iam.create_user(UserName=name, Tags=[{"Key": "Team", "Value": "blue"}])
+    err = fails(iam.tag_user, "InvalidInput", 400, UserName=name,
+                Tags=[{"Key": "env", "Value": "a"}, {"Key": "ENV", "Value": "b"}])
+    assert "Duplicate tag keys found" in err["Message"]
+    assert iam.list_user_tags(UserName=name)["Tags"] == [{"Key": "Team", "Value": "blue"}]
