@@ -895,8 +895,6 @@ def test_policy_document_validation_by_kind(tessera, iam, acct):
     assert iam.list_user_policies(UserName=user)["PolicyNames"] == []
 
 
-@pytest.mark.xfail(reason="server bug: IAM does not check that a trust policy's principal ARNs exist "
-                   "(AWS answers MalformedPolicyDocument 'Invalid principal in policy')", strict=True)
 def test_trust_policy_naming_a_missing_user_is_an_invalid_principal(tessera, iam, acct):
     role = unique("ghost-r-")
     ghost = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",

@@ -115,6 +115,7 @@ pub(crate) fn create_role(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
     }
     validate_policy_document(&trust, PolicyDocKind::Trust, &name)?;
     let role = cx.write(|txn| {
+        check_trust_principals(txn, account, &trust)?;
         if let Some(b) = &boundary {
             check_boundary(txn, account, b)?;
         }
@@ -200,11 +201,54 @@ pub(crate) fn update_assume_role_policy(cx: &Cx<'_>) -> Result<WireResponse, Aws
     }
     validate_policy_document(&doc, PolicyDocKind::Trust, &name)?;
     cx.write(|txn| {
+        check_trust_principals(txn, account, &doc)?;
         let mut role: Role = require(txn, account, &name)?;
         role.assume_role_policy_document = doc.clone();
         save_entity(txn, account, &role)
     })?;
     Ok(cx.respond(None))
+}
+
+/// IAM refuses a trust policy naming an IAM user or role that does not exist ("Invalid principal
+/// in policy", IAM User Guide, "Troubleshooting IAM policies"): it stores the principal's unique
+/// id. Checked for users and roles of the role's own account, and exactly as named (with path);
+/// ARNs with wildcards and those of other accounts are left to evaluation.
+pub(crate) fn check_trust_principals(
+    r: &(impl tessera_store::ReadTxn + ?Sized),
+    account: &str,
+    document: &str,
+) -> Result<(), AwsError> {
+    let Ok(policy) = tessera_policy::parse(document, tessera_policy::PolicyType::Trust) else { return Ok(()) };
+    for arn in policy.principal_arns() {
+        let Some(rest) = arn.strip_prefix(&format!("arn:aws:iam::{account}:")) else { continue };
+        if arn.contains(['*', '?']) {
+            continue;
+        }
+        let (table, resource) = if let Some(r) = rest.strip_prefix("user/") {
+            (table::USER, r)
+        } else if let Some(r) = rest.strip_prefix("role/") {
+            (table::ROLE, r)
+        } else {
+            continue;
+        };
+        let (path, name) = match resource.rfind('/') {
+            Some(i) => (format!("/{}", &resource[..=i]), &resource[i + 1..]),
+            None => ("/".to_string(), resource),
+        };
+        let found_path = if table == table::USER {
+            load_named::<model::User>(r, table, account, name)?.map(|u| (u.path, u.name))
+        } else {
+            load_named::<Role>(r, table, account, name)?.map(|x| (x.path, x.name))
+        };
+        if found_path.as_ref().is_none_or(|(p, n)| *p != path || !n.eq_ignore_ascii_case(name)) {
+            return Err(AwsError::new(
+                400,
+                "MalformedPolicyDocument",
+                format!("Invalid principal in policy: \"AWS\":\"{arn}\""),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Key prefix of a role's instance profile memberships.

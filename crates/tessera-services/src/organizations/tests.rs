@@ -146,8 +146,8 @@ fn create_account_makes_a_member_with_the_access_role() {
     let trust: Value = serde_json::from_str(&role.assume_role_policy_document).unwrap();
     assert_eq!(trust["Statement"][0]["Principal"]["AWS"], format!("arn:aws:iam::{}:root", w.mgmt));
     assert_eq!(trust["Statement"][0]["Action"], "sts:AssumeRole");
-    let back: String = model::load(&*r, table::UNIQUE_ID, &role.role_id).unwrap().unwrap();
-    assert_eq!(back, format!("{}\n{}", table::ROLE, model::name_key(&id, DEFAULT_ROLE)));
+    let back = r.get(table::UNIQUE_ID, &role.role_id).unwrap().unwrap();
+    assert_eq!(String::from_utf8(back).unwrap(), format!("{}\n{}", table::ROLE, model::name_key(&id, DEFAULT_ROLE)));
     drop(r);
 
     let acct = w.ok("DescribeAccount", json!({"AccountId": id}))["Account"].clone();
