@@ -199,6 +199,18 @@ fn render_tags(tags: &[Tag]) -> String {
     format!("[{}]", inner.join(", "))
 }
 
+/// `RoleArn` (20-2,048, ARN characters) and `RoleSessionName` (2-64 of `[\w+=,.@-]`), as every
+/// AssumeRole* operation's model constrains them.
+pub fn role_and_session_name(check: &mut Check, role_arn: &str, session_name: &str) {
+    check.length("roleArn", role_arn, 20, 2048).pattern("roleArn", role_arn, ARN_PATTERN, is_arn_text(role_arn));
+    check.length("roleSessionName", session_name, 2, 64).pattern(
+        "roleSessionName",
+        session_name,
+        SESSION_NAME_PATTERN,
+        is_session_name(session_name),
+    );
+}
+
 /// Read `Policy`, `PolicyArns`, `Tags` (and `TransitiveTagKeys` when `transitive`) and add their
 /// model constraints to `check`. `policy_max` is the policy length limit (2,048).
 pub fn session_inputs(p: &QueryParams, check: &mut Check, transitive: bool) -> SessionInputs {

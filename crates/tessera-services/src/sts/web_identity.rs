@@ -38,18 +38,7 @@ fn read_request(p: &QueryParams) -> Result<Request<'_>, AwsError> {
     let session_name = p.required("RoleSessionName")?;
     let token = p.required("WebIdentityToken")?;
     let mut check = Check::default();
-    check.length("roleArn", role_arn, 20, 2048).pattern(
-        "roleArn",
-        role_arn,
-        params::ARN_PATTERN,
-        params::is_arn_text(role_arn),
-    );
-    check.length("roleSessionName", session_name, 2, 64).pattern(
-        "roleSessionName",
-        session_name,
-        params::SESSION_NAME_PATTERN,
-        params::is_session_name(session_name),
-    );
+    params::role_and_session_name(&mut check, role_arn, session_name);
     check.secret_length("webIdentityToken", token, 4, 20000);
     if let Some(provider_id) = p.get("ProviderId") {
         check.length("providerId", provider_id, 4, 2048);
