@@ -45,12 +45,26 @@ pub struct NewRole {
 /// the boundary index. No authorization: for the IAM API after it authorized, and for code that
 /// creates roles on an account's behalf (Organizations' `OrganizationAccountAccessRole`).
 pub fn create_role_in_txn(txn: &mut dyn WriteTxn, account: &str, new: NewRole, now: i64) -> Result<Role, AwsError> {
+    create_role_with_quota(txn, account, new, now, Some(quota::ROLES_PER_ACCOUNT))
+}
+
+/// [`create_role_in_txn`] with the account's role quota given, `None` for no quota: for bulk
+/// loads past IAM's default quotas (the IAM scale benchmark's fill). The records are the same.
+pub fn create_role_with_quota(
+    txn: &mut dyn WriteTxn,
+    account: &str,
+    new: NewRole,
+    now: i64,
+    max_roles: Option<u64>,
+) -> Result<Role, AwsError> {
     let key = model::name_key(account, &new.name);
     if txn.get(table::ROLE, &key).st()?.is_some() {
         return Err(already_exists(format!("Role with name {} already exists.", new.name)));
     }
-    if txn.count(table::ROLE, &format!("{account}/")).st()? >= quota::ROLES_PER_ACCOUNT {
-        return Err(quota_exceeded("RolesPerAccount", quota::ROLES_PER_ACCOUNT));
+    if let Some(max) = max_roles {
+        if txn.count(table::ROLE, &format!("{account}/")).st()? >= max {
+            return Err(quota_exceeded("RolesPerAccount", max));
+        }
     }
     let role = Role {
         account: account.to_string(),

@@ -1,5 +1,6 @@
 //! IAM users: CreateUser, GetUser, UpdateUser, DeleteUser, ListUsers.
 
+use tessera_store::WriteTxn;
 use tessera_wire::xml::XmlWriter;
 use tessera_wire::{AwsError, WireResponse};
 
@@ -12,8 +13,66 @@ use super::entities::{
 use crate::caller::CallerKind;
 use crate::clock;
 use crate::ids::IdKind;
-use crate::model::{self, table, Account, EntityKind, PolicyUsage, User};
+use crate::model::{self, table, Account, EntityKind, PolicyUsage, Tag, User};
 use crate::validate::{self, Checks};
+
+/// What a new user is made of.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    /// Name.
+    pub name: String,
+    /// Path.
+    pub path: String,
+    /// Permissions boundary ARN (already checked).
+    pub permissions_boundary: Option<String>,
+    /// Tags.
+    pub tags: Vec<Tag>,
+}
+
+/// Create a user inside a transaction: name uniqueness, the account's user quota, a unique id,
+/// the boundary index. No authorization: for the IAM API after it authorized.
+pub fn create_user_in_txn(txn: &mut dyn WriteTxn, account: &str, new: NewUser, now: i64) -> Result<User, AwsError> {
+    create_user_with_quota(txn, account, new, now, Some(quota::USERS_PER_ACCOUNT))
+}
+
+/// [`create_user_in_txn`] with the account's user quota given, `None` for no quota: for bulk
+/// loads past IAM's default quotas (the IAM scale benchmark's fill). The records are the same.
+pub fn create_user_with_quota(
+    txn: &mut dyn WriteTxn,
+    account: &str,
+    new: NewUser,
+    now: i64,
+    max_users: Option<u64>,
+) -> Result<User, AwsError> {
+    let key = model::name_key(account, &new.name);
+    if txn.get(table::USER, &key).st()?.is_some() {
+        return Err(already_exists(format!("User with name {} already exists.", new.name)));
+    }
+    if let Some(max) = max_users {
+        if txn.count(table::USER, &format!("{account}/")).st()? >= max {
+            return Err(quota_exceeded("UsersPerAccount", max));
+        }
+    }
+    let user = User {
+        account: account.to_string(),
+        name: new.name,
+        path: new.path,
+        user_id: new_unique_id(txn, IdKind::User, table::USER, &key)?,
+        created: now,
+        tags: new.tags,
+        permissions_boundary: new.permissions_boundary,
+        inline_policies: Vec::new(),
+        attached_policies: Vec::new(),
+        groups: Vec::new(),
+        login_profile: None,
+        password_last_used: None,
+    };
+    save_entity(txn, account, &user)?;
+    if let Some(b) = user.boundary() {
+        index_use(txn, account, b, PolicyUsage::PermissionsBoundary, &user)?;
+    }
+    Ok(user)
+}
 
 /// `CreateUser`.
 pub(crate) fn create_user(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
@@ -33,35 +92,20 @@ pub(crate) fn create_user(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
         cx.authorize("iam:TagUser", &arn, request_tags_context(&tags))?;
     }
     let user = cx.write(|txn| {
-        let key = model::name_key(account, &name);
-        if txn.get(table::USER, &key).st()?.is_some() {
+        // A taken name is reported before a bad boundary (the helper checks the name again).
+        if txn.get(table::USER, &model::name_key(account, &name)).st()?.is_some() {
             return Err(already_exists(format!("User with name {name} already exists.")));
         }
         if let Some(b) = &boundary {
             check_boundary(txn, account, b)?;
         }
-        if txn.count(table::USER, &format!("{account}/")).st()? >= quota::USERS_PER_ACCOUNT {
-            return Err(quota_exceeded("UsersPerAccount", quota::USERS_PER_ACCOUNT));
-        }
-        let user = User {
-            account: account.to_string(),
+        let new = NewUser {
             name: name.clone(),
             path: path.clone(),
-            user_id: new_unique_id(txn, IdKind::User, table::USER, &key)?,
-            created: cx.now(),
-            tags: tags.clone(),
             permissions_boundary: boundary.clone(),
-            inline_policies: Vec::new(),
-            attached_policies: Vec::new(),
-            groups: Vec::new(),
-            login_profile: None,
-            password_last_used: None,
+            tags: tags.clone(),
         };
-        save_entity(txn, account, &user)?;
-        if let Some(b) = &boundary {
-            index_use(txn, account, b, PolicyUsage::PermissionsBoundary, &user)?;
-        }
-        Ok(user)
+        create_user_in_txn(txn, account, new, cx.now())
     })?;
     let mut w = XmlWriter::fragment();
     w.open("User", None);
@@ -233,4 +277,106 @@ pub(crate) fn list_users(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
     w.close();
     validate::write_truncation(&mut w, marker.as_deref());
     Ok(cx.respond(Some(w.finish())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::credentials::test_support::*;
+    use super::super::entities::attach_policy_in_txn;
+    use super::super::roles::{create_role_with_quota, NewRole, DEFAULT_MAX_SESSION_DURATION};
+    use super::*;
+    use crate::Services;
+
+    fn run(s: &Services, op: &str, p: &[(&str, &str)]) {
+        let r = super::super::handle(s, &root_call(op, 1_700_000_000), &params(p));
+        assert!(r.is_ok(), "{op}: {:?}", r.err());
+    }
+
+    /// A record as stored, without what differs between two entities (name, id).
+    fn stored(s: &Services, tbl: &str, name: &str) -> serde_json::Value {
+        let r = s.store.read().unwrap();
+        let mut v: serde_json::Value = model::load(r.as_ref(), tbl, &model::name_key(ACCOUNT, name)).unwrap().unwrap();
+        let obj = v.as_object_mut().unwrap();
+        for k in ["name", "user_id", "role_id"] {
+            obj.remove(k);
+        }
+        v
+    }
+
+    /// The attachment index rows of an entity, its name replaced by `*`.
+    fn index_rows(s: &Services, name: &str) -> Vec<String> {
+        let r = s.store.read().unwrap();
+        let mut rows: Vec<String> = r
+            .scan(table::POLICY_ATTACHMENT, "", None, 1000)
+            .unwrap()
+            .into_iter()
+            .filter(|(k, _)| k.ends_with(&format!("\n{name}")))
+            .map(|(k, v)| format!("{k} {}", String::from_utf8(v).unwrap()).replace(name, "*"))
+            .collect();
+        rows.sort();
+        rows
+    }
+
+    /// The bulk path (no quota, used by the IAM scale benchmark's fill) stores what CreateUser,
+    /// CreateRole and Attach{User,Role}Policy store.
+    #[test]
+    fn records_without_quota_are_those_of_the_api() {
+        let s = services_at(1_700_000_000);
+        let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
+        let trust = format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:root"}},"Action":"sts:AssumeRole"}}]}}"#
+        );
+        let arns: Vec<String> = ["pa", "pb"].iter().map(|p| format!("arn:aws:iam::{ACCOUNT}:policy/{p}")).collect();
+        for p in ["pa", "pb"] {
+            run(&s, "CreatePolicy", &[("PolicyName", p), ("PolicyDocument", doc)]);
+        }
+        run(&s, "CreateUser", &[("UserName", "api")]);
+        run(&s, "CreateRole", &[("RoleName", "api"), ("AssumeRolePolicyDocument", &trust)]);
+        for arn in &arns {
+            run(&s, "AttachUserPolicy", &[("UserName", "api"), ("PolicyArn", arn)]);
+            run(&s, "AttachRolePolicy", &[("RoleName", "api"), ("PolicyArn", arn)]);
+        }
+        let mut txn = s.store.write().unwrap();
+        let new = NewUser { name: "bulk".into(), path: "/".into(), permissions_boundary: None, tags: vec![] };
+        let mut user = create_user_with_quota(txn.as_mut(), ACCOUNT, new, 1_700_000_000, None).unwrap();
+        let new = NewRole {
+            name: "bulk".into(),
+            path: "/".into(),
+            trust_policy: trust.clone(),
+            description: None,
+            max_session_duration: DEFAULT_MAX_SESSION_DURATION,
+            permissions_boundary: None,
+            tags: vec![],
+        };
+        let mut role = create_role_with_quota(txn.as_mut(), ACCOUNT, new, 1_700_000_000, None).unwrap();
+        for arn in &arns {
+            attach_policy_in_txn(txn.as_mut(), ACCOUNT, &mut user, arn).unwrap();
+            attach_policy_in_txn(txn.as_mut(), ACCOUNT, &mut role, arn).unwrap();
+        }
+        txn.commit().unwrap();
+
+        assert_eq!(stored(&s, table::USER, "bulk"), stored(&s, table::USER, "api"));
+        assert_eq!(stored(&s, table::ROLE, "bulk"), stored(&s, table::ROLE, "api"));
+        let api_rows = index_rows(&s, "api");
+        assert_eq!(api_rows.len(), 4, "{api_rows:?}");
+        let bulk_rows: Vec<String> = index_rows(&s, "bulk")
+            .into_iter()
+            .map(|r| r.replace(&user.user_id, "UID").replace(&role.role_id, "RID"))
+            .collect();
+        let api_user: User =
+            load_named(s.store.read().unwrap().as_ref(), table::USER, ACCOUNT, "api").unwrap().unwrap();
+        let api_role: model::Role =
+            load_named(s.store.read().unwrap().as_ref(), table::ROLE, ACCOUNT, "api").unwrap().unwrap();
+        let api_rows: Vec<String> = api_rows
+            .into_iter()
+            .map(|r| r.replace(&api_user.user_id, "UID").replace(&api_role.role_id, "RID"))
+            .collect();
+        assert_eq!(bulk_rows, api_rows);
+        // Both ids are reserved in the unique-id index, pointing at their records.
+        let r = s.store.read().unwrap();
+        for (id, tbl) in [(&user.user_id, table::USER), (&role.role_id, table::ROLE)] {
+            let v = r.get(table::UNIQUE_ID, id).unwrap().unwrap();
+            assert_eq!(String::from_utf8(v).unwrap(), format!("{tbl}\n{ACCOUNT}/bulk"));
+        }
+    }
 }
