@@ -904,6 +904,31 @@ def test_trust_policy_naming_a_missing_user_is_an_invalid_principal(tessera, iam
     assert "Invalid principal in policy" in err["Message"]
 
 
+def test_trust_policy_naming_a_missing_user_of_another_tessera_account_is_an_invalid_principal(tessera, iam, accounts):
+    # IAM User Guide, "Troubleshooting IAM policies": a trust policy's user or role must exist,
+    # in another account too (IAM stores its unique id).
+    other = accounts.create(unique("trusted-"))
+    other_iam = tessera.client("iam", **accounts.admin_creds(other))
+    real = unique("real-")
+    other_iam.create_user(UserName=real)
+
+    def trusting(principal):
+        return json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": principal}}]})
+
+    ghost = f"arn:aws:iam::{other}:user/{unique('ghost-')}"
+    err = fails(iam.create_role, "MalformedPolicyDocument", 400, RoleName=unique("x-r-"),
+                AssumeRolePolicyDocument=trusting(ghost))
+    assert err["Message"] == f'Invalid principal in policy: "AWS":"{ghost}"'
+    role = unique("x-r-")
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=trusting(f"arn:aws:iam::{other}:user/{real}"))
+    fails(iam.update_assume_role_policy, "MalformedPolicyDocument", 400, RoleName=role,
+          PolicyDocument=trusting(f"arn:aws:iam::{other}:role/{unique('ghost-')}"))
+    # The account itself, and accounts this Tessera does not hold, are not looked up.
+    iam.update_assume_role_policy(RoleName=role, PolicyDocument=trusting(f"arn:aws:iam::{other}:root"))
+    iam.update_assume_role_policy(RoleName=role, PolicyDocument=trusting("arn:aws:iam::999988887777:user/Anyone"))
+
+
 def test_invalid_policy_arn_is_invalid_input(tessera, iam):
     user = unique("arn-u-")
     iam.create_user(UserName=user)

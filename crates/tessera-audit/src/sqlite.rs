@@ -5,8 +5,8 @@
 //! request waits only for the batch that holds its event. A batch is appended to the `pending`
 //! table, which has no secondary index, so that the commit a request waits for writes few pages.
 //! The same thread then moves pending events into `events`, whose columns LookupEvents filters on
-//! are indexed per account, newest first, in large transactions: when enough have gathered, when
-//! the writer is idle, and before every read (so a lookup sees every event recorded before it).
+//! are indexed per account, newest first: a few hundred at a time between group commits, and in
+//! large transactions when the writer is idle and before every read (so a lookup sees every event recorded before it).
 //! Moving is one transaction, so after a crash an event is in exactly one of the two tables, and
 //! pending events left by a crash are indexed when the store opens. Records are stored LZ4-compressed.
 
@@ -29,8 +29,12 @@ use crate::store::{
 
 /// Largest number of events committed in one transaction.
 const MAX_BATCH_EVENTS: usize = 8192;
-/// Pending events moved into the indexed table per transaction.
+/// Pending events moved into the indexed table per transaction when the writer is idle or a
+/// reader waits.
 const INDEX_BATCH: i64 = 4096;
+/// Pending events moved per transaction between group commits (at least as many as the last
+/// commit wrote, so indexing keeps up): small, because requests wait while it runs.
+const INDEX_STEP: i64 = 256;
 /// How long the writer waits for new events before indexing what is pending.
 const INDEX_IDLE: Duration = Duration::from_millis(50);
 /// How long after a failed write `ready()` refuses new requests.
@@ -153,6 +157,8 @@ pub struct SqliteAuditStore {
     readers: Readers,
     sender: RwLock<Option<Sender<Job>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    /// The checkpoint thread (file stores) and the sender whose drop stops it.
+    checkpointer: Mutex<Option<(SyncSender<()>, JoinHandle<()>)>>,
     health: Arc<Health>,
     secrets: SecretBox,
     key_lock: Mutex<()>,
@@ -186,7 +192,23 @@ impl SqliteAuditStore {
         let conn = Connection::open(path)?;
         configure(&conn, false)?;
         conn.execute_batch(SCHEMA)?;
-        Ok(Self::start(conn, Readers::Pool { path: path.to_path_buf(), idle: Mutex::new(Vec::new()) }, secrets, limits))
+        // Checkpoints run on their own thread (below), not inside a commit requests wait for.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let checkpoint_conn = Connection::open(path)?;
+        checkpoint_conn.busy_timeout(Duration::from_secs(10))?;
+        let store = Self::start(
+            conn,
+            Readers::Pool { path: path.to_path_buf(), idle: Mutex::new(Vec::new()) },
+            secrets,
+            limits,
+        );
+        let (stop, stopped) = mpsc::sync_channel::<()>(0);
+        let thread = std::thread::Builder::new()
+            .name("audit-checkpoint".into())
+            .spawn(move || checkpoint_loop(&checkpoint_conn, &stopped))
+            .map_err(|e| AuditError::Storage(format!("cannot start the audit checkpoint thread: {e}")))?;
+        *lock(&store.checkpointer) = Some((stop, thread));
+        Ok(store)
     }
 
     /// A store in memory, for tests.
@@ -220,6 +242,7 @@ impl SqliteAuditStore {
             readers,
             sender: RwLock::new(Some(tx)),
             writer: Mutex::new(writer),
+            checkpointer: Mutex::new(None),
             health,
             secrets,
             key_lock: Mutex::new(()),
@@ -232,6 +255,10 @@ impl SqliteAuditStore {
             s.take();
         }
         if let Some(h) = lock(&self.writer).take() {
+            let _ = h.join();
+        }
+        if let Some((stop, h)) = lock(&self.checkpointer).take() {
+            drop(stop);
             let _ = h.join();
         }
     }
@@ -527,8 +554,8 @@ fn writer_loop(conn: &Mutex<Connection>, rx: &Receiver<Job>, health: &Health, li
             for done in flushes {
                 let _ = done.send(indexed.clone());
             }
-        } else if unindexed >= INDEX_BATCH {
-            match index_pending(conn, INDEX_BATCH) {
+        } else if unindexed >= INDEX_STEP {
+            match index_pending(conn, INDEX_STEP.max(i64::try_from(n).unwrap_or(INDEX_STEP))) {
                 Ok(n) => unindexed = (unindexed - n).max(0),
                 Err(e) => tracing::warn!(error = %e, "indexing audit events failed; retrying"),
             }
@@ -544,6 +571,23 @@ fn writer_loop(conn: &Mutex<Connection>, rx: &Receiver<Job>, health: &Health, li
         tracing::warn!(error = %e, "indexing audit events at shutdown failed; they are indexed at the next start");
     }
     health.writer_alive.store(false, Ordering::SeqCst);
+}
+
+/// How often the WAL is checkpointed into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// Copy the WAL into the database file every [`CHECKPOINT_EVERY`] until `stop` is dropped.
+/// `PASSIVE` never blocks the writer; the writer restarts the WAL from its beginning once a
+/// checkpoint has copied all of it, so it stays small.
+fn checkpoint_loop(conn: &Connection, stop: &Receiver<()>) {
+    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "checkpointing the audit store failed; retrying");
+        }
+    }
+    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
+        tracing::warn!(error = %e, "final checkpoint of the audit store failed");
+    }
 }
 
 /// Delete, oldest first, events beyond `limits`. Returns how many were deleted.

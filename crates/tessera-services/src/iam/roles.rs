@@ -225,17 +225,23 @@ pub(crate) fn update_assume_role_policy(cx: &Cx<'_>) -> Result<WireResponse, Aws
 
 /// IAM refuses a trust policy naming an IAM user or role that does not exist ("Invalid principal
 /// in policy", IAM User Guide, "Troubleshooting IAM policies"): it stores the principal's unique
-/// id. Checked for users and roles of the role's own account, and exactly as named (with path);
-/// ARNs with wildcards and those of other accounts are left to evaluation.
+/// id. Checked for users and roles of every account this Tessera holds (the role's own and, for
+/// cross-account trust, the other's), exactly as named (with path); ARNs with wildcards, and those
+/// of accounts Tessera does not hold, are left to evaluation.
 pub(crate) fn check_trust_principals(
     r: &(impl tessera_store::ReadTxn + ?Sized),
-    account: &str,
+    own_account: &str,
     document: &str,
 ) -> Result<(), AwsError> {
     let Ok(policy) = tessera_policy::parse(document, tessera_policy::PolicyType::Trust) else { return Ok(()) };
     for arn in policy.principal_arns() {
-        let Some(rest) = arn.strip_prefix(&format!("arn:aws:iam::{account}:")) else { continue };
-        if arn.contains(['*', '?']) {
+        let Some((account, rest)) = arn.strip_prefix("arn:aws:iam::").and_then(|x| x.split_once(':')) else {
+            continue;
+        };
+        if arn.contains(['*', '?']) || account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        if account != own_account && crate::organizations::load_account(r, account)?.is_none() {
             continue;
         }
         let (table, resource) = if let Some(r) = rest.strip_prefix("user/") {
