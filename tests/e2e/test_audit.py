@@ -45,14 +45,51 @@ def all_events_text(t, env=None):
     return [e["CloudTrailEvent"] for e in out["Events"]]
 
 
-def delivered_files(data_dir):
-    """(path, uncompressed text) of every trail file under DIR/s3."""
+def trail_bucket(t, bucket, trail, prefix=None):
+    """Create `bucket` with the bucket policy the CloudTrail User Guide gives for a trail
+    ("Amazon S3 bucket policy for CloudTrail", create-s3-bucket-policy-for-cloudtrail.html)."""
+    acct = t.cli("sts", "get-caller-identity")["Account"]
+    t.cli("s3api", "create-bucket", "--bucket", bucket)
+    source = {"aws:SourceArn": f"arn:aws:cloudtrail:us-east-1:{acct}:trail/{trail}"}
+    root = f"{prefix}/AWSLogs/{acct}/*" if prefix else f"AWSLogs/{acct}/*"
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AWSCloudTrailAclCheck20150319",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                "Action": "s3:GetBucketAcl",
+                "Resource": f"arn:aws:s3:::{bucket}",
+                "Condition": {"StringEquals": source},
+            },
+            {
+                "Sid": "AWSCloudTrailWrite20150319",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                "Action": "s3:PutObject",
+                "Resource": f"arn:aws:s3:::{bucket}/{root}",
+                "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control", **source}},
+            },
+        ],
+    }
+    t.cli("s3api", "put-bucket-policy", "--bucket", bucket, "--policy", json.dumps(policy))
+    return policy
+
+
+def delivered_files(t, bucket):
+    """(key, uncompressed text) of every trail file in `bucket`, read through the S3 API."""
+    s3 = t.client("s3")
     out = []
-    for p in sorted((Path(data_dir) / "s3").rglob("*.json.gz")):
-        try:
-            out.append((p, gzip.decompress(p.read_bytes()).decode()))
-        except (OSError, EOFError):
-            out.append((p, p.read_bytes().decode("latin-1")))
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for o in page.get("Contents", []):
+            if not o["Key"].endswith(".json.gz"):
+                continue
+            body = s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()
+            try:
+                out.append((o["Key"], gzip.decompress(body).decode()))
+            except (OSError, EOFError):
+                out.append((o["Key"], body.decode("latin-1")))
     return out
 
 
@@ -187,6 +224,7 @@ def test_a_denied_call_shows_access_denied(tessera):
 def test_no_secret_appears_in_events_log_files_or_server_log(tessera_factory):
     """Hand out every kind of secret Tessera issues, then scan every event and file for them."""
     t = tessera_factory("secrets", FAST).start()
+    trail_bucket(t, "scan-bucket", "scan")
     t.cli("cloudtrail", "create-trail", "--name", "scan", "--s3-bucket-name", "scan-bucket")
     t.cli("cloudtrail", "start-logging", "--name", "scan")
     secrets = [t.root_creds["aws_secret_access_key"]]
@@ -239,8 +277,9 @@ def test_no_secret_appears_in_events_log_files_or_server_log(tessera_factory):
     time.sleep(2.5)
     texts = all_events_text(t)
     assert len(texts) >= 4
-    t.stop()
-    files = delivered_files(t.data_dir)
+    t.stop()  # delivers what is pending and closes the digest periods
+    t.start()
+    files = delivered_files(t, "scan-bucket")
     assert files, "the trail delivered nothing"
     log = t.log.read_text(errors="replace")
     for s in secrets:
@@ -259,6 +298,22 @@ def test_trail_delivers_and_verify_names_a_tampered_log_file(tessera_factory):
     t = tessera_factory("trail", FAST).start()
     ident = t.cli("sts", "get-caller-identity")
     acct = ident["Account"]
+    # No bucket yet: CreateTrail refuses, as AWS does.
+    with pytest.raises(CliError) as missing:
+        t.cli("cloudtrail", "create-trail", "--name", "audit", "--s3-bucket-name", "audit-logs")
+    assert missing.value.code == "S3BucketDoesNotExistException", missing.value.stderr
+    # A bucket whose policy does not let CloudTrail write: refused too.
+    t.cli("s3api", "create-bucket", "--bucket", "audit-logs")
+    with pytest.raises(CliError) as no_policy:
+        t.cli("cloudtrail", "create-trail", "--name", "audit", "--s3-bucket-name", "audit-logs")
+    assert no_policy.value.code == "InsufficientS3BucketPolicyException", no_policy.value.stderr
+    assert "audit-logs" in no_policy.value.stderr
+    t.cli("s3api", "delete-bucket", "--bucket", "audit-logs")
+    trail_bucket(t, "audit-logs", "audit", prefix="tessera")
+    # The policy covers the prefix "tessera" only.
+    with pytest.raises(CliError) as wrong_prefix:
+        t.cli("cloudtrail", "create-trail", "--name", "audit", "--s3-bucket-name", "audit-logs", "--s3-key-prefix", "other")
+    assert wrong_prefix.value.code == "InsufficientS3BucketPolicyException"
     created = t.cli(
         "cloudtrail",
         "create-trail",
@@ -288,18 +343,24 @@ def test_trail_delivers_and_verify_names_a_tampered_log_file(tessera_factory):
     desc = t.cli("cloudtrail", "describe-trails")["trailList"]
     assert [d["Name"] for d in desc] == ["audit"] and desc[0]["HomeRegion"] == "us-east-1"
     t.cli("cloudtrail", "stop-logging", "--name", "audit")
-    t.stop()
+    t.stop()  # the final delivery
+    t.start()
 
-    files = delivered_files(t.data_dir)
-    logs = [(p, c) for p, c in files if "/CloudTrail/" in str(p)]
-    digests = [(p, c) for p, c in files if "/CloudTrail-Digest/" in str(p)]
+    # The files are objects of the bucket: the AWS CLI lists them.
+    listing = t.cli("s3api", "list-objects-v2", "--bucket", "audit-logs", "--prefix", f"tessera/AWSLogs/{acct}/")
+    listed = [o["Key"] for o in listing["Contents"]]
+    files = delivered_files(t, "audit-logs")
+    assert sorted(listed) == sorted(k for k, _ in files)
+    logs = [(k, c) for k, c in files if "/CloudTrail/" in k]
+    digests = [(k, c) for k, c in files if "/CloudTrail-Digest/" in k]
     assert logs and digests
-    base = t.data_dir / "s3" / "audit-logs" / "tessera" / "AWSLogs" / acct
-    for p, content in logs:
-        rel = p.relative_to(base)
-        region = rel.parts[1]
-        assert rel.parts[0] == "CloudTrail"
-        assert p.name.startswith(f"{acct}_CloudTrail_{region}_") and p.name.endswith(".json.gz")
+    base = f"tessera/AWSLogs/{acct}/"
+    for key, content in logs:
+        assert key.startswith(base)
+        parts = key[len(base):].split("/")
+        region = parts[1]
+        assert parts[0] == "CloudTrail"
+        assert parts[-1].startswith(f"{acct}_CloudTrail_{region}_") and parts[-1].endswith(".json.gz")
         records = json.loads(content)["Records"]
         assert all(r["recipientAccountId"] == acct for r in records)
     names = [r["eventName"] for _, c in logs for r in json.loads(c)["Records"]]
@@ -308,23 +369,49 @@ def test_trail_delivers_and_verify_names_a_tampered_log_file(tessera_factory):
     assert {"us-east-1", "eu-west-1"} <= regions
     d = json.loads(digests[-1][1])
     assert d["awsAccountId"] == acct and d["digestSignatureAlgorithm"] == "SHA256withRSA"
+    head = t.client("s3").head_object(Bucket="audit-logs", Key=digests[-1][0])
+    assert head["Metadata"]["signature"] and head["Metadata"]["signature-algorithm"] == "SHA256withRSA"
 
     ok = verify(t.data_dir)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "INVALID" not in ok.stdout
     assert "digest files valid" in ok.stdout
 
-    # Edit one byte of a delivered log file.
+    # Edit one byte of a delivered log file and put it back in its place with the AWS CLI.
     victim = logs[0][0]
-    data = bytearray(victim.read_bytes())
+    local = t.data_dir.parent / "victim.json.gz"
+    down = t.cli("s3", "cp", f"s3://audit-logs/{victim}", str(local), check=False)
+    assert down.returncode == 0, down.stderr
+    data = bytearray(local.read_bytes())
     data[len(data) // 2] ^= 0x20
-    victim.write_bytes(bytes(data))
+    local.write_bytes(bytes(data))
+    up = t.cli("s3", "cp", str(local), f"s3://audit-logs/{victim}", check=False)
+    assert up.returncode == 0, up.stderr
     bad = verify(t.data_dir, "--trail", "audit")
     assert bad.returncode != 0
     assert "First broken link" in bad.stdout
     broken = [line for line in bad.stdout.splitlines() if line.startswith("First broken link")][0]
-    assert str(victim) in broken, bad.stdout
-    assert victim.name in bad.stdout
+    assert f"s3://audit-logs/{victim}" in broken, bad.stdout
+    t.stop()
+
+
+def test_trail_delivery_error_is_reported_when_the_bucket_policy_goes(tessera_factory):
+    """CloudTrail keeps the trail but reports LatestDeliveryError when it can no longer write."""
+    t = tessera_factory("trail-denied", FAST).start()
+    trail_bucket(t, "denied-logs", "watch")
+    t.cli("cloudtrail", "create-trail", "--name", "watch", "--s3-bucket-name", "denied-logs")
+    t.cli("s3api", "delete-bucket-policy", "--bucket", "denied-logs")
+    t.cli("cloudtrail", "start-logging", "--name", "watch")
+    t.cli("sts", "get-caller-identity")
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        status = t.cli("cloudtrail", "get-trail-status", "--name", "watch")
+        if "LatestDeliveryError" in status:
+            break
+        time.sleep(0.5)
+    assert status.get("LatestDeliveryError") == "AccessDenied", status
+    assert "LatestDeliveryTime" not in status
+    assert t.client("s3").list_objects_v2(Bucket="denied-logs")["KeyCount"] == 0
 
 
 def test_trail_api_errors(tessera):
@@ -337,10 +424,14 @@ def test_trail_api_errors(tessera):
         ct.get_trail(Name="no-such-trail")
     with pytest.raises(ct.exceptions.TrailNotFoundException):
         ct.start_logging(Name="no-such-trail")
+    with pytest.raises(ct.exceptions.S3BucketDoesNotExistException):
+        ct.create_trail(Name="goodname", S3BucketName=unique("no-such-bucket"))
     name = unique("t")
-    ct.create_trail(Name=name, S3BucketName="bucket-x")
+    bucket = unique("bucket-x")
+    trail_bucket(tessera, bucket, name)
+    ct.create_trail(Name=name, S3BucketName=bucket)
     with pytest.raises(ct.exceptions.TrailAlreadyExistsException):
-        ct.create_trail(Name=name, S3BucketName="bucket-x")
+        ct.create_trail(Name=name, S3BucketName=bucket)
     assert ct.get_trail_status(Name=name)["IsLogging"] is False
     ct.delete_trail(Name=name)
     with pytest.raises(ct.exceptions.TrailNotFoundException):

@@ -1,9 +1,9 @@
 //! Trail delivery: gzip JSON log files and signed digest files, written with CloudTrail's S3 key
 //! layout through a [`TrailDelivery`] target.
 //!
-//! Until Tessera has S3, [`FsDelivery`] writes objects under `DIR/s3/<bucket>/<key>` and their
-//! user metadata (the digest signature) as JSON under `DIR/s3/.metadata/<bucket>/<key>.json`,
-//! which an S3 implementation can serve as `x-amz-meta-*`.
+//! The server delivers into Tessera's S3 buckets (`tessera_s3::TrailBuckets`). [`FsDelivery`]
+//! writes objects as files under a directory (`<root>/<bucket>/<key>`, user metadata as JSON
+//! under `<root>/.metadata/`), for this crate's tests and tools that have no S3.
 //!
 //! A [`Deliverer`] runs every few seconds: for each logging trail it reads the events stored
 //! since its cursor, writes one log file per region, and every digest period one digest file per
@@ -40,12 +40,42 @@ pub struct StoredObject {
 pub trait TrailDelivery: Send + Sync {
     /// Write an object durably (replacing any object of that key).
     fn put_object(&self, bucket: &str, key: &str, body: &[u8], metadata: &BTreeMap<String, String>) -> io::Result<()>;
+    /// Write one of `trail`'s files into its bucket, as CloudTrail does (the S3 target checks
+    /// that the bucket still exists and its policy still lets CloudTrail write the key).
+    fn put_trail_file(
+        &self,
+        trail: &Trail,
+        key: &str,
+        body: &[u8],
+        metadata: &BTreeMap<String, String>,
+    ) -> io::Result<()> {
+        self.put_object(&trail.s3_bucket_name, key, body, metadata)
+    }
     /// Read an object; `None` if it does not exist.
     fn get_object(&self, bucket: &str, key: &str) -> io::Result<Option<StoredObject>>;
     /// Keys under `prefix`, sorted.
     fn list_objects(&self, bucket: &str, prefix: &str) -> io::Result<Vec<String>>;
-    /// Where an object lives, for messages (a file path for the filesystem target).
+    /// Where an object lives, for messages (`s3://bucket/key`, or a file path for the
+    /// filesystem target).
     fn locate(&self, bucket: &str, key: &str) -> String;
+    /// Whether `trail`'s bucket exists and its policy lets CloudTrail write there (what
+    /// `CreateTrail` and `UpdateTrail` check). The filesystem target accepts every trail.
+    fn check_trail_bucket(&self, trail: &Trail) -> Result<(), BucketProblem> {
+        let _ = trail;
+        Ok(())
+    }
+}
+
+/// Why a trail's bucket cannot take its files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BucketProblem {
+    /// No bucket of that name (`S3BucketDoesNotExistException`).
+    NoSuchBucket,
+    /// The bucket policy does not let `cloudtrail.amazonaws.com` read the bucket ACL and write
+    /// under `[prefix/]AWSLogs/<account>/` (`InsufficientS3BucketPolicyException`).
+    InsufficientPolicy,
+    /// The store failed.
+    Unavailable(String),
 }
 
 /// Objects as files under a root directory (`DIR/s3`).
@@ -444,7 +474,10 @@ impl Deliverer {
             }
             if let Err(e) = self.write_digest(&updated, &region, &chain, now) {
                 tracing::error!(trail = %trail.arn(), error = %e, "digest delivery failed");
-                let msg = e.to_string();
+                let msg = match e {
+                    AuditError::Storage(m) => m,
+                    other => other.to_string(),
+                };
                 let _ = self.store.update_trail(&trail.account, &trail.name, &mut |t| {
                     t.state.latest_digest_error = Some(msg.clone());
                 });
@@ -478,7 +511,7 @@ impl Deliverer {
         json.push_str("]}");
         let key = log_file_key(trail, region, now);
         let body = gzip(json.as_bytes())?;
-        self.target.put_object(&trail.s3_bucket_name, &key, &body, &BTreeMap::new())?;
+        self.target.put_trail_file(trail, &key, &body, &BTreeMap::new())?;
         Ok(LogFileEntry {
             bucket: trail.s3_bucket_name.clone(),
             object: key,
@@ -534,9 +567,11 @@ impl Deliverer {
         metadata.insert(SIGNATURE_METADATA.to_string(), signature.clone());
         metadata.insert(SIGNATURE_ALGORITHM_METADATA.to_string(), SIGNATURE_ALGORITHM.to_string());
         let body = gzip(&json).map_err(|e| AuditError::Storage(e.to_string()))?;
-        self.target
-            .put_object(&trail.s3_bucket_name, &key, &body, &metadata)
-            .map_err(|e| AuditError::Storage(format!("writing digest {key}: {e}")))?;
+        // The error as GetTrailStatus shows it (`NoSuchBucket`, `AccessDenied`); the key is logged.
+        self.target.put_trail_file(trail, &key, &body, &metadata).map_err(|e| {
+            tracing::warn!(trail = %trail.arn(), %key, error = %e, "digest file not written");
+            AuditError::Storage(e.to_string())
+        })?;
         let covered: Vec<String> = chain.pending.iter().map(|l| l.object.clone()).collect();
         let region = region.to_string();
         let previous =

@@ -6,7 +6,7 @@
 //! - [`store`]: the [`AuditStore`] trait; [`sqlite`]: its embedded implementation in
 //!   `DIR/audit.db` with group commit, LookupEvents indexes and retention/size bounds.
 //! - [`delivery`]: trails' gzip log files and signed digest files with AWS's S3 key layout,
-//!   through the [`delivery::TrailDelivery`] trait (filesystem today).
+//!   through the [`delivery::TrailDelivery`] trait (the server's target is `tessera_s3::TrailBuckets`).
 //! - [`verify`]: checks a trail's digest chain like `aws cloudtrail validate-logs`.
 
 pub mod delivery;

@@ -362,7 +362,7 @@ fn delivery_digest_chain_and_tamper_detection() {
     env.store.shutdown();
 
     // Offline verification through the data dir agrees.
-    let reports = verify_data_dir(env.dir.path(), Some("main")).unwrap();
+    let reports = verify_data_dir(env.dir.path(), &FsDelivery::new(env.dir.path().join("s3")), Some("main")).unwrap();
     assert!(reports[0].is_valid());
 
     // One byte of a log file changed: that file, and only it, is named.
@@ -370,7 +370,7 @@ fn delivery_digest_chain_and_tamper_detection() {
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0x01;
     std::fs::write(us, &bytes).unwrap();
-    let r = &verify_data_dir(env.dir.path(), None).unwrap()[0];
+    let r = &verify_data_dir(env.dir.path(), &FsDelivery::new(env.dir.path().join("s3")), None).unwrap()[0];
     assert!(!r.is_valid());
     let broken = r.first_broken().unwrap();
     assert_eq!(broken.kind, "Log file");
@@ -383,13 +383,13 @@ fn delivery_digest_chain_and_tamper_detection() {
     let pos = d.len() - 5;
     d[pos] = b' ';
     std::fs::write(&digest_path, crate::delivery::gzip(&d).unwrap()).unwrap();
-    let r = &verify_data_dir(env.dir.path(), None).unwrap()[0];
+    let r = &verify_data_dir(env.dir.path(), &FsDelivery::new(env.dir.path().join("s3")), None).unwrap()[0];
     let bad: Vec<_> = r.files.iter().filter(|f| f.problem.is_some()).map(|f| f.location.clone()).collect();
     assert!(bad.contains(&digest_path), "{bad:?}");
 
     // A deleted log file is reported as not found.
     std::fs::remove_file(us).unwrap();
-    let r = &verify_data_dir(env.dir.path(), None).unwrap()[0];
+    let r = &verify_data_dir(env.dir.path(), &FsDelivery::new(env.dir.path().join("s3")), None).unwrap()[0];
     assert!(r.files.iter().any(|f| f.problem.as_deref() == Some("not found")));
 }
 

@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use crate::delivery::{gunzip, FsDelivery, TrailDelivery};
+use crate::delivery::{gunzip, TrailDelivery};
 use crate::digest::{sha256_hex, signing_string, DigestFile, PublicKeyInfo, SIGNATURE_METADATA};
 use crate::event::parse_iso8601;
 use crate::store::{AuditError, Trail};
@@ -241,21 +241,25 @@ fn digest_time_from_key(key: &str) -> i64 {
     parse_iso8601(&iso).unwrap_or(0)
 }
 
-/// Verify the trails of a data dir (all, or those named `trail` by name or ARN).
-pub fn verify_data_dir(data_dir: &Path, trail: Option<&str>) -> Result<Vec<TrailReport>, AuditError> {
+/// Verify the trails of a data dir (all, or those named `trail` by name or ARN), reading their
+/// files from `target`.
+pub fn verify_data_dir(
+    data_dir: &Path,
+    target: &dyn TrailDelivery,
+    trail: Option<&str>,
+) -> Result<Vec<TrailReport>, AuditError> {
     let db = data_dir.join("audit.db");
     if !db.exists() {
         return Err(AuditError::Invalid(format!("{} does not exist", db.display())));
     }
     let (trails, keys) = crate::sqlite::read_offline(&db)?;
-    let target = FsDelivery::new(data_dir.join("s3"));
     let chosen: Vec<&Trail> = trails.iter().filter(|t| trail.is_none_or(|n| t.name == n || t.arn() == n)).collect();
     if let Some(n) = trail {
         if chosen.is_empty() {
             return Err(AuditError::Invalid(format!("no trail named {n}")));
         }
     }
-    Ok(chosen.into_iter().map(|t| verify_trail(t, &keys, &target)).collect())
+    Ok(chosen.into_iter().map(|t| verify_trail(t, &keys, target)).collect())
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use md5::{Digest, Md5};
 use rand::Rng;
 use tokio::io::AsyncWriteExt;
 
-use crate::records::Segment;
+use crate::records::{ObjectRecord, Segment};
 
 /// Write buffer between the request body and the file.
 const WRITE_BUFFER: usize = 256 * 1024;
@@ -92,6 +92,34 @@ impl Blobs {
         Ok(Blobs { root: root.to_path_buf() })
     }
 
+    /// Use `root` as [`Blobs::open`] left it, without clearing `tmp/` (for a second user of
+    /// the same directory, such as trail delivery or `tessera audit verify`).
+    pub fn attach(root: &Path) -> io::Result<Blobs> {
+        std::fs::create_dir_all(root.join("data"))?;
+        std::fs::create_dir_all(root.join("tmp"))?;
+        Ok(Blobs { root: root.to_path_buf() })
+    }
+
+    /// Write `data` into a new blob durably, from a blocking thread: the same steps as
+    /// [`Blobs::write`] (temporary file, fsync, rename, fsync of the directory).
+    pub fn write_bytes(&self, data: &[u8]) -> io::Result<Written> {
+        use std::io::Write as _;
+        let id = new_blob_id();
+        let tmp_path = self.root.join("tmp").join(&id);
+        let mut guard = TempGuard { path: Some(tmp_path.clone()) };
+        let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp_path)?;
+        file.write_all(data)?;
+        file.sync_all()?;
+        drop(file);
+        let final_path = self.path(&id);
+        let dir = final_path.parent().map(Path::to_path_buf).unwrap_or_else(|| self.root.join("data"));
+        std::fs::create_dir_all(&dir)?;
+        std::fs::rename(&tmp_path, &final_path)?;
+        sync_dir(&dir)?;
+        guard.path = None;
+        Ok(Written { blob: id, size: data.len() as u64, md5: Md5::digest(data).into() })
+    }
+
     /// Path of blob `id`.
     pub fn path(&self, id: &str) -> PathBuf {
         let shard = id.get(..2).unwrap_or("00");
@@ -147,6 +175,27 @@ impl Blobs {
     pub async fn copy(&self, segments: &[Segment]) -> Result<Written, WriteError> {
         let stream = self.read_stream(segments.to_vec(), 0, segments.iter().map(|s| s.size).sum())?;
         self.write(stream, None).await
+    }
+
+    /// After an object record's commit: on success drop the blobs of the object it replaced,
+    /// on failure the new blobs that no record names.
+    pub fn settle<E>(
+        &self,
+        committed: Result<Option<ObjectRecord>, E>,
+        new_blobs: impl IntoIterator<Item = String>,
+    ) -> Result<(), E> {
+        match committed {
+            Ok(old) => {
+                if let Some(old) = old {
+                    self.remove(old.segments.into_iter().map(|s| s.blob));
+                }
+                Ok(())
+            }
+            Err(e) => {
+                self.remove(new_blobs);
+                Err(e)
+            }
+        }
     }
 
     /// Remove blobs (after the records naming them are gone). Failures are logged.

@@ -18,6 +18,7 @@ pub mod blobs;
 mod list;
 pub mod ops;
 pub mod records;
+pub mod trail;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -31,6 +32,7 @@ use tessera_services::{ids, CallMeta, Caller, Services};
 use tessera_wire::AwsError;
 
 pub use ops::Backend;
+pub use trail::TrailBuckets;
 
 tokio::task_local! {
     static SIGNER: Signer;

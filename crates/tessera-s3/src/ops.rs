@@ -424,18 +424,7 @@ impl Backend {
             Ok(old)
         })
         .await;
-        match result {
-            Ok(old) => {
-                if let Some(old) = old {
-                    self.blobs.remove(old.segments.into_iter().map(|s| s.blob));
-                }
-                Ok(())
-            }
-            Err(e) => {
-                self.blobs.remove(new_blobs);
-                Err(e)
-            }
-        }
+        self.blobs.settle(result, new_blobs)
     }
 
     fn list_page(

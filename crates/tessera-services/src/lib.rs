@@ -146,6 +146,9 @@ pub struct Services {
     pub sts: sts::StsState,
     /// The audit trail (CloudTrail events and trails).
     pub audit: Arc<dyn tessera_audit::AuditStore>,
+    /// Where trails deliver (Tessera's S3 buckets, set by the server once S3 is open);
+    /// `CreateTrail`/`UpdateTrail` check the bucket and its policy through it. Unset: no check.
+    pub trail_target: std::sync::OnceLock<Arc<dyn tessera_audit::delivery::TrailDelivery>>,
 }
 
 impl std::fmt::Debug for Services {
@@ -171,6 +174,7 @@ impl Services {
             caches: cache::Caches::default(),
             sts: sts::StsState::default(),
             audit: Arc::new(tessera_audit::NotConfigured),
+            trail_target: std::sync::OnceLock::new(),
         }
     }
 

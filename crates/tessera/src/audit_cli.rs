@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use tessera_audit::delivery::{Deliverer, DeliveryConfig, DeliveryHandle, FsDelivery};
+use tessera_audit::delivery::{Deliverer, DeliveryConfig, DeliveryHandle, TrailDelivery};
 use tessera_audit::sqlite::SqliteAuditStore;
 use tessera_audit::{AuditLimits, AuditStore};
 use tessera_services::Services;
@@ -59,6 +59,10 @@ pub enum AuditCommand {
         /// Only this trail (name or ARN); default: every trail.
         #[arg(long)]
         trail: Option<String>,
+        /// The server's PostgreSQL store, if it uses one (as for `tessera serve`): the trail
+        /// files are objects of Tessera's S3, whose records live in the store.
+        #[arg(long, env = "TESSERA_STORE_URL", hide_env_values = true, value_name = "URL", value_parser = crate::parse_store_url)]
+        store_url: Option<String>,
     },
 }
 
@@ -70,17 +74,24 @@ pub fn open_store(data_dir: &Path, kek: &[u8; 32], opts: &AuditOptions) -> anyho
     Ok(Arc::new(store))
 }
 
-/// Start trail delivery into DIR/s3.
+/// Trail files as objects of Tessera's S3 (records in the services' store, bytes under DIR/s3).
+pub fn trail_target(services: &Services, data_dir: &Path) -> anyhow::Result<Arc<dyn TrailDelivery>> {
+    let target = tessera_s3::TrailBuckets::open(services.store.clone(), services.clock.clone(), &data_dir.join("s3"))
+        .context("opening S3 storage for trail delivery")?;
+    Ok(Arc::new(target))
+}
+
+/// Start trail delivery into the trails' S3 buckets.
 pub fn start_delivery(
     services: &Services,
     store: Arc<dyn AuditStore>,
-    data_dir: &Path,
+    target: Arc<dyn TrailDelivery>,
     opts: &AuditOptions,
 ) -> anyhow::Result<DeliveryHandle> {
     let clock = Arc::clone(&services.clock);
     let deliverer = Deliverer::new(
         store,
-        Arc::new(FsDelivery::new(data_dir.join("s3"))),
+        target,
         DeliveryConfig {
             interval: Duration::from_secs(opts.audit_delivery_seconds),
             digest_period: Duration::from_secs(opts.audit_digest_seconds),
@@ -93,7 +104,9 @@ pub fn start_delivery(
 /// Run `tessera audit ...`; exits with status 1 when verification finds a broken link.
 pub fn run(command: AuditCommand) -> anyhow::Result<()> {
     let code = match command {
-        AuditCommand::Verify { data_dir, trail } => verify(&data_dir, trail.as_deref())?,
+        AuditCommand::Verify { data_dir, trail, store_url } => {
+            verify(&data_dir, trail.as_deref(), store_url.as_deref())?
+        }
     };
     if code != ExitCode::SUCCESS {
         use std::io::Write;
@@ -103,8 +116,12 @@ pub fn run(command: AuditCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn verify(data_dir: &Path, trail: Option<&str>) -> anyhow::Result<ExitCode> {
-    let reports = tessera_audit::verify::verify_data_dir(data_dir, trail).map_err(|e| anyhow::anyhow!("{e}"))?;
+fn verify(data_dir: &Path, trail: Option<&str>, store_url: Option<&str>) -> anyhow::Result<ExitCode> {
+    let store = crate::server::open_existing_store(data_dir, store_url)?;
+    let target = tessera_s3::TrailBuckets::open(store, Arc::new(tessera_services::SystemClock), &data_dir.join("s3"))
+        .context("opening S3 storage")?;
+    let reports =
+        tessera_audit::verify::verify_data_dir(data_dir, &target, trail).map_err(|e| anyhow::anyhow!("{e}"))?;
     if reports.is_empty() {
         println!("No trails in {}.", data_dir.display());
         return Ok(ExitCode::SUCCESS);
@@ -134,11 +151,12 @@ fn verify(data_dir: &Path, trail: Option<&str>) -> anyhow::Result<ExitCode> {
         }
         if let Some(b) = r.first_broken() {
             ok = false;
+            // The location is the object's s3:// URI; other targets name a path too.
+            let place = if b.location == b.uri { String::new() } else { format!(" ({})", b.location) };
             println!(
-                "First broken link: {} {} ({}): {}",
+                "First broken link: {} {}{place}: {}",
                 b.kind.to_lowercase(),
                 b.uri,
-                b.location,
                 b.problem.as_deref().unwrap_or("invalid")
             );
         }

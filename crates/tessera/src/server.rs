@@ -50,7 +50,11 @@ pub fn run(
         tracing::warn!("--unaudited-benchmark-only: API calls are NOT being audited");
         UNAUDITED.store(true, std::sync::atomic::Ordering::SeqCst);
     }
-    let delivery = crate::audit_cli::start_delivery(&services, Arc::clone(&services.audit), data_dir, audit)?;
+    let target = crate::audit_cli::trail_target(&services, data_dir)?;
+    if services.trail_target.set(Arc::clone(&target)).is_err() {
+        anyhow::bail!("trail target set twice");
+    }
+    let delivery = crate::audit_cli::start_delivery(&services, Arc::clone(&services.audit), target, audit)?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
@@ -98,6 +102,25 @@ fn open(data_dir: &Path, store_url: Option<&str>, audit: &crate::audit_cli::Audi
         tessera_services::Config { endpoint: String::new() },
     )
     .with_audit(audit))
+}
+
+/// The store of a data dir that a server has already made (for commands run beside it):
+/// DIR/tessera.db, or the PostgreSQL database at `store_url`.
+pub(crate) fn open_existing_store(data_dir: &Path, store_url: Option<&str>) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(match store_url {
+        None => {
+            let db = data_dir.join("tessera.db");
+            if !db.exists() {
+                anyhow::bail!(
+                    "{} does not exist: start `tessera serve --data-dir {}` once first",
+                    db.display(),
+                    data_dir.display()
+                );
+            }
+            Arc::new(SqliteStore::open(&db).context("opening the store")?)
+        }
+        Some(url) => Arc::new(PostgresStore::open(url).context("opening the PostgreSQL store")?),
+    })
 }
 
 /// `tessera keys rotate`: a new STS session-token key in the data dir's store.

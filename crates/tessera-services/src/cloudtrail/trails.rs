@@ -8,6 +8,7 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{json, Value};
+use tessera_audit::delivery::BucketProblem;
 use tessera_audit::store::{DigestChain, Trail, TrailState};
 use tessera_wire::AwsError;
 
@@ -300,6 +301,7 @@ pub fn create_trail(services: &Services, call: &Call, input: &Value) -> Result<V
         created_millis: call.meta.now_millis,
         state: TrailState::default(),
     };
+    check_bucket(services, &trail)?;
     if !services.audit.insert_trail(&trail).map_err(store_failure)? {
         return Err(err(
             "TrailAlreadyExistsException",
@@ -307,6 +309,26 @@ pub fn create_trail(services: &Services, call: &Call, input: &Value) -> Result<V
         ));
     }
     Ok(trail_json(&trail, false))
+}
+
+/// The trail's bucket must exist and let CloudTrail write (AWS checks at CreateTrail and
+/// UpdateTrail; the messages are Tessera's wording, see docs/AUDIT.md).
+fn check_bucket(services: &Services, trail: &Trail) -> Result<(), AwsError> {
+    let Some(target) = services.trail_target.get() else { return Ok(()) };
+    match target.check_trail_bucket(trail) {
+        Ok(()) => Ok(()),
+        Err(BucketProblem::NoSuchBucket) => {
+            Err(err("S3BucketDoesNotExistException", format!("S3 bucket does not exist: {}", trail.s3_bucket_name)))
+        }
+        Err(BucketProblem::InsufficientPolicy) => Err(err(
+            "InsufficientS3BucketPolicyException",
+            format!("Incorrect S3 bucket policy is detected for bucket: {}", trail.s3_bucket_name),
+        )),
+        Err(BucketProblem::Unavailable(e)) => {
+            tracing::error!(error = %e, "checking a trail bucket failed");
+            Err(AwsError::internal())
+        }
+    }
 }
 
 /// `UpdateTrail`.
@@ -332,6 +354,17 @@ pub fn update_trail(services: &Services, call: &Call, input: &Value) -> Result<V
             "InvalidParameterCombinationException",
             "Multi-Region trail must include global service events.",
         ));
+    }
+    if bucket.is_some() || prefix.is_some() || validation == Some(true) {
+        let mut candidate = trail.clone();
+        if let Some(b) = &bucket {
+            candidate.s3_bucket_name = b.clone();
+        }
+        if let Some(p) = &prefix {
+            candidate.s3_key_prefix = Some(p.clone()).filter(|p| !p.is_empty());
+        }
+        candidate.log_file_validation_enabled = validation.unwrap_or(trail.log_file_validation_enabled);
+        check_bucket(services, &candidate)?;
     }
     let now = call.meta.now_millis;
     let updated = services

@@ -5,7 +5,6 @@
 
 use std::io::Read;
 use std::path::Path;
-use std::sync::Arc;
 
 use anyhow::Context;
 use tessera_services::iam::credentials::login;
@@ -44,22 +43,7 @@ pub fn set(store: &dyn Store, account: &str, password: &str, now: i64) -> anyhow
 
 /// `tessera console set-root-password`: read the password from stdin (its first line).
 pub fn run_cli(data_dir: &Path, store_url: Option<&str>, account: &str) -> anyhow::Result<()> {
-    let store: Arc<dyn Store> = match store_url {
-        None => {
-            let db = data_dir.join("tessera.db");
-            if !db.exists() {
-                anyhow::bail!(
-                    "{} does not exist: start `tessera serve --data-dir {}` once first",
-                    db.display(),
-                    data_dir.display()
-                );
-            }
-            Arc::new(tessera_store::sqlite::SqliteStore::open(&db).context("opening the store")?)
-        }
-        Some(url) => {
-            Arc::new(tessera_store::postgres::PostgresStore::open(url).context("opening the PostgreSQL store")?)
-        }
-    };
+    let store = crate::server::open_existing_store(data_dir, store_url)?;
     let mut input = String::new();
     std::io::stdin().read_to_string(&mut input).context("reading the password from stdin")?;
     let password = input.lines().next().unwrap_or("");
