@@ -203,12 +203,19 @@ impl AuditEvent {
     }
 }
 
-/// A fresh event id in AWS's UUID form.
+/// A fresh event id in AWS's UUID form (8-4-4-4-12 hex). Tessera's are version 7 UUIDs
+/// (RFC 9562: 48 bits of Unix milliseconds, then 74 random bits), so ids sort by time and the
+/// store's event-id index grows at its end instead of at random pages; clients see a UUID as on
+/// AWS (whose ids are version 4).
 pub fn new_event_id() -> String {
     use rand::RngCore;
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0));
     let mut b = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut b);
-    b[6] = (b[6] & 0x0f) | 0x40;
+    rand::thread_rng().fill_bytes(&mut b[6..]);
+    b[..6].copy_from_slice(&millis.to_be_bytes()[2..]);
+    b[6] = (b[6] & 0x0f) | 0x70;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = hex::encode(b);
     format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
@@ -258,7 +265,12 @@ mod tests {
         assert_eq!(parse_iso8601("nope"), None);
         let id = new_event_id();
         assert_eq!(id.len(), 36);
-        assert_eq!(&id[14..15], "4");
+        assert_eq!(&id[14..15], "7");
+        assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"));
+        assert_ne!(new_event_id(), new_event_id());
+        // Time-ordered: a later id sorts after (the millisecond prefix grows).
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        assert!(new_event_id()[..13] > id[..13]);
     }
 
     #[test]

@@ -194,6 +194,9 @@ impl SqliteAuditStore {
         conn.execute_batch(SCHEMA)?;
         // Checkpoints run on their own thread (below), not inside a commit requests wait for.
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        // When the WAL starts over, cut the file back to 64 MiB (it may have grown past that
+        // between two checkpoints).
+        conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
         let checkpoint_conn = Connection::open(path)?;
         checkpoint_conn.busy_timeout(Duration::from_secs(10))?;
         let store = Self::start(
@@ -569,13 +572,25 @@ fn writer_loop(conn: &Mutex<Connection>, rx: &Receiver<Job>, health: &Health, li
 
 /// How often the WAL is checkpointed into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+/// WAL frames (4 KiB pages) past which the checkpoint makes the writer start the WAL over.
+const WAL_RESTART_FRAMES: i64 = 16 * 1024;
 
 /// Copy the WAL into the database file every [`CHECKPOINT_EVERY`] until `stop` is dropped.
-/// `PASSIVE` never blocks the writer; the writer restarts the WAL from its beginning once a
-/// checkpoint has copied all of it, so it stays small.
+/// `PASSIVE` never blocks the writer. The writer starts the WAL over only when it begins a
+/// transaction after a checkpoint that copied all of it, which a writer that never pauses never
+/// sees: once the WAL holds more than [`WAL_RESTART_FRAMES`] (64 MiB), a `RESTART` checkpoint
+/// waits for the writer's current transaction, copies the rest (what came since the last
+/// passive one) and makes the next transaction start the WAL over, so it stays bounded under
+/// sustained load.
 fn checkpoint_loop(conn: &Connection, stop: &Receiver<()>) {
     while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
-        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+        let frames = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1));
+        let result = match frames {
+            Ok(n) if n > WAL_RESTART_FRAMES => conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(())),
+            Ok(_) => Ok(()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
             tracing::warn!(error = %e, "checkpointing the audit store failed; retrying");
         }
     }
