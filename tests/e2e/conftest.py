@@ -68,29 +68,39 @@ class Tessera:
         self.log = self.data_dir.parent / (self.data_dir.name + ".log")
 
     def start(self, timeout=20):
+        if self.proc and self.proc.poll() is None:
+            raise RuntimeError("this server is already running: stop it before starting it again")
         endpoint_file = self.data_dir / "endpoint"
         if endpoint_file.exists():
             endpoint_file.unlink()
         args = [str(BIN), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir), *self.extra_args]
         log = open(self.log, "ab")
         self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=self.proc_env)
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"tessera exited with {self.proc.returncode}: {self.log.read_text()[-2000:]}")
-            if endpoint_file.exists():
-                self.endpoint = endpoint_file.read_text().strip()
-                with urllib.request.urlopen(self.endpoint + "/_tessera/health", timeout=5) as r:
-                    assert r.status == 200
-                self.root_creds = read_credentials_file(self.data_dir / "credentials")
-                return self
-            time.sleep(0.02)
-        raise RuntimeError("tessera did not write its endpoint file in time")
+        try:
+            deadline = time.time() + timeout
+            while time.time() < deadline:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"tessera exited with {self.proc.returncode}: {self.log.read_text()[-2000:]}")
+                if endpoint_file.exists():
+                    self.endpoint = endpoint_file.read_text().strip()
+                    with urllib.request.urlopen(self.endpoint + "/_tessera/health", timeout=5) as r:
+                        assert r.status == 200
+                    self.root_creds = read_credentials_file(self.data_dir / "credentials")
+                    return self
+                time.sleep(0.02)
+            raise RuntimeError("tessera did not write its endpoint file in time")
+        except BaseException:
+            self.kill()  # never leave a server behind that no test will stop
+            raise
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(timeout=20)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()  # the test fails, but leaves no server behind
+                raise
         return self.proc.returncode if self.proc else None
 
     def kill(self):
