@@ -389,6 +389,8 @@ fn encode(event: &AuditEvent) -> Result<Row, AuditError> {
 /// the next free sequence number.
 fn commit(conn: &Mutex<Connection>, jobs: &[Job], next_seq: i64) -> Result<i64, AuditError> {
     let mut conn = lock(conn);
+    // Requests wait for this commit: it syncs, whatever an index move left set (fail closed).
+    conn.pragma_update(None, "synchronous", "FULL")?;
     let tx = conn.transaction()?;
     let mut seq = next_seq;
     {
@@ -424,8 +426,22 @@ fn commit(conn: &Mutex<Connection>, jobs: &[Job], next_seq: i64) -> Result<i64, 
 
 /// Move up to `limit` pending events, oldest first, into the indexed tables in one transaction.
 /// Returns how many were moved.
+///
+/// The move commits without a sync of its own (`synchronous=OFF` for this transaction only):
+/// the events are already durable in `pending`, and a move lost in a crash is lost whole (the
+/// WAL drops a transaction whose frames were not all written), leaving them there to be moved
+/// again at the next start. The next group commit's sync covers the move's frames too.
 fn index_pending(conn: &Mutex<Connection>, limit: i64) -> Result<i64, AuditError> {
     let mut conn = lock(conn);
+    conn.pragma_update(None, "synchronous", "OFF")?;
+    let moved = move_pending(&mut conn, limit);
+    // Back to FULL for everything else; `commit` sets it again before each group commit, so a
+    // failure here cannot leave an unsynced commit that a request waits for.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    moved
+}
+
+fn move_pending(conn: &mut Connection, limit: i64) -> Result<i64, AuditError> {
     let tx = conn.transaction()?;
     let last: Option<i64> =
         tx.query_row("SELECT max(seq) FROM (SELECT seq FROM pending ORDER BY seq LIMIT ?1)", params![limit], |r| {
