@@ -12,6 +12,7 @@
 pub mod delivery;
 pub mod digest;
 pub mod event;
+mod journal;
 pub mod redact;
 pub mod shape;
 pub mod sqlite;
@@ -22,4 +23,4 @@ pub mod verify;
 mod tests;
 
 pub use event::{AuditEvent, CloudTrailRecord, LookupResource, UserIdentity};
-pub use store::{AuditError, AuditLimits, AuditStore, LookupAttribute, LookupQuery, NotConfigured, Trail};
+pub use store::{AuditError, AuditLimits, AuditStore, LookupAttribute, LookupQuery, NotConfigured, Receipt, Trail};

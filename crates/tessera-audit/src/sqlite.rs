@@ -1,14 +1,15 @@
-//! The embedded audit store: SQLite in its own file (`DIR/audit.db`), WAL mode, `synchronous=FULL`.
+//! The embedded audit store: events are made durable in the journal ([`crate::journal`], group
+//! commit: one append and one `fdatasync` per batch, each request waiting only for the batch that
+//! holds its event) and indexed into SQLite (`DIR/audit.db`, WAL mode, `synchronous=FULL`) by the
+//! indexer thread, off the request path.
 //!
-//! Writes go through one writer thread that batches every event queued while the previous batch
-//! was being committed into one transaction (group commit): one fsync per batch, and each
-//! request waits only for the batch that holds its event. A batch is appended to the `pending`
-//! table, which has no secondary index, so that the commit a request waits for writes few pages.
-//! The same thread then moves pending events into `events`, whose columns LookupEvents filters on
-//! are indexed per account, newest first: a few hundred at a time between group commits, and in
-//! large transactions when the writer is idle and before every read (so a lookup sees every event recorded before it).
-//! Moving is one transaction, so after a crash an event is in exactly one of the two tables, and
-//! pending events left by a crash are indexed when the store opens. Records are stored LZ4-compressed.
+//! `events` holds every indexed event; the columns LookupEvents filters on are indexed per
+//! account, newest first. The indexer works in transactions of a few thousand events, each of
+//! which also sets `meta.indexed_through`, so after a crash the journal's events above that mark
+//! are indexed again, exactly once. Every read first indexes what the journal holds on its own
+//! thread, so a lookup sees every event recorded before it. Records are stored LZ4-compressed.
+//! Stores from before the journal kept unindexed events in a `pending` table; they are moved
+//! when such a store opens.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -23,19 +24,17 @@ use tessera_store::secrets::SecretBox;
 
 use crate::digest::{DigestSigner, PublicKeyInfo};
 use crate::event::{AuditEvent, LookupResource};
+use crate::journal::{self, JournalReader, JournalWriter, Row};
 use crate::store::{
-    AuditError, AuditLimits, AuditStore, DeliveryEvent, LookupAttribute, LookupPage, LookupQuery, StoredEvent, Trail,
+    AuditError, AuditLimits, AuditStore, DeliveryEvent, LookupAttribute, LookupPage, LookupQuery, Receipt, StoredEvent,
+    Trail,
 };
 
 /// Largest number of events committed in one transaction.
 const MAX_BATCH_EVENTS: usize = 8192;
-/// Pending events moved into the indexed table per transaction when the writer is idle or a
-/// reader waits.
-const INDEX_BATCH: i64 = 4096;
-/// Pending events moved per transaction between group commits (at least as many as the last
-/// commit wrote, so indexing keeps up): small, because requests wait while it runs.
-const INDEX_STEP: i64 = 256;
-/// How long the writer waits for new events before indexing what is pending.
+/// Events indexed per transaction.
+const INDEX_BATCH: usize = 4096;
+/// How long the indexer sleeps when there is nothing to index (or after a failure).
 const INDEX_IDLE: Duration = Duration::from_millis(50);
 /// How long after a failed write `ready()` refuses new requests.
 const FAILURE_HOLD: Duration = Duration::from_secs(1);
@@ -48,7 +47,8 @@ const MAX_IDLE_READERS: usize = 8;
 /// Seal context of the digest private key.
 const KEY_SEAL_CONTEXT: &str = "audit/digest-key";
 
-/// The columns of `events` and of `pending`, which holds events not yet indexed.
+/// The columns of `events` and of `pending` (where stores from before the journal kept events
+/// not yet indexed).
 macro_rules! event_table {
     ($name:literal) => {
         concat!(
@@ -94,6 +94,7 @@ CREATE TABLE IF NOT EXISTS event_resources(
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS er_type ON event_resources(account, rtype, event_time);
 CREATE INDEX IF NOT EXISTS er_name ON event_resources(account, rname, event_time);
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS trails(
     account TEXT NOT NULL,
     name TEXT NOT NULL,
@@ -110,28 +111,10 @@ CREATE TABLE IF NOT EXISTS signing_keys(
 "
 );
 
-/// An event encoded for insertion (done on the caller's thread, so that the writer only writes).
-#[derive(Debug)]
-struct Row {
-    account: i64,
-    event_time: i64,
-    event_id: String,
-    event_name: String,
-    event_source: String,
-    username: Option<String>,
-    access_key_id: Option<String>,
-    read_only: bool,
-    region: String,
-    resources_json: Option<String>,
-    record: Vec<u8>,
-}
-
-/// What the writer thread is asked to do.
-enum Job {
-    /// Make these events durable, then answer.
-    Record { rows: Vec<Row>, done: SyncSender<Result<(), AuditError>> },
-    /// Index every pending event, then answer (before a read).
-    Flush { done: SyncSender<Result<(), AuditError>> },
+/// What the writer thread is asked to do: make these events durable, then answer.
+struct Job {
+    rows: Vec<Row>,
+    done: tokio::sync::oneshot::Sender<Result<(), AuditError>>,
 }
 
 #[derive(Debug, Default)]
@@ -151,15 +134,33 @@ enum Readers {
     Pool { path: PathBuf, idle: Mutex<Vec<Connection>> },
 }
 
+/// The indexer's position: where it reads the journal, and the highest sequence number that is
+/// indexed (kept in `meta` in the same transaction as the events).
+struct IndexState {
+    journal: JournalReader,
+    indexed: i64,
+}
+
+/// What the writer, the indexer and readers share.
+struct Shared {
+    /// The SQLite connection that writes (indexing, pruning, trails, keys).
+    conn: Mutex<Connection>,
+    /// The indexer's position; lock before `conn`.
+    index: Mutex<IndexState>,
+    /// Highest sequence number durable in the journal.
+    durable: AtomicI64,
+    health: Health,
+}
+
 /// The SQLite [`AuditStore`].
 pub struct SqliteAuditStore {
-    write: Arc<Mutex<Connection>>,
+    shared: Arc<Shared>,
     readers: Readers,
     sender: RwLock<Option<Sender<Job>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    indexer: Mutex<Option<JoinHandle<()>>>,
     /// The checkpoint thread (file stores) and the sender whose drop stops it.
     checkpointer: Mutex<Option<(SyncSender<()>, JoinHandle<()>)>>,
-    health: Arc<Health>,
     secrets: SecretBox,
     key_lock: Mutex<()>,
 }
@@ -186,21 +187,47 @@ fn configure(conn: &Connection, in_memory: bool) -> Result<(), AuditError> {
     Ok(())
 }
 
+/// The journal directory of the store file at `path` (`audit.db` → `audit.journal`).
+pub fn journal_dir(path: &Path) -> PathBuf {
+    path.with_extension("journal")
+}
+
+/// The highest sequence number indexed: `meta`'s mark, or for stores from before the journal
+/// the highest in `events` (their `pending` events are moved first).
+fn indexed_through(conn: &Mutex<Connection>) -> Result<i64, AuditError> {
+    while index_pending(conn, 4096)? > 0 {
+        // The checkpoint thread is not running yet: keep the WAL from growing with the move.
+        lock(conn).query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+    }
+    let c = lock(conn);
+    let mark: Option<i64> =
+        c.query_row("SELECT value FROM meta WHERE key = 'indexed_through'", [], |r| r.get(0)).optional()?;
+    let max: i64 = c.query_row("SELECT coalesce(max(seq), 0) FROM events", [], |r| r.get(0))?;
+    Ok(mark.unwrap_or(0).max(max))
+}
+
 impl SqliteAuditStore {
     /// Open (or create) the store at `path`, sealing the digest key with `secrets`.
     pub fn open(path: &Path, secrets: SecretBox, limits: AuditLimits) -> Result<SqliteAuditStore, AuditError> {
         let conn = Connection::open(path)?;
         configure(&conn, false)?;
         conn.execute_batch(SCHEMA)?;
-        // Checkpoints run on their own thread (below), not inside a commit requests wait for.
+        // Checkpoints run on their own thread (below), not inside a commit.
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         // When the WAL starts over, cut the file back to 64 MiB (it may have grown past that
         // between two checkpoints).
         conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
+        let conn = Mutex::new(conn);
+        let indexed = indexed_through(&conn)?;
+        let dir = journal_dir(path);
+        let next_seq = indexed.max(journal::recover(&dir)?) + 1;
+        let writer = JournalWriter::open(&dir, next_seq)?;
+        let reader = JournalReader::open(&dir);
         let checkpoint_conn = Connection::open(path)?;
         checkpoint_conn.busy_timeout(Duration::from_secs(10))?;
         let store = Self::start(
             conn,
+            (writer, reader, indexed, next_seq),
             Readers::Pool { path: path.to_path_buf(), idle: Mutex::new(Vec::new()) },
             secrets,
             limits,
@@ -220,44 +247,70 @@ impl SqliteAuditStore {
         configure(&conn, true)?;
         conn.execute_batch(SCHEMA)?;
         let secrets = SecretBox::new(&SecretBox::generate_key());
-        Ok(Self::start(conn, Readers::Shared, secrets, AuditLimits::default()))
+        let (writer, reader) = JournalReader::memory();
+        Ok(Self::start(Mutex::new(conn), (writer, reader, 0, 1), Readers::Shared, secrets, AuditLimits::default()))
     }
 
-    fn start(conn: Connection, readers: Readers, secrets: SecretBox, limits: AuditLimits) -> SqliteAuditStore {
-        let write = Arc::new(Mutex::new(conn));
+    fn start(
+        conn: Mutex<Connection>,
+        (journal, reader, indexed, next_seq): (JournalWriter, JournalReader, i64, i64),
+        readers: Readers,
+        secrets: SecretBox,
+        limits: AuditLimits,
+    ) -> SqliteAuditStore {
+        let shared = Arc::new(Shared {
+            conn,
+            index: Mutex::new(IndexState { journal: reader, indexed }),
+            durable: AtomicI64::new(next_seq - 1),
+            health: Health::default(),
+        });
+        shared.health.writer_alive.store(true, Ordering::SeqCst);
         let (tx, rx) = mpsc::channel::<Job>();
-        let health = Arc::new(Health::default());
-        health.writer_alive.store(true, Ordering::SeqCst);
+        // The writer nudges the indexer after each commit; dropping it stops the indexer.
+        let (nudge, nudged) = mpsc::sync_channel::<()>(1);
         let writer = {
-            let write = Arc::clone(&write);
-            let health = Arc::clone(&health);
+            let shared = Arc::clone(&shared);
             std::thread::Builder::new()
                 .name("audit-writer".into())
-                .spawn(move || writer_loop(&write, &rx, &health, limits))
+                .spawn(move || writer_loop(&shared, &rx, journal, next_seq, &nudge))
                 .map_err(|e| tracing::error!(error = %e, "cannot start the audit writer"))
                 .ok()
         };
         if writer.is_none() {
-            health.writer_alive.store(false, Ordering::SeqCst);
+            shared.health.writer_alive.store(false, Ordering::SeqCst);
         }
+        let indexer = {
+            let shared = Arc::clone(&shared);
+            std::thread::Builder::new()
+                .name("audit-indexer".into())
+                .spawn(move || indexer_loop(&shared, &nudged, limits))
+                .map_err(
+                    |e| tracing::error!(error = %e, "cannot start the audit indexer; events are indexed when read"),
+                )
+                .ok()
+        };
         SqliteAuditStore {
-            write,
+            shared,
             readers,
             sender: RwLock::new(Some(tx)),
             writer: Mutex::new(writer),
+            indexer: Mutex::new(indexer),
             checkpointer: Mutex::new(None),
-            health,
             secrets,
             key_lock: Mutex::new(()),
         }
     }
 
-    /// Stop the writer after the events already queued are committed.
+    /// Stop the writer after the events already queued are durable. Events not yet indexed stay
+    /// in the journal and are indexed by the next store opened on the same file.
     pub fn shutdown(&self) {
         if let Ok(mut s) = self.sender.write() {
             s.take();
         }
         if let Some(h) = lock(&self.writer).take() {
+            let _ = h.join();
+        }
+        if let Some(h) = lock(&self.indexer).take() {
             let _ = h.join();
         }
         if let Some((stop, h)) = lock(&self.checkpointer).take() {
@@ -266,29 +319,20 @@ impl SqliteAuditStore {
         }
     }
 
-    /// Delete events beyond the retention and size bounds now (the writer also does this every minute).
+    /// Delete events beyond the retention and size bounds now (the indexer also does this every minute).
     pub fn prune(&self, limits: AuditLimits, now_millis: i64) -> Result<u64, AuditError> {
         self.flush()?;
-        prune(&self.write, limits, now_millis)
+        prune(&self.shared.conn, limits, now_millis)
     }
 
-    /// Index every event recorded so far, so that a read sees them all.
+    /// Index every event made durable so far, on the caller's thread, so that a read sees them all.
     fn flush(&self) -> Result<(), AuditError> {
-        let (done, wait) = mpsc::sync_channel(1);
-        let sent = match self.sender.read() {
-            Ok(sender) => sender.as_ref().is_some_and(|s| s.send(Job::Flush { done }).is_ok()),
-            Err(_) => false,
-        };
-        match sent.then(|| wait.recv()) {
-            Some(Ok(result)) => result,
-            // No writer (shut down or stopped): nothing races with indexing here.
-            _ => index_all(&self.write),
-        }
+        index_upto(&self.shared, self.shared.durable.load(Ordering::SeqCst), usize::MAX)
     }
 
     fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> Result<T, AuditError>) -> Result<T, AuditError> {
         match &self.readers {
-            Readers::Shared => f(&lock(&self.write)),
+            Readers::Shared => f(&lock(&self.shared.conn)),
             Readers::Pool { path, idle } => {
                 let conn = match lock(idle).pop() {
                     Some(c) => c,
@@ -313,7 +357,6 @@ impl SqliteAuditStore {
         }
     }
 }
-
 impl Drop for SqliteAuditStore {
     fn drop(&mut self) {
         self.shutdown();
@@ -385,63 +428,82 @@ fn encode(event: &AuditEvent) -> Result<Row, AuditError> {
     })
 }
 
-/// Append the events of `jobs` to `pending` in one transaction, numbered from `next_seq`; returns
-/// the next free sequence number.
-fn commit(conn: &Mutex<Connection>, jobs: &[Job], next_seq: i64) -> Result<i64, AuditError> {
-    let mut conn = lock(conn);
-    // Requests wait for this commit: it syncs, whatever an index move left set (fail closed).
-    conn.pragma_update(None, "synchronous", "FULL")?;
+/// Index the journal's events numbered up to `upto`, in transactions of [`INDEX_BATCH`], at most
+/// `max_batches` of them; then delete journal segments that are wholly indexed.
+fn index_upto(shared: &Shared, upto: i64, max_batches: usize) -> Result<(), AuditError> {
+    let mut state = lock(&shared.index);
+    let mut batches = 0;
+    while state.indexed < upto && batches < max_batches {
+        let after = state.indexed;
+        let rows = state.journal.read(after, upto, INDEX_BATCH)?;
+        let Some(last) = rows.last().map(|(seq, _)| *seq) else { break };
+        insert_indexed(&mut lock(&shared.conn), &rows, last)?;
+        state.indexed = last;
+        batches += 1;
+    }
+    state.journal.remove_indexed(state.indexed)
+}
+
+/// The statement that inserts a row of [`row_params`] (`INSERT ... INTO <table>`).
+fn insert_sql(insert_into: &str) -> String {
+    format!(
+        "{insert_into}(seq, account, event_time, event_id, event_name, event_source, username, access_key_id,
+                       read_only, region, resources, record)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+    )
+}
+
+/// The values of event `seq` in the column order of [`insert_sql`].
+fn row_params<'a>(seq: &'a i64, row: &'a Row) -> [&'a dyn rusqlite::ToSql; 12] {
+    [
+        seq,
+        &row.account,
+        &row.event_time,
+        &row.event_id,
+        &row.event_name,
+        &row.event_source,
+        &row.username,
+        &row.access_key_id,
+        &row.read_only,
+        &row.region,
+        &row.resources_json,
+        &row.record,
+    ]
+}
+
+/// Insert `rows` into the indexed tables and set the `indexed_through` mark, in one transaction
+/// that syncs (the journal's segments are deleted after it).
+fn insert_indexed(conn: &mut Connection, rows: &[(i64, Row)], indexed_through: i64) -> Result<(), AuditError> {
     let tx = conn.transaction()?;
-    let mut seq = next_seq;
     {
-        let mut ins = tx.prepare_cached(
-            "INSERT INTO pending(seq, account, event_time, event_id, event_name, event_source, username,
-                                 access_key_id, read_only, region, resources, record)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        let mut ins = tx.prepare_cached(&insert_sql("INSERT OR IGNORE INTO events"))?;
+        let mut res = tx.prepare_cached(
+            "INSERT OR IGNORE INTO event_resources(seq, rtype, rname, account, event_time) VALUES (?1, ?2, ?3, ?4, ?5)",
         )?;
-        for job in jobs {
-            let Job::Record { rows, .. } = job else { continue };
-            for row in rows {
-                ins.execute(params![
-                    seq,
-                    row.account,
-                    row.event_time,
-                    row.event_id,
-                    row.event_name,
-                    row.event_source,
-                    row.username,
-                    row.access_key_id,
-                    row.read_only,
-                    row.region,
-                    row.resources_json,
-                    row.record,
-                ])?;
-                seq += 1;
+        for (seq, row) in rows {
+            ins.execute(row_params(seq, row).as_slice())?;
+            if let Some(json) = &row.resources_json {
+                let resources: Vec<LookupResource> = serde_json::from_str(json)
+                    .map_err(|e| AuditError::Storage(format!("corrupt journal audit event {seq}: {e}")))?;
+                for r in &resources {
+                    res.execute(params![seq, r.resource_type, r.resource_name, row.account, row.event_time])?;
+                }
             }
         }
+        tx.execute(
+            "INSERT INTO meta(key, value) VALUES ('indexed_through', ?1)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            params![indexed_through],
+        )?;
     }
     tx.commit()?;
-    Ok(seq)
+    Ok(())
 }
 
-/// Move up to `limit` pending events, oldest first, into the indexed tables in one transaction.
-/// Returns how many were moved.
-///
-/// The move commits without a sync of its own (`synchronous=OFF` for this transaction only):
-/// the events are already durable in `pending`, and a move lost in a crash is lost whole (the
-/// WAL drops a transaction whose frames were not all written), leaving them there to be moved
-/// again at the next start. The next group commit's sync covers the move's frames too.
+/// Move up to `limit` events that a store from before the journal left in `pending` into the
+/// indexed tables, in one transaction. Returns how many were moved.
 fn index_pending(conn: &Mutex<Connection>, limit: i64) -> Result<i64, AuditError> {
     let mut conn = lock(conn);
-    conn.pragma_update(None, "synchronous", "OFF")?;
-    let moved = move_pending(&mut conn, limit);
-    // Back to FULL for everything else; `commit` sets it again before each group commit, so a
-    // failure here cannot leave an unsynced commit that a request waits for.
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    moved
-}
-
-fn move_pending(conn: &mut Connection, limit: i64) -> Result<i64, AuditError> {
     let tx = conn.transaction()?;
     let last: Option<i64> =
         tx.query_row("SELECT max(seq) FROM (SELECT seq FROM pending ORDER BY seq LIMIT ?1)", params![limit], |r| {
@@ -477,115 +539,88 @@ fn move_pending(conn: &mut Connection, limit: i64) -> Result<i64, AuditError> {
     Ok(i64::try_from(moved).unwrap_or(i64::MAX))
 }
 
-/// Index every pending event.
-fn index_all(conn: &Mutex<Connection>) -> Result<(), AuditError> {
-    while index_pending(conn, INDEX_BATCH)? > 0 {}
-    Ok(())
-}
-
-/// The first free sequence number and the number of pending events, as the store holds them.
-fn writer_start(conn: &Mutex<Connection>) -> Result<(i64, i64), AuditError> {
-    let c = lock(conn);
-    let max: i64 = c.query_row(
-        "SELECT max(coalesce((SELECT max(seq) FROM events), 0), coalesce((SELECT max(seq) FROM pending), 0))",
-        [],
-        |r| r.get(0),
-    )?;
-    let pending: i64 = c.query_row("SELECT count(*) FROM pending", [], |r| r.get(0))?;
-    Ok((max + 1, pending))
-}
-
-fn writer_loop(conn: &Mutex<Connection>, rx: &Receiver<Job>, health: &Health, limits: AuditLimits) {
-    let (mut next_seq, mut unindexed) = match writer_start(conn) {
-        Ok(x) => x,
-        Err(e) => {
-            tracing::error!(error = %e, "the audit store cannot be read; requests fail");
-            health.writer_alive.store(false, Ordering::SeqCst);
-            return;
-        }
-    };
-    let mut last_prune = Instant::now();
-    let _ = prune(conn, limits, wall_millis());
-    loop {
-        let first = if unindexed > 0 {
-            match rx.recv_timeout(INDEX_IDLE) {
-                Ok(j) => j,
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    match index_pending(conn, INDEX_BATCH) {
-                        Ok(n) => unindexed = (unindexed - n).max(0),
-                        Err(e) => tracing::warn!(error = %e, "indexing audit events failed; retrying"),
-                    }
-                    continue;
-                }
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            }
-        } else {
-            match rx.recv() {
-                Ok(j) => j,
-                Err(_) => break,
-            }
-        };
-        let mut n = 0;
+/// The writer: each turn takes every job queued (up to [`MAX_BATCH_EVENTS`] events), appends
+/// them to the journal with one sync, answers them, and nudges the indexer.
+fn writer_loop(
+    shared: &Shared,
+    rx: &Receiver<Job>,
+    mut journal: JournalWriter,
+    mut next_seq: i64,
+    nudge: &SyncSender<()>,
+) {
+    while let Ok(first) = rx.recv() {
+        let mut n = first.rows.len();
         let mut jobs = vec![first];
-        loop {
-            if let Some(Job::Record { rows, .. }) = jobs.last() {
-                n += rows.len();
-            }
-            if n >= MAX_BATCH_EVENTS {
-                break;
-            }
-            match rx.try_recv() {
-                Ok(j) => jobs.push(j),
-                Err(_) => break,
-            }
+        while n < MAX_BATCH_EVENTS {
+            let Ok(j) = rx.try_recv() else { break };
+            n += j.rows.len();
+            jobs.push(j);
         }
-        let result = if n > 0 { commit(conn, &jobs, next_seq).map(|next| next_seq = next) } else { Ok(()) };
+        let mut rows = Vec::with_capacity(n);
+        let mut waiting = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            rows.extend(job.rows);
+            waiting.push(job.done);
+        }
+        let result = journal.append(next_seq, rows);
         match &result {
             Ok(()) => {
-                health.last_failure_millis.store(0, Ordering::SeqCst);
-                unindexed += i64::try_from(n).unwrap_or(0);
+                next_seq += i64::try_from(n).unwrap_or(0);
+                shared.durable.store(next_seq - 1, Ordering::SeqCst);
+                shared.health.last_failure_millis.store(0, Ordering::SeqCst);
             }
             Err(e) => {
                 tracing::error!(error = %e, events = n, "audit events could not be written; their requests fail");
-                health.last_failure_millis.store(wall_millis(), Ordering::SeqCst);
+                shared.health.last_failure_millis.store(wall_millis(), Ordering::SeqCst);
             }
         }
-        let mut flushes = Vec::new();
-        for j in jobs {
-            match j {
-                Job::Record { done, .. } => {
-                    let _ = done.send(result.clone());
-                }
-                Job::Flush { done } => flushes.push(done),
-            }
+        for done in waiting {
+            let _ = done.send(result.clone());
         }
-        if !flushes.is_empty() {
-            let indexed = index_all(conn);
-            if indexed.is_ok() {
-                unindexed = 0;
-            }
-            for done in flushes {
-                let _ = done.send(indexed.clone());
-            }
-        } else if unindexed >= INDEX_STEP {
-            match index_pending(conn, INDEX_STEP.max(i64::try_from(n).unwrap_or(INDEX_STEP))) {
-                Ok(n) => unindexed = (unindexed - n).max(0),
-                Err(e) => tracing::warn!(error = %e, "indexing audit events failed; retrying"),
-            }
-        }
-        if last_prune.elapsed() >= PRUNE_EVERY {
-            last_prune = Instant::now();
-            if let Err(e) = prune(conn, limits, wall_millis()) {
+        let _ = nudge.try_send(());
+    }
+    shared.health.writer_alive.store(false, Ordering::SeqCst);
+}
+
+/// Run the calling thread at the lowest scheduling priority (nice 19; on Linux a thread's nice
+/// value is its own): indexing and checkpoints are work that can wait, and under full load they
+/// yield the CPU to requests. Failure only costs speed.
+fn lower_priority() {
+    if let Err(e) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 19) {
+        tracing::debug!(error = %e, "cannot lower the priority of an audit background thread");
+    }
+}
+
+/// The indexer: after each commit (or every [`INDEX_IDLE`]) it indexes what the journal holds,
+/// one [`INDEX_BATCH`] transaction at a time so that readers can flush in between, and prunes
+/// every [`PRUNE_EVERY`]. It stops when the writer does.
+fn indexer_loop(shared: &Shared, nudged: &Receiver<()>, limits: AuditLimits) {
+    lower_priority();
+    let mut last_prune: Option<Instant> = None;
+    loop {
+        if last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
+            last_prune = Some(Instant::now());
+            if let Err(e) = prune(&shared.conn, limits, wall_millis()) {
                 tracing::warn!(error = %e, "pruning audit events failed");
             }
         }
+        let behind = lock(&shared.index).indexed < shared.durable.load(Ordering::SeqCst);
+        if behind {
+            if let Err(e) = index_upto(shared, shared.durable.load(Ordering::SeqCst), 1) {
+                tracing::warn!(error = %e, "indexing audit events failed; retrying");
+                std::thread::sleep(INDEX_IDLE);
+            }
+            if nudged.try_recv() == Err(mpsc::TryRecvError::Disconnected) {
+                break;
+            }
+            continue;
+        }
+        match nudged.recv_timeout(INDEX_IDLE) {
+            Ok(()) | Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
     }
-    if let Err(e) = index_all(conn) {
-        tracing::warn!(error = %e, "indexing audit events at shutdown failed; they are indexed at the next start");
-    }
-    health.writer_alive.store(false, Ordering::SeqCst);
 }
-
 /// How often the WAL is checkpointed into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 /// WAL frames (4 KiB pages) past which the checkpoint makes the writer start the WAL over.
@@ -599,6 +634,7 @@ const WAL_RESTART_FRAMES: i64 = 16 * 1024;
 /// passive one) and makes the next transaction start the WAL over, so it stays bounded under
 /// sustained load.
 fn checkpoint_loop(conn: &Connection, stop: &Receiver<()>) {
+    lower_priority();
     while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
         let frames = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1));
         let result = match frames {
@@ -675,33 +711,28 @@ fn read_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventRow> {
 
 impl AuditStore for SqliteAuditStore {
     fn ready(&self) -> Result<(), AuditError> {
-        if !self.health.writer_alive.load(Ordering::SeqCst) {
+        if !self.shared.health.writer_alive.load(Ordering::SeqCst) {
             return Err(AuditError::Unavailable("the audit writer has stopped".into()));
         }
-        let failed = self.health.last_failure_millis.load(Ordering::SeqCst);
+        let failed = self.shared.health.last_failure_millis.load(Ordering::SeqCst);
         if failed != 0 && wall_millis() - failed < i64::try_from(FAILURE_HOLD.as_millis()).unwrap_or(1000) {
             return Err(AuditError::Unavailable("the audit log could not be written a moment ago".into()));
         }
         Ok(())
     }
 
-    fn record(&self, events: Vec<AuditEvent>) -> Result<(), AuditError> {
+    fn submit(&self, events: Vec<AuditEvent>) -> Result<Receipt, AuditError> {
         if events.is_empty() {
-            return Ok(());
+            return Ok(Receipt::done(Ok(())));
         }
         let rows = events.iter().map(encode).collect::<Result<Vec<_>, _>>()?;
-        let (done, wait) = mpsc::sync_channel(1);
-        {
-            let sender =
-                self.sender.read().map_err(|_| AuditError::Unavailable("audit writer lock poisoned".into()))?;
-            let Some(sender) = sender.as_ref() else {
-                return Err(AuditError::Unavailable("the audit store is shut down".into()));
-            };
-            sender
-                .send(Job::Record { rows, done })
-                .map_err(|_| AuditError::Unavailable("the audit writer has stopped".into()))?;
-        }
-        wait.recv().map_err(|_| AuditError::Unavailable("the audit writer has stopped".into()))?
+        let (done, receipt) = Receipt::channel();
+        let sender = self.sender.read().map_err(|_| AuditError::Unavailable("audit writer lock poisoned".into()))?;
+        let Some(sender) = sender.as_ref() else {
+            return Err(AuditError::Unavailable("the audit store is shut down".into()));
+        };
+        sender.send(Job { rows, done }).map_err(|_| AuditError::Unavailable("the audit writer has stopped".into()))?;
+        Ok(receipt)
     }
 
     fn lookup(&self, q: &LookupQuery) -> Result<LookupPage, AuditError> {
@@ -842,7 +873,7 @@ impl AuditStore for SqliteAuditStore {
 
     fn insert_trail(&self, trail: &Trail) -> Result<bool, AuditError> {
         let body = serde_json::to_string(trail).map_err(|e| AuditError::Storage(e.to_string()))?;
-        let c = lock(&self.write);
+        let c = lock(&self.shared.conn);
         let n = c.execute(
             "INSERT OR IGNORE INTO trails(account, name, body) VALUES (?1, ?2, ?3)",
             params![trail.account, trail.name, body],
@@ -869,7 +900,7 @@ impl AuditStore for SqliteAuditStore {
         name: &str,
         change: &mut dyn FnMut(&mut Trail),
     ) -> Result<Option<Trail>, AuditError> {
-        let mut c = lock(&self.write);
+        let mut c = lock(&self.shared.conn);
         let tx = c.transaction()?;
         let body: Option<String> = tx
             .query_row("SELECT body FROM trails WHERE account = ?1 AND name = ?2", params![account, name], |r| r.get(0))
@@ -887,7 +918,7 @@ impl AuditStore for SqliteAuditStore {
     }
 
     fn delete_trail(&self, account: &str, name: &str) -> Result<bool, AuditError> {
-        let c = lock(&self.write);
+        let c = lock(&self.shared.conn);
         Ok(c.execute("DELETE FROM trails WHERE account = ?1 AND name = ?2", params![account, name])? == 1)
     }
 
@@ -912,7 +943,7 @@ impl AuditStore for SqliteAuditStore {
         // Generated outside the writer lock: key generation takes a moment.
         let signer = DigestSigner::generate(now_millis)?;
         let sealed = self.secrets.seal(KEY_SEAL_CONTEXT, &signer.to_pkcs8()?);
-        let c = lock(&self.write);
+        let c = lock(&self.shared.conn);
         c.execute(
             "INSERT INTO signing_keys(fingerprint, public_der, private_sealed, valid_from) VALUES (?1, ?2, ?3, ?4)",
             params![signer.public.fingerprint, signer.public.der, sealed, now_millis],
@@ -940,15 +971,31 @@ impl AuditStore for SqliteAuditStore {
     }
 }
 
-/// Append `events` to `pending` of the store file at `path` as the writer's commit does, numbered
-/// from `next_seq`, without indexing them: the state a crash between the two leaves.
+/// Append `events` to the journal of the store file at `path` as the writer does, numbered from
+/// `next_seq`, without indexing them: the state a crash right after a group commit leaves.
 #[cfg(test)]
 pub(crate) fn append_unindexed(path: &Path, events: &[AuditEvent], next_seq: i64) -> Result<i64, AuditError> {
+    let dir = journal_dir(path);
+    journal::recover(&dir)?;
+    let rows = events.iter().map(encode).collect::<Result<Vec<_>, _>>()?;
+    let n = i64::try_from(rows.len()).unwrap_or(0);
+    JournalWriter::open(&dir, next_seq)?.append(next_seq, rows)?;
+    Ok(next_seq + n)
+}
+
+/// Insert `events` into `pending` of the store file at `path`, numbered from `next_seq`: what a
+/// store from before the journal left unindexed.
+#[cfg(test)]
+pub(crate) fn append_pending(path: &Path, events: &[AuditEvent], next_seq: i64) -> Result<i64, AuditError> {
     let conn = Connection::open(path)?;
     configure(&conn, false)?;
-    let rows = events.iter().map(encode).collect::<Result<Vec<_>, _>>()?;
-    let (done, _wait) = mpsc::sync_channel(1);
-    commit(&Mutex::new(conn), &[Job::Record { rows, done }], next_seq)
+    let mut seq = next_seq;
+    for row in events.iter().map(encode) {
+        let row = row?;
+        conn.execute(&insert_sql("INSERT INTO pending"), row_params(&seq, &row).as_slice())?;
+        seq += 1;
+    }
+    Ok(seq)
 }
 
 /// Public keys and trails read from an audit database file without starting a writer (for

@@ -261,12 +261,60 @@ impl Default for AuditLimits {
     }
 }
 
+/// The answer to a [`AuditStore::submit`]: whether the events became durable. A request's
+/// response must not be sent before it says `Ok`.
+#[derive(Debug)]
+pub struct Receipt(ReceiptInner);
+
+#[derive(Debug)]
+enum ReceiptInner {
+    Pending(tokio::sync::oneshot::Receiver<Result<(), AuditError>>),
+    Done(Result<(), AuditError>),
+}
+
+fn writer_gone(_: tokio::sync::oneshot::error::RecvError) -> AuditError {
+    AuditError::Unavailable("the audit writer has stopped".into())
+}
+
+impl Receipt {
+    /// A receipt that will be answered through `sender`.
+    pub fn channel() -> (tokio::sync::oneshot::Sender<Result<(), AuditError>>, Receipt) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        (tx, Receipt(ReceiptInner::Pending(rx)))
+    }
+
+    /// A receipt that is already answered.
+    pub fn done(result: Result<(), AuditError>) -> Receipt {
+        Receipt(ReceiptInner::Done(result))
+    }
+
+    /// Block this thread until the events are durable (not on an async runtime's thread).
+    pub fn wait(self) -> Result<(), AuditError> {
+        match self.0 {
+            ReceiptInner::Pending(rx) => rx.blocking_recv().map_err(writer_gone)?,
+            ReceiptInner::Done(r) => r,
+        }
+    }
+
+    /// Wait, without blocking a thread, until the events are durable.
+    pub async fn durable(self) -> Result<(), AuditError> {
+        match self.0 {
+            ReceiptInner::Pending(rx) => rx.await.map_err(writer_gone)?,
+            ReceiptInner::Done(r) => r,
+        }
+    }
+}
+
 /// Where audit events are made durable and looked up.
 pub trait AuditStore: Send + Sync {
     /// Whether events can be recorded now (checked before an operation runs).
     fn ready(&self) -> Result<(), AuditError>;
-    /// Make `events` durable; returns once they are on disk (group commit).
-    fn record(&self, events: Vec<AuditEvent>) -> Result<(), AuditError>;
+    /// Queue `events` to be made durable (group commit); the receipt says when they are.
+    fn submit(&self, events: Vec<AuditEvent>) -> Result<Receipt, AuditError>;
+    /// Make `events` durable; returns once they are on disk.
+    fn record(&self, events: Vec<AuditEvent>) -> Result<(), AuditError> {
+        self.submit(events)?.wait()
+    }
     /// A page of one account's events, newest first.
     fn lookup(&self, query: &LookupQuery) -> Result<LookupPage, AuditError>;
     /// The highest sequence number stored (0 when empty).
@@ -301,8 +349,8 @@ impl AuditStore for NotConfigured {
     fn ready(&self) -> Result<(), AuditError> {
         Err(AuditError::Unavailable("no audit store is configured".into()))
     }
-    fn record(&self, _events: Vec<AuditEvent>) -> Result<(), AuditError> {
-        self.ready()
+    fn submit(&self, _events: Vec<AuditEvent>) -> Result<Receipt, AuditError> {
+        self.ready().map(|()| Receipt::done(Ok(())))
     }
     fn lookup(&self, _query: &LookupQuery) -> Result<LookupPage, AuditError> {
         self.ready().map(|_| LookupPage::default())

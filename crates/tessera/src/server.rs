@@ -235,14 +235,54 @@ async fn aws(
             ));
         }
     };
-    let work = tokio::task::spawn_blocking(move || process(&services, &parts, &body, peer, &request_id));
-    match work.await {
-        Ok(r) => into_response(r),
+    let inline = in_memory_sts_call(&parts, &body);
+    let run = move || {
+        let mut audit = None;
+        let response = process(&services, &parts, &body, peer, &request_id, &mut audit);
+        (response, audit)
+    };
+    let work = if inline { Ok(run()) } else { tokio::task::spawn_blocking(run).await };
+    match work {
+        Ok((response, None)) => into_response(response),
+        // The response leaves only once its event is durable; the wait holds no thread.
+        Ok((response, Some(pending))) => match pending.receipt.durable().await {
+            Ok(()) => into_response(response),
+            Err(e) => {
+                let e = tessera_services::cloudtrail::audit_failure(&e);
+                into_response(WireResponse::error(pending.protocol, &e, &pending.request_id))
+            }
+        },
         Err(_) => {
             let e = AwsError::internal();
             into_response(WireResponse::error(Protocol::Query { xmlns: tessera_wire::response::STS_XMLNS }, &e, "-"))
         }
     }
+}
+
+/// Whether a request is a signed STS call of [`tessera_services::sts::IN_MEMORY_OPERATIONS`]
+/// (these run on the async thread: a hand-off to a blocking thread costs more than they do).
+/// A request misjudged here is only run on the other kind of thread.
+fn in_memory_sts_call(parts: &Parts, body: &Bytes) -> bool {
+    let signed_for_sts = parts
+        .headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("/sts/aws4_request"));
+    if !signed_for_sts {
+        return false;
+    }
+    let query = parts.uri.query().unwrap_or("").as_bytes();
+    QueryParams::parse(&[query, body])
+        .ok()
+        .and_then(|p| p.action().map(|a| tessera_services::sts::IN_MEMORY_OPERATIONS.contains(&a)))
+        .unwrap_or(false)
+}
+
+/// A response whose audit event is queued but not yet durable.
+struct PendingAudit {
+    receipt: tessera_audit::Receipt,
+    protocol: Protocol,
+    request_id: String,
 }
 
 fn into_response(w: WireResponse) -> Response {
@@ -290,12 +330,19 @@ fn decode(parts: &Parts, body: &Bytes, service: ServiceName) -> Result<(String, 
     }
 }
 
-fn process(services: &Services, parts: &Parts, body: &Bytes, peer: SocketAddr, request_id: &str) -> WireResponse {
+fn process(
+    services: &Services,
+    parts: &Parts,
+    body: &Bytes,
+    peer: SocketAddr,
+    request_id: &str,
+    audit: &mut Option<PendingAudit>,
+) -> WireResponse {
     let default_protocol = Protocol::Query { xmlns: tessera_wire::response::STS_XMLNS };
     let signed = parts.headers.contains_key(http::header::AUTHORIZATION)
         || tessera_sigv4::has_presigned_params(parts.uri.query().unwrap_or(""));
     if !signed {
-        return process_unsigned(services, parts, body, peer, request_id);
+        return process_unsigned(services, parts, body, peer, request_id, audit);
     }
     let request = RequestParts::from_http(parts, Payload::Bytes(body));
     let parsed = match tessera_sigv4::parse(&request) {
@@ -341,7 +388,7 @@ fn process(services: &Services, parts: &Parts, body: &Bytes, peer: SocketAddr, r
         },
     };
     services.note_access_key_use(&call, service);
-    run_audited(services, service, &call, &input, request_id)
+    run_audited(services, service, &call, &input, request_id, audit)
 }
 
 /// An unsigned request: only STS's federation calls recognised by their `Action`
@@ -353,6 +400,7 @@ fn process_unsigned(
     body: &Bytes,
     peer: SocketAddr,
     request_id: &str,
+    audit: &mut Option<PendingAudit>,
 ) -> WireResponse {
     let service = ServiceName::Sts;
     let missing = || {
@@ -380,17 +428,19 @@ fn process_unsigned(
             now_millis: services.clock.now_millis(),
         },
     };
-    run_audited(services, service, &call, &input, request_id)
+    run_audited(services, service, &call, &input, request_id, audit)
 }
 
-/// Run the operation, audited: refuse before acting if events cannot be recorded; record the
-/// outcome (allowed or denied, success or error) durably before the response is sent.
+/// Run the operation, audited: refuse before acting if events cannot be recorded; queue the
+/// outcome's event (allowed or denied, success or error) and leave in `audit` the receipt the
+/// caller must see succeed before it sends the response.
 fn run_audited(
     services: &Services,
     service: ServiceName,
     call: &Call,
     input: &Input,
     request_id: &str,
+    audit: &mut Option<PendingAudit>,
 ) -> WireResponse {
     let fail = |e: AwsError| WireResponse::error(service.protocol(), &e, request_id);
     let audited = !UNAUDITED.load(std::sync::atomic::Ordering::Relaxed);
@@ -401,8 +451,12 @@ fn run_audited(
     }
     let outcome = services.handle(service, call, input);
     if audited {
-        if let Err(e) = tessera_services::cloudtrail::record_call(services, service, call, input, &outcome) {
-            return fail(e);
+        match tessera_services::cloudtrail::submit_call(services, service, call, input, &outcome) {
+            Ok(receipt) => {
+                *audit =
+                    Some(PendingAudit { receipt, protocol: service.protocol(), request_id: request_id.to_string() })
+            }
+            Err(e) => return fail(e),
         }
     }
     match outcome {

@@ -15,7 +15,10 @@ use tessera_audit::store::{Cursor, LookupPage};
 use tessera_audit::{AuditError, LookupAttribute, LookupQuery};
 use tessera_wire::{AwsError, WireResponse};
 
-pub use record::{build_events, event_source, is_read_only, lookup_username, ready, record_call, user_identity};
+pub use record::{
+    audit_failure, build_events, event_source, is_read_only, lookup_username, ready, record_call, submit_call,
+    user_identity,
+};
 
 use crate::{Call, Services};
 

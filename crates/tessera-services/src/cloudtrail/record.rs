@@ -1,6 +1,6 @@
 //! Building the CloudTrail event of a call and recording it before the response is sent.
 //!
-//! The server calls [`ready`] before it runs an operation and [`record_call`] after, whether
+//! The server calls [`ready`] before it runs an operation and [`submit_call`] after, whether
 //! the operation succeeded, failed or was denied; if the event cannot be made durable the
 //! request fails with `503 ServiceUnavailable` instead of answering unaudited.
 
@@ -261,11 +261,23 @@ pub fn record_call(
     input: &Input,
     outcome: &Result<WireResponse, AwsError>,
 ) -> Result<(), AwsError> {
+    submit_call(services, service, call, input, outcome)?.wait().map_err(|e| audit_failure(&e))
+}
+
+/// Build the event(s) of one call and queue them to be made durable; the response may be sent
+/// only after the receipt says they are (the server waits for it without holding a thread).
+pub fn submit_call(
+    services: &Services,
+    service: ServiceName,
+    call: &Call,
+    input: &Input,
+    outcome: &Result<WireResponse, AwsError>,
+) -> Result<tessera_audit::Receipt, AwsError> {
     let events = build_events(services, service, call, input, outcome);
     if events.is_empty() {
-        return Ok(());
+        return Ok(tessera_audit::Receipt::done(Ok(())));
     }
-    services.audit.record(events).map_err(|e| audit_failure(&e))
+    services.audit.submit(events).map_err(|e| audit_failure(&e))
 }
 
 /// The events of one call (empty for calls that are not recorded).

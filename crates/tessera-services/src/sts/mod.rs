@@ -39,6 +39,17 @@ pub fn handle(services: &Services, call: &Call, params: &QueryParams) -> Result<
 /// credential. The server routes an unsigned request here only for these.
 pub const UNSIGNED_OPERATIONS: &[&str] = &["AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"];
 
+/// STS operations that only read what is in memory (no network, no durable write): the server
+/// runs them on its async threads instead of handing them to a blocking thread.
+pub const IN_MEMORY_OPERATIONS: &[&str] = &[
+    "GetCallerIdentity",
+    "AssumeRole",
+    "GetSessionToken",
+    "GetAccessKeyInfo",
+    "GetFederationToken",
+    "DecodeAuthorizationMessage",
+];
+
 /// The caller of an unsigned request (one of [`UNSIGNED_OPERATIONS`]): no account, no ARN, no
 /// key. Those operations never authorize as the caller (their trust evaluation uses the
 /// federated principal), and the audit derives their `userIdentity` from the response. Should
