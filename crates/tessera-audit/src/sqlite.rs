@@ -582,12 +582,17 @@ fn writer_loop(
     shared.health.writer_alive.store(false, Ordering::SeqCst);
 }
 
-/// Run the calling thread at the lowest scheduling priority (nice 19; on Linux a thread's nice
-/// value is its own): indexing and checkpoints are work that can wait, and under full load they
-/// yield the CPU to requests. Failure only costs speed.
+/// Run the calling thread under `SCHED_IDLE`: indexing and checkpoints are work that can wait,
+/// and under full load they yield the CPU to requests (a request thread that wakes up preempts
+/// them at once, which a nice value alone does not promise). Failure only costs speed.
 fn lower_priority() {
-    if let Err(e) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 19) {
-        tracing::debug!(error = %e, "cannot lower the priority of an audit background thread");
+    use thread_priority::{
+        set_thread_priority_and_policy, thread_native_id, NormalThreadSchedulePolicy, ThreadPriority,
+        ThreadSchedulePolicy,
+    };
+    let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+    if let Err(e) = set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, idle) {
+        tracing::debug!(error = ?e, "cannot lower the priority of an audit background thread");
     }
 }
 

@@ -67,6 +67,11 @@ pub trait Store: Send + Sync + 'static {
     fn write(&self) -> Result<Box<dyn WriteTxn + '_>, StoreError>;
     /// A short name for logs (`sqlite`, `postgres`).
     fn backend_name(&self) -> &'static str;
+    /// Whether reads stay in this process (an embedded file) and never wait on a network or on
+    /// an async runtime of the backend's own, so that an async thread may run them.
+    fn reads_in_process(&self) -> bool {
+        false
+    }
     /// A number that changes whenever a write transaction commits (through this handle or, for
     /// a shared backend, any other). Caches of decoded records are exact when keyed on it.
     fn generation(&self) -> u64;

@@ -267,6 +267,9 @@ impl Store for SqliteStore {
     fn backend_name(&self) -> &'static str {
         "sqlite"
     }
+    fn reads_in_process(&self) -> bool {
+        true
+    }
 
     fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)

@@ -235,7 +235,8 @@ async fn aws(
             ));
         }
     };
-    let inline = in_memory_sts_call(&parts, &body);
+    // The PostgreSQL client blocks on a runtime of its own: never on an async thread.
+    let inline = services.store.reads_in_process() && in_memory_sts_call(&parts, &body);
     let run = move || {
         let mut audit = None;
         let response = process(&services, &parts, &body, peer, &request_id, &mut audit);
