@@ -32,8 +32,15 @@ use crate::store::{
 
 /// Largest number of events committed in one transaction.
 const MAX_BATCH_EVENTS: usize = 8192;
-/// Events indexed per transaction.
+/// Events indexed per transaction by a reader (or the writer) catching up.
 const INDEX_BATCH: usize = 4096;
+/// Events indexed per transaction by the background indexer: small, because a reader that
+/// needs the index waits for the transaction, and the indexer runs only on idle CPU.
+const INDEX_STEP: usize = 256;
+/// Durable events not yet indexed past which the writer, after each commit, indexes twice as
+/// many events as it committed before it takes more (at its own priority): the journal stays
+/// bounded under a load that never pauses, at the cost of slowing requests to the indexing rate.
+const MAX_BACKLOG: i64 = 10_000_000;
 /// How long the indexer sleeps when there is nothing to index (or after a failure).
 const INDEX_IDLE: Duration = Duration::from_millis(50);
 /// How long after a failed write `ready()` refuses new requests.
@@ -149,6 +156,8 @@ struct Shared {
     index: Mutex<IndexState>,
     /// Highest sequence number durable in the journal.
     durable: AtomicI64,
+    /// Highest sequence number indexed (a copy of `index.indexed`, read without the lock).
+    indexed: AtomicI64,
     health: Health,
 }
 
@@ -262,6 +271,7 @@ impl SqliteAuditStore {
             conn,
             index: Mutex::new(IndexState { journal: reader, indexed }),
             durable: AtomicI64::new(next_seq - 1),
+            indexed: AtomicI64::new(indexed),
             health: Health::default(),
         });
         shared.health.writer_alive.store(true, Ordering::SeqCst);
@@ -327,7 +337,7 @@ impl SqliteAuditStore {
 
     /// Index every event made durable so far, on the caller's thread, so that a read sees them all.
     fn flush(&self) -> Result<(), AuditError> {
-        index_upto(&self.shared, self.shared.durable.load(Ordering::SeqCst), usize::MAX)
+        index_upto(&self.shared, self.shared.durable.load(Ordering::SeqCst), INDEX_BATCH, usize::MAX)
     }
 
     fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> Result<T, AuditError>) -> Result<T, AuditError> {
@@ -428,17 +438,18 @@ fn encode(event: &AuditEvent) -> Result<Row, AuditError> {
     })
 }
 
-/// Index the journal's events numbered up to `upto`, in transactions of [`INDEX_BATCH`], at most
+/// Index the journal's events numbered up to `upto`, in transactions of `batch` events, at most
 /// `max_batches` of them; then delete journal segments that are wholly indexed.
-fn index_upto(shared: &Shared, upto: i64, max_batches: usize) -> Result<(), AuditError> {
+fn index_upto(shared: &Shared, upto: i64, batch: usize, max_batches: usize) -> Result<(), AuditError> {
     let mut state = lock(&shared.index);
     let mut batches = 0;
     while state.indexed < upto && batches < max_batches {
         let after = state.indexed;
-        let rows = state.journal.read(after, upto, INDEX_BATCH)?;
+        let rows = state.journal.read(after, upto, batch)?;
         let Some(last) = rows.last().map(|(seq, _)| *seq) else { break };
         insert_indexed(&mut lock(&shared.conn), &rows, last)?;
         state.indexed = last;
+        shared.indexed.store(last, Ordering::SeqCst);
         batches += 1;
     }
     state.journal.remove_indexed(state.indexed)
@@ -578,11 +589,19 @@ fn writer_loop(
             let _ = done.send(result.clone());
         }
         let _ = nudge.try_send(());
+        let durable = shared.durable.load(Ordering::SeqCst);
+        if durable - shared.indexed.load(Ordering::SeqCst) > MAX_BACKLOG {
+            // Twice what was just committed: the backlog shrinks, in steps short enough that
+            // the requests waiting behind the writer see a pause of a few milliseconds at most.
+            if let Err(e) = index_upto(shared, durable, (2 * n).max(INDEX_STEP), 1) {
+                tracing::warn!(error = %e, "indexing audit events failed; retrying");
+            }
+        }
     }
     shared.health.writer_alive.store(false, Ordering::SeqCst);
 }
 
-/// Run the calling thread under `SCHED_IDLE`: indexing and checkpoints are work that can wait,
+/// Run the calling thread under `SCHED_IDLE`: background indexing is work that can wait,
 /// and under full load they yield the CPU to requests (a request thread that wakes up preempts
 /// them at once, which a nice value alone does not promise). Failure only costs speed.
 fn lower_priority() {
@@ -597,7 +616,7 @@ fn lower_priority() {
 }
 
 /// The indexer: after each commit (or every [`INDEX_IDLE`]) it indexes what the journal holds,
-/// one [`INDEX_BATCH`] transaction at a time so that readers can flush in between, and prunes
+/// one [`INDEX_STEP`] transaction at a time so that readers can flush in between, and prunes
 /// every [`PRUNE_EVERY`]. It stops when the writer does.
 fn indexer_loop(shared: &Shared, nudged: &Receiver<()>, limits: AuditLimits) {
     lower_priority();
@@ -609,9 +628,19 @@ fn indexer_loop(shared: &Shared, nudged: &Receiver<()>, limits: AuditLimits) {
                 tracing::warn!(error = %e, "pruning audit events failed");
             }
         }
-        let behind = lock(&shared.index).indexed < shared.durable.load(Ordering::SeqCst);
-        if behind {
-            if let Err(e) = index_upto(shared, shared.durable.load(Ordering::SeqCst), 1) {
+        let durable = shared.durable.load(Ordering::SeqCst);
+        let indexed = shared.indexed.load(Ordering::SeqCst);
+        if indexed < durable {
+            if durable - indexed > MAX_BACKLOG {
+                // While the writer is busy it indexes the backlog itself; this thread, which
+                // gets only idle CPU, must not hold the index then (the writer would wait for it).
+                match nudged.recv_timeout(INDEX_IDLE) {
+                    Ok(()) => continue,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {}
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                }
+            }
+            if let Err(e) = index_upto(shared, shared.durable.load(Ordering::SeqCst), INDEX_STEP, 1) {
                 tracing::warn!(error = %e, "indexing audit events failed; retrying");
                 std::thread::sleep(INDEX_IDLE);
             }
@@ -639,7 +668,8 @@ const WAL_RESTART_FRAMES: i64 = 16 * 1024;
 /// passive one) and makes the next transaction start the WAL over, so it stays bounded under
 /// sustained load.
 fn checkpoint_loop(conn: &Connection, stop: &Receiver<()>) {
-    lower_priority();
+    // Not `SCHED_IDLE`: a RESTART checkpoint holds off SQLite writers while it runs, and the
+    // writer indexes when the backlog is long; starved here, it would stall requests.
     while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
         let frames = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1));
         let result = match frames {
