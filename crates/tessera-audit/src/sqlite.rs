@@ -439,7 +439,7 @@ fn encode(event: &AuditEvent) -> Result<Row, AuditError> {
 }
 
 /// Index the journal's events numbered up to `upto`, in transactions of `batch` events, at most
-/// `max_batches` of them; then delete journal segments that are wholly indexed.
+/// `max_batches` of them; then, if it indexed any, delete journal segments that are wholly indexed.
 fn index_upto(shared: &Shared, upto: i64, batch: usize, max_batches: usize) -> Result<(), AuditError> {
     let mut state = lock(&shared.index);
     let mut batches = 0;
@@ -452,7 +452,11 @@ fn index_upto(shared: &Shared, upto: i64, batch: usize, max_batches: usize) -> R
         shared.indexed.store(last, Ordering::SeqCst);
         batches += 1;
     }
-    state.journal.remove_indexed(state.indexed)
+    // Only when this call moved the mark: a read with nothing pending touches no file.
+    if batches > 0 {
+        state.journal.remove_indexed(state.indexed)?;
+    }
+    Ok(())
 }
 
 /// The statement that inserts a row of [`row_params`] (`INSERT ... INTO <table>`).
