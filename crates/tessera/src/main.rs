@@ -10,6 +10,14 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+/// jemalloc: per-thread caches make the many small allocations of a request, and their release
+/// on another thread (an audit event is made on a request thread and freed by the writer),
+/// cheaper than glibc's arenas, whose locks the audit writer and the request threads contended
+/// for; freed pages go back to the system after a second (`JEMALLOC_SYS_WITH_MALLOC_CONF` in
+/// `.cargo/config.toml`), which keeps a large upload's memory flat. See docs/BENCHMARKS.md.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Tessera: a self-hosted, AWS-compatible identity plane (IAM, STS, Organizations, ...).
 ///
 /// Start a server, then point the real AWS CLI or any AWS SDK at it:
