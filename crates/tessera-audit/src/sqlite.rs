@@ -41,7 +41,8 @@ const INDEX_STEP: usize = 256;
 /// many events as it committed before it takes more (at its own priority): the journal stays
 /// bounded under a load that never pauses, at the cost of slowing requests to the indexing rate.
 const MAX_BACKLOG: i64 = 10_000_000;
-/// How long the indexer sleeps when there is nothing to index (or after a failure).
+/// How long the indexer waits for a full step before it indexes fewer events (or sleeps after a
+/// failure).
 const INDEX_IDLE: Duration = Duration::from_millis(50);
 /// How long after a failed write `ready()` refuses new requests.
 const FAILURE_HOLD: Duration = Duration::from_secs(1);
@@ -276,7 +277,7 @@ impl SqliteAuditStore {
         });
         shared.health.writer_alive.store(true, Ordering::SeqCst);
         let (tx, rx) = mpsc::channel::<Job>();
-        // The writer nudges the indexer after each commit; dropping it stops the indexer.
+        // The writer nudges the indexer once a step of events waits; dropping it stops the indexer.
         let (nudge, nudged) = mpsc::sync_channel::<()>(1);
         let writer = {
             let shared = Arc::clone(&shared);
@@ -555,7 +556,7 @@ fn index_pending(conn: &Mutex<Connection>, limit: i64) -> Result<i64, AuditError
 }
 
 /// The writer: each turn takes every job queued (up to [`MAX_BATCH_EVENTS`] events), appends
-/// them to the journal with one sync, answers them, and nudges the indexer.
+/// them to the journal with one sync, answers them, and nudges the indexer once a step waits.
 fn writer_loop(
     shared: &Shared,
     rx: &Receiver<Job>,
@@ -592,9 +593,12 @@ fn writer_loop(
         for done in waiting {
             let _ = done.send(result.clone());
         }
-        let _ = nudge.try_send(());
         let durable = shared.durable.load(Ordering::SeqCst);
-        if durable - shared.indexed.load(Ordering::SeqCst) > MAX_BACKLOG {
+        let backlog = durable - shared.indexed.load(Ordering::SeqCst);
+        if backlog >= INDEX_STEP as i64 {
+            let _ = nudge.try_send(());
+        }
+        if backlog > MAX_BACKLOG {
             // Twice what was just committed: the backlog shrinks, in steps short enough that
             // the requests waiting behind the writer see a pause of a few milliseconds at most.
             if let Err(e) = index_upto(shared, durable, (2 * n).max(INDEX_STEP), 1) {
@@ -619,12 +623,15 @@ fn lower_priority() {
     }
 }
 
-/// The indexer: after each commit (or every [`INDEX_IDLE`]) it indexes what the journal holds,
-/// one [`INDEX_STEP`] transaction at a time so that readers can flush in between, and prunes
-/// every [`PRUNE_EVERY`]. It stops when the writer does.
+/// The indexer: once [`INDEX_STEP`] events wait (the writer nudges it), or after [`INDEX_IDLE`]
+/// with fewer, it indexes what the journal holds, one transaction of at most [`INDEX_STEP`] at a
+/// time so that readers can flush in between, and prunes every [`PRUNE_EVERY`]. Waiting for a
+/// full step instead of indexing each commit's few events keeps the transactions, their WAL
+/// frames and the checkpoints' work per event small. It stops when the writer does.
 fn indexer_loop(shared: &Shared, nudged: &Receiver<()>, limits: AuditLimits) {
     lower_priority();
     let mut last_prune: Option<Instant> = None;
+    let mut waited = false;
     loop {
         if last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
             last_prune = Some(Instant::now());
@@ -633,9 +640,10 @@ fn indexer_loop(shared: &Shared, nudged: &Receiver<()>, limits: AuditLimits) {
             }
         }
         let durable = shared.durable.load(Ordering::SeqCst);
-        let indexed = shared.indexed.load(Ordering::SeqCst);
-        if indexed < durable {
-            if durable - indexed > MAX_BACKLOG {
+        let backlog = durable - shared.indexed.load(Ordering::SeqCst);
+        if backlog >= INDEX_STEP as i64 || (backlog > 0 && waited) {
+            waited = false;
+            if backlog > MAX_BACKLOG {
                 // While the writer is busy it indexes the backlog itself; this thread, which
                 // gets only idle CPU, must not hold the index then (the writer would wait for it).
                 match nudged.recv_timeout(INDEX_IDLE) {
@@ -654,7 +662,8 @@ fn indexer_loop(shared: &Shared, nudged: &Receiver<()>, limits: AuditLimits) {
             continue;
         }
         match nudged.recv_timeout(INDEX_IDLE) {
-            Ok(()) | Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Ok(()) => {}
+            Err(mpsc::RecvTimeoutError::Timeout) => waited = true,
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
     }
