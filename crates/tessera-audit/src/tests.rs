@@ -215,6 +215,31 @@ fn events_committed_but_not_yet_indexed_at_a_crash_are_indexed_at_the_next_start
 }
 
 #[test]
+fn the_background_indexer_indexes_a_few_events_after_its_pause_and_full_steps_without_a_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let limits = AuditLimits { retention_days: 36_500, ..AuditLimits::default() };
+    let s = SqliteAuditStore::open(&dir.path().join("audit.db"), SecretBox::new(&SecretBox::generate_key()), limits)
+        .unwrap();
+    let indexed_within = |n: i64| {
+        let start = std::time::Instant::now();
+        while s.indexed_seq() < n {
+            if start.elapsed() > Duration::from_secs(20) {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        true
+    };
+    // Fewer than a step (256): indexed once the indexer's 50 ms wait for more is over.
+    s.record(vec![event(ACCT, "GetUser", "a", T0)]).unwrap();
+    assert!(indexed_within(1), "a lone event is indexed in the background");
+    // More than two steps: the writer nudges the indexer, which works through all of them.
+    s.record((0..600).map(|i| event(ACCT, "GetUser", "a", T0 + 1 + i)).collect()).unwrap();
+    assert!(indexed_within(601), "indexed only {} of 601", s.indexed_seq());
+    assert_eq!(s.lookup(&query(None)).unwrap().events.len(), 50);
+}
+
+#[test]
 fn a_torn_journal_entry_from_a_crash_is_dropped_and_recording_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.db");
