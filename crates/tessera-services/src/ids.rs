@@ -9,9 +9,28 @@ use rand::Rng;
 const ALNUM_UPPER: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 const SECRET_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
+/// `n` characters drawn uniformly from `chars` (ASCII, 1 to 256 of them), from the operating
+/// system's generator. Its bytes are read 64 at a time (a read per character cost a system call
+/// each: 56 for an AssumeRole's key pair); a byte is used only below the largest multiple of the
+/// alphabet's size, so that every character is equally likely.
 fn random_from(chars: &[u8], n: usize) -> String {
-    let mut rng = rand::rngs::OsRng;
-    (0..n).map(|_| chars[rng.gen_range(0..chars.len())] as char).collect()
+    let size = chars.len().clamp(1, 256);
+    let limit = 256 - 256 % size;
+    let mut out = String::with_capacity(n);
+    let mut buf = [0u8; 64];
+    let mut next = buf.len();
+    while out.len() < n {
+        if next == buf.len() {
+            rand::rngs::OsRng.fill(&mut buf);
+            next = 0;
+        }
+        let b = usize::from(buf[next]);
+        next += 1;
+        if b < limit {
+            out.push(char::from(chars.get(b % size).copied().unwrap_or(b'A')));
+        }
+    }
+    out
 }
 
 /// Kinds of unique id, by their AWS prefix.
@@ -68,8 +87,16 @@ pub fn request_id() -> String {
     rand::rngs::OsRng.fill(&mut b);
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut id = String::with_capacity(36);
+    for (i, x) in b.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            id.push('-');
+        }
+        id.push(char::from(HEX[usize::from(x >> 4)]));
+        id.push(char::from(HEX[usize::from(x & 0x0f)]));
+    }
+    id
 }
 
 /// `n` random lower-case letters and digits (Organizations ids: `o-`, `r-`, `ou-`, `p-`).
@@ -90,6 +117,32 @@ mod tests {
         let a = account_id();
         assert_eq!(a.len(), 12);
         assert!(a.bytes().all(|c| c.is_ascii_digit()));
-        assert_eq!(request_id().len(), 36);
+        let id = request_id();
+        let groups: Vec<usize> = id.split('-').map(str::len).collect();
+        assert_eq!(groups, [8, 4, 4, 4, 12], "{id}");
+        assert!(id.bytes().all(|c| c == b'-' || c.is_ascii_digit() || (b'a'..=b'f').contains(&c)), "{id}");
+        assert_eq!(&id[14..15], "4", "version 4: {id}");
+        assert!("89ab".contains(&id[19..20]), "RFC 4122 variant: {id}");
+    }
+
+    /// Every character of each alphabet turns up, only those, at about the same rate.
+    #[test]
+    fn random_characters_are_uniform_over_their_alphabet() {
+        for alphabet in [ALNUM_UPPER, SECRET_CHARS, b"abcdefghijklmnopqrstuvwxyz0123456789".as_slice()] {
+            let text = random_from(alphabet, 64 * 4000);
+            assert_eq!(text.len(), 64 * 4000);
+            let mut counts = std::collections::HashMap::new();
+            for c in text.bytes() {
+                assert!(alphabet.contains(&c), "{c} is not in the alphabet");
+                *counts.entry(c).or_insert(0u32) += 1;
+            }
+            assert_eq!(counts.len(), alphabet.len(), "every character appears");
+            let expected = 64.0 * 4000.0 / alphabet.len() as f64;
+            for (c, n) in counts {
+                // Six standard deviations off is a biased draw, not chance (a plain `byte % 36` would put
+                // its first four characters at 8/7 of the others: about 10 deviations).
+                assert!((f64::from(n) - expected).abs() < 6.0 * expected.sqrt(), "{} drawn {n} times", c as char);
+            }
+        }
     }
 }
