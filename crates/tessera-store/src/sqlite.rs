@@ -93,9 +93,16 @@ impl SqliteStore {
         };
         // One transaction for the whole read, so that every statement sees one snapshot (taken
         // at the first statement); rolled back when the reader is dropped.
-        conn.execute_batch("BEGIN DEFERRED").map_err(be)?;
+        run_cached(&conn, "BEGIN DEFERRED").map_err(be)?;
         Ok(PooledReader::Pool { conn: Some(conn), store: self })
     }
+}
+
+/// Run a statement without parameters or rows (`BEGIN`, `COMMIT`, `ROLLBACK`) from the
+/// connection's statement cache: every request opens a read transaction or two, and parsing
+/// the statement each time cost more than running it.
+fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -136,7 +143,7 @@ impl Drop for PooledReader<'_> {
     fn drop(&mut self) {
         if let PooledReader::Pool { conn, store } = self {
             if let Some(c) = conn.take() {
-                if c.execute_batch("ROLLBACK").is_err() {
+                if run_cached(&c, "ROLLBACK").is_err() {
                     return;
                 }
                 let mut pool = lock(&store.readers);
@@ -238,7 +245,7 @@ impl WriteTxn for SqliteWrite<'_> {
             .map_err(be)
     }
     fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
-        self.conn.execute_batch("COMMIT").map_err(be)?;
+        run_cached(&self.conn, "COMMIT").map_err(be)?;
         self.done = true;
         self.generation.fetch_add(1, Ordering::Release);
         Ok(())
@@ -248,7 +255,7 @@ impl WriteTxn for SqliteWrite<'_> {
 impl Drop for SqliteWrite<'_> {
     fn drop(&mut self) {
         if !self.done {
-            let _ = self.conn.execute_batch("ROLLBACK");
+            let _ = run_cached(&self.conn, "ROLLBACK");
         }
     }
 }
@@ -260,7 +267,7 @@ impl Store for SqliteStore {
 
     fn write(&self) -> Result<Box<dyn WriteTxn + '_>, StoreError> {
         let conn = lock(&self.writer);
-        conn.execute_batch("BEGIN IMMEDIATE").map_err(be)?;
+        run_cached(&conn, "BEGIN IMMEDIATE").map_err(be)?;
         Ok(Box::new(SqliteWrite { conn, generation: &self.generation, done: false }))
     }
 
