@@ -336,13 +336,13 @@ impl SqliteAuditStore {
         prune(&self.shared.conn, limits, now_millis)
     }
 
-    /// Index every event made durable so far, on the caller's thread, so that a read sees them all.
     /// The highest sequence number indexed so far (tests of the background indexer).
     #[cfg(test)]
     pub(crate) fn indexed_seq(&self) -> i64 {
         self.shared.indexed.load(Ordering::SeqCst)
     }
 
+    /// Index every event made durable so far, on the caller's thread, so that a read sees them all.
     fn flush(&self) -> Result<(), AuditError> {
         index_upto(&self.shared, self.shared.durable.load(Ordering::SeqCst), INDEX_BATCH, usize::MAX)
     }
