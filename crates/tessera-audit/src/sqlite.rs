@@ -252,14 +252,21 @@ impl SqliteAuditStore {
     }
 
     /// A store in memory, for tests.
+    ///
+    /// It keeps its events for as long as it lives, whatever their age: tests give their events
+    /// the times of an injected clock (often years back), and the background pruning, which goes
+    /// by the wall clock, would otherwise delete them whenever its thread happens to run.
     pub fn open_in_memory() -> Result<SqliteAuditStore, AuditError> {
         let conn = Connection::open_in_memory()?;
         configure(&conn, true)?;
         conn.execute_batch(SCHEMA)?;
         let secrets = SecretBox::new(&SecretBox::generate_key());
         let (writer, reader) = JournalReader::memory();
-        Ok(Self::start(Mutex::new(conn), (writer, reader, 0, 1), Readers::Shared, secrets, AuditLimits::default()))
+        Ok(Self::start(Mutex::new(conn), (writer, reader, 0, 1), Readers::Shared, secrets, Self::IN_MEMORY_LIMITS))
     }
+
+    /// The bounds of [`SqliteAuditStore::open_in_memory`]: the size bound, no age bound.
+    pub(crate) const IN_MEMORY_LIMITS: AuditLimits = AuditLimits { retention_days: u32::MAX, max_events: 50_000_000 };
 
     fn start(
         conn: Mutex<Connection>,
