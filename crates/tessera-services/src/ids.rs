@@ -81,22 +81,16 @@ pub fn account_id() -> String {
     format!("{}{:011}", rng.gen_range(1..=9), rng.gen_range(0..100_000_000_000u64))
 }
 
-/// A new request id in AWS's UUID form.
+/// A new request id in AWS's UUID form (version 4).
 pub fn request_id() -> String {
     let mut b = [0u8; 16];
     rand::rngs::OsRng.fill(&mut b);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut id = String::with_capacity(36);
-    for (i, x) in b.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            id.push('-');
-        }
-        id.push(char::from(HEX[usize::from(x >> 4)]));
-        id.push(char::from(HEX[usize::from(x & 0x0f)]));
-    }
-    id
+    uuid::Builder::from_random_bytes(b).into_uuid().hyphenated().to_string()
+}
+
+/// `n` random lower-case hexadecimal digits (EC2 ids: `i-`, `ami-`, ...).
+pub fn lower_hex(n: usize) -> String {
+    random_from(b"0123456789abcdef", n)
 }
 
 /// `n` random lower-case letters and digits (Organizations ids: `o-`, `r-`, `ou-`, `p-`).

@@ -73,11 +73,6 @@ fn invalid(msg: impl Into<String>) -> AwsError {
     AwsError::new(400, "InvalidParameterValue", msg)
 }
 
-fn random_hex(n: usize) -> String {
-    let mut rng = rand::rngs::OsRng;
-    (0..n).map(|_| char::from(b"0123456789abcdef"[rng.gen_range(0..16)])).collect()
-}
-
 /// EC2's `UnauthorizedOperation` for an authorizer's `AccessDenied`.
 fn unauthorized(e: AwsError) -> AwsError {
     if e.code == "AccessDenied" {
@@ -209,7 +204,7 @@ impl Cx<'_> {
 
     fn association(&self, profile: &InstanceProfile) -> ProfileAssociation {
         ProfileAssociation {
-            association_id: format!("iip-assoc-{}", random_hex(17)),
+            association_id: format!("iip-assoc-{}", crate::ids::lower_hex(17)),
             profile_arn: profile.arn(),
             profile_id: profile.instance_profile_id.clone(),
             profile_account: profile.account.clone(),
@@ -449,11 +444,11 @@ fn run_instances(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
     }
 
     let now = cx.call.now_secs();
-    let reservation_id = format!("r-{}", random_hex(17));
+    let reservation_id = format!("r-{}", crate::ids::lower_hex(17));
     let mut rng = rand::rngs::OsRng;
     let instances: Vec<Instance> = (0..launch)
         .map(|n| Instance {
-            instance_id: format!("i-{}", random_hex(17)),
+            instance_id: format!("i-{}", crate::ids::lower_hex(17)),
             account: cx.account().to_string(),
             region: region.clone(),
             reservation_id: reservation_id.clone(),
