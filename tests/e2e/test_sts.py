@@ -16,13 +16,13 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import boto3
 import botocore.config
 import botocore.exceptions
 import pytest
 
-import conftest
 from conftest import AWS, REGION, CliError, Tessera, _require_binary, clean_env, unique
 
 ALLOW_ALL = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
@@ -731,10 +731,13 @@ def test_sessions_survive_a_restart(fresh_tessera):
     assert client(t, "sts", g).get_caller_identity()["Arn"] == f"arn:aws:iam::{a}:user/u"
 
 
-def test_expired_credentials_under_faketime(tmp_path, monkeypatch):
+# Debian's libfaketime (package faketime), which scripts/test installs.
+LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+
+
+def test_expired_credentials_under_faketime(tmp_path):
     """The real server's clock moved past a session's expiry with libfaketime."""
-    faketime = shutil.which("faketime")
-    if not faketime:
+    if not Path(LIBFAKETIME).exists():
         pytest.skip("faketime is not installed (apt-get install faketime)")
     _require_binary()
     t = Tessera(tmp_path / "data").start()
@@ -747,11 +750,9 @@ def test_expired_credentials_under_faketime(tmp_path, monkeypatch):
                                                         DurationSeconds=900))
         client(t, "sts", c).get_caller_identity()
         t.stop()
-        wrapper = tmp_path / "tessera-faketime"
-        wrapper.write_text(f"#!/bin/sh\nexec {faketime} -f +1h {conftest.BIN} \"$@\"\n")
-        wrapper.chmod(0o755)
-        monkeypatch.setattr(conftest, "BIN", wrapper)
-        t.proc_env = dict(os.environ, FAKETIME_DONT_FAKE_MONOTONIC="1")
+        # The library preloaded into the server itself: the `faketime` command runs its program
+        # as a child and waits, so stopping it (SIGTERM) would leave the server running behind it.
+        t.proc_env = dict(os.environ, LD_PRELOAD=LIBFAKETIME, FAKETIME="+1h", FAKETIME_DONT_FAKE_MONOTONIC="1")
         t.start()
         expect(client(t, "sts", c).get_caller_identity, 400, "ExpiredToken",
                "The security token included in the request is expired")
