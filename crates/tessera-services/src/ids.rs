@@ -9,10 +9,11 @@ use rand::Rng;
 const ALNUM_UPPER: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 const SECRET_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-/// `n` characters drawn uniformly from `chars` (ASCII, 1 to 256 of them), from the operating
-/// system's generator. Its bytes are read 64 at a time (a read per character cost a system call
-/// each: 56 for an AssumeRole's key pair); a byte is used only below the largest multiple of the
-/// alphabet's size, so that every character is equally likely.
+/// `n` characters drawn uniformly from `chars` (ASCII, 1 to 256 of them), from the thread's
+/// cryptographically secure generator (`rand`'s ChaCha12, seeded and reseeded from the operating
+/// system's). Its bytes are taken 64 at a time (a draw per character showed in AssumeRole's
+/// profile); a byte is used only below the largest multiple of the alphabet's size, so that every
+/// character is equally likely.
 fn random_from(chars: &[u8], n: usize) -> String {
     let size = chars.len().clamp(1, 256);
     let limit = 256 - 256 % size;
@@ -21,7 +22,7 @@ fn random_from(chars: &[u8], n: usize) -> String {
     let mut next = buf.len();
     while out.len() < n {
         if next == buf.len() {
-            rand::rngs::OsRng.fill(&mut buf);
+            rand::thread_rng().fill(&mut buf);
             next = 0;
         }
         let b = usize::from(buf[next]);
@@ -65,9 +66,9 @@ pub fn access_key_id() -> String {
     format!("AKIA{}", random_from(ALNUM_UPPER, 16))
 }
 
-/// A new temporary access key id (`ASIA` + 16).
-pub fn temporary_access_key_id() -> String {
-    format!("ASIA{}", random_from(ALNUM_UPPER, 16))
+/// `n` random characters of the alphabet of access key ids (`A`-`Z`, `2`-`7`).
+pub fn key_characters(n: usize) -> String {
+    random_from(ALNUM_UPPER, n)
 }
 
 /// A new 40-character secret access key.
@@ -84,7 +85,7 @@ pub fn account_id() -> String {
 /// A new request id in AWS's UUID form (version 4).
 pub fn request_id() -> String {
     let mut b = [0u8; 16];
-    rand::rngs::OsRng.fill(&mut b);
+    rand::thread_rng().fill(&mut b);
     uuid::Builder::from_random_bytes(b).into_uuid().hyphenated().to_string()
 }
 

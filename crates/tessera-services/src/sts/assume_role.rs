@@ -244,7 +244,7 @@ pub(crate) fn issue(
     info: &SessionInfo,
 ) -> Result<IssuedCredentials, AwsError> {
     let access_key_id = tokens::temporary_access_key_id(account);
-    let secret = tokens::secret_access_key();
+    let secret = crate::ids::secret_access_key();
     let claims = Claims::new(secret.clone(), account, kind, info);
     let session_token = tokens::issue_token(services, &access_key_id, &claims)?;
     Ok(IssuedCredentials { access_key_id, secret, session_token, expires_at: info.expires_at })

@@ -589,10 +589,7 @@ pub fn temporary_access_key_id(account: &str) -> String {
     for i in (0..8).rev() {
         id.push(BASE32[((n >> (5 * i)) & 31) as usize] as char);
     }
-    let mut rng = rand::thread_rng();
-    for _ in 0..8 {
-        id.push(BASE32[rng.gen_range(0..32)] as char);
-    }
+    id.push_str(&crate::ids::key_characters(8));
     id
 }
 
@@ -610,9 +607,3 @@ pub fn account_of_temporary_key(access_key_id: &str) -> Option<String> {
     (n <= 999_999_999_999).then(|| format!("{n:012}"))
 }
 
-/// A new 40-character secret access key.
-pub fn secret_access_key() -> String {
-    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut rng = rand::thread_rng();
-    (0..40).map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char).collect()
-}
