@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use tessera_policy::{Context, Decision, Policy, PolicySet, PolicyType, Principal, PrincipalKind, Request};
-use tessera_store::{ReadTxn, StoreError};
+use tessera_store::{ReadTxn, Store, StoreError};
 use tessera_wire::AwsError;
 
 use crate::model::{self, Tag};
@@ -136,16 +136,18 @@ impl Services {
     /// The engine's decision, with its explanation, for `req` made by the caller of `call`.
     pub fn decide(&self, call: &Call, req: &AuthzRequest<'_>) -> Result<Decision, AwsError> {
         let generation = self.store.generation();
-        let read = self.store.read().map_err(internal)?;
+        let read = LazyRead::new(self.store.as_ref());
         let caller = &call.caller;
         let principal = engine_principal(caller);
         let identity = self.caches.identity.get_or_load(generation, &identity_cache_key(caller), || {
-            load_identity(read.as_ref(), caller).map(Arc::new).map_err(internal)
+            read.get().and_then(|r| load_identity(r, caller)).map(Arc::new).map_err(internal)
         })?;
-        let session = session_policies(read.as_ref(), caller).map_err(internal)?;
+        let session = session_policies(&read, caller).map_err(internal)?;
         let resource_account = req.resource_account.unwrap_or(&caller.account);
         let org_view = |account: &str| {
-            self.caches.organization.get_or_load(generation, account, || org_view(read.as_ref(), account).map(Arc::new))
+            self.caches
+                .organization
+                .get_or_load(generation, account, || org_view(read.get().map_err(internal)?, account).map(Arc::new))
         };
         let principal_org = org_view(&caller.account)?;
         let resource_org =
@@ -201,12 +203,11 @@ impl Services {
         req: &AuthzRequest<'_>,
     ) -> Result<Decision, AwsError> {
         let generation = self.store.generation();
-        let read = self.store.read().map_err(internal)?;
+        let read = LazyRead::new(self.store.as_ref());
         let resource_account = req.resource_account.unwrap_or("");
-        let resource_org = self
-            .caches
-            .organization
-            .get_or_load(generation, resource_account, || org_view(read.as_ref(), resource_account).map(Arc::new))?;
+        let resource_org = self.caches.organization.get_or_load(generation, resource_account, || {
+            org_view(read.get().map_err(internal)?, resource_account).map(Arc::new)
+        })?;
         let resource = match req.resource_policy {
             None => None,
             Some(doc) => {
@@ -390,6 +391,28 @@ fn identity_cache_key(caller: &Caller) -> String {
 /// The identity side of a caller. A principal is its unique id, as on AWS: an access key or a
 /// session of a user or role that was deleted and then created again under the same name gets
 /// nothing from the new entity's policies.
+/// A read transaction opened on first use: a decision whose inputs are all in the caches (the
+/// usual case) opens none.
+struct LazyRead<'a> {
+    store: &'a dyn Store,
+    txn: std::cell::OnceCell<Box<dyn ReadTxn + 'a>>,
+}
+
+impl<'a> LazyRead<'a> {
+    fn new(store: &'a dyn Store) -> Self {
+        LazyRead { store, txn: std::cell::OnceCell::new() }
+    }
+
+    /// The transaction, opened now if it is not yet.
+    fn get(&self) -> Result<&(dyn ReadTxn + 'a), StoreError> {
+        if let Some(txn) = self.txn.get() {
+            return Ok(txn.as_ref());
+        }
+        let txn = self.store.read()?;
+        Ok(self.txn.get_or_init(|| txn).as_ref())
+    }
+}
+
 fn load_identity(read: &dyn ReadTxn, caller: &Caller) -> Result<Identity, StoreError> {
     let identity = match &caller.kind {
         CallerKind::Root => Identity::default(),
@@ -439,7 +462,7 @@ fn principal_tags(identity: &Identity, caller: &Caller) -> Vec<Tag> {
 }
 
 /// Session policies of temporary credentials, when the session was created with any.
-fn session_policies(read: &dyn ReadTxn, caller: &Caller) -> Result<Option<Vec<Arc<Policy>>>, StoreError> {
+fn session_policies(read: &LazyRead<'_>, caller: &Caller) -> Result<Option<Vec<Arc<Policy>>>, StoreError> {
     let Some(session) = &caller.session else { return Ok(None) };
     if session.session_policy.is_none() && session.session_policy_arns.is_empty() {
         return Ok(None);
@@ -449,7 +472,7 @@ fn session_policies(read: &dyn ReadTxn, caller: &Caller) -> Result<Option<Vec<Ar
         out.push(compiled(PolicyType::Session, "session policy", doc).map_err(store_err)?);
     }
     for arn in &session.session_policy_arns {
-        if let Some(doc) = managed_document(read, arn)? {
+        if let Some(doc) = managed_document(read.get()?, arn)? {
             out.push(compiled(PolicyType::Session, arn, &doc).map_err(store_err)?);
         }
     }

@@ -46,6 +46,8 @@ pub struct Caches {
     pub(crate) credentials: GenCache<(crate::Caller, String)>,
     /// Principal → its identity policies, boundary and tags.
     pub(crate) identity: GenCache<std::sync::Arc<crate::authz::Identity>>,
+    /// Role name key (`model::name_key`) → the role, or `None` where there is none (AssumeRole).
+    pub(crate) role: GenCache<Option<std::sync::Arc<crate::model::Role>>>,
     /// Account → its SCP / RCP levels and organization keys.
     pub(crate) organization: GenCache<std::sync::Arc<crate::authz::OrgView>>,
     /// Access key id → the last use recorded in the store (epoch seconds, service, region), so
@@ -58,6 +60,7 @@ impl Default for Caches {
         Caches {
             credentials: GenCache::new(65_536),
             identity: GenCache::new(65_536),
+            role: GenCache::new(65_536),
             organization: GenCache::new(4_096),
             key_use: Mutex::default(),
         }

@@ -1,5 +1,7 @@
 //! `AssumeRole`.
 
+use std::sync::Arc;
+
 use tessera_store::transact;
 use tessera_wire::response::STS_XMLNS;
 use tessera_wire::xml::XmlWriter;
@@ -118,12 +120,18 @@ pub fn assume_role(services: &Services, call: &Call, p: &QueryParams) -> Result<
     // The role (absent roles are authorized against no trust policy: the same AccessDenied).
     let role_parts = params::role_arn_parts(&arn);
     let role_account = role_parts.as_ref().map_or(arn.account, |(a, _, _)| a.as_str()).to_string();
-    let role: Option<Role> = match &role_parts {
+    let role: Option<Arc<Role>> = match &role_parts {
         None => None,
         Some((account, path, name)) => {
-            let r = services.store.read().map_err(internal)?;
-            model::load::<Role>(r.as_ref(), table::ROLE, &model::name_key(account, name))
-                .map_err(internal)?
+            let key = model::name_key(account, name);
+            let generation = services.store.generation();
+            services
+                .caches
+                .role
+                .get_or_load(generation, &key, || {
+                    let r = services.store.read().map_err(internal)?;
+                    model::load::<Role>(r.as_ref(), table::ROLE, &key).map(|role| role.map(Arc::new)).map_err(internal)
+                })?
                 .filter(|role| role.name == *name && role.path == *path)
         }
     };

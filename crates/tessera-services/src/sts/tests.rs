@@ -956,6 +956,34 @@ fn trust_policy_conditions_and_principals() {
     assert!(assume(&env, user_caller(), &[("RoleArn", &arn), ("RoleSessionName", "Sandy")]).is_ok());
 }
 
+/// AssumeRole keeps roles in a cache tagged with the store's generation: a change to the role,
+/// its removal or its creation shows in the very next call.
+#[test]
+fn assume_role_sees_every_change_to_the_role_at_once() {
+    let env = env();
+    set_user_policies(&env, &[ALLOW_ASSUME]);
+    let arn = format!("arn:aws:iam::{OTHER}:role/Cached");
+    let mine = trust(&format!("arn:aws:iam::{ACCT}:root"), r#""sts:AssumeRole""#, "");
+    // Absent (and that answer cached), then created.
+    expect(assume(&env, user_caller(), &[("RoleArn", &arn)]), 403, "AccessDenied", "sts:AssumeRole");
+    put_role(&env, "Cached", &mine, 3600, &[]);
+    assert!(assume(&env, user_caller(), &[("RoleArn", &arn)]).is_ok());
+    // Its trust policy changed to name another account, then back.
+    put_role(&env, "Cached", &trust("arn:aws:iam::999988887777:root", r#""sts:AssumeRole""#, ""), 3600, &[]);
+    expect(assume(&env, user_caller(), &[("RoleArn", &arn)]), 403, "AccessDenied", "sts:AssumeRole");
+    put_role(&env, "Cached", &mine, 3600, &[]);
+    assert!(assume(&env, user_caller(), &[("RoleArn", &arn)]).is_ok());
+    // Its maximum session duration lowered.
+    assert!(assume(&env, user_caller(), &[("RoleArn", &arn), ("DurationSeconds", "7200")]).is_err());
+    put_role(&env, "Cached", &mine, 7200, &[]);
+    assert!(assume(&env, user_caller(), &[("RoleArn", &arn), ("DurationSeconds", "7200")]).is_ok());
+    // Deleted.
+    let mut w = env.services.store.write().unwrap();
+    w.delete(table::ROLE, &model::name_key(OTHER, "Cached")).unwrap();
+    w.commit().unwrap();
+    expect(assume(&env, user_caller(), &[("RoleArn", &arn)]), 403, "AccessDenied", "sts:AssumeRole");
+}
+
 #[test]
 fn session_tags_source_identity_and_chaining() {
     let env = env();

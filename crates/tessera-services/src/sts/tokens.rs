@@ -606,4 +606,3 @@ pub fn account_of_temporary_key(access_key_id: &str) -> Option<String> {
     }
     (n <= 999_999_999_999).then(|| format!("{n:012}"))
 }
-
