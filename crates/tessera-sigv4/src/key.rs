@@ -34,7 +34,7 @@ impl fmt::Debug for SigningKey {
 impl SigningKey {
     /// Signs `data` with this key and returns the lowercase hex HMAC.
     pub fn sign(&self, data: &[u8]) -> String {
-        hex::encode(hmac(&self.0, data))
+        crate::lower_hex(&hmac(&self.0, data))
     }
 }
 

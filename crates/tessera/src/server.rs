@@ -28,6 +28,12 @@ use tessera_wire::{AwsError, Protocol, QueryParams, WireResponse};
 /// document, is 10 MB).
 const MAX_BODY: usize = 16 * 1024 * 1024;
 
+/// Signing keys derived from callers' secrets (four HMACs per request otherwise), keyed by
+/// access key, a fingerprint of the secret and the credential scope, so a changed secret or a
+/// new day never hits an old entry.
+static SIGNING_KEYS: std::sync::LazyLock<tessera_sigv4::SigningKeyCache> =
+    std::sync::LazyLock::new(tessera_sigv4::SigningKeyCache::default);
+
 /// Benchmarks only (`--unaudited-benchmark-only`): requests are not audited.
 static UNAUDITED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
@@ -366,9 +372,9 @@ fn process(
     };
     let now_millis = services.clock.now_millis();
     let now = UNIX_EPOCH + Duration::from_millis(u64::try_from(now_millis).unwrap_or(0));
-    if let Err(e) =
-        tessera_sigv4::verify(&request, &parsed, &secret, now, &VerifyOptions::for_service(service.signing_name()))
-    {
+    let key = SIGNING_KEYS.get_or_derive(&parsed.access_key_id, &secret, &parsed.scope);
+    let opts = VerifyOptions::for_service(service.signing_name());
+    if let Err(e) = tessera_sigv4::verify_with_signing_key(&request, &parsed, &key, now, &opts) {
         return fail(sigv4_error(e));
     }
     let (operation, input) = match decode(parts, body, service) {
