@@ -388,9 +388,6 @@ fn identity_cache_key(caller: &Caller) -> String {
     }
 }
 
-/// The identity side of a caller. A principal is its unique id, as on AWS: an access key or a
-/// session of a user or role that was deleted and then created again under the same name gets
-/// nothing from the new entity's policies.
 /// A read transaction opened on first use: a decision whose inputs are all in the caches (the
 /// usual case) opens none.
 struct LazyRead<'a> {
@@ -413,6 +410,9 @@ impl<'a> LazyRead<'a> {
     }
 }
 
+/// The identity side of a caller. A principal is its unique id, as on AWS: an access key or a
+/// session of a user or role that was deleted and then created again under the same name gets
+/// nothing from the new entity's policies.
 fn load_identity(read: &dyn ReadTxn, caller: &Caller) -> Result<Identity, StoreError> {
     let identity = match &caller.kind {
         CallerKind::Root => Identity::default(),
