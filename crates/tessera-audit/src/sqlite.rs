@@ -262,11 +262,13 @@ impl SqliteAuditStore {
         conn.execute_batch(SCHEMA)?;
         let secrets = SecretBox::new(&SecretBox::generate_key());
         let (writer, reader) = JournalReader::memory();
-        Ok(Self::start(Mutex::new(conn), (writer, reader, 0, 1), Readers::Shared, secrets, Self::IN_MEMORY_LIMITS))
+        Ok(Self::start(Mutex::new(conn), (writer, reader, 0, 1), Readers::Shared, secrets, Self::in_memory_limits()))
     }
 
-    /// The bounds of [`SqliteAuditStore::open_in_memory`]: the size bound, no age bound.
-    pub(crate) const IN_MEMORY_LIMITS: AuditLimits = AuditLimits { retention_days: u32::MAX, max_events: 50_000_000 };
+    /// The bounds of [`SqliteAuditStore::open_in_memory`]: the default size bound, no age bound.
+    pub(crate) fn in_memory_limits() -> AuditLimits {
+        AuditLimits { retention_days: u32::MAX, ..AuditLimits::default() }
+    }
 
     fn start(
         conn: Mutex<Connection>,

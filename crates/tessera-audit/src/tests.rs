@@ -287,7 +287,7 @@ fn an_in_memory_store_keeps_events_of_any_age() {
     let s = SqliteAuditStore::open_in_memory().unwrap();
     s.record(vec![event(ACCT, "GetUser", "u", 946_684_800_000)]).unwrap();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
-    assert_eq!(s.prune(SqliteAuditStore::IN_MEMORY_LIMITS, i64::try_from(now).unwrap()).unwrap(), 0);
+    assert_eq!(s.prune(SqliteAuditStore::in_memory_limits(), i64::try_from(now).unwrap()).unwrap(), 0);
     assert_eq!(names(&s.lookup(&query(None)).unwrap()), ["GetUser"]);
 }
 

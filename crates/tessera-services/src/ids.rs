@@ -6,7 +6,8 @@
 
 use rand::Rng;
 
-const ALNUM_UPPER: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+/// The alphabet of access key ids and unique ids (base 32: `A`-`Z`, `2`-`7`).
+pub(crate) const ALNUM_UPPER: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 const SECRET_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// `n` characters drawn uniformly from `chars` (ASCII, 1 to 256 of them), from the thread's

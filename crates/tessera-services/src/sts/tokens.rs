@@ -28,6 +28,7 @@ use tessera_store::{transact, ReadTxn, StoreError};
 use tessera_wire::AwsError;
 
 use crate::caller::{Caller, CallerKind, SessionInfo};
+use crate::ids::ALNUM_UPPER as BASE32;
 use crate::model::{self, Tag};
 use crate::{internal, Services};
 
@@ -577,8 +578,6 @@ pub fn decode_authorization_message(services: &Services, message: &str) -> Optio
     }
     String::from_utf8(inflate(&body)?).ok()
 }
-
-const BASE32: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
 /// A new temporary access key id: `ASIA`, the account id in 8 base-32 characters (40 bits),
 /// then 8 random base-32 characters. `GetAccessKeyInfo` reads the account back from it.
