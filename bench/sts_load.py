@@ -2,6 +2,7 @@
 """STS throughput and latency of Tessera and moto_server, side by side (issue 6 figures).
 
 Usage: bench/sts_load.py [--runs 3] [--duration 10] [--connections 32] [--ops GetCallerIdentity,AssumeRole]
+                         [--only tessera|moto] [--bin PATH] [--unaudited-benchmark-only]
 
 Method: for each server, set up a caller (Tessera: an IAM user with a policy allowing
 sts:AssumeRole and a role trusting it; moto: the same calls), sign one request per operation with
@@ -55,11 +56,13 @@ def wait(url, timeout=30):
     raise RuntimeError(f"{url} did not come up")
 
 
-def start_tessera():
+def start_tessera(bin_path=BIN, unaudited=False):
     data = Path(tempfile.mkdtemp()) / "data"
     port = free_port()
-    p = subprocess.Popen([str(BIN), "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", str(data)],
-                         env=dict(os.environ, RUST_LOG="warn"), stderr=subprocess.DEVNULL)
+    args = [str(bin_path), "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", str(data)]
+    if unaudited:
+        args.append("--unaudited-benchmark-only")
+    p = subprocess.Popen(args, env=dict(os.environ, RUST_LOG="warn"), stderr=subprocess.DEVNULL)
     endpoint = f"http://127.0.0.1:{port}"
     wait(endpoint + "/_tessera/health")
     text = (data / "credentials").read_text()
@@ -117,9 +120,13 @@ def main():
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--ops", default="GetCallerIdentity,AssumeRole")
     ap.add_argument("--only", choices=["tessera", "moto"])
+    ap.add_argument("--bin", default=str(BIN), help="the tessera binary to measure (default: the release build)")
+    ap.add_argument("--unaudited-benchmark-only", action="store_true",
+                    help="start Tessera with auditing off, to see what the audit trail costs in latency")
     a = ap.parse_args()
     results = {}
-    for name, start in (("tessera", start_tessera), ("moto_server", start_moto)):
+    tessera = lambda: start_tessera(a.bin, a.unaudited_benchmark_only)  # noqa: E731
+    for name, start in (("tessera", tessera), ("moto_server", start_moto)):
         if a.only and not name.startswith(a.only):
             continue
         proc, endpoint, root = start()
