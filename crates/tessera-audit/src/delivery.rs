@@ -255,6 +255,18 @@ pub fn log_file_key(trail: &Trail, region: &str, millis: i64) -> String {
     )
 }
 
+/// The time a chain's next digest is stamped with: `now`, or the second after the previous
+/// digest's when that one was stamped in the same second (a final delivery right after a
+/// periodic one). A digest file's key names its time to the second: two digests of one second
+/// would share a key, and the later would overwrite the earlier and drop its log files from the
+/// chain. AWS's hourly digests never meet this; shorter periods and shutdowns can.
+fn digest_time(chain: &DigestChain, now: i64) -> i64 {
+    match &chain.previous {
+        Some(p) if now.div_euclid(1000) <= p.end_millis.div_euclid(1000) => (p.end_millis.div_euclid(1000) + 1) * 1000,
+        _ => now,
+    }
+}
+
 /// Key of a digest file: `[prefix/]AWSLogs/<account>/CloudTrail-Digest/<region>/YYYY/MM/DD/<account>_CloudTrail-Digest_<region>_<trail>_<home region>_<YYYYMMDDTHHmmssZ>.json.gz`.
 pub fn digest_file_key(trail: &Trail, region: &str, end_millis: i64) -> String {
     format!(
@@ -462,8 +474,12 @@ impl Deliverer {
                 .get(&region)
                 .cloned()
                 .unwrap_or(DigestChain { start_millis: now, ..Default::default() });
+            let at = digest_time(&chain, now);
             let due = now - chain.start_millis >= period;
-            let closing = (close || stopping) && (!chain.pending.is_empty() || now > chain.start_millis);
+            // Closing: a digest for the log files pending, or for the time since the last digest
+            // unless that one was written this very second (an empty digest would only be
+            // stamped ahead of the clock).
+            let closing = (close || stopping) && (!chain.pending.is_empty() || (now > chain.start_millis && at == now));
             if !(due || closing) {
                 if !updated.state.chains.contains_key(&region) {
                     let _ = self.store.update_trail(&trail.account, &trail.name, &mut |t| {
@@ -472,7 +488,7 @@ impl Deliverer {
                 }
                 continue;
             }
-            if let Err(e) = self.write_digest(&updated, &region, &chain, now) {
+            if let Err(e) = self.write_digest(&updated, &region, &chain, at) {
                 tracing::error!(trail = %trail.arn(), error = %e, "digest delivery failed");
                 let msg = match e {
                     AuditError::Storage(m) => m,
@@ -521,10 +537,11 @@ impl Deliverer {
         })
     }
 
-    fn write_digest(&self, trail: &Trail, region: &str, chain: &DigestChain, now: i64) -> Result<(), AuditError> {
-        let signer = self.store.digest_signer(now)?;
-        let key = digest_file_key(trail, region, now);
-        let end_time = event_time(now);
+    /// Write the chain's next digest file, stamped `at` (see [`digest_time`]), and move the chain on.
+    fn write_digest(&self, trail: &Trail, region: &str, chain: &DigestChain, at: i64) -> Result<(), AuditError> {
+        let signer = self.store.digest_signer(at)?;
+        let key = digest_file_key(trail, region, at);
+        let end_time = event_time(at);
         let digest = DigestFile {
             aws_account_id: trail.account.clone(),
             digest_start_time: event_time(chain.start_millis),
@@ -575,19 +592,19 @@ impl Deliverer {
         let covered: Vec<String> = chain.pending.iter().map(|l| l.object.clone()).collect();
         let region = region.to_string();
         let previous =
-            PreviousDigest { bucket: trail.s3_bucket_name.clone(), object: key, hash, signature, end_millis: now };
+            PreviousDigest { bucket: trail.s3_bucket_name.clone(), object: key, hash, signature, end_millis: at };
         self.store.update_trail(&trail.account, &trail.name, &mut |t| {
             let c = t.state.chains.entry(region.clone()).or_default();
             c.pending.retain(|l| !covered.contains(&l.object));
             c.previous = Some(previous.clone());
-            c.start_millis = now;
+            c.start_millis = at;
             c.oldest_event_millis = None;
             c.newest_event_millis = None;
             for l in &c.pending {
                 c.oldest_event_millis = Some(c.oldest_event_millis.map_or(l.oldest_millis, |o| o.min(l.oldest_millis)));
                 c.newest_event_millis = Some(c.newest_event_millis.map_or(l.newest_millis, |n| n.max(l.newest_millis)));
             }
-            t.state.latest_digest_millis = Some(now);
+            t.state.latest_digest_millis = Some(at);
             t.state.latest_digest_error = None;
         })?;
         Ok(())

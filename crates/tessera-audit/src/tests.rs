@@ -515,3 +515,68 @@ fn fs_delivery_refuses_escaping_keys_and_keeps_metadata() {
     assert!(fs.put_object(".metadata", "k", b"x", &BTreeMap::new()).is_err());
     assert!(fs.get_object("b", "missing").unwrap().is_none());
 }
+
+/// A digest file's key names its time to the second. A final delivery in the same second as the
+/// digest before it (StopLogging, then shutdown) once wrote a second digest under the same key:
+/// the first, with its log files, was overwritten, the chain named itself as previous, and
+/// `tessera audit verify` passed a tampered log file it never reached (a CI run of the e2e test).
+#[test]
+fn digests_of_one_chain_in_one_second_get_keys_of_their_own() {
+    let env = env();
+    env.store.insert_trail(&trail("t", true)).unwrap();
+    start_logging(&env, "t");
+    env.store.record(vec![event(ACCT, "CreateUser", "u", T0 + 1)]).unwrap();
+    env.clock.store(T0 + 100, Ordering::SeqCst);
+    env.deliverer.run_once(true).unwrap();
+    env.store.record(vec![event(ACCT, "DeleteUser", "u", T0 + 200)]).unwrap();
+    env.clock.store(T0 + 300, Ordering::SeqCst);
+    env.deliverer.run_once(true).unwrap();
+    let t = env.store.trails(Some(ACCT)).unwrap().remove(0);
+    let newest = t.state.chains["us-east-1"].previous.clone().unwrap();
+    assert_eq!(newest.end_millis, T0 + 1000, "stamped the second after its predecessor");
+    assert!(newest.object.ends_with("_20231114T221321Z.json.gz"), "{}", newest.object);
+    // Nothing pending and the same second again: no empty digest over the newest one.
+    env.clock.store(T0 + 400, Ordering::SeqCst);
+    env.deliverer.run_once(true).unwrap();
+    let again = env.store.trails(Some(ACCT)).unwrap().remove(0);
+    assert_eq!(again.state.chains, t.state.chains);
+    let report = verify_trail(&again, &env.store.public_keys().unwrap(), &FsDelivery::new(env.dir.path().join("s3")));
+    assert!(report.is_valid(), "{report:?}");
+    assert_eq!(report.digests(), (2, 2));
+    assert_eq!(report.logs(), (2, 2));
+}
+
+/// Stores written before that fix may hold such a chain: a digest that names its own key as
+/// previous. Verification reports the broken link instead of stopping there quietly.
+#[test]
+fn a_chain_that_leads_back_to_a_checked_digest_is_broken() {
+    let env = env();
+    env.store.insert_trail(&trail("t", true)).unwrap();
+    start_logging(&env, "t");
+    env.store.record(vec![event(ACCT, "CreateUser", "u", T0 + 1)]).unwrap();
+    env.clock.store(T0 + 5_000, Ordering::SeqCst);
+    let t = env.store.trails(Some(ACCT)).unwrap().remove(0);
+    // As the old code left it: the previous digest's key is the one the next digest gets.
+    let key = crate::delivery::digest_file_key(&t, "us-east-1", T0 + 5_000);
+    let overwritten = PreviousDigest {
+        bucket: t.s3_bucket_name.clone(),
+        object: key.clone(),
+        hash: "0".repeat(64),
+        signature: "00".into(),
+        end_millis: T0 + 3_000,
+    };
+    env.store
+        .update_trail(ACCT, "t", &mut |t| {
+            t.state.chains.entry("us-east-1".into()).or_default().previous = Some(overwritten.clone());
+        })
+        .unwrap();
+    env.deliverer.run_once(true).unwrap();
+    let t = env.store.trails(Some(ACCT)).unwrap().remove(0);
+    assert_eq!(t.state.chains["us-east-1"].previous.as_ref().unwrap().object, key);
+    let report = verify_trail(&t, &env.store.public_keys().unwrap(), &FsDelivery::new(env.dir.path().join("s3")));
+    assert!(!report.is_valid(), "{report:?}");
+    let broken: Vec<_> = report.files.iter().filter(|f| f.problem.is_some()).collect();
+    assert_eq!(broken.len(), 1, "{report:?}");
+    assert_eq!(broken[0].kind, "Digest file");
+    assert!(broken[0].uri.ends_with(&key));
+}

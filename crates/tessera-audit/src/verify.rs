@@ -110,7 +110,22 @@ pub fn verify_trail(trail: &Trail, keys: &[PublicKeyInfo], target: &dyn TrailDel
         let mut guard = 0usize;
         while let Some(expect) = next.take() {
             guard += 1;
-            if guard > 1_000_000 || !reached.insert((expect.bucket.clone(), expect.object.clone())) {
+            if guard > 1_000_000 {
+                break;
+            }
+            if !reached.insert((expect.bucket.clone(), expect.object.clone())) {
+                // The chain leads back to a digest file already checked: the file named as
+                // previous was overwritten by a later one (no digest file holds its own hash),
+                // and whatever it listed is no longer covered. That link is broken.
+                report.files.push(FileResult {
+                    kind: "Digest file",
+                    uri: format!("s3://{}/{}", expect.bucket, expect.object),
+                    location: target.locate(&expect.bucket, &expect.object),
+                    problem: Some(
+                        "hash value doesn't match (the chain leads back to a digest file already checked)".into(),
+                    ),
+                    time_millis: digest_time_from_key(&expect.object),
+                });
                 break;
             }
             next = check_digest(&expect, keys, target, &mut report, region);
