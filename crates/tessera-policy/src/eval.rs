@@ -107,7 +107,8 @@ pub struct PolicySet<'a> {
     /// SCPs of the principal's account, one entry per level from the root to the account; each
     /// level must allow. Empty: not in an organization, or the management account (exempt).
     pub scps: Vec<Vec<&'a Policy>>,
-    /// RCPs of the resource's account, per level like `scps`.
+    /// RCPs of the resource's account, per level like `scps`; only their denies count (every level
+    /// also holds `RCPFullAWSAccess`, which cannot be detached).
     pub rcps: Vec<Vec<&'a Policy>>,
     /// The resource-based policy, or the role trust policy.
     pub resource: Option<&'a Policy>,
@@ -214,7 +215,15 @@ struct Ev<'r> {
     arn: SplitArn<'r>,
     ctx: &'r Context,
     principal: &'r Principal,
+    /// The caller has a permissions boundary (`PolicySet::boundary`).
+    has_boundary: bool,
     matched: Vec<MatchedStatement>,
+}
+
+/// Whether a `NotPrincipal` element lists the caller's account and the caller itself.
+struct NotPrincipalLayers {
+    account: bool,
+    itself: bool,
 }
 
 fn is_account_principal(v: &str, account: &str) -> bool {
@@ -265,36 +274,75 @@ impl Ev<'_> {
         }
     }
 
-    /// `NotPrincipal`: the principal is excluded only if every layer of its identity is listed:
-    /// the account and the principal itself (the role ARN or the session ARN for sessions).
-    fn excluded(&self, pb: &PrincipalBlock) -> bool {
+    /// Which layers of the caller's identity a `NotPrincipal` element lists. IAM User Guide,
+    /// "AWS JSON policy elements: NotPrincipal" (reference_policies_elements_notprincipal.html):
+    /// AWS checks the account, then the user; or the account, then the role, then the session.
+    /// For a role session, the role's ARN or the session's ARN lists the principal itself; for
+    /// the root user the account is the principal itself; principals without an account (services,
+    /// federated providers, anonymous callers) have only themselves to be listed.
+    fn not_principal_layers(&self, pb: &PrincipalBlock) -> NotPrincipalLayers {
         let p = self.principal;
         let listed = |f: &dyn Fn(PrincipalType, &str) -> bool| pb.entries.iter().any(|e| f(e.ty, &e.value));
         let aws = |t: PrincipalType| t == PrincipalType::Aws || t == PrincipalType::Star;
         let account_listed = || listed(&|t, v| aws(t) && (v == "*" || is_account_principal(v, &p.account)));
-        match &p.kind {
-            PrincipalKind::Root => account_listed(),
+        let (account, itself) = match &p.kind {
+            PrincipalKind::Root => {
+                let a = account_listed();
+                (a, a)
+            }
             PrincipalKind::User | PrincipalKind::FederatedUser => {
-                account_listed() && listed(&|t, v| aws(t) && (v == p.arn || v == "*"))
+                (account_listed(), listed(&|t, v| aws(t) && (v == p.arn || v == "*")))
             }
             PrincipalKind::AssumedRole { role_arn } => {
-                account_listed() && listed(&|t, v| aws(t) && (v == p.arn || v == role_arn || v == "*"))
+                (account_listed(), listed(&|t, v| aws(t) && (v == p.arn || v == role_arn || v == "*")))
             }
             PrincipalKind::Service { name } => {
-                listed(&|t, v| v == "*" || (t == PrincipalType::Service && v.eq_ignore_ascii_case(name)))
+                (true, listed(&|t, v| v == "*" || (t == PrincipalType::Service && v.eq_ignore_ascii_case(name))))
             }
             PrincipalKind::WebIdentity { provider } | PrincipalKind::Saml { provider } => {
-                listed(&|t, v| v == "*" || (t == PrincipalType::Federated && v == provider))
+                (true, listed(&|t, v| v == "*" || (t == PrincipalType::Federated && v == provider)))
             }
-            PrincipalKind::Anonymous => listed(&|_, v| v == "*"),
-        }
+            PrincipalKind::Anonymous => (true, listed(&|_, v| v == "*")),
+        };
+        NotPrincipalLayers { account, itself }
     }
 
-    fn principal_grant(&self, pb: &PrincipalBlock) -> Grant {
-        if pb.not {
-            return if self.excluded(pb) { Grant::None } else { Grant::Direct };
+    /// How a statement's `Principal` or `NotPrincipal` names the caller (`Grant::None`: the
+    /// statement does not apply to it).
+    ///
+    /// `NotPrincipal` with `Deny` applies unless every layer is listed, and always applies to an
+    /// IAM user or role session that has a permissions boundary, whatever the element lists
+    /// (reference_policies_elements_notprincipal.html, "Key points").
+    ///
+    /// `NotPrincipal` with `Allow` is not supported by AWS (same page), so services refuse it; where
+    /// such a stored or simulated statement is still evaluated, it grants each layer it does not
+    /// list and nothing more: a caller listed itself but not its account gets at most an account
+    /// grant (which needs the caller's own identity policy), never a direct grant.
+    fn principal_grant(&self, pb: &PrincipalBlock, effect: Effect) -> Grant {
+        if !pb.not {
+            return pb.entries.iter().map(|e| self.entry_grant(e.ty, &e.value)).max().unwrap_or(Grant::None);
         }
-        pb.entries.iter().map(|e| self.entry_grant(e.ty, &e.value)).max().unwrap_or(Grant::None)
+        let layers = self.not_principal_layers(pb);
+        match effect {
+            Effect::Deny => {
+                let bounded = self.has_boundary
+                    && matches!(self.principal.kind, PrincipalKind::User | PrincipalKind::AssumedRole { .. });
+                if bounded || !(layers.account && layers.itself) {
+                    Grant::Direct
+                } else {
+                    Grant::None
+                }
+            }
+            Effect::Allow => {
+                if !layers.itself {
+                    Grant::Direct
+                } else if !layers.account {
+                    Grant::Account
+                } else {
+                    Grant::None
+                }
+            }
+        }
     }
 
     /// Whether the statement applies; `Some(grant)` (grant is `Direct` where there is no principal).
@@ -314,7 +362,7 @@ impl Ev<'_> {
         }
         let grant = match &st.principal {
             None => Grant::Direct,
-            Some(pb) => match self.principal_grant(pb) {
+            Some(pb) => match self.principal_grant(pb, st.effect) {
                 Grant::None => return None,
                 g => g,
             },
@@ -372,6 +420,9 @@ impl Ev<'_> {
 /// Decide a request. Pure; never panics.
 pub fn evaluate(set: &PolicySet<'_>, req: &Request<'_>) -> Decision {
     let p = req.principal;
+    if p.has_identity_side() && crate::aws_rules::needs_no_permission(req.action) {
+        return Decision { decision: EvalDecision::Allowed, decided_by: None, matched: Vec::new() };
+    }
     // Lower-case the action once, on the stack when it is short ASCII (it always is for AWS).
     let mut buf = [0u8; 128];
     let action: Cow<str> = if !req.action.bytes().any(|b| b.is_ascii_uppercase()) {
@@ -395,6 +446,7 @@ pub fn evaluate(set: &PolicySet<'_>, req: &Request<'_>) -> Decision {
         arn: SplitArn::new(req.resource),
         ctx: req.context,
         principal: p,
+        has_boundary: set.boundary.is_some(),
         matched: Vec::new(),
     };
 
@@ -405,8 +457,10 @@ pub fn evaluate(set: &PolicySet<'_>, req: &Request<'_>) -> Decision {
     // Evaluate every applicable policy once, collecting matched statements.
     let (scp_allow, scp_deny) =
         if set.scps.is_empty() || is_service { (true, false) } else { ev.levels(&set.scps, PolicyType::Scp) };
-    let (rcp_allow, rcp_deny) =
-        if set.rcps.is_empty() || is_service { (true, false) } else { ev.levels(&set.rcps, PolicyType::Rcp) };
+    // RCPs only ever deny: `RCPFullAWSAccess` is attached to every level and cannot be detached
+    // (AWS Organizations, "RCP syntax" and "Resource control policies (RCPs)"), so a level whose
+    // listed RCPs do not mention the action still allows it. SCPs differ: every level must allow.
+    let rcp_deny = if set.rcps.is_empty() || is_service { false } else { ev.levels(&set.rcps, PolicyType::Rcp).1 };
     let res_ty = if set.resource_is_trust { PolicyType::Trust } else { PolicyType::Resource };
     let resource = set.resource.map(|r| ev.policy(r, res_ty));
     let identity = if identity_side { ev.policies(&set.identity, PolicyType::Identity) } else { Outcome::default() };
@@ -421,6 +475,7 @@ pub fn evaluate(set: &PolicySet<'_>, req: &Request<'_>) -> Decision {
         _ => None,
     };
     let matched = std::mem::take(&mut ev.matched);
+    let ev_action = ev.action;
 
     // 1. Explicit deny in any policy.
     let denies = [
@@ -434,15 +489,20 @@ pub fn evaluate(set: &PolicySet<'_>, req: &Request<'_>) -> Decision {
     if let Some((_, ty)) = denies.iter().find(|(d, _)| *d) {
         return Decision::new(EvalDecision::ExplicitDeny, *ty, matched);
     }
-    // 2. RCPs of the resource's account; 3. SCPs of the principal's account.
-    if !rcp_allow {
-        return Decision::new(EvalDecision::ImplicitDeny, PolicyType::Rcp, matched);
-    }
+    // 2. RCPs of the resource's account only deny (above); 3. SCPs of the principal's account.
     if !scp_allow {
         return Decision::new(EvalDecision::ImplicitDeny, PolicyType::Scp, matched);
     }
 
+    // A resource AWS owns: no customer policy allows changing it (the resource-based side is AWS's).
+    if crate::aws_rules::aws_owned_change(&ev_action, req.resource) {
+        return Decision::new(EvalDecision::ImplicitDeny, res_ty, matched);
+    }
+
     let grant = resource.filter(|o| o.allow).and_then(|o| o.grant).unwrap_or(Grant::None);
+    // A trust policy, or a KMS key policy, must allow even inside the account.
+    let must_allow =
+        set.resource_is_trust || (resource.is_some() && crate::aws_rules::resource_policy_must_allow(&ev_action));
 
     // Principals without an identity side (services, web identity and SAML principals,
     // anonymous callers) are allowed only by a resource-based (or trust) policy naming them.
@@ -468,7 +528,7 @@ pub fn evaluate(set: &PolicySet<'_>, req: &Request<'_>) -> Decision {
     if cross_account {
         // Cross-account: the principal's account must allow (identity, boundary, session) and
         // the resource's policy must allow.
-        if set.resource_is_trust && grant == Grant::None {
+        if must_allow && grant == Grant::None {
             return Decision::new(EvalDecision::ImplicitDeny, res_ty, matched);
         }
         if !identity_allows {
@@ -492,7 +552,7 @@ pub fn evaluate(set: &PolicySet<'_>, req: &Request<'_>) -> Decision {
         // boundary and session policies do not apply.
         return Decision::new(EvalDecision::Allowed, res_ty, matched);
     }
-    if set.resource_is_trust && grant == Grant::None {
+    if must_allow && grant == Grant::None {
         return Decision::new(EvalDecision::ImplicitDeny, res_ty, matched);
     }
     // A grant to the role ARN stands in for the identity allow but is limited by the boundary

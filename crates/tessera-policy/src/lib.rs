@@ -15,6 +15,7 @@
 //! assert!(evaluate(&set, &req).is_allowed());
 //! ```
 
+pub mod aws_rules;
 pub mod condition;
 mod context;
 mod eval;

@@ -400,6 +400,9 @@ pub fn parse(document: &str, ty: PolicyType) -> Result<Policy, PolicyError> {
     };
     let raw_statements: Vec<&Json> = match obj_get(top, "Statement") {
         Some(Json::Arr(items)) if !items.is_empty() => items.iter().collect(),
+        // An SCP or RCP with no statements is a document Organizations keeps; it allows nothing
+        // (an SCP level that holds only it denies everything) and denies nothing (docs/POLICY_ENGINE.md).
+        Some(Json::Arr(_)) if matches!(ty, PolicyType::Scp | PolicyType::Rcp) => Vec::new(),
         Some(s @ Json::Obj(_)) => vec![s],
         _ => return Err(err(SYNTAX)),
     };
@@ -471,6 +474,9 @@ fn parse_statement(raw: &Json, ty: PolicyType, vars: bool) -> Result<Statement, 
             }
             None
         }
+        // "You cannot use the NotPrincipal element in ... an IAM role trust policy", and "SCPs and
+        // RCPs don't support the NotPrincipal element" (reference_policies_elements_notprincipal.html).
+        PolicyType::Trust | PolicyType::Rcp if np.is_some() => return Err(err("Has prohibited field NotPrincipal")),
         PolicyType::Trust | PolicyType::Resource | PolicyType::Rcp => match (p, np) {
             (Some(v), None) => Some(parse_principal(v, false, ty)?),
             (None, Some(v)) => Some(parse_principal(v, true, ty)?),

@@ -325,29 +325,49 @@ fn names(ty: PrincipalType, value: &str, p: &Principal) -> u8 {
 }
 
 /// 0 = statement does not apply to the principal; otherwise the strength of the naming.
-fn principal_level(st: &Statement, p: &Principal) -> u8 {
+/// `bounded`: the caller has a permissions boundary.
+fn principal_level(st: &Statement, p: &Principal, bounded: bool) -> u8 {
     let Some(pb) = &st.principal else { return 3 };
     if !pb.not {
         return pb.entries.iter().map(|e| names(e.ty, &e.value, p)).max().unwrap_or(0);
     }
-    // NotPrincipal: excluded only when the account and the principal itself are both listed.
+    // NotPrincipal (reference_policies_elements_notprincipal.html): AWS looks at the account,
+    // then at the user (or the role, then the session). Which of those layers are listed?
     let star = |e: &crate::policy::PrincipalEntry| e.ty == PrincipalType::Star || e.value == "*";
     let acct = pb.entries.iter().any(|e| star(e) || (e.ty == PrincipalType::Aws && names(e.ty, &e.value, p) == 1));
     let itself = pb.entries.iter().any(|e| star(e) || (e.ty == PrincipalType::Aws && names(e.ty, &e.value, p) >= 2));
-    let excluded = match &p.kind {
-        PrincipalKind::Root => acct,
-        PrincipalKind::User | PrincipalKind::FederatedUser | PrincipalKind::AssumedRole { .. } => acct && itself,
-        _ => pb.entries.iter().any(|e| star(e) || names(e.ty, &e.value, p) == 3),
+    let (acct_listed, itself_listed) = match &p.kind {
+        PrincipalKind::Root => (acct, acct),
+        PrincipalKind::User | PrincipalKind::FederatedUser | PrincipalKind::AssumedRole { .. } => (acct, itself),
+        _ => (true, pb.entries.iter().any(|e| star(e) || names(e.ty, &e.value, p) == 3)),
     };
-    if excluded {
-        0
-    } else {
-        3
+    match st.effect {
+        // Deny: denies every layer not listed, and always an IAM user or role with a boundary.
+        Effect::Deny => {
+            let iam_with_boundary =
+                bounded && matches!(p.kind, PrincipalKind::User | PrincipalKind::AssumedRole { .. });
+            if iam_with_boundary || !(acct_listed && itself_listed) {
+                3
+            } else {
+                0
+            }
+        }
+        // Allow (unsupported by AWS, still evaluated offline): the principal itself when it is not
+        // listed; otherwise its account when that is not listed; otherwise nothing.
+        Effect::Allow => {
+            if !itself_listed {
+                3
+            } else if !acct_listed {
+                1
+            } else {
+                0
+            }
+        }
     }
 }
 
 /// For one policy: (some Allow applies, some Deny applies, strongest principal naming of an Allow).
-fn check(policy: &Policy, req: &Request<'_>) -> (bool, bool, u8) {
+fn check(policy: &Policy, req: &Request<'_>, bounded: bool) -> (bool, bool, u8) {
     let vars = policy.version() == Version::V2012_10_17;
     let (mut allow, mut deny, mut level) = (false, false, 0);
     for st in policy.statements() {
@@ -365,7 +385,7 @@ fn check(policy: &Policy, req: &Request<'_>) -> (bool, bool, u8) {
                 continue;
             }
         }
-        let lv = principal_level(st, req.principal);
+        let lv = principal_level(st, req.principal, bounded);
         if lv == 0 {
             continue;
         }
@@ -386,12 +406,17 @@ fn check(policy: &Policy, req: &Request<'_>) -> (bool, bool, u8) {
 /// The documented flow, step by step.
 pub fn evaluate(set: &PolicySet<'_>, req: &Request<'_>) -> EvalDecision {
     let p = req.principal;
-    let is_service = matches!(p.kind, PrincipalKind::Service { .. });
     let account_principal = matches!(
         p.kind,
         PrincipalKind::Root | PrincipalKind::User | PrincipalKind::AssumedRole { .. } | PrincipalKind::FederatedUser
     );
+    // 0. Rules above the policies: GetCallerIdentity needs no permission.
+    if account_principal && crate::aws_rules::needs_no_permission(req.action) {
+        return EvalDecision::Allowed;
+    }
+    let is_service = matches!(p.kind, PrincipalKind::Service { .. });
     let is_session = matches!(p.kind, PrincipalKind::AssumedRole { .. } | PrincipalKind::FederatedUser);
+    let bounded = set.boundary.is_some();
 
     // Gather each policy type's answer.
     let mut any_deny = false;
@@ -400,7 +425,7 @@ pub fn evaluate(set: &PolicySet<'_>, req: &Request<'_>) -> EvalDecision {
         for level in levels {
             let mut allowed = false;
             for pol in level {
-                let (a, d, _) = check(pol, req);
+                let (a, d, _) = check(pol, req, bounded);
                 allowed |= a;
                 any_deny |= d;
             }
@@ -409,20 +434,23 @@ pub fn evaluate(set: &PolicySet<'_>, req: &Request<'_>) -> EvalDecision {
         all
     };
     let scps_allow = is_service || level_ok(&set.scps);
-    let rcps_allow = is_service || level_ok(&set.rcps);
-    let (res_allow, res_deny, res_level) = set.resource.map(|r| check(r, req)).unwrap_or((false, false, 0));
+    // RCPs: RCPFullAWSAccess sits on every level, so only their denies count.
+    if !is_service {
+        level_ok(&set.rcps);
+    }
+    let (res_allow, res_deny, res_level) = set.resource.map(|r| check(r, req, bounded)).unwrap_or((false, false, 0));
     let mut id_allow = p.kind == PrincipalKind::Root;
     let mut id_deny = false;
     if account_principal {
         for pol in &set.identity {
-            let (a, d, _) = check(pol, req);
+            let (a, d, _) = check(pol, req, bounded);
             id_allow |= a;
             id_deny |= d;
         }
     }
     let (b_allow, b_deny) = match set.boundary {
         Some(b) if account_principal && p.kind != PrincipalKind::Root => {
-            let (a, d, _) = check(b, req);
+            let (a, d, _) = check(b, req, bounded);
             (a, d)
         }
         _ => (true, false),
@@ -431,7 +459,7 @@ pub fn evaluate(set: &PolicySet<'_>, req: &Request<'_>) -> EvalDecision {
         Some(list) if is_session => {
             let (mut a, mut d) = (false, false);
             for pol in list {
-                let (x, y, _) = check(pol, req);
+                let (x, y, _) = check(pol, req, bounded);
                 a |= x;
                 d |= y;
             }
@@ -445,7 +473,11 @@ pub fn evaluate(set: &PolicySet<'_>, req: &Request<'_>) -> EvalDecision {
         return EvalDecision::ExplicitDeny;
     }
     // 2. RCPs, 3. SCPs.
-    if !rcps_allow || !scps_allow {
+    if !scps_allow {
+        return EvalDecision::ImplicitDeny;
+    }
+    // A resource AWS owns cannot be changed by any customer policy.
+    if crate::aws_rules::aws_owned_change(req.action, req.resource) {
         return EvalDecision::ImplicitDeny;
     }
     let res_allow_level = if res_allow { res_level } else { 0 };
@@ -463,7 +495,10 @@ pub fn evaluate(set: &PolicySet<'_>, req: &Request<'_>) -> EvalDecision {
     if res_allow_level == 3 {
         return EvalDecision::Allowed;
     }
-    if set.resource_is_trust && res_allow_level == 0 {
+    // A trust policy or a KMS key policy must allow even inside the account.
+    let must_allow =
+        set.resource_is_trust || (set.resource.is_some() && crate::aws_rules::resource_policy_must_allow(req.action));
+    if must_allow && res_allow_level == 0 {
         return EvalDecision::ImplicitDeny;
     }
     // 5. Identity-based policies (a grant to the role ARN stands in for them).

@@ -124,6 +124,32 @@ fn account_of(owner: &str) -> String {
     }
 }
 
+/// The session name a role `CallerArn` is simulated with.
+pub const SIMULATED_SESSION_NAME: &str = "SimulatedSession";
+
+/// The principal a `CallerArn` names: any ARN [`Principal::from_arn`] takes, or a role
+/// (`arn:aws:iam::ACCOUNT:role/PATH/NAME`), evaluated as a session of that role named
+/// [`SIMULATED_SESSION_NAME`], so that `Principal` entries naming the role match it as they match
+/// the role's sessions (shared/CONTRACT.md, "Policy evaluation offline").
+pub fn simulated_principal(caller_arn: &str) -> Option<Principal> {
+    if let Some(p) = Principal::from_arn(caller_arn) {
+        return Some(p);
+    }
+    let parts: Vec<&str> = caller_arn.splitn(6, ':').collect();
+    let [arn, partition, "iam", "", account, resource] = parts[..] else { return None };
+    let path_and_name = resource.strip_prefix("role/")?;
+    let name = path_and_name.rsplit('/').next().filter(|n| !n.is_empty())?;
+    let account_ok = account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit());
+    if arn != "arn" || partition.is_empty() || !account_ok {
+        return None;
+    }
+    Some(Principal {
+        arn: format!("arn:{partition}:sts::{account}:assumed-role/{name}/{SIMULATED_SESSION_NAME}"),
+        account: account.to_string(),
+        kind: PrincipalKind::AssumedRole { role_arn: caller_arn.to_string() },
+    })
+}
+
 /// The condition keys IAM derives from the caller (overridden by `ContextEntries`).
 pub fn caller_context(p: &Principal, ctx: &mut Context) {
     ctx.insert_default("aws:PrincipalArn", principal_arn_key(p));
@@ -261,7 +287,7 @@ pub fn simulate_cached(input: &Value, cache: &mut PolicyCache) -> Result<Value, 
         Some(a) => a.to_string(),
         None => format!("arn:aws:iam::{}:user/SimulatedUser", owner.as_deref().unwrap_or("123456789012")),
     };
-    let principal = Principal::from_arn(&caller_arn)
+    let principal = simulated_principal(&caller_arn)
         .ok_or_else(|| SimulateError::invalid(format!("Invalid CallerArn: {caller_arn}")))?;
     let mut ctx = Context::new();
     context_entries(input, &mut ctx)?;

@@ -53,6 +53,9 @@ pub const ACTIONS: &[&str] = &[
     "ec2:RunInstances",
     "sts:AssumeRole",
     "kms:Decrypt",
+    "sts:GetCallerIdentity",
+    "iam:CreatePolicyVersion",
+    "iam:GetPolicy",
 ];
 const ACTION_PATTERNS: &[&str] = &[
     "s3:GetObject",
@@ -76,6 +79,8 @@ pub const RESOURCES: &[&str] = &[
     "arn:aws:iam::111122223333:user/alice",
     "arn:aws:ec2:us-east-1:111122223333:instance/i-1",
     "arn:aws:iam::111122223333:role/target",
+    "arn:aws:iam::aws:policy/ReadOnlyAccess",
+    "arn:aws:kms:us-east-1:111122223333:key/k1",
     "*",
 ];
 const RESOURCE_PATTERNS: &[&str] = &[
@@ -181,7 +186,7 @@ fn statement(rng: &mut Rng, with_principal: bool, with_resource: bool, star_prin
         if star_principal_only || rng.chance(15) {
             st.insert("Principal".into(), json!("*"));
         } else {
-            let key = if rng.chance(10) { "NotPrincipal" } else { "Principal" };
+            let key = if rng.chance(20) { "NotPrincipal" } else { "Principal" };
             let v = if rng.chance(10) {
                 json!({"Service": "ec2.amazonaws.com"})
             } else {

@@ -177,3 +177,107 @@ fn cli_single_and_jsonl() {
     assert_eq!(outs[1]["Error"]["Code"], "InvalidInput");
     assert_eq!(results(&outs[2])[0]["EvalDecision"], "allowed");
 }
+
+const ALLOW_ALL: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+
+fn decision(input: Value) -> String {
+    let out = simulate(&input).unwrap_or_else(|e| panic!("{e} for {input}"));
+    results(&out)[0]["EvalDecision"].as_str().unwrap().to_string()
+}
+
+/// shared/CONTRACT.md: `CallerArn` may name a role, evaluated as a session of that role, with
+/// the role's ARN matching `Principal` entries that name the role.
+#[test]
+fn a_role_caller_is_a_session_of_that_role() {
+    let role = "arn:aws:iam::111122223333:role/team/Deployer";
+    let bucket_policy = |principal: &str| {
+        json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":principal},
+            "Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}]})
+        .to_string()
+    };
+    // Named by the role's ARN: a role grant, still limited by the boundary.
+    let boundary =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:PutObject","Resource":"*"}]}"#;
+    let base = json!({"ActionNames":["s3:GetObject"],"ResourceArns":["arn:aws:s3:::b/k"],"CallerArn":role,
+        "ResourcePolicy":bucket_policy(role)});
+    assert_eq!(decision(base.clone()), "allowed");
+    let mut bounded = base.clone();
+    bounded["PermissionsBoundaryPolicyInputList"] = json!([boundary]);
+    assert_eq!(decision(bounded), "implicitDeny");
+    // The role's own identity policy applies; aws:PrincipalArn is the role's ARN.
+    let cond = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:GetRole","Resource":"*",
+        "Condition":{"ArnEquals":{"aws:PrincipalArn":role}}}]})
+    .to_string();
+    assert_eq!(decision(json!({"PolicyInputList":[cond],"ActionNames":["iam:GetRole"],"CallerArn":role})), "allowed");
+    // A role ARN of another kind of resource or a malformed account is still refused.
+    let e = simulate(&json!({"ActionNames":["s3:GetObject"],"CallerArn":"arn:aws:iam::1111:role/R"})).unwrap_err();
+    assert_eq!(e.code, "InvalidInput");
+}
+
+/// STS API Reference, GetCallerIdentity: no permission needed, an explicit deny does not block it.
+#[test]
+fn get_caller_identity_is_allowed_whatever_the_policies_say() {
+    let deny = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}"#;
+    let d = decision(json!({"PolicyInputList":[deny],"ActionNames":["sts:GetCallerIdentity"],
+        "CallerArn":"arn:aws:iam::111122223333:user/alice"}));
+    assert_eq!(d, "allowed");
+    let d = decision(json!({"ActionNames":["sts:GetCallerIdentity"],"SessionPolicyInputList":[deny],
+        "CallerArn":"arn:aws:sts::111122223333:assumed-role/R/s"}));
+    assert_eq!(d, "allowed");
+}
+
+/// IAM User Guide, "AWS managed policies": customers cannot change them; reading needs only an
+/// identity policy. The server refuses the same (tests/e2e/test_one_decider.py).
+#[test]
+fn aws_managed_policies_cannot_be_changed_by_any_customer_policy() {
+    let p = "arn:aws:iam::aws:policy/ReadOnlyAccess";
+    let input = |action: &str| {
+        json!({"PolicyInputList":[ALLOW_ALL],"ActionNames":[action],"ResourceArns":[p],
+            "CallerArn":"arn:aws:iam::111122223333:user/admin"})
+    };
+    assert_eq!(decision(input("iam:CreatePolicyVersion")), "implicitDeny");
+    assert_eq!(decision(input("iam:DeletePolicy")), "implicitDeny");
+    assert_eq!(decision(input("iam:GetPolicy")), "allowed");
+    let slr = "arn:aws:iam::111122223333:role/aws-service-role/x.amazonaws.com/AWSServiceRoleForX";
+    let d = decision(json!({"PolicyInputList":[ALLOW_ALL],"ActionNames":["iam:UpdateAssumeRolePolicy"],
+        "ResourceArns":[slr],"CallerArn":"arn:aws:iam::111122223333:user/admin"}));
+    assert_eq!(d, "implicitDeny");
+}
+
+/// AWS KMS Developer Guide, "Key policies in AWS KMS": a key is usable only if its key policy
+/// allows, directly or by delegating to the account's IAM policies.
+#[test]
+fn a_key_policy_must_allow_even_inside_the_account() {
+    let key = "arn:aws:kms:us-east-1:111122223333:key/k1";
+    let key_policy = |principal: &str| {
+        json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":principal},
+            "Action":"kms:*","Resource":"*"}]})
+        .to_string()
+    };
+    let input = |policy: String, identity: Vec<&str>| {
+        json!({"PolicyInputList":identity,"ActionNames":["kms:Decrypt"],"ResourceArns":[key],
+            "ResourcePolicy":policy,"CallerArn":"arn:aws:iam::111122223333:user/alice"})
+    };
+    // Naming someone else: the identity policy alone does not suffice.
+    assert_eq!(decision(input(key_policy("arn:aws:iam::111122223333:user/bob"), vec![ALLOW_ALL])), "implicitDeny");
+    // Delegating to the account: the identity policy decides.
+    assert_eq!(decision(input(key_policy("arn:aws:iam::111122223333:root"), vec![ALLOW_ALL])), "allowed");
+    assert_eq!(decision(input(key_policy("arn:aws:iam::111122223333:root"), vec![])), "implicitDeny");
+    // Naming the caller: allowed with no identity policy.
+    assert_eq!(decision(input(key_policy("arn:aws:iam::111122223333:user/alice"), vec![])), "allowed");
+}
+
+/// AWS Organizations, "RCP syntax": RCPFullAWSAccess sits on every level, so an RCP level that does
+/// not mention the action does not deny it; an SCP level must allow.
+#[test]
+fn rcp_lists_only_deny_scp_lists_must_allow() {
+    let sqs_only =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"sqs:*","Resource":"*"}]}"#;
+    let input = json!({"PolicyInputList":[ALLOW_ALL],"ActionNames":["s3:GetObject"],
+        "ResourceControlPolicyInputList":[sqs_only],"CallerArn":"arn:aws:iam::111122223333:user/alice"});
+    assert_eq!(decision(input), "allowed");
+    let scp = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sqs:*","Resource":"*"}]}"#;
+    let input = json!({"PolicyInputList":[ALLOW_ALL],"ActionNames":["s3:GetObject"],
+        "ServiceControlPolicyInputList":[scp],"CallerArn":"arn:aws:iam::111122223333:user/alice"});
+    assert_eq!(decision(input), "implicitDeny");
+}

@@ -307,6 +307,12 @@ fn check_bucket_policy(doc: &str, bucket: &str) -> S3Result<()> {
         if s.get("Principal").is_none() && s.get("NotPrincipal").is_none() {
             return Err(malformed("Missing required field Principal"));
         }
+        // "NotPrincipal must be used with "Effect":"Deny". Using it with "Effect":"Allow" is not
+        // supported" (IAM User Guide, reference_policies_elements_notprincipal.html): S3 answers 400
+        // MalformedPolicy (docs/S3.md says which message Tessera chose).
+        if s.get("NotPrincipal").is_some() && s.get("Effect").and_then(|e| e.as_str()) == Some("Allow") {
+            return Err(malformed("Invalid principal in policy"));
+        }
         let resources = s.get("Resource").or_else(|| s.get("NotResource"));
         let list: Vec<&str> = match resources {
             Some(serde_json::Value::String(r)) => vec![r.as_str()],
@@ -1643,6 +1649,10 @@ mod tests {
         assert!(check_bucket_policy(&other, "b1").is_err());
         let no_principal = r#"{"Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::b1"}]}"#;
         assert!(check_bucket_policy(no_principal, "b1").is_err());
+        let allow_not_principal = r#"{"Statement":[{"Effect":"Allow","NotPrincipal":{"AWS":"arn:aws:iam::111122223333:user/u1"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b1/*"}]}"#;
+        assert!(check_bucket_policy(allow_not_principal, "b1").is_err());
+        let deny_not_principal = allow_not_principal.replace("Allow", "Deny");
+        assert!(check_bucket_policy(&deny_not_principal, "b1").is_ok());
         assert!(glob("arn:aws:s3:::b*", "arn:aws:s3:::b1"));
     }
 }

@@ -90,11 +90,29 @@ fn check_content(content: &str, policy_type: &str, name: &str) -> Result<(), Aws
         err("MalformedPolicyDocumentException", message)
     };
     match kind {
-        Some(kind) => validate_policy_document(content, kind, name).map_err(|e| match e.code.as_str() {
-            "LimitExceeded" => constraint("POLICY_CONTENT_LIMIT_EXCEEDED"),
-            "MalformedPolicyDocument" => malformed(&e.message),
-            _ => e,
-        }),
+        Some(kind) => {
+            validate_policy_document(content, kind, name).map_err(|e| match e.code.as_str() {
+                "LimitExceeded" => constraint("POLICY_CONTENT_LIMIT_EXCEEDED"),
+                "MalformedPolicyDocument" => malformed(&e.message),
+                _ => e,
+            })?;
+            // The engine keeps a document with no statements (it allows and denies nothing), but
+            // Organizations creates no SCP or RCP without one; and "the effect of Allow is only
+            // supported for the RCPFullAWSAccess policy" (AWS Organizations, "RCP syntax").
+            let ty = if kind == PolicyDocKind::Rcp {
+                tessera_policy::PolicyType::Rcp
+            } else {
+                tessera_policy::PolicyType::Scp
+            };
+            let policy = tessera_policy::parse(content, ty).map_err(|e| malformed(&e.message))?;
+            let statements = policy.statements();
+            if statements.is_empty()
+                || (kind == PolicyDocKind::Rcp && statements.iter().any(|s| s.effect == tessera_policy::Effect::Allow))
+            {
+                return Err(malformed(""));
+            }
+            Ok(())
+        }
         None => match serde_json::from_str::<Value>(content) {
             Ok(Value::Object(_)) => Ok(()),
             _ => Err(malformed("")),

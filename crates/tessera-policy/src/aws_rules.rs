@@ -1,0 +1,109 @@
+//! Rules AWS applies to a request before, and above, any policy: actions that need no permission,
+//! and resources that no customer account's policy can change. They live here, in the decider,
+//! so that the server and `tessera policy simulate` answer the same (docs/POLICY_ENGINE.md,
+//! "Rules above the policies").
+
+/// `sts:GetCallerIdentity` needs no permission, and an explicit deny does not block it: "No
+/// permissions are required to perform this operation. If an administrator attaches a policy to
+/// your identity that explicitly denies access to the sts:GetCallerIdentity action, you can still
+/// perform this operation" (AWS STS API Reference, GetCallerIdentity).
+pub fn needs_no_permission(action: &str) -> bool {
+    action.eq_ignore_ascii_case("sts:GetCallerIdentity")
+}
+
+/// Whether a resource-based policy given with a request of `action` must itself allow the request,
+/// even inside the resource's account, as a role trust policy must: a KMS key policy. "No AWS
+/// principal, including the account root user or key creator, has any permissions to a KMS key
+/// unless they are explicitly allowed, and never denied, in a key policy, IAM policy, or grant",
+/// and IAM policies count only where the key policy delegates to the account (AWS KMS Developer
+/// Guide, "Key policies in AWS KMS" and "Allows access to the AWS account and enables IAM
+/// policies").
+pub fn resource_policy_must_allow(action: &str) -> bool {
+    action.split_once(':').is_some_and(|(service, _)| service.eq_ignore_ascii_case("kms"))
+}
+
+/// Whether an action only reads its resource (`Get*`, `List*`, `Describe*`), by AWS's naming.
+fn reads_only(action_name: &str) -> bool {
+    ["get", "list", "describe"]
+        .iter()
+        .any(|p| action_name.len() >= p.len() && action_name.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes()))
+}
+
+/// Whether `action` would change a resource that AWS owns, which no policy of a customer account
+/// can allow:
+/// - a resource whose ARN names the account `aws` (AWS managed policies,
+///   `arn:aws:iam::aws:policy/...`): "You cannot change the permissions defined in AWS managed
+///   policies" (IAM User Guide, "AWS managed policies"); reading them needs only an identity policy;
+/// - a service-linked role (path `/aws-service-role/`): "you cannot change the trust or permissions
+///   policies of a service-linked role" (IAM User Guide, "Using service-linked roles"); its
+///   description may be edited, and it is created and deleted through the service-linked role
+///   operations.
+pub fn aws_owned_change(action: &str, resource: &str) -> bool {
+    let Some((service, name)) = action.split_once(':') else { return false };
+    if reads_only(name) {
+        return false;
+    }
+    let mut parts = resource.splitn(6, ':');
+    let (Some("arn"), Some(_), Some(arn_service), Some(_), Some(account), Some(rest)) =
+        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    if account == "aws" {
+        return true;
+    }
+    let service_linked = arn_service == "iam" && rest.starts_with("role/aws-service-role/");
+    service_linked
+        && service.eq_ignore_ascii_case("iam")
+        && !["PassRole", "UpdateRoleDescription", "CreateServiceLinkedRole", "DeleteServiceLinkedRole"]
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aws_managed_policies_are_read_only() {
+        let p = "arn:aws:iam::aws:policy/ReadOnlyAccess";
+        for a in ["iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:SetDefaultPolicyVersion", "iam:TagPolicy"] {
+            assert!(aws_owned_change(a, p), "{a}");
+        }
+        for a in ["iam:GetPolicy", "iam:GetPolicyVersion", "iam:ListPolicyVersions", "iam:ListEntitiesForPolicy"] {
+            assert!(!aws_owned_change(a, p), "{a}");
+        }
+        assert!(!aws_owned_change("iam:DeletePolicy", "arn:aws:iam::111122223333:policy/mine"));
+    }
+
+    #[test]
+    fn service_linked_roles_keep_their_policies() {
+        let r = "arn:aws:iam::111122223333:role/aws-service-role/elasticbeanstalk.amazonaws.com/AWSServiceRoleForX";
+        for a in ["iam:PutRolePolicy", "iam:UpdateAssumeRolePolicy", "iam:AttachRolePolicy", "iam:DeleteRole"] {
+            assert!(aws_owned_change(a, r), "{a}");
+        }
+        for a in [
+            "iam:GetRole",
+            "iam:PassRole",
+            "iam:UpdateRoleDescription",
+            "iam:DeleteServiceLinkedRole",
+            "sts:AssumeRole",
+        ] {
+            assert!(!aws_owned_change(a, r), "{a}");
+        }
+        assert!(!aws_owned_change("iam:PutRolePolicy", "arn:aws:iam::111122223333:role/service-role/x"));
+    }
+
+    #[test]
+    fn key_policies_must_allow() {
+        assert!(resource_policy_must_allow("kms:Decrypt"));
+        assert!(resource_policy_must_allow("KMS:encrypt"));
+        assert!(!resource_policy_must_allow("s3:GetObject"));
+    }
+
+    #[test]
+    fn get_caller_identity_needs_no_permission() {
+        assert!(needs_no_permission("sts:getcalleridentity"));
+        assert!(!needs_no_permission("sts:GetSessionToken"));
+    }
+}
