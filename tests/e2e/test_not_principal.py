@@ -134,7 +134,7 @@ def test_deny_with_not_principal_for_role_sessions(world):
     sts = t.client("sts", **caller)
 
     def session(role):
-        c = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/{role}", RoleSessionName="s")["Credentials"]
+        c = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/{role}", RoleSessionName="np-session")["Credentials"]
         return t.client("s3", aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"],
                         aws_session_token=c["SessionToken"])
 
@@ -199,7 +199,7 @@ def test_rcp_denies_get_object_to_principals_outside_the_organization(fresh_tess
 
     def admin_of(account):
         c = t.client("sts", **admin).assume_role(
-            RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole", RoleSessionName="a")["Credentials"]
+            RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole", RoleSessionName="org-admin")["Credentials"]
         return {"aws_access_key_id": c["AccessKeyId"], "aws_secret_access_key": c["SecretAccessKey"],
                 "aws_session_token": c["SessionToken"]}
 
@@ -223,6 +223,7 @@ def test_rcp_denies_get_object_to_principals_outside_the_organization(fresh_tess
     outside_s3, inside_s3 = t.client("s3", **reader_creds), t.client("s3", **insider)
     assert outside_s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"data"
 
+    org.enable_policy_type(RootId=root, PolicyType="RESOURCE_CONTROL_POLICY")
     rcp = org.create_policy(Name=unique("perimeter"), Description="", Type="RESOURCE_CONTROL_POLICY",
                             Content=json.dumps({"Version": "2012-10-17", "Statement": [{
                                 "Sid": "EnforceOrgIdentities", "Effect": "Deny", "Principal": "*",

@@ -31,9 +31,12 @@ fn reads_only(action_name: &str) -> bool {
 
 /// Whether `action` would change a resource that AWS owns, which no policy of a customer account
 /// can allow:
-/// - a resource whose ARN names the account `aws` (AWS managed policies,
+/// - an IAM resource whose ARN names the account `aws` (AWS managed policies,
 ///   `arn:aws:iam::aws:policy/...`): "You cannot change the permissions defined in AWS managed
-///   policies" (IAM User Guide, "AWS managed policies"); reading them needs only an identity policy;
+///   policies" (IAM User Guide, "AWS managed policies"); reading them needs only an identity policy.
+///   (Organizations' AWS managed policies, `arn:aws:organizations::aws:policy/...`, are attached and
+///   detached by customers; changing them is refused by Organizations itself with
+///   `IMMUTABLE_POLICY`, an input error rather than a decision.)
 /// - a service-linked role (path `/aws-service-role/`): "you cannot change the trust or permissions
 ///   policies of a service-linked role" (IAM User Guide, "Using service-linked roles"); its
 ///   description may be edited, and it is created and deleted through the service-linked role
@@ -49,7 +52,7 @@ pub fn aws_owned_change(action: &str, resource: &str) -> bool {
     else {
         return false;
     };
-    if account == "aws" {
+    if account == "aws" && arn_service == "iam" {
         return true;
     }
     let service_linked = arn_service == "iam" && rest.starts_with("role/aws-service-role/");
@@ -74,6 +77,9 @@ mod tests {
             assert!(!aws_owned_change(a, p), "{a}");
         }
         assert!(!aws_owned_change("iam:DeletePolicy", "arn:aws:iam::111122223333:policy/mine"));
+        let scp = "arn:aws:organizations::aws:policy/service_control_policy/p-FullAWSAccess";
+        assert!(!aws_owned_change("organizations:DetachPolicy", scp));
+        assert!(!aws_owned_change("organizations:AttachPolicy", scp));
     }
 
     #[test]

@@ -420,7 +420,7 @@ impl Ev<'_> {
 /// Decide a request. Pure; never panics.
 pub fn evaluate(set: &PolicySet<'_>, req: &Request<'_>) -> Decision {
     let p = req.principal;
-    if p.has_identity_side() && crate::aws_rules::needs_no_permission(req.action) {
+    if p.has_identity_side() && !p.account.is_empty() && crate::aws_rules::needs_no_permission(req.action) {
         return Decision { decision: EvalDecision::Allowed, decided_by: None, matched: Vec::new() };
     }
     // Lower-case the action once, on the stack when it is short ASCII (it always is for AWS).

@@ -411,7 +411,7 @@ pub fn evaluate(set: &PolicySet<'_>, req: &Request<'_>) -> EvalDecision {
         PrincipalKind::Root | PrincipalKind::User | PrincipalKind::AssumedRole { .. } | PrincipalKind::FederatedUser
     );
     // 0. Rules above the policies: GetCallerIdentity needs no permission.
-    if account_principal && crate::aws_rules::needs_no_permission(req.action) {
+    if account_principal && !p.account.is_empty() && crate::aws_rules::needs_no_permission(req.action) {
         return EvalDecision::Allowed;
     }
     let is_service = matches!(p.kind, PrincipalKind::Service { .. });
