@@ -11,6 +11,18 @@ pub fn needs_no_permission(action: &str) -> bool {
     action.eq_ignore_ascii_case("sts:GetCallerIdentity")
 }
 
+/// The services whose resources RCPs govern (AWS Organizations User Guide, "Resource control
+/// policies (RCPs)", list of AWS services that support RCPs: Amazon S3, AWS STS, AWS KMS, Amazon SQS,
+/// AWS Secrets Manager). An RCP never limits an action of another service (IAM, Organizations, EC2,
+/// CloudTrail...), whatever it lists.
+pub const RCP_SERVICES: &[&str] = &["s3", "sts", "kms", "sqs", "secretsmanager"];
+
+/// Whether RCPs apply to `action`: its service is one of [`RCP_SERVICES`].
+pub fn rcps_apply_to(action: &str) -> bool {
+    let service = action.split_once(':').map_or("", |(service, _)| service);
+    RCP_SERVICES.iter().any(|s| s.eq_ignore_ascii_case(service))
+}
+
 /// Whether a resource-based policy given with a request of `action` must itself allow the request,
 /// even inside the resource's account, as a role trust policy must: a KMS key policy. "No AWS
 /// principal, including the account root user or key creator, has any permissions to a KMS key
@@ -98,6 +110,12 @@ mod tests {
             assert!(!aws_owned_change(a, r), "{a}");
         }
         assert!(!aws_owned_change("iam:PutRolePolicy", "arn:aws:iam::111122223333:role/service-role/x"));
+    }
+
+    #[test]
+    fn rcps_govern_the_services_that_support_them() {
+        assert!(rcps_apply_to("s3:GetObject") && rcps_apply_to("STS:AssumeRole") && rcps_apply_to("kms:Decrypt"));
+        assert!(!rcps_apply_to("iam:GetUser") && !rcps_apply_to("ec2:RunInstances") && !rcps_apply_to("*"));
     }
 
     #[test]

@@ -460,7 +460,12 @@ pub fn evaluate(set: &PolicySet<'_>, req: &Request<'_>) -> Decision {
     // RCPs only ever deny: `RCPFullAWSAccess` is attached to every level and cannot be detached
     // (AWS Organizations, "RCP syntax" and "Resource control policies (RCPs)"), so a level whose
     // listed RCPs do not mention the action still allows it. SCPs differ: every level must allow.
-    let rcp_deny = if set.rcps.is_empty() || is_service { false } else { ev.levels(&set.rcps, PolicyType::Rcp).1 };
+    // They govern only the services that support them (`aws_rules::RCP_SERVICES`).
+    let rcp_deny = if set.rcps.is_empty() || is_service || !crate::aws_rules::rcps_apply_to(&ev.action) {
+        false
+    } else {
+        ev.levels(&set.rcps, PolicyType::Rcp).1
+    };
     let res_ty = if set.resource_is_trust { PolicyType::Trust } else { PolicyType::Resource };
     let resource = set.resource.map(|r| ev.policy(r, res_ty));
     let identity = if identity_side { ev.policies(&set.identity, PolicyType::Identity) } else { Outcome::default() };

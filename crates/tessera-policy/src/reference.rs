@@ -435,7 +435,7 @@ pub fn evaluate(set: &PolicySet<'_>, req: &Request<'_>) -> EvalDecision {
     };
     let scps_allow = is_service || level_ok(&set.scps);
     // RCPs: RCPFullAWSAccess sits on every level, so only their denies count.
-    if !is_service {
+    if !is_service && crate::aws_rules::rcps_apply_to(req.action) {
         level_ok(&set.rcps);
     }
     let (res_allow, res_deny, res_level) = set.resource.map(|r| check(r, req, bounded)).unwrap_or((false, false, 0));
