@@ -618,7 +618,7 @@ impl PolicyRef {
     /// The policy's ARN.
     pub fn arn(&self) -> String {
         match self {
-            PolicyRef::Aws(p) => p.arn(),
+            PolicyRef::Aws(p) => p.arn().to_string(),
             PolicyRef::Local(p) => p.arn(),
         }
     }

@@ -69,7 +69,7 @@ fn version_param(cx: &Cx<'_>, c: &mut Checks) -> String {
 fn write_policy(w: &mut XmlWriter, p: &PolicyRef, counts: (u64, u64), detail: bool) {
     let (id, path, version, description, created, updated, tags): (&str, &str, &str, Option<&str>, i64, i64, &[_]) =
         match p {
-            PolicyRef::Aws(a) => (a.policy_id, a.path, a.version_id, None, a.created, a.updated, &[]),
+            PolicyRef::Aws(a) => (a.policy_id, a.path, a.version_id, a.description, a.created, a.updated, &[]),
             PolicyRef::Local(l) => {
                 (&l.policy_id, &l.path, &l.default_version_id, l.description.as_deref(), l.created, l.updated, &l.tags)
             }
