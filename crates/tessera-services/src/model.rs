@@ -452,6 +452,17 @@ pub fn attachment_usage_prefix(account: &str, policy_arn: &str, usage: PolicyUsa
     format!("{account}/{policy_arn}\n{}", usage.letter())
 }
 
+/// The policy ARN and usage of an attachment key of `account` (see [`attachment_key`]).
+pub fn parse_attachment_key<'k>(account: &str, key: &'k str) -> Option<(&'k str, PolicyUsage)> {
+    let (arn, rest) = key.strip_prefix(account)?.strip_prefix('/')?.split_once('\n')?;
+    let usage = match rest.as_bytes().first()? {
+        b'P' => PolicyUsage::PermissionsPolicy,
+        b'B' => PolicyUsage::PermissionsBoundary,
+        _ => return None,
+    };
+    Some((arn, usage))
+}
+
 /// Key of one use: `<acct>/<policy arn>\n<usage><kind>\n<lower entity name>`.
 pub fn attachment_key(account: &str, policy_arn: &str, usage: PolicyUsage, kind: EntityKind, name: &str) -> String {
     format!("{account}/{policy_arn}\n{}{}\n{}", usage.letter(), kind.letter(), name.to_ascii_lowercase())

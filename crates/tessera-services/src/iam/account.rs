@@ -460,14 +460,14 @@ pub fn get_account_authorization_details(
                 w.open("member", None);
                 w.elem("PolicyName", p.name)
                     .elem("PolicyId", p.policy_id)
-                    .elem("Arn", &arn)
+                    .elem("Arn", arn)
                     .elem("Path", p.path)
                     .elem("DefaultVersionId", p.version_id)
-                    .elem("AttachmentCount", &entities.attachment_count(&arn).to_string())
-                    .elem("PermissionsBoundaryUsageCount", &entities.boundary_count(&arn).to_string())
-                    .elem("IsAttachable", "true")
-                    .elem("CreateDate", &iso8601(p.created))
-                    .elem("UpdateDate", &iso8601(p.updated));
+                    .elem("AttachmentCount", &entities.attachment_count(arn).to_string())
+                    .elem("PermissionsBoundaryUsageCount", &entities.boundary_count(arn).to_string())
+                    .elem("IsAttachable", "true");
+                w.opt("Description", p.description);
+                w.elem("CreateDate", &iso8601(p.created)).elem("UpdateDate", &iso8601(p.updated));
                 w.open("PolicyVersionList", None)
                     .open("member", None)
                     .elem("Document", &url_encode_document(p.document))

@@ -618,8 +618,15 @@ impl PolicyRef {
     /// The policy's ARN.
     pub fn arn(&self) -> String {
         match self {
-            PolicyRef::Aws(p) => p.arn(),
+            PolicyRef::Aws(p) => p.arn().to_string(),
             PolicyRef::Local(p) => p.arn(),
+        }
+    }
+    /// The policy's path.
+    pub fn path(&self) -> &str {
+        match self {
+            PolicyRef::Aws(p) => p.path,
+            PolicyRef::Local(p) => &p.path,
         }
     }
     /// The policy's name.
@@ -681,6 +688,24 @@ pub fn usage_counts(r: &(impl ReadTxn + ?Sized), account: &str, arn: &str) -> Re
         )
         .st()?;
     Ok((attached, boundary))
+}
+
+/// `usage_counts` of every managed policy used in `account` (one scan of the account's uses;
+/// policies it does not name are used nowhere).
+pub fn usage_counts_by_policy(
+    r: &(impl ReadTxn + ?Sized),
+    account: &str,
+) -> Result<std::collections::HashMap<String, (u64, u64)>, AwsError> {
+    let mut counts = std::collections::HashMap::<String, (u64, u64)>::new();
+    for (key, _) in r.scan(table::POLICY_ATTACHMENT, &format!("{account}/"), None, usize::MAX).st()? {
+        let Some((arn, usage)) = model::parse_attachment_key(account, &key) else { continue };
+        let c = counts.entry(arn.to_string()).or_default();
+        match usage {
+            PolicyUsage::PermissionsPolicy => c.0 += 1,
+            PolicyUsage::PermissionsBoundary => c.1 += 1,
+        }
+    }
+    Ok(counts)
 }
 
 /// Record that `e` uses `arn` as `usage`.

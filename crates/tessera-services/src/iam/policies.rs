@@ -10,7 +10,8 @@ use super::entities::{
     delete_conflict, entity_arn, entity_context, index_use, is_policy_path, limit_exceeded, load_named, new_unique_id,
     no_such, no_such_entity, page_by_index, parse_policy_arn, parse_tags, policy_not_attachable, quota, quota_exceeded,
     release_unique_id, request_tags_context, require, resolve_policy, save_entity, unindex_use, url_encode,
-    usage_counts, write_tags, Context, Cx, Entity, PolicyRef, StoreResultExt, POLICY_PATH_PATTERN,
+    usage_counts, usage_counts_by_policy, write_tags, Context, Cx, Entity, PolicyRef, StoreResultExt,
+    POLICY_PATH_PATTERN,
 };
 use crate::authz::{validate_policy_document, PolicyDocKind};
 use crate::clock;
@@ -69,7 +70,7 @@ fn version_param(cx: &Cx<'_>, c: &mut Checks) -> String {
 fn write_policy(w: &mut XmlWriter, p: &PolicyRef, counts: (u64, u64), detail: bool) {
     let (id, path, version, description, created, updated, tags): (&str, &str, &str, Option<&str>, i64, i64, &[_]) =
         match p {
-            PolicyRef::Aws(a) => (a.policy_id, a.path, a.version_id, None, a.created, a.updated, &[]),
+            PolicyRef::Aws(a) => (a.policy_id, a.path, a.version_id, a.description, a.created, a.updated, &[]),
             PolicyRef::Local(l) => {
                 (&l.policy_id, &l.path, &l.default_version_id, l.description.as_deref(), l.created, l.updated, &l.tags)
             }
@@ -238,29 +239,33 @@ pub(crate) fn list_policies(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
         }
     }
     items.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut kept = Vec::new();
-    for (key, p) in items {
-        let path = match &p {
-            PolicyRef::Aws(a) => a.path,
-            PolicyRef::Local(l) => l.path.as_str(),
-        };
-        if prefix.as_deref().is_some_and(|pre| !path.starts_with(pre)) {
-            continue;
+    items.retain(|(_, p)| prefix.as_deref().is_none_or(|pre| p.path().starts_with(pre)));
+    // The catalogue holds well over a thousand AWS managed policies: count uses with one scan of
+    // the account's uses when every policy's counts decide what is listed (`OnlyAttached`), and
+    // otherwise only for the page returned.
+    let kept: Vec<(String, PolicyRef, (u64, u64))> = if only_attached {
+        let counts = usage_counts_by_policy(read.as_ref(), account)?;
+        items
+            .into_iter()
+            .filter_map(|(key, p)| {
+                let c = counts.get(&p.arn()).copied().unwrap_or_default();
+                let used = match usage {
+                    Some("PermissionsPolicy") => c.0 > 0,
+                    Some("PermissionsBoundary") => c.1 > 0,
+                    _ => c.0 > 0 || c.1 > 0,
+                };
+                used.then_some((key, p, c))
+            })
+            .collect()
+    } else {
+        items.into_iter().map(|(key, p)| (key, p, (0, 0))).collect()
+    };
+    let (mut kept, marker) = page.apply(kept, |(k, _, _)| k.clone());
+    if !only_attached {
+        for (_, p, counts) in &mut kept {
+            *counts = usage_counts(read.as_ref(), account, &p.arn())?;
         }
-        let counts = usage_counts(read.as_ref(), account, &p.arn())?;
-        if only_attached {
-            let used = match usage {
-                Some("PermissionsPolicy") => counts.0 > 0,
-                Some("PermissionsBoundary") => counts.1 > 0,
-                _ => counts.0 > 0 || counts.1 > 0,
-            };
-            if !used {
-                continue;
-            }
-        }
-        kept.push((key, p, counts));
     }
-    let (kept, marker) = page.apply(kept, |(k, _, _)| k.clone());
     let mut w = XmlWriter::fragment();
     w.open("Policies", None);
     for (_, p, counts) in &kept {

@@ -297,6 +297,38 @@ impl Console {
         self.call_as(cx, &cx.caller, service, operation, params)
     }
 
+    /// Every item of an IAM list call (`list`/`item`, e.g. `Policies`/`member`), following
+    /// `Marker` while the answer `IsTruncated` (at most `MAX_PAGES` pages of `MaxItems` 1000).
+    fn call_all(
+        &self,
+        cx: &Cx,
+        service: ServiceName,
+        operation: &str,
+        params: &[(&str, &str)],
+        (list, item): (&str, &str),
+    ) -> Result<Vec<xml::Node>, AwsError> {
+        const MAX_PAGES: usize = 50;
+        let mut items = Vec::new();
+        let mut marker = String::new();
+        for _ in 0..MAX_PAGES {
+            let mut p: Vec<(&str, &str)> = params.to_vec();
+            p.push(("MaxItems", "1000"));
+            if !marker.is_empty() {
+                p.push(("Marker", &marker));
+            }
+            let n = self.call(cx, service, operation, &p)?;
+            items.extend(n.list(list, item).into_iter().cloned());
+            if n.text_of("IsTruncated") != "true" {
+                break;
+            }
+            marker = n.text_of("Marker");
+            if marker.is_empty() {
+                break;
+            }
+        }
+        Ok(items)
+    }
+
     fn meta(&self, cx: &Cx) -> CallMeta {
         CallMeta {
             request_id: ids::request_id(),

@@ -553,10 +553,10 @@ impl Console {
     }
 
     fn policy_checkboxes(&self, cx: &Cx, selected: &[String]) -> String {
-        match self.call(cx, ServiceName::Iam, "ListPolicies", &[("Scope", "All"), ("MaxItems", "1000")]) {
-            Ok(n) => {
-                let rows: Vec<Vec<String>> = n
-                    .list("Policies", "member")
+        // More than a thousand AWS managed policies: follow the markers.
+        match self.call_all(cx, ServiceName::Iam, "ListPolicies", &[("Scope", "All")], ("Policies", "member")) {
+            Ok(policies) => {
+                let rows: Vec<Vec<String>> = policies
                     .iter()
                     .map(|p| {
                         let arn = p.child_text("Arn");
@@ -674,12 +674,12 @@ impl Console {
             "All" => "All",
             _ => "Local",
         };
-        let n = match self.call(cx, ServiceName::Iam, "ListPolicies", &[("Scope", scope), ("MaxItems", "1000")]) {
-            Ok(n) => n,
-            Err(e) => return self.denied(cx, "Policies", &nav, &e),
-        };
-        let rows: Vec<Vec<String>> = n
-            .list("Policies", "member")
+        let policies =
+            match self.call_all(cx, ServiceName::Iam, "ListPolicies", &[("Scope", scope)], ("Policies", "member")) {
+                Ok(p) => p,
+                Err(e) => return self.denied(cx, "Policies", &nav, &e),
+            };
+        let rows: Vec<Vec<String>> = policies
             .iter()
             .map(|p| {
                 let arn = p.child_text("Arn");
