@@ -288,7 +288,10 @@ fn check_resource(r: &str) -> Result<(), PolicyError> {
     if service == "iam" && !region.is_empty() {
         return Err(err(format!("IAM resource {r} cannot contain region information.")));
     }
-    if service == "s3" && !region.is_empty() {
+    // Buckets and objects (`arn:aws:s3:::b/k`) have no region; access points, access grants,
+    // jobs and Storage Lens ARNs (`arn:aws:s3:REGION:ACCOUNT:accesspoint/...`) have one and an account.
+    let account = parts.get(4).copied().unwrap_or("");
+    if service == "s3" && !region.is_empty() && account.is_empty() {
         return Err(err(format!("Resource {r} can not contain region information.")));
     }
     Ok(())

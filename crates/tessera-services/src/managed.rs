@@ -255,36 +255,20 @@ mod tests {
     /// one (`arn:aws:s3:*:*:accesspoint/*`). The fix belongs in `tessera-policy`; until then a
     /// principal using one of these answers `InternalError` (the authorizer never skips a policy
     /// it cannot parse, as it could hold a Deny).
-    const REFUSED_BY_THE_ENGINE: &[&str] = &[
-        "arn:aws:iam::aws:policy/AWSBackupAccessPointOperatorAccess",
-        "arn:aws:iam::aws:policy/SageMakerStudioFullAccess",
-        "arn:aws:iam::aws:policy/SageMakerStudioProjectRoleMachineLearningPolicy",
-        "arn:aws:iam::aws:policy/service-role/AWSPanoramaApplianceServiceRolePolicy",
-        "arn:aws:iam::aws:policy/service-role/SageMakerStudioEMRInstanceRolePolicy",
-    ];
-
-    /// Every shipped document must parse wherever an AWS managed policy can be used (attached,
-    /// as a boundary, as a session policy ARN), except the known [`REFUSED_BY_THE_ENGINE`]: when
-    /// the engine learns to accept them, this test fails until the list is emptied.
+    /// Every shipped document parses wherever an AWS managed policy can be used (attached, as a
+    /// boundary, as a session policy ARN).
     #[test]
     fn the_policy_engine_parses_every_document() {
         use tessera_policy::PolicyType;
-        let mut refused = std::collections::BTreeMap::<&str, Vec<String>>::new();
+        let mut refused = Vec::new();
         for p in all() {
             for ty in [PolicyType::Identity, PolicyType::PermissionsBoundary, PolicyType::Session] {
                 if let Err(e) = tessera_policy::parse(p.document, ty) {
-                    refused.entry(p.arn()).or_default().push(format!("{ty:?}: {e}"));
+                    refused.push(format!("{} as {ty:?}: {e}", p.arn()));
                 }
             }
         }
-        for (arn, errors) in &refused {
-            assert!(REFUSED_BY_THE_ENGINE.contains(arn) && errors.len() == 3, "{arn} does not parse: {errors:?}");
-            assert!(errors.iter().all(|e| e.contains("can not contain region information")), "{arn}: {errors:?}");
-        }
-        let refused: Vec<&str> = refused.into_keys().collect();
-        let mut known = REFUSED_BY_THE_ENGINE.to_vec();
-        known.sort_unstable();
-        assert_eq!(refused, known, "the engine now parses some of REFUSED_BY_THE_ENGINE: shorten the list");
+        assert!(refused.is_empty(), "{refused:#?}");
     }
 
     #[test]
