@@ -314,3 +314,20 @@ def test_the_twenty_shipped_before_are_unchanged(tessera, arn, policy_id, versio
     assert (p["Arn"], p["PolicyId"], p["DefaultVersionId"]) == (arn, policy_id, version)
     assert p["CreateDate"] == datetime.fromtimestamp(created, timezone.utc)
     assert p["Path"] == arn[len("arn:aws:iam::aws:policy"):arn.rindex("/") + 1]
+
+
+def test_service_linked_role_policies_are_not_attachable_to_customer_entities(fresh_tessera):
+    """AWS managed policies under /aws-service-role/ belong to service-linked roles: attaching one to
+    a customer's role answers PolicyNotAttachable and changes nothing."""
+    t = fresh_tessera
+    iam = t.client("iam")
+    acct = t.client("sts").get_caller_identity()["Account"]
+    iam.create_role(RoleName="customer-role", AssumeRolePolicyDocument=trust(acct))
+    arn = "arn:aws:iam::aws:policy/aws-service-role/AccessAnalyzerServiceRolePolicy"
+    assert iam.get_policy(PolicyArn=arn)["Policy"]["Path"] == "/aws-service-role/"
+    with pytest.raises(botocore.exceptions.ClientError) as ei:
+        iam.attach_role_policy(RoleName="customer-role", PolicyArn=arn)
+    assert ei.value.response["Error"]["Code"] == "PolicyNotAttachable"
+    assert ei.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert iam.list_attached_role_policies(RoleName="customer-role")["AttachedPolicies"] == []
+    assert iam.get_policy(PolicyArn=arn)["Policy"]["AttachmentCount"] == 0

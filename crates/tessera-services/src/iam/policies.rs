@@ -458,6 +458,14 @@ pub(crate) fn attach<E: Entity>(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
         if resolve_policy(txn, account, &arn)?.is_none() {
             return Err(policy_not_attachable(&arn));
         }
+        // AWS managed policies for service-linked roles belong to those roles alone.
+        if arn.starts_with(&format!("{}{}", managed::ARN_PREFIX, super::roles::SERVICE_LINKED_PATH)) {
+            return Err(AwsError::new(
+                400,
+                "PolicyNotAttachable",
+                "Cannot attach a Service Role Policy to a Customer Role.",
+            ));
+        }
         if e.attached().contains(&arn) {
             return Ok(());
         }
