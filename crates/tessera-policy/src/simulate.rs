@@ -855,7 +855,9 @@ fn one_jsonl(line: &str, cache: &mut PolicyCache, out: &mut Vec<u8>) -> std::io:
 }
 
 /// `tessera policy simulate [--jsonl]`: read one input (or, with `jsonl`, one input per line),
-/// write one output per input (one line each with `jsonl`, pretty otherwise). Exit code 0 when
+/// write one output per input (one line each with `jsonl`, pretty otherwise). With `jsonl`, the
+/// output is flushed whenever the input read so far is used up, so that a process that writes a
+/// line and waits for its answer gets it. Exit code 0 when
 /// every input succeeded, 1 otherwise (errors are written as `{"Error":{...}}`).
 pub fn run_cli(input: impl Read, mut output: impl Write, jsonl: bool) -> std::io::Result<i32> {
     let mut code = 0;
@@ -865,6 +867,11 @@ pub fn run_cli(input: impl Read, mut output: impl Write, jsonl: bool) -> std::io
         let mut line = String::new();
         let mut out = Vec::new();
         loop {
+            // Answers already written reach the reader before this waits for more input, so that
+            // a caller can also ask one line at a time.
+            if reader.buffer().is_empty() {
+                output.flush()?;
+            }
             line.clear();
             if reader.read_line(&mut line)? == 0 {
                 break;
@@ -939,6 +946,8 @@ mod tests {
             assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(s).unwrap());
         }
     }
+
+    const ALLOW: &str = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*"}}"#;
 
     const ACTIONS: &[&str] =
         &["s3:GetObject", "s3:PutObject", "iam:GetUser", "sts:AssumeRole", "kms:Decrypt", "sts:GetCallerIdentity"];
@@ -1078,5 +1087,57 @@ mod tests {
         let got: Vec<&str> = std::str::from_utf8(&out).unwrap().lines().collect();
         let want: Vec<&str> = lines.iter().map(|(_, e)| e.as_str()).collect();
         assert_eq!(got, want);
+    }
+
+    /// A reader that hands out one line per read and notes how many answers had been flushed by then.
+    struct LineByLine {
+        lines: Vec<String>,
+        flushed: std::rc::Rc<std::cell::RefCell<Vec<u8>>>,
+        answers_before_read: Vec<usize>,
+    }
+
+    impl Read for LineByLine {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let done = self.flushed.borrow().iter().filter(|&&b| b == b'\n').count();
+            self.answers_before_read.push(done);
+            if self.lines.is_empty() {
+                return Ok(0);
+            }
+            let line = self.lines.remove(0);
+            buf[..line.len()].copy_from_slice(line.as_bytes());
+            Ok(line.len())
+        }
+    }
+
+    struct Flushing {
+        pending: Vec<u8>,
+        flushed: std::rc::Rc<std::cell::RefCell<Vec<u8>>>,
+    }
+
+    impl Write for Flushing {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.pending.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            self.flushed.borrow_mut().append(&mut self.pending);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn jsonl_answers_each_line_before_reading_the_next() {
+        let line = json!({"ActionNames": ["s3:GetObject"], "PolicyInputList": [ALLOW]}).to_string() + "\n";
+        let flushed = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let mut reader = LineByLine {
+            lines: vec![line.clone(), line.clone(), line],
+            flushed: flushed.clone(),
+            answers_before_read: Vec::new(),
+        };
+        let writer = Flushing { pending: Vec::new(), flushed: flushed.clone() };
+        assert_eq!(run_cli(&mut reader, writer, true).unwrap(), 0);
+        assert_eq!(reader.answers_before_read, vec![0, 1, 2, 3]);
+        assert_eq!(flushed.borrow().iter().filter(|&&b| b == b'\n').count(), 3);
     }
 }
