@@ -88,8 +88,9 @@ enum Doc<'a> {
     Raw(RawStr<'a>),
     /// The document's text.
     Text(&'a str),
-    /// Written exactly as the document at the same place of the previous `--jsonl` line.
-    Known(Arc<Entry>),
+    /// Written exactly as a document of the same list in the previous `--jsonl` line: that text
+    /// (escaped) and its entry.
+    Known(Arc<str>, Arc<Entry>),
 }
 
 /// A field of the input, or the error reading it answers (reported in the order of [`run`]).
@@ -192,15 +193,20 @@ impl<'a> Input<'a> {
     }
 }
 
-/// A list of policy documents; each written as the previous line's document at the same place
-/// (`recent`) is recognised by one compare.
-fn docs<'a>(sc: &mut Scanner<'a>, recent: &[(Box<str>, Arc<Entry>)]) -> Option<Vec<Doc<'a>>> {
+/// A list of policy documents. A document written as one of the same list in the previous line
+/// (`recent`: the one at the same place is tried first) is recognised by compares, without being
+/// scanned or hashed.
+fn docs<'a>(sc: &mut Scanner<'a>, recent: &[(Arc<str>, Arc<Entry>)]) -> Option<Vec<Doc<'a>>> {
     let mut out = Vec::new();
     sc.array(|sc| {
-        match recent.get(out.len()) {
-            Some((raw, entry)) if sc.string_as(raw) => out.push(Doc::Known(entry.clone())),
-            _ => out.push(Doc::Raw(sc.string()?)),
-        }
+        let i = out.len();
+        let candidates =
+            recent.get(i).into_iter().chain(recent.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, r)| r));
+        let doc = match candidates.into_iter().find(|(raw, _)| sc.string_as(raw)) {
+            Some((raw, entry)) => Doc::Known(raw.clone(), entry.clone()),
+            None => Doc::Raw(sc.string()?),
+        };
+        out.push(doc);
         Some(())
     })?;
     Some(out)
@@ -325,7 +331,7 @@ pub struct PolicyCache {
     maps: [EntryMap; 14],
     len: usize,
     /// The escaped documents of the last `--jsonl` line's lists (as [`LISTS`]) and their entries.
-    recent: [Vec<(Box<str>, Arc<Entry>)>; 5],
+    recent: [Vec<(Arc<str>, Arc<Entry>)>; 5],
 }
 
 impl PolicyCache {
@@ -350,7 +356,7 @@ impl PolicyCache {
         let (key, slot) = match *doc {
             Doc::Raw(r) => (r.raw(), Self::slot(ty, true)),
             Doc::Text(t) => (t, Self::slot(ty, false)),
-            Doc::Known(ref e) => return Ok(e.clone()),
+            Doc::Known(_, ref e) => return Ok(e.clone()),
         };
         if let Some(e) = self.maps[slot].get(key) {
             return Ok(e.clone());
@@ -533,15 +539,21 @@ fn run(input: Input<'_>, cache: &mut PolicyCache, emit: &mut dyn FnMut(&Row<'_>)
         let (name, ty) = LISTS[k];
         let docs = docs?;
         for (i, doc) in docs.iter().enumerate() {
-            let g = given(cache, doc, ty, format!("{name}.{}", i + 1))?;
-            if let Doc::Raw(r) = doc {
-                let recent = &mut cache.recent[k];
-                recent.truncate(i);
-                recent.push((r.raw().into(), g.entry.clone()));
-            }
-            lists[k].push(g);
+            lists[k].push(given(cache, doc, ty, format!("{name}.{}", i + 1))?);
         }
-        cache.recent[k].truncate(docs.len());
+        // A line's documents are what the next line is compared with.
+        let written: Option<Vec<(Arc<str>, Arc<Entry>)>> = docs
+            .iter()
+            .zip(&lists[k])
+            .map(|(doc, g)| match doc {
+                Doc::Raw(r) => Some((Arc::from(r.raw()), g.entry.clone())),
+                Doc::Known(raw, _) => Some((raw.clone(), g.entry.clone())),
+                Doc::Text(_) => None,
+            })
+            .collect();
+        if let Some(written) = written.filter(|w| !w.is_empty()) {
+            cache.recent[k] = written;
+        }
     }
     let [identity, boundaries, scps, rcps, sessions] = &lists;
     let resource_doc = input.resource_policy?;
