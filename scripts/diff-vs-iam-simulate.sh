@@ -203,6 +203,8 @@ def klass(r):
         return "federated user without a session policy"
     if m["ResourceArns"][0].split(":")[4:5] == ["aws"] and t == "explicitDeny" and n == "implicitDeny":
         return "explicit deny on an AWS-owned resource"
+    if ":federated-user/" in caller and any("aws:username" in json.dumps(s.get("Condition")).lower() for _, s in sts):
+        return "aws:username derived for a federated user"
     if any(v != "2012-10-17" and has_var(s) for v, s in sts):
         return "policy variable in a document without Version 2012-10-17"
     if any(v == "2012-10-17" and has_var(s.get("NotResource")) for v, s in sts):

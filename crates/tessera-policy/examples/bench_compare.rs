@@ -154,7 +154,9 @@ fn rcp_syntax(doc: &str) -> String {
 
 /// The condition keys AWS puts in every request of `caller`, as the request context holds them
 /// (IAM User Guide, "AWS global condition context keys"): given explicitly so that both simulators
-/// see the same context (iam-simulate derives none of them).
+/// see the same context (iam-simulate derives none of them). `aws:username` is present for IAM
+/// users only ("IAM policy elements: Variables and tags", "Principal key values"); Tessera's
+/// simulator would also derive it for a federated user, so it is left out there.
 fn caller_keys(caller: &str) -> Vec<Value> {
     let mut out = Vec::new();
     let Some(p) = simulate::simulated_principal(caller) else { return out };
@@ -166,6 +168,9 @@ fn caller_keys(caller: &str) -> Vec<Value> {
         ("aws:principaltype", "aws:PrincipalType"),
         ("aws:username", "aws:username"),
     ] {
+        if key == "aws:username" && !caller.contains(":user/") {
+            continue;
+        }
         if let Some(values) = ctx.get(key) {
             out.push(json!({"ContextKeyName": name, "ContextKeyValues": values, "ContextKeyType": "string"}));
         }
