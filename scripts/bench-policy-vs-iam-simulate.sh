@@ -2,6 +2,8 @@
 # Time Tessera's policy engine and the npm package @cloud-copilot/iam-simulate on the same decisions.
 # iam-simulate is AGPL: it is installed and run from a folder outside the checkout, never copied.
 # Usage: scripts/bench-policy-vs-iam-simulate.sh [WORKDIR]   (default /tmp/iamsim)
+# Also times `tessera policy simulate --jsonl` on a stream of the same decisions repeated
+# (bench/simulate_jsonl.sh; JSONL_LINES lines, default 10000, median of 5 runs on core 0).
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 work="${1:-/tmp/iamsim}"
@@ -47,9 +49,10 @@ JS
 
 tess="$("$bin" run "$work/decisions.jsonl")"
 node_out="$(cd "$work" && node driver.mjs decisions.jsonl)"
-python3 - "$tess" "$node_out" <<'PY'
+jsonl="$("$repo/bench/simulate_jsonl.sh" "${JSONL_LINES:-10000}" 5 "$work/jsonl")"
+python3 - "$tess" "$node_out" "$jsonl" <<'PY'
 import json, sys
-t, n = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+t, n, j = json.loads(sys.argv[1]), json.loads(sys.argv[2]), json.loads(sys.argv[3])
 same = t["decisions"] == n["decisions"]
 print(f"decisions: {len(t['decisions'])}, identical outcomes: {same}")
 if not same:
@@ -58,4 +61,7 @@ if not same:
 print(f"iam-simulate runSimulation median per decision: {n['median_ns']/1000:.1f} us")
 print(f"tessera evaluate (pre-parsed policies) median:  {t['median_ns_evaluate']/1000:.3f} us  -> {n['median_ns']/t['median_ns_evaluate']:.0f}x faster")
 print(f"tessera simulate (JSON in/out, parses policies): {t['median_ns_simulate_json']/1000:.1f} us  -> {n['median_ns']/t['median_ns_simulate_json']:.0f}x faster")
+print(f"iam-simulate, one decision after another:        {1e9/n['median_ns']:.0f} decisions/s")
+print(f"tessera policy simulate --jsonl, {j['lines']} lines on core 0: {j['sims_per_s_wall']} decisions/s by wall time "
+      f"({j['us_per_sim_wall']} us each -> {n['median_ns']/1000/j['us_per_sim_wall']:.0f}x faster), {j['sims_per_s_cpu']} by CPU time")
 PY

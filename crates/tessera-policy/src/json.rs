@@ -278,9 +278,18 @@ pub fn statement_spans(text: &str) -> Vec<(Position, Position)> {
     if text.len() > MAX_BYTES || r.statement_spans(&mut out).is_err() {
         return Vec::new();
     }
-    let at = |i: usize| {
-        let e = Reader { s: text.as_bytes(), i }.err();
-        Position { line: e.line, column: e.column }
+    // The offsets increase: one sweep turns them into lines and columns.
+    let bytes = text.as_bytes();
+    let (mut line, mut line_start, mut scanned) = (1, 0, 0);
+    let mut at = |i: usize| {
+        for (k, &b) in bytes[scanned..i].iter().enumerate() {
+            if b == b'\n' {
+                line += 1;
+                line_start = scanned + k + 1;
+            }
+        }
+        scanned = i;
+        Position { line, column: i - line_start + 1 }
     };
     out.into_iter().map(|(a, b)| (at(a), at(b))).collect()
 }
@@ -346,6 +355,213 @@ impl Reader<'_> {
     }
 }
 
+/// A JSON string as written inside a larger text (`tessera policy simulate --jsonl` input lines):
+/// borrowed, escapes left in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RawStr<'a> {
+    /// The string with its quotes.
+    quoted: &'a str,
+    /// Whether it holds a backslash escape.
+    pub(crate) escaped: bool,
+}
+
+impl<'a> RawStr<'a> {
+    /// The text between the quotes, escapes included.
+    pub(crate) fn raw(self) -> &'a str {
+        self.quoted.get(1..self.quoted.len() - 1).unwrap_or_default()
+    }
+
+    /// The string's value, unescaped by serde_json (so that what it accepts and how it reads
+    /// escapes are the same as for a `serde_json::Value`); `None` for an escape it refuses.
+    pub(crate) fn value(self) -> Option<std::borrow::Cow<'a, str>> {
+        if self.escaped {
+            serde_json::from_str::<String>(self.quoted).ok().map(std::borrow::Cow::Owned)
+        } else {
+            Some(std::borrow::Cow::Borrowed(self.raw()))
+        }
+    }
+}
+
+/// The high bit of each byte of `w` that is a quote, a backslash or a control character; exact
+/// for the lowest such byte (a borrow can only mark bytes above it).
+fn special_bytes(w: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    zero(w ^ (ONES * u64::from(b'"'))) | zero(w ^ (ONES * u64::from(b'\\'))) | (w.wrapping_sub(ONES * 0x20) & !w & HIGH)
+}
+
+/// A borrowing JSON scanner for the simulator's input lines. It accepts a subset of what
+/// serde_json accepts and answers `None` for anything else (numbers it cannot vouch for, invalid
+/// text, nesting beyond [`Scanner::MAX_DEPTH`]): the caller then reads the text with serde_json.
+/// Escapes inside strings are located, not checked: [`RawStr::value`] checks them.
+pub(crate) struct Scanner<'a> {
+    s: &'a str,
+    i: usize,
+}
+
+impl<'a> Scanner<'a> {
+    /// Below serde_json's recursion limit (128).
+    pub(crate) const MAX_DEPTH: usize = 64;
+
+    pub(crate) fn new(s: &'a str) -> Self {
+        Scanner { s, i: 0 }
+    }
+
+    /// Skip JSON whitespace.
+    pub(crate) fn ws(&mut self) {
+        let b = self.s.as_bytes();
+        while matches!(b.get(self.i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.i += 1;
+        }
+    }
+
+    /// The next byte after whitespace, not consumed.
+    pub(crate) fn peek(&mut self) -> Option<u8> {
+        self.ws();
+        self.s.as_bytes().get(self.i).copied()
+    }
+
+    /// Whether only whitespace is left.
+    pub(crate) fn at_end(&mut self) -> bool {
+        self.peek().is_none()
+    }
+
+    fn eat(&mut self, byte: u8) -> Option<()> {
+        (self.peek()? == byte).then(|| self.i += 1)
+    }
+
+    /// `null`, consumed if it is next.
+    pub(crate) fn null(&mut self) -> bool {
+        let is_null = self.peek() == Some(b'n') && self.s.as_bytes()[self.i..].starts_with(b"null");
+        if is_null {
+            self.i += 4;
+        }
+        is_null
+    }
+
+    /// A string. Control characters are refused, as JSON requires.
+    pub(crate) fn string(&mut self) -> Option<RawStr<'a>> {
+        self.eat(b'"')?;
+        let start = self.i - 1;
+        let b = self.s.as_bytes();
+        let mut j = self.i;
+        let mut escaped = false;
+        loop {
+            // Eight bytes at a time up to the next quote, backslash or control character.
+            while let Some(word) = b.get(j..j + 8) {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(word);
+                let special = special_bytes(u64::from_le_bytes(w));
+                if special != 0 {
+                    j += (special.trailing_zeros() / 8) as usize;
+                    break;
+                }
+                j += 8;
+            }
+            match *b.get(j)? {
+                b'"' => break,
+                b'\\' => {
+                    escaped = true;
+                    j += 2;
+                }
+                0..=0x1f => return None,
+                _ => j += 1,
+            }
+        }
+        self.i = j + 1;
+        Some(RawStr { quoted: self.s.get(start..self.i)?, escaped })
+    }
+
+    /// A string whose text between the quotes is `expected` (the text of a string this scanner
+    /// read before, so known to be well formed), consumed if it is next; else nothing is consumed.
+    pub(crate) fn string_as(&mut self, expected: &str) -> bool {
+        if self.peek() != Some(b'"') {
+            return false;
+        }
+        let from = self.i + 1;
+        let to = from + expected.len();
+        let b = self.s.as_bytes();
+        let same = b.get(from..to) == Some(expected.as_bytes()) && b.get(to) == Some(&b'"');
+        if same {
+            self.i = to + 1;
+        }
+        same
+    }
+
+    /// An object: `member` is called at each value with its key and must consume the value.
+    pub(crate) fn object(&mut self, mut member: impl FnMut(&mut Self, RawStr<'a>) -> Option<()>) -> Option<()> {
+        self.eat(b'{')?;
+        if self.peek()? == b'}' {
+            self.i += 1;
+            return Some(());
+        }
+        loop {
+            let key = self.string()?;
+            self.eat(b':')?;
+            self.ws();
+            member(self, key)?;
+            match self.peek()? {
+                b',' => self.i += 1,
+                b'}' => {
+                    self.i += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// An array: `item` is called at each element and must consume it.
+    pub(crate) fn array(&mut self, mut item: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        self.eat(b'[')?;
+        if self.peek()? == b']' {
+            self.i += 1;
+            return Some(());
+        }
+        loop {
+            self.ws();
+            item(self)?;
+            match self.peek()? {
+                b',' => self.i += 1,
+                b']' => {
+                    self.i += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// Skip any value, checking it as serde_json would (its strings' escapes and its numbers
+    /// are handed to serde_json).
+    pub(crate) fn skip_value(&mut self, depth: usize) -> Option<()> {
+        if depth > Self::MAX_DEPTH {
+            return None;
+        }
+        match self.peek()? {
+            b'{' => self.object(|sc, _| sc.skip_value(depth + 1)),
+            b'[' => self.array(|sc| sc.skip_value(depth + 1)),
+            b'"' => self.string()?.value().map(drop),
+            b't' | b'f' | b'n' => {
+                let rest = &self.s.as_bytes()[self.i..];
+                let len = [&b"true"[..], b"false", b"null"].into_iter().find(|w| rest.starts_with(w))?.len();
+                self.i += len;
+                Some(())
+            }
+            b'-' | b'0'..=b'9' => {
+                let b = self.s.as_bytes();
+                let start = self.i;
+                while matches!(b.get(self.i), Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')) {
+                    self.i += 1;
+                }
+                serde_json::from_str::<serde_json::Value>(self.s.get(start..self.i)?).ok().map(drop)
+            }
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -371,6 +587,14 @@ mod tests {
         assert_eq!(spans[1].0, Position { line: 3, column: 3 });
         assert_eq!(statement_spans("{\"Statement\":{\"x\":1}}").len(), 1);
         assert!(statement_spans("nope").is_empty());
+        let doc = "{\"Statement\": [\n  {\"A\": 1},\r\n\n {\"B\":\n2}\n ]}";
+        let slow = |i: usize| {
+            let e = Reader { s: doc.as_bytes(), i }.err();
+            Position { line: e.line, column: e.column }
+        };
+        let spans = statement_spans(doc);
+        assert_eq!(spans, vec![(slow(18), slow(26)), (slow(31), slow(39))]);
+        assert_eq!(spans[1], (Position { line: 4, column: 2 }, Position { line: 5, column: 3 }));
     }
 
     #[test]
