@@ -23,15 +23,35 @@ pub fn rcps_apply_to(action: &str) -> bool {
     RCP_SERVICES.iter().any(|s| s.eq_ignore_ascii_case(service))
 }
 
-/// Whether a resource-based policy given with a request of `action` must itself allow the request,
-/// even inside the resource's account, as a role trust policy must: a KMS key policy. "No AWS
-/// principal, including the account root user or key creator, has any permissions to a KMS key
-/// unless they are explicitly allowed, and never denied, in a key policy, IAM policy, or grant",
-/// and IAM policies count only where the key policy delegates to the account (AWS KMS Developer
-/// Guide, "Key policies in AWS KMS" and "Allows access to the AWS account and enables IAM
-/// policies").
-pub fn resource_policy_must_allow(action: &str) -> bool {
-    action.split_once(':').is_some_and(|(service, _)| service.eq_ignore_ascii_case("kms"))
+/// Whether the resource-based policy of a request must itself allow it, even inside the resource's
+/// account, as a role trust policy must: a KMS key policy. "No AWS principal, including the account
+/// root user or key creator, has any permissions to a KMS key unless they are explicitly allowed, and
+/// never denied, in a key policy, IAM policy, or grant. Unless the key policy explicitly allows it, you
+/// cannot use IAM policies to allow access to a KMS key" (AWS KMS Developer Guide, "Key policies in
+/// AWS KMS"). IAM policies count only where the key policy delegates to the account. "Every KMS key
+/// must have exactly one key policy", so a `kms:` request on a key given without its key policy is
+/// decided as by a key policy that allows nothing. `has_resource_policy`: one was given.
+pub fn resource_policy_must_allow(action: &str, resource: &str, has_resource_policy: bool) -> bool {
+    let kms = action.split_once(':').is_some_and(|(service, _)| service.eq_ignore_ascii_case("kms"));
+    kms && (has_resource_policy || is_kms_key(resource))
+}
+
+/// `arn:PARTITION:kms:REGION:ACCOUNT:key/ID`.
+fn is_kms_key(resource: &str) -> bool {
+    let mut parts = resource.splitn(6, ':');
+    matches!(
+        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next()),
+        (Some("arn"), Some(_), Some("kms"), Some(_), Some(_), Some(rest)) if rest.starts_with("key/")
+    )
+}
+
+/// The root user cannot call `AssumeRole` (or assume a role any other way): "You cannot call
+/// AssumeRole by using AWS account root user credentials; access is denied" (AWS STS API Reference,
+/// AssumeRole).
+pub fn root_cannot_assume(action: &str) -> bool {
+    ["sts:AssumeRole", "sts:AssumeRoleWithSAML", "sts:AssumeRoleWithWebIdentity"]
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case(action))
 }
 
 /// Whether an action only reads its resource (`Get*`, `List*`, `Describe*`), by AWS's naming.
@@ -120,9 +140,18 @@ mod tests {
 
     #[test]
     fn key_policies_must_allow() {
-        assert!(resource_policy_must_allow("kms:Decrypt"));
-        assert!(resource_policy_must_allow("KMS:encrypt"));
-        assert!(!resource_policy_must_allow("s3:GetObject"));
+        let key = "arn:aws:kms:us-east-1:111122223333:key/k1";
+        assert!(resource_policy_must_allow("kms:Decrypt", key, true));
+        assert!(resource_policy_must_allow("KMS:encrypt", key, false));
+        assert!(resource_policy_must_allow("kms:Decrypt", "*", true));
+        assert!(!resource_policy_must_allow("kms:ListKeys", "*", false));
+        assert!(!resource_policy_must_allow("s3:GetObject", "arn:aws:s3:::b/k", true));
+    }
+
+    #[test]
+    fn root_cannot_assume_roles() {
+        assert!(root_cannot_assume("sts:assumerole") && root_cannot_assume("sts:AssumeRoleWithWebIdentity"));
+        assert!(!root_cannot_assume("sts:GetSessionToken"));
     }
 
     #[test]

@@ -503,11 +503,14 @@ pub fn evaluate(set: &PolicySet<'_>, req: &Request<'_>) -> Decision {
     if crate::aws_rules::aws_owned_change(&ev_action, req.resource) {
         return Decision::new(EvalDecision::ImplicitDeny, res_ty, matched);
     }
+    if is_root && crate::aws_rules::root_cannot_assume(&ev_action) {
+        return Decision::new(EvalDecision::ImplicitDeny, PolicyType::Identity, matched);
+    }
 
     let grant = resource.filter(|o| o.allow).and_then(|o| o.grant).unwrap_or(Grant::None);
     // A trust policy, or a KMS key policy, must allow even inside the account.
-    let must_allow =
-        set.resource_is_trust || (resource.is_some() && crate::aws_rules::resource_policy_must_allow(&ev_action));
+    let must_allow = set.resource_is_trust
+        || crate::aws_rules::resource_policy_must_allow(&ev_action, req.resource, resource.is_some());
 
     // Principals without an identity side (services, web identity and SAML principals,
     // anonymous callers) are allowed only by a resource-based (or trust) policy naming them.

@@ -396,6 +396,11 @@ pub fn parse(document: &str, ty: PolicyType) -> Result<Policy, PolicyError> {
         Some(Json::Str(_)) => return Err(err(LEGACY)),
         Some(_) => return Err(err(SYNTAX)),
     };
+    // "Every RCP must include a Version element with the value "2012-10-17"" (AWS Organizations,
+    // "RCP syntax").
+    if ty == PolicyType::Rcp && version != Version::V2012_10_17 {
+        return Err(err("RCPs must have the Version 2012-10-17."));
+    }
     let id = match obj_get(top, "Id") {
         None => None,
         Some(Json::Str(s)) => Some(s.clone()),
@@ -490,6 +495,10 @@ fn parse_statement(raw: &Json, ty: PolicyType, vars: bool) -> Result<Statement, 
     // Action
     let a = obj_get(m, "Action");
     let na = obj_get(m, "NotAction");
+    // The RCP syntax has no NotAction element (AWS Organizations, "RCP syntax", element table).
+    if ty == PolicyType::Rcp && na.is_some() {
+        return Err(err("Has prohibited field NotAction"));
+    }
     let (not_action, action_values) = match (a, na) {
         (Some(_), Some(_)) => return Err(err(SYNTAX)),
         (Some(v), None) => (false, string_list(v)?),

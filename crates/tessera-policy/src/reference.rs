@@ -480,6 +480,10 @@ pub fn evaluate(set: &PolicySet<'_>, req: &Request<'_>) -> EvalDecision {
     if crate::aws_rules::aws_owned_change(req.action, req.resource) {
         return EvalDecision::ImplicitDeny;
     }
+    // The root user cannot assume roles.
+    if p.kind == PrincipalKind::Root && crate::aws_rules::root_cannot_assume(req.action) {
+        return EvalDecision::ImplicitDeny;
+    }
     let res_allow_level = if res_allow { res_level } else { 0 };
     // Principals that are not IAM identities need the resource (trust) policy.
     if !account_principal {
@@ -496,8 +500,8 @@ pub fn evaluate(set: &PolicySet<'_>, req: &Request<'_>) -> EvalDecision {
         return EvalDecision::Allowed;
     }
     // A trust policy or a KMS key policy must allow even inside the account.
-    let must_allow =
-        set.resource_is_trust || (set.resource.is_some() && crate::aws_rules::resource_policy_must_allow(req.action));
+    let must_allow = set.resource_is_trust
+        || crate::aws_rules::resource_policy_must_allow(req.action, req.resource, set.resource.is_some());
     if must_allow && res_allow_level == 0 {
         return EvalDecision::ImplicitDeny;
     }

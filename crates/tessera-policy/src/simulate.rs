@@ -432,11 +432,8 @@ pub fn caller_context(p: &Principal, ctx: &mut Context) {
             ctx.insert_default("aws:username", name);
         }
     }
-    if p.kind == PrincipalKind::FederatedUser {
-        if let Some(name) = p.arn.rsplit('/').next() {
-            ctx.insert_default("aws:username", name);
-        }
-    }
+    // A federated user has no `aws:username` ("(not present)" for an AWS STS federated user
+    // principal: IAM User Guide, "IAM policy elements: Variables and tags"), as in the server.
 }
 
 /// `aws:PrincipalArn` is the role ARN for role sessions.
