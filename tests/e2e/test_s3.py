@@ -555,6 +555,47 @@ def test_failed_upload_leaves_nothing_and_objects_survive_restart(fresh_tessera)
     assert c.get_object(Bucket=b, Key="kept")["Body"].read() == b"durable"
 
 
+def test_an_error_before_the_body_is_read_closes_the_connection(tessera):
+    """A PutObject denied before its body is read: the client may or may not send that body
+    (with `Expect: 100-continue`, which boto3 sends, it does not, since no 100 came), so the
+    connection cannot carry another request. The 403 says `Connection: close`, and the server
+    closes it; before, the next request on it found it closed (ConnectionClosedError) or lost its
+    first byte to the unread body (SignatureDoesNotMatch on a correctly signed request)."""
+    t = tessera
+    b = bucket_name("early")
+    s3(t).create_bucket(Bucket=b)
+    creds, _ = make_user(t, unique("no-put-"), {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}]})
+    c = s3(t, **creds)
+    url = c.generate_presigned_url("put_object", Params={"Bucket": b, "Key": "k"}, ExpiresIn=300)
+    u = urllib.parse.urlparse(url)
+    with socket.create_connection((u.hostname, u.port), timeout=5) as sock:
+        sock.sendall((f"PUT {u.path}?{u.query} HTTP/1.1\r\nHost: {u.netloc}\r\nContent-Length: 5\r\n"
+                      "Expect: 100-continue\r\n\r\n").encode())
+        f = sock.makefile("rb")
+        status = f.readline()
+        headers = {}
+        while (line := f.readline()) not in (b"\r\n", b""):
+            k, v = line.decode().split(":", 1)
+            headers[k.strip().lower()] = v.strip()
+        assert status.startswith(b"HTTP/1.1 403"), status
+        assert headers.get("connection") == "close", headers
+        f.read(int(headers["content-length"]))
+        try:
+            sock.sendall(f"GET /{b}?list-type=2 HTTP/1.1\r\nHost: {u.netloc}\r\n\r\n".encode())
+            assert f.read() == b""  # closed: nothing of the GET was taken as the PUT's body
+        except ConnectionResetError:
+            pass
+    # Through boto3, the next request after each denied PutObject succeeds.
+    outcomes = set()
+    for _ in range(300):
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            c.put_object(Bucket=b, Key="k", Body=b"y")
+        assert error_code(e) == "AccessDenied"
+        outcomes.add(c.list_objects_v2(Bucket=b)["KeyCount"])
+    assert outcomes == {0}
+
+
 # --- Authorization: S3's table, bucket policies --------------------------------------------
 
 

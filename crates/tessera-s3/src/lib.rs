@@ -194,24 +194,36 @@ impl S3Endpoint {
     {
         let request_id = ids::request_id();
         let (mut parts, body) = req.into_parts();
-        let (ctx, signer) = match self.authenticate(&parts, peer, &request_id) {
-            Ok(x) => x,
-            Err(e) => return error_response(e, &request_id),
-        };
-        parts.extensions.insert(ctx);
-        let req = http::Request::from_parts(parts, s3s::Body::http_body_unsync(body));
-        let result = match signer {
-            Some(s) => SIGNER.scope(s, self.service.call(req)).await,
-            None => self.service.call(req).await,
-        };
-        let mut resp = match result {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::error!(error = ?e, "s3 request failed");
-                return error_response(S3Error::new(S3ErrorCode::InternalError), &request_id);
+        let has_body = has_body(&parts.headers);
+        let mut resp = match self.authenticate(&parts, peer, &request_id) {
+            Err(e) => error_response(e, &request_id),
+            Ok((ctx, signer)) => {
+                parts.extensions.insert(ctx);
+                let req = http::Request::from_parts(parts, s3s::Body::http_body_unsync(body));
+                let result = match signer {
+                    Some(s) => SIGNER.scope(s, self.service.call(req)).await,
+                    None => self.service.call(req).await,
+                };
+                match result {
+                    Ok(mut r) => {
+                        finish(&mut r, &request_id);
+                        r
+                    }
+                    Err(e) => {
+                        tracing::error!(error = ?e, "s3 request failed");
+                        error_response(S3Error::new(S3ErrorCode::InternalError), &request_id)
+                    }
+                }
             }
         };
-        finish(&mut resp, &request_id);
+        // An error answered before the request's body was read (a denied PutObject): the client
+        // may or may not send that body (with `Expect: 100-continue` it does not, since no 100
+        // came; without, it already has), so the connection cannot carry another request: the
+        // next one would either find it closed or lose its first bytes to the unread body (a
+        // `SignatureDoesNotMatch` on a request the client signed correctly). Close it, and say so.
+        if has_body && (resp.status().is_client_error() || resp.status().is_server_error()) {
+            resp.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+        }
         resp
     }
 
@@ -341,6 +353,16 @@ impl S3Endpoint {
         };
         Ok((ctx, Some(Signer { access_key_id: parsed.access_key_id, secret })))
     }
+}
+
+/// Whether a request carries a body (`Content-Length` above zero, or `Transfer-Encoding`).
+fn has_body(headers: &http::HeaderMap) -> bool {
+    headers.contains_key(http::header::TRANSFER_ENCODING)
+        || headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .is_some_and(|n| n > 0)
 }
 
 fn query_param(query: &str, name: &str) -> Option<String> {
