@@ -450,6 +450,10 @@ class World:
             trust = json.dumps({"Version": V, "Statement": [{
                 "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
                 "Action": ["sts:AssumeRole", "sts:TagSession"]}]})
+            # Roles stay at path `/`: an assumed-role ARN carries no path, and the simulator takes
+            # the session's role ARN from `CallerArn` (as `arn:aws:iam::ACCOUNT:role/NAME`), so a
+            # session of `/team/NAME` cannot be written as simulator input (a role `CallerArn`
+            # keeps the path but becomes `SimulatedSession`).
             for i in range(1, ROLES_PER_ACCOUNT + 1):
                 name = f"dec-{label.lower()}-r{i}"
                 r = Role(label, account, name, tags())
@@ -889,7 +893,7 @@ def features_of(w, c, req, inp):
                 "iam:ResourceTag/", "iam:PermissionsBoundary", "s3:authType", "aws:CurrentTime"):
         if key in everything:
             f.append(f"condition-key-in-some-policy:{key}")
-    return f
+    return list(dict.fromkeys(f))  # each kind once per scenario
 
 
 def test_one_decider(fresh_tessera, tmp_path):
