@@ -410,6 +410,23 @@ pub fn simulated_principal(caller_arn: &str) -> Option<Principal> {
     })
 }
 
+/// A session ARN (`arn:aws:sts::A:assumed-role/NAME/SESSION`) does not carry its role's path; an
+/// `aws:PrincipalArn` context entry naming a role of the same account and name
+/// (`arn:aws:iam::A:role/PATH/NAME`) supplies it, so that a `Principal` naming the role with its path
+/// matches the session, as on the server.
+fn with_role_path(principal: &mut Principal, ctx: &Context) {
+    let PrincipalKind::AssumedRole { role_arn } = &mut principal.kind else { return };
+    let Some([given]) = ctx.get("aws:PrincipalArn") else { return };
+    let (Some((prefix, name)), Some((given_prefix, given_name))) =
+        (role_arn.split_once(":role/"), given.split_once(":role/"))
+    else {
+        return;
+    };
+    if prefix == given_prefix && given_name.rsplit('/').next() == Some(name) {
+        *role_arn = given.clone();
+    }
+}
+
 /// The condition keys IAM derives from the caller (overridden by `ContextEntries`).
 pub fn caller_context(p: &Principal, ctx: &mut Context) {
     ctx.insert_default("aws:PrincipalArn", principal_arn_key(p));
@@ -567,12 +584,13 @@ fn run(input: Input<'_>, cache: &mut PolicyCache, emit: &mut dyn FnMut(&Row<'_>)
         Some(a) => a,
         None => Cow::Owned(format!("arn:aws:iam::{}:user/SimulatedUser", owner.as_deref().unwrap_or("123456789012"))),
     };
-    let principal = simulated_principal(&caller_arn)
+    let mut principal = simulated_principal(&caller_arn)
         .ok_or_else(|| SimulateError::invalid(format!("Invalid CallerArn: {caller_arn}")))?;
     let mut ctx = Context::new();
     for (key, values) in input.context? {
         ctx.insert(&key, values);
     }
+    with_role_path(&mut principal, &ctx);
     caller_context(&principal, &mut ctx);
 
     let identity_set: Vec<&Policy> = identity.iter().map(|g| &g.policy).collect();

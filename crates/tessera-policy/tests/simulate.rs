@@ -281,3 +281,23 @@ fn rcp_lists_only_deny_scp_lists_must_allow() {
         "ServiceControlPolicyInputList":[scp],"CallerArn":"arn:aws:iam::111122223333:user/alice"});
     assert_eq!(decision(input), "implicitDeny");
 }
+
+/// A session ARN carries no role path: `aws:PrincipalArn` in `ContextEntries` supplies it, so a
+/// `Principal` naming the role with its path matches the session, as on the server.
+#[test]
+fn a_session_of_a_role_with_a_path_takes_the_path_from_aws_principal_arn() {
+    let role = "arn:aws:iam::111122223333:role/team/r";
+    let input = |entries: Value| {
+        json!({"ActionNames":["s3:GetObject"],"ResourceArns":["arn:aws:s3:::b/k"],
+            "CallerArn":"arn:aws:sts::111122223333:assumed-role/r/s1","ContextEntries":entries,
+            "ResourcePolicy": json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":role},
+                "Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}]}).to_string()})
+    };
+    assert_eq!(decision(input(json!([]))), "implicitDeny");
+    let with_path = json!([{"ContextKeyName":"aws:PrincipalArn","ContextKeyValues":[role],"ContextKeyType":"string"}]);
+    assert_eq!(decision(input(with_path)), "allowed");
+    // A role of another name does not lend its path.
+    let other = json!([{"ContextKeyName":"aws:PrincipalArn","ContextKeyValues":["arn:aws:iam::111122223333:role/team/x"],
+        "ContextKeyType":"string"}]);
+    assert_eq!(decision(input(other)), "implicitDeny");
+}
