@@ -14,6 +14,7 @@
 //!
 //! See `docs/S3.md`.
 
+mod audit;
 pub mod blobs;
 mod list;
 pub mod ops;
@@ -60,11 +61,27 @@ impl S3Auth for TaskAuth {
 }
 
 /// Every request reaches the operations, which authorize themselves (anonymous included).
-struct OpAccess;
+/// The access check runs once `s3s` has routed the request: it notes the operation and bucket
+/// for the audit trail, and refuses a bucket-level call that could not be audited before it
+/// changes anything.
+struct OpAccess {
+    services: Arc<Services>,
+    audited: bool,
+}
 
 #[async_trait::async_trait]
 impl s3s::access::S3Access for OpAccess {
-    async fn check(&self, _cx: &mut s3s::access::S3AccessContext<'_>) -> S3Result<()> {
+    async fn check(&self, cx: &mut s3s::access::S3AccessContext<'_>) -> S3Result<()> {
+        let operation = cx.s3_op().name();
+        if !self.audited || audit::is_data_event(operation) {
+            return Ok(());
+        }
+        tessera_services::cloudtrail::ready(&self.services).map_err(|e| s3_error(&e))?;
+        let bucket = match cx.s3_path() {
+            s3s::path::S3Path::Root => None,
+            s3s::path::S3Path::Bucket { bucket } | s3s::path::S3Path::Object { bucket, .. } => Some(&**bucket),
+        };
+        audit::note(&self.services, operation, bucket);
         Ok(())
     }
 }
@@ -179,10 +196,16 @@ fn tessera_sigv4_scope(parts: &http::request::Parts, query: &str) -> Option<Stri
 impl S3Endpoint {
     /// S3 over `services`, with object bytes under `root` (`DIR/s3`).
     pub fn open(services: Arc<Services>, root: &Path) -> std::io::Result<S3Endpoint> {
+        S3Endpoint::open_audited(services, root, true)
+    }
+
+    /// As [`S3Endpoint::open`]; with `audited` false (benchmarks only, `--unaudited-benchmark-only`)
+    /// bucket-level calls are not recorded.
+    pub fn open_audited(services: Arc<Services>, root: &Path, audited: bool) -> std::io::Result<S3Endpoint> {
         let backend = Backend::open(services.clone(), root)?;
         let mut builder = S3ServiceBuilder::new(backend);
         builder.set_auth(TaskAuth);
-        builder.set_access(OpAccess);
+        builder.set_access(OpAccess { services: services.clone(), audited });
         Ok(S3Endpoint { services, service: builder.build() })
     }
 
@@ -198,16 +221,20 @@ impl S3Endpoint {
         let mut resp = match self.authenticate(&parts, peer, &request_id) {
             Err(e) => error_response(e, &request_id),
             Ok((ctx, signer)) => {
-                parts.extensions.insert(ctx);
+                let facts = AuditFacts::of(&parts.headers, &parts.uri);
+                parts.extensions.insert(ctx.clone());
                 let req = http::Request::from_parts(parts, s3s::Body::http_body_unsync(body));
-                let result = match signer {
-                    Some(s) => SIGNER.scope(s, self.service.call(req)).await,
-                    None => self.service.call(req).await,
-                };
+                let (result, routed) = audit::with_slot(async {
+                    match signer {
+                        Some(s) => SIGNER.scope(s, self.service.call(req)).await,
+                        None => self.service.call(req).await,
+                    }
+                })
+                .await;
                 match result {
                     Ok(mut r) => {
                         finish(&mut r, &request_id);
-                        r
+                        self.audit(r, &ctx, routed, &facts).await
                     }
                     Err(e) => {
                         tracing::error!(error = ?e, "s3 request failed");
@@ -246,15 +273,18 @@ impl S3Endpoint {
             Err(_) => return error_response(S3Error::new(S3ErrorCode::InvalidRequest), &request_id),
         };
         req.headers_mut().insert(http::header::HOST, http::HeaderValue::from_static("localhost"));
-        req.extensions_mut().insert(RequestCtx {
+        let ctx = RequestCtx {
             caller: Some(caller),
             meta,
             auth_type: AuthType::Header,
             content_sha256: None,
             signature_age_millis: Some(0),
             signature_version: "AWS4-HMAC-SHA256",
-        });
-        let mut resp = match self.service.call(req).await {
+        };
+        req.extensions_mut().insert(ctx.clone());
+        let facts = AuditFacts::of(req.headers(), req.uri());
+        let (result, routed) = audit::with_slot(self.service.call(req)).await;
+        let mut resp = match result {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!(error = ?e, "s3 request failed");
@@ -262,7 +292,41 @@ impl S3Endpoint {
             }
         };
         finish(&mut resp, &request_id);
-        resp
+        self.audit(resp, &ctx, routed, &facts).await
+    }
+
+    /// Record a bucket-level call's event(s) and hold the response until they are durable; if
+    /// they cannot be made durable the caller gets `503 ServiceUnavailable` instead, as for
+    /// every other service.
+    async fn audit(
+        &self,
+        resp: http::Response<s3s::Body>,
+        ctx: &RequestCtx,
+        routed: Option<audit::Routed>,
+        facts: &AuditFacts,
+    ) -> http::Response<s3s::Body> {
+        let Some(routed) = routed else {
+            return resp;
+        };
+        let body = resp.body().bytes();
+        let events = audit::events(
+            &self.services,
+            ctx,
+            &routed,
+            &audit::RequestFacts { host: &facts.host, query: &facts.query, bytes_in: facts.bytes_in },
+            &audit::Outcome { status: resp.status().as_u16(), body: body.as_deref() },
+        );
+        if events.is_empty() {
+            return resp;
+        }
+        let receipt = match self.services.audit.submit(events) {
+            Ok(r) => r,
+            Err(e) => return audit_failed(&tessera_services::cloudtrail::audit_failure(&e), &ctx.meta.request_id),
+        };
+        match receipt.durable().await {
+            Ok(()) => resp,
+            Err(e) => audit_failed(&tessera_services::cloudtrail::audit_failure(&e), &ctx.meta.request_id),
+        }
     }
 
     /// The caller and secret behind an access key id (and session token), with S3's error codes.
@@ -353,6 +417,34 @@ impl S3Endpoint {
         };
         Ok((ctx, Some(Signer { access_key_id: parsed.access_key_id, secret })))
     }
+}
+
+/// What the audit event records of the request itself.
+struct AuditFacts {
+    host: String,
+    query: String,
+    bytes_in: u64,
+}
+
+impl AuditFacts {
+    fn of(headers: &http::HeaderMap, uri: &http::Uri) -> AuditFacts {
+        AuditFacts {
+            host: headers.get(http::header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string(),
+            query: uri.query().unwrap_or_default().to_string(),
+            bytes_in: headers
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
+        }
+    }
+}
+
+/// The response of a call whose event could not be recorded.
+fn audit_failed(e: &AwsError, request_id: &str) -> http::Response<s3s::Body> {
+    let mut err = S3Error::with_message(S3ErrorCode::ServiceUnavailable, e.message.clone());
+    err.set_status_code(http::StatusCode::SERVICE_UNAVAILABLE);
+    error_response(err, request_id)
 }
 
 /// Whether a request carries a body (`Content-Length` above zero, or `Transfer-Encoding`).

@@ -22,7 +22,8 @@ pub struct Resources {
 impl Resources {
     /// Open S3's storage under `DIR/s3`.
     pub fn open(services: Arc<Services>, data_dir: &Path) -> anyhow::Result<Resources> {
-        let s3 = tessera_s3::S3Endpoint::open(services.clone(), &data_dir.join("s3")).context("opening S3 storage")?;
+        let s3 = tessera_s3::S3Endpoint::open_audited(services.clone(), &data_dir.join("s3"), crate::server::audited())
+            .context("opening S3 storage")?;
         Ok(Resources { services, s3: Arc::new(s3) })
     }
 
