@@ -16,8 +16,10 @@
 
 mod audit;
 pub mod blobs;
+pub mod control;
 mod list;
 pub mod ops;
+pub mod public_access;
 pub mod records;
 pub mod trail;
 
@@ -130,6 +132,7 @@ pub struct RequestCtx {
 pub struct S3Endpoint {
     services: Arc<Services>,
     service: S3Service,
+    audited: bool,
 }
 
 impl std::fmt::Debug for S3Endpoint {
@@ -206,7 +209,7 @@ impl S3Endpoint {
         let mut builder = S3ServiceBuilder::new(backend);
         builder.set_auth(TaskAuth);
         builder.set_access(OpAccess { services: services.clone(), audited });
-        Ok(S3Endpoint { services, service: builder.build() })
+        Ok(S3Endpoint { services, service: builder.build(), audited })
     }
 
     /// Serve one S3 request.

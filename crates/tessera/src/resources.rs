@@ -53,7 +53,12 @@ pub async fn route(State(res): State<Resources>, req: Request, next: Next) -> Re
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0)
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
-    let resp = res.s3.handle(Request::from_parts(parts, body), peer).await;
+    let req = Request::from_parts(parts, body);
+    let resp = if signed && tessera_s3::control::is_control_path(req.uri().path()) {
+        res.s3.handle_control(req, peer).await
+    } else {
+        res.s3.handle(req, peer).await
+    };
     resp.map(Body::new)
 }
 
