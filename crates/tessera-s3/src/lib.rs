@@ -14,11 +14,16 @@
 //!
 //! See `docs/S3.md`.
 
+mod acl;
 pub mod blobs;
+mod bucket_access;
+mod config;
 mod list;
 pub mod ops;
+pub mod public_access;
 pub mod records;
 pub mod trail;
+mod validate;
 
 use std::net::SocketAddr;
 use std::path::Path;
