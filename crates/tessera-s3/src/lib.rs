@@ -14,14 +14,18 @@
 //!
 //! See `docs/S3.md`.
 
+mod acl;
 mod audit;
 pub mod blobs;
+mod bucket_access;
+mod config;
 pub mod control;
 mod list;
 pub mod ops;
 pub mod public_access;
 pub mod records;
 pub mod trail;
+mod validate;
 
 use std::net::SocketAddr;
 use std::path::Path;

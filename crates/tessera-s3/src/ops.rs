@@ -11,6 +11,7 @@ use tessera_services::authz::{self, AuthzRequest, PolicyDocKind};
 use tessera_services::{Call, Caller, Services};
 use tessera_store::{StoreError, WriteTxn};
 
+use crate::acl::GrantHeaders;
 use crate::blobs::{Blobs, WriteError, Written};
 use crate::list::{self, Entry};
 use crate::records::{self, table, BucketRecord, ObjectMeta, ObjectRecord, PartRecord, Segment, UploadRecord};
@@ -30,7 +31,7 @@ const MAX_KEY: usize = 1024;
 /// The S3 operations over the store and the blob directory.
 #[derive(Clone)]
 pub struct Backend {
-    services: Arc<Services>,
+    pub(crate) services: Arc<Services>,
     blobs: Blobs,
 }
 
@@ -42,16 +43,16 @@ impl std::fmt::Debug for Backend {
 
 type Ctx = Vec<(String, Vec<String>)>;
 
-fn err(code: S3ErrorCode, msg: &'static str) -> S3Error {
+pub(crate) fn err(code: S3ErrorCode, msg: &'static str) -> S3Error {
     S3Error::with_message(code, msg)
 }
 
-fn internal(e: impl std::fmt::Display) -> S3Error {
+pub(crate) fn internal(e: impl std::fmt::Display) -> S3Error {
     tracing::error!(error = %e, "s3 internal failure");
     S3Error::with_message(S3ErrorCode::InternalError, "We encountered an internal error. Please try again.")
 }
 
-fn no_such_bucket() -> S3Error {
+pub(crate) fn no_such_bucket() -> S3Error {
     err(S3ErrorCode::NoSuchBucket, "The specified bucket does not exist")
 }
 
@@ -102,7 +103,7 @@ fn write_error(e: WriteError) -> S3Error {
     }
 }
 
-fn ctx<T>(req: &S3Request<T>) -> S3Result<RequestCtx> {
+pub(crate) fn ctx<T>(req: &S3Request<T>) -> S3Result<RequestCtx> {
     req.extensions.get::<RequestCtx>().cloned().ok_or_else(|| internal("request context missing"))
 }
 
@@ -121,12 +122,12 @@ fn millis_of(t: &Timestamp) -> i64 {
     i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
 }
 
-fn store_err(e: StoreError) -> S3Error {
+pub(crate) fn store_err(e: StoreError) -> S3Error {
     internal(e)
 }
 
 /// Run a write transaction off the async threads.
-async fn write_txn<R: Send + 'static>(
+pub(crate) async fn write_txn<R: Send + 'static>(
     services: &Arc<Services>,
     f: impl FnOnce(&mut dyn WriteTxn) -> Result<R, S3Error> + Send + 'static,
 ) -> S3Result<R> {
@@ -141,7 +142,7 @@ async fn write_txn<R: Send + 'static>(
     .map_err(internal)?
 }
 
-fn load<T: serde::de::DeserializeOwned>(
+pub(crate) fn load<T: serde::de::DeserializeOwned>(
     r: &(impl tessera_store::ReadTxn + ?Sized),
     table: &str,
     key: &str,
@@ -149,7 +150,7 @@ fn load<T: serde::de::DeserializeOwned>(
     tessera_services::model::load(r, table, key).map_err(store_err)
 }
 
-fn save<T: serde::Serialize>(w: &mut dyn WriteTxn, table: &str, key: &str, v: &T) -> S3Result<()> {
+pub(crate) fn save<T: serde::Serialize>(w: &mut dyn WriteTxn, table: &str, key: &str, v: &T) -> S3Result<()> {
     tessera_services::model::save(w, table, key, v).map_err(store_err)
 }
 
@@ -231,7 +232,7 @@ fn max_keys(v: Option<i32>) -> S3Result<usize> {
     }
 }
 
-fn owner(account: &str) -> Owner {
+pub(crate) fn owner(account: &str) -> Owner {
     Owner { display_name: None, id: Some(records::canonical_user_id(account)) }
 }
 
@@ -342,22 +343,22 @@ impl Backend {
         load(r.as_ref(), table::BUCKET, name)
     }
 
-    fn bucket(&self, name: &str) -> S3Result<BucketRecord> {
+    pub(crate) fn bucket(&self, name: &str) -> S3Result<BucketRecord> {
         self.read_bucket(name)?.ok_or_else(no_such_bucket)
     }
 
-    fn read_object(&self, bucket: &str, key: &str) -> S3Result<Option<ObjectRecord>> {
+    pub(crate) fn read_object(&self, bucket: &str, key: &str) -> S3Result<Option<ObjectRecord>> {
         let r = self.services.store.read().map_err(store_err)?;
         load(r.as_ref(), table::OBJECT, &records::object_key(bucket, key))
     }
 
-    fn caller<'a>(&self, cx: &'a RequestCtx) -> S3Result<&'a Caller> {
+    pub(crate) fn caller<'a>(&self, cx: &'a RequestCtx) -> S3Result<&'a Caller> {
         cx.caller.as_ref().ok_or_else(|| err(S3ErrorCode::AccessDenied, "Access Denied"))
     }
 
     /// Authorize `action` on `resource` for the request's caller, the bucket's owner and
     /// policy standing in for the resource.
-    fn authorize(
+    pub(crate) fn authorize(
         &self,
         cx: &RequestCtx,
         operation: &str,
@@ -383,12 +384,16 @@ impl Backend {
         if let Some(b) = bucket {
             context.push(("s3:ResourceAccount".into(), vec![b.owner.clone()]));
         }
+        let resource_policy = match bucket {
+            Some(b) => self.policy_for(&caller.account, b)?,
+            None => None,
+        };
         let call = Call { caller: caller.clone(), operation: operation.to_string(), meta: cx.meta.clone() };
         let req = AuthzRequest {
             action,
             resource,
             resource_account: bucket.map(|b| b.owner.as_str()),
-            resource_policy: bucket.and_then(|b| b.policy.as_deref()),
+            resource_policy,
             is_trust_policy: false,
             context,
         };
@@ -405,7 +410,7 @@ impl Backend {
     }
 
     /// Bucket-policy operations are for the owner account only (S3 answers 405 otherwise).
-    fn owner_only(&self, cx: &RequestCtx, bucket: &BucketRecord) -> S3Result<()> {
+    pub(crate) fn owner_only(&self, cx: &RequestCtx, bucket: &BucketRecord) -> S3Result<()> {
         if self.caller(cx)?.account != bucket.owner {
             return Err(err(
                 S3ErrorCode::MethodNotAllowed,
@@ -532,6 +537,249 @@ fn expires_ts(secs: Option<i64>) -> Option<Timestamp> {
 
 #[async_trait::async_trait]
 impl s3s::S3 for Backend {
+    // Bucket configurations and access settings: crate::config and crate::bucket_access.
+
+    async fn get_public_access_block(
+        &self,
+        req: S3Request<GetPublicAccessBlockInput>,
+    ) -> S3Result<S3Response<GetPublicAccessBlockOutput>> {
+        self.op_get_public_access_block(req).await
+    }
+
+    async fn put_public_access_block(
+        &self,
+        req: S3Request<PutPublicAccessBlockInput>,
+    ) -> S3Result<S3Response<PutPublicAccessBlockOutput>> {
+        self.op_put_public_access_block(req).await
+    }
+
+    async fn delete_public_access_block(
+        &self,
+        req: S3Request<DeletePublicAccessBlockInput>,
+    ) -> S3Result<S3Response<DeletePublicAccessBlockOutput>> {
+        self.op_delete_public_access_block(req).await
+    }
+
+    async fn get_bucket_ownership_controls(
+        &self,
+        req: S3Request<GetBucketOwnershipControlsInput>,
+    ) -> S3Result<S3Response<GetBucketOwnershipControlsOutput>> {
+        self.op_get_bucket_ownership_controls(req).await
+    }
+
+    async fn put_bucket_ownership_controls(
+        &self,
+        req: S3Request<PutBucketOwnershipControlsInput>,
+    ) -> S3Result<S3Response<PutBucketOwnershipControlsOutput>> {
+        self.op_put_bucket_ownership_controls(req).await
+    }
+
+    async fn delete_bucket_ownership_controls(
+        &self,
+        req: S3Request<DeleteBucketOwnershipControlsInput>,
+    ) -> S3Result<S3Response<DeleteBucketOwnershipControlsOutput>> {
+        self.op_delete_bucket_ownership_controls(req).await
+    }
+
+    async fn get_bucket_policy_status(
+        &self,
+        req: S3Request<GetBucketPolicyStatusInput>,
+    ) -> S3Result<S3Response<GetBucketPolicyStatusOutput>> {
+        self.op_get_bucket_policy_status(req).await
+    }
+
+    async fn get_bucket_acl(&self, req: S3Request<GetBucketAclInput>) -> S3Result<S3Response<GetBucketAclOutput>> {
+        self.op_get_bucket_acl(req).await
+    }
+
+    async fn put_bucket_acl(&self, req: S3Request<PutBucketAclInput>) -> S3Result<S3Response<PutBucketAclOutput>> {
+        self.op_put_bucket_acl(req).await
+    }
+
+    async fn get_object_acl(&self, req: S3Request<GetObjectAclInput>) -> S3Result<S3Response<GetObjectAclOutput>> {
+        self.op_get_object_acl(req).await
+    }
+
+    async fn put_object_acl(&self, req: S3Request<PutObjectAclInput>) -> S3Result<S3Response<PutObjectAclOutput>> {
+        self.op_put_object_acl(req).await
+    }
+
+    async fn get_bucket_encryption(
+        &self,
+        req: S3Request<GetBucketEncryptionInput>,
+    ) -> S3Result<S3Response<GetBucketEncryptionOutput>> {
+        self.op_get_bucket_encryption(req).await
+    }
+
+    async fn put_bucket_encryption(
+        &self,
+        req: S3Request<PutBucketEncryptionInput>,
+    ) -> S3Result<S3Response<PutBucketEncryptionOutput>> {
+        self.op_put_bucket_encryption(req).await
+    }
+
+    async fn delete_bucket_encryption(
+        &self,
+        req: S3Request<DeleteBucketEncryptionInput>,
+    ) -> S3Result<S3Response<DeleteBucketEncryptionOutput>> {
+        self.op_delete_bucket_encryption(req).await
+    }
+
+    async fn get_bucket_tagging(
+        &self,
+        req: S3Request<GetBucketTaggingInput>,
+    ) -> S3Result<S3Response<GetBucketTaggingOutput>> {
+        self.op_get_bucket_tagging(req).await
+    }
+
+    async fn put_bucket_tagging(
+        &self,
+        req: S3Request<PutBucketTaggingInput>,
+    ) -> S3Result<S3Response<PutBucketTaggingOutput>> {
+        self.op_put_bucket_tagging(req).await
+    }
+
+    async fn delete_bucket_tagging(
+        &self,
+        req: S3Request<DeleteBucketTaggingInput>,
+    ) -> S3Result<S3Response<DeleteBucketTaggingOutput>> {
+        self.op_delete_bucket_tagging(req).await
+    }
+
+    async fn get_bucket_lifecycle_configuration(
+        &self,
+        req: S3Request<GetBucketLifecycleConfigurationInput>,
+    ) -> S3Result<S3Response<GetBucketLifecycleConfigurationOutput>> {
+        self.op_get_bucket_lifecycle_configuration(req).await
+    }
+
+    async fn put_bucket_lifecycle_configuration(
+        &self,
+        req: S3Request<PutBucketLifecycleConfigurationInput>,
+    ) -> S3Result<S3Response<PutBucketLifecycleConfigurationOutput>> {
+        self.op_put_bucket_lifecycle_configuration(req).await
+    }
+
+    async fn delete_bucket_lifecycle(
+        &self,
+        req: S3Request<DeleteBucketLifecycleInput>,
+    ) -> S3Result<S3Response<DeleteBucketLifecycleOutput>> {
+        self.op_delete_bucket_lifecycle(req).await
+    }
+
+    async fn get_bucket_replication(
+        &self,
+        req: S3Request<GetBucketReplicationInput>,
+    ) -> S3Result<S3Response<GetBucketReplicationOutput>> {
+        self.op_get_bucket_replication(req).await
+    }
+
+    async fn put_bucket_replication(
+        &self,
+        req: S3Request<PutBucketReplicationInput>,
+    ) -> S3Result<S3Response<PutBucketReplicationOutput>> {
+        self.op_put_bucket_replication(req).await
+    }
+
+    async fn delete_bucket_replication(
+        &self,
+        req: S3Request<DeleteBucketReplicationInput>,
+    ) -> S3Result<S3Response<DeleteBucketReplicationOutput>> {
+        self.op_delete_bucket_replication(req).await
+    }
+
+    async fn get_bucket_website(
+        &self,
+        req: S3Request<GetBucketWebsiteInput>,
+    ) -> S3Result<S3Response<GetBucketWebsiteOutput>> {
+        self.op_get_bucket_website(req).await
+    }
+
+    async fn put_bucket_website(
+        &self,
+        req: S3Request<PutBucketWebsiteInput>,
+    ) -> S3Result<S3Response<PutBucketWebsiteOutput>> {
+        self.op_put_bucket_website(req).await
+    }
+
+    async fn delete_bucket_website(
+        &self,
+        req: S3Request<DeleteBucketWebsiteInput>,
+    ) -> S3Result<S3Response<DeleteBucketWebsiteOutput>> {
+        self.op_delete_bucket_website(req).await
+    }
+
+    async fn get_bucket_cors(&self, req: S3Request<GetBucketCorsInput>) -> S3Result<S3Response<GetBucketCorsOutput>> {
+        self.op_get_bucket_cors(req).await
+    }
+
+    async fn put_bucket_cors(&self, req: S3Request<PutBucketCorsInput>) -> S3Result<S3Response<PutBucketCorsOutput>> {
+        self.op_put_bucket_cors(req).await
+    }
+
+    async fn delete_bucket_cors(
+        &self,
+        req: S3Request<DeleteBucketCorsInput>,
+    ) -> S3Result<S3Response<DeleteBucketCorsOutput>> {
+        self.op_delete_bucket_cors(req).await
+    }
+
+    async fn get_bucket_versioning(
+        &self,
+        req: S3Request<GetBucketVersioningInput>,
+    ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
+        self.op_get_bucket_versioning(req).await
+    }
+
+    async fn put_bucket_versioning(
+        &self,
+        req: S3Request<PutBucketVersioningInput>,
+    ) -> S3Result<S3Response<PutBucketVersioningOutput>> {
+        self.op_put_bucket_versioning(req).await
+    }
+
+    async fn get_bucket_logging(
+        &self,
+        req: S3Request<GetBucketLoggingInput>,
+    ) -> S3Result<S3Response<GetBucketLoggingOutput>> {
+        self.op_get_bucket_logging(req).await
+    }
+
+    async fn put_bucket_logging(
+        &self,
+        req: S3Request<PutBucketLoggingInput>,
+    ) -> S3Result<S3Response<PutBucketLoggingOutput>> {
+        self.op_put_bucket_logging(req).await
+    }
+
+    async fn get_bucket_notification_configuration(
+        &self,
+        req: S3Request<GetBucketNotificationConfigurationInput>,
+    ) -> S3Result<S3Response<GetBucketNotificationConfigurationOutput>> {
+        self.op_get_bucket_notification_configuration(req).await
+    }
+
+    async fn put_bucket_notification_configuration(
+        &self,
+        req: S3Request<PutBucketNotificationConfigurationInput>,
+    ) -> S3Result<S3Response<PutBucketNotificationConfigurationOutput>> {
+        self.op_put_bucket_notification_configuration(req).await
+    }
+
+    async fn get_object_lock_configuration(
+        &self,
+        req: S3Request<GetObjectLockConfigurationInput>,
+    ) -> S3Result<S3Response<GetObjectLockConfigurationOutput>> {
+        self.op_get_object_lock_configuration(req).await
+    }
+
+    async fn put_object_lock_configuration(
+        &self,
+        req: S3Request<PutObjectLockConfigurationInput>,
+    ) -> S3Result<S3Response<PutObjectLockConfigurationOutput>> {
+        self.op_put_object_lock_configuration(req).await
+    }
+
     async fn create_bucket(&self, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
         let cx = ctx(&req)?;
         let caller = self.caller(&cx)?.clone();
@@ -570,13 +818,44 @@ impl s3s::S3 for Backend {
         if let Some(acl) = &req.input.acl {
             context.push(("s3:x-amz-acl".into(), vec![acl.as_str().to_string()]));
         }
+        if let Some(o) = &req.input.object_ownership {
+            context.push(("s3:x-amz-object-ownership".into(), vec![o.as_str().to_string()]));
+        }
         self.authorize(&cx, "CreateBucket", "s3:CreateBucket", &format!("arn:aws:s3:::{name}"), None, context)?;
+        let object_lock_enabled = req.input.object_lock_enabled_for_bucket.unwrap_or(false);
+        if object_lock_enabled {
+            self.authorize(
+                &cx,
+                "CreateBucket",
+                "s3:PutBucketObjectLockConfiguration",
+                &format!("arn:aws:s3:::{name}"),
+                None,
+                Vec::new(),
+            )?;
+            self.authorize(
+                &cx,
+                "CreateBucket",
+                "s3:PutBucketVersioning",
+                &format!("arn:aws:s3:::{name}"),
+                None,
+                Vec::new(),
+            )?;
+        }
+        if req.input.object_ownership.is_some() {
+            // "the s3:PutBucketOwnershipControls permission is required" (CreateBucket).
+            let arn = format!("arn:aws:s3:::{name}");
+            self.authorize(&cx, "CreateBucket", "s3:PutBucketOwnershipControls", &arn, None, Vec::new())?;
+        }
+        let new_bucket = crate::bucket_access::NewBucket::from_input(&req.input, &caller.account)?;
         let record = BucketRecord {
             name: name.clone(),
             owner: caller.account.clone(),
             created_millis: cx.meta.now_millis,
             region: region.clone(),
             policy: None,
+            object_ownership: Some(new_bucket.object_ownership.clone()),
+            public_access_block: Some(crate::public_access::PublicAccessBlock::ALL_ON),
+            object_lock_enabled,
         };
         write_txn(&self.services, move |w| {
             if let Some(existing) = load::<BucketRecord>(w, table::BUCKET, &record.name)? {
@@ -595,7 +874,8 @@ impl s3s::S3 for Backend {
                     "Your previous request to create the named bucket succeeded and you already own it.",
                 ));
             }
-            save(w, table::BUCKET, &record.name, &record)
+            save(w, table::BUCKET, &record.name, &record)?;
+            new_bucket.store(w, &record)
         })
         .await?;
         Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{name}")) }))
@@ -626,6 +906,7 @@ impl s3s::S3 for Backend {
                 }
                 w.delete(table::UPLOAD, &k).map_err(store_err)?;
             }
+            crate::config::delete_all(w, &name)?;
             w.delete(table::BUCKET, &name).map_err(store_err)?;
             Ok(blobs)
         })
@@ -718,6 +999,7 @@ impl s3s::S3 for Backend {
             s
         })?;
         check_bucket_policy(&policy, &bucket.name)?;
+        self.check_block_public_policy(&cx, &bucket, &policy)?;
         let name = bucket.name.clone();
         write_txn(&self.services, move |w| {
             let mut b: BucketRecord = load(w, table::BUCKET, &name)?.ok_or_else(no_such_bucket)?;
@@ -782,6 +1064,16 @@ impl s3s::S3 for Backend {
             &object_arn(&bucket.name, &input.key),
             Some(&bucket),
             context,
+        )?;
+        self.check_object_write_acl(
+            &bucket,
+            input.acl.as_ref().map(|a| a.as_str()),
+            &GrantHeaders::object(
+                input.grant_full_control.as_ref(),
+                input.grant_read.as_ref(),
+                input.grant_read_acp.as_ref(),
+                input.grant_write_acp.as_ref(),
+            ),
         )?;
         let expected = input.content_length.and_then(|n| u64::try_from(n).ok());
         if expected.is_some_and(|n| n > MAX_PUT) {
@@ -1076,6 +1368,16 @@ impl s3s::S3 for Backend {
             context.push(("s3:x-amz-metadata-directive".into(), vec![d.clone()]));
         }
         self.authorize(&cx, "CopyObject", "s3:PutObject", &object_arn(&dest.name, &input.key), Some(&dest), context)?;
+        self.check_object_write_acl(
+            &dest,
+            input.acl.as_ref().map(|a| a.as_str()),
+            &GrantHeaders::object(
+                input.grant_full_control.as_ref(),
+                input.grant_read.as_ref(),
+                input.grant_read_acp.as_ref(),
+                input.grant_write_acp.as_ref(),
+            ),
+        )?;
         let src = match self.read_object(&source_bucket.name, &src_key)? {
             Some(o) => o,
             None => return Err(self.missing_key(&cx, "CopyObject", &source_bucket)),
@@ -1228,6 +1530,16 @@ impl s3s::S3 for Backend {
             &object_arn(&bucket.name, &input.key),
             Some(&bucket),
             Vec::new(),
+        )?;
+        self.check_object_write_acl(
+            &bucket,
+            input.acl.as_ref().map(|a| a.as_str()),
+            &GrantHeaders::object(
+                input.grant_full_control.as_ref(),
+                input.grant_read.as_ref(),
+                input.grant_read_acp.as_ref(),
+                input.grant_write_acp.as_ref(),
+            ),
         )?;
         let meta = meta_from(
             input.content_type.clone(),

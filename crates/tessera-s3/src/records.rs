@@ -16,6 +16,9 @@ pub mod table {
     pub const UPLOAD: &str = "s3_upload";
     /// [`super::PartRecord`] by `<upload id>/<part number, 5 digits>`.
     pub const PART: &str = "s3_part";
+    /// A bucket's stored configurations (`s3s` shapes as JSON) by `<bucket>/<kind>` (see
+    /// [`crate::config`]).
+    pub const CONFIG: &str = "s3_bucket_config";
 }
 
 /// A bucket.
@@ -32,12 +35,37 @@ pub struct BucketRecord {
     /// Bucket policy document, as stored.
     #[serde(default)]
     pub policy: Option<String>,
+    /// Object Ownership (`BucketOwnerEnforced`, `BucketOwnerPreferred`, `ObjectWriter`);
+    /// `None` after DeleteBucketOwnershipControls. A record written before Tessera knew Object
+    /// Ownership reads as `BucketOwnerEnforced`: those buckets never honoured ACLs (docs/S3.md).
+    #[serde(default = "legacy_object_ownership")]
+    pub object_ownership: Option<String>,
+    /// The bucket's Block Public Access settings (`None`: no configuration, as for a record
+    /// written before Tessera knew them, or after DeletePublicAccessBlock).
+    #[serde(default)]
+    pub public_access_block: Option<crate::public_access::PublicAccessBlock>,
+    /// Created with `x-amz-bucket-object-lock-enabled: true`.
+    #[serde(default)]
+    pub object_lock_enabled: bool,
 }
+
+/// What a bucket record without `object_ownership` reads as.
+fn legacy_object_ownership() -> Option<String> {
+    Some(OBJECT_OWNERSHIP_ENFORCED.to_string())
+}
+
+/// `BucketOwnerEnforced`: ACLs disabled, the bucket owner owns every object.
+pub const OBJECT_OWNERSHIP_ENFORCED: &str = "BucketOwnerEnforced";
 
 impl BucketRecord {
     /// `arn:aws:s3:::<bucket>`.
     pub fn arn(&self) -> String {
         format!("arn:aws:s3:::{}", self.name)
+    }
+
+    /// Whether ACLs are disabled (Object Ownership `BucketOwnerEnforced`).
+    pub fn acls_disabled(&self) -> bool {
+        self.object_ownership.as_deref() == Some(OBJECT_OWNERSHIP_ENFORCED)
     }
 }
 

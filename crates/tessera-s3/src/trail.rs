@@ -247,6 +247,9 @@ mod tests {
             created_millis: 1,
             region: "us-east-1".into(),
             policy,
+            object_ownership: Some(records::OBJECT_OWNERSHIP_ENFORCED.into()),
+            public_access_block: Some(crate::public_access::PublicAccessBlock::ALL_ON),
+            object_lock_enabled: false,
         };
         let mut w = store.write().unwrap();
         tessera_services::model::save(w.as_mut(), table::BUCKET, &bucket.name, &bucket).unwrap();
