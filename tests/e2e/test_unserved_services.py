@@ -25,6 +25,8 @@ PROBES = [
     ("logs", "json 1.1", lambda c: c.describe_log_groups()),
     ("rds", "query", lambda c: c.describe_db_instances()),
     ("eks", "rest-json", lambda c: c.list_clusters()),
+    ("cloudwatch", "smithy-rpc-v2-cbor", lambda c: c.list_metrics()),
+    ("codebuild", "smithy-rpc-v2-cbor", lambda c: c.list_projects()),
 ]
 
 
@@ -42,7 +44,8 @@ def test_unserved_service_answers_in_its_protocol(tessera, service, family, call
     elapsed = time.monotonic() - start
     err = e.value.response["Error"]
     assert err["Code"] == "ServiceNotServed", (family, e.value.response)
-    assert f"Tessera does not serve the service '{service}'" in err["Message"], e.value.response
+    signing_name = c.meta.service_model.signing_name
+    assert f"Tessera does not serve the service '{signing_name}'" in err["Message"], e.value.response
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
     assert elapsed < 2.0, f"{service} took {elapsed:.2f}s"
 

@@ -3,8 +3,9 @@
 //! scanners probe dozens of services, and a raw XML body sent to a JSON client surfaces as a
 //! parse failure instead of an error they can skip.
 //!
-//! The protocol comes from the request itself where it says (`X-Amz-Target` → JSON 1.0/1.1 by
-//! its content type; a form body → query), else from [`SIGNING_NAME_PROTOCOLS`], a small
+//! The protocol comes from the request itself where it says (`smithy-protocol: rpc-v2-cbor` or
+//! an `application/cbor` body → Smithy RPC v2 CBOR; `X-Amz-Target` → JSON 1.0/1.1 by its content
+//! type; a form body → query), else from [`SIGNING_NAME_PROTOCOLS`], a small
 //! table of common services, else from the content type (`application/json` → REST-JSON,
 //! XML → REST-XML), else REST-JSON with an `__type` member too, which every JSON client reads.
 //!
@@ -22,6 +23,8 @@ pub const SERVICE_NOT_SERVED: &str = "ServiceNotServed";
 /// The protocol families an unserved-service answer can take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Family {
+    /// `smithy-rpc-v2-cbor` (CloudWatch, CodeBuild, Shield, ... in current SDKs): a CBOR map.
+    Cbor,
     /// `json` 1.0 (`application/x-amz-json-1.0`: DynamoDB, SQS, Step Functions, ...).
     Json10,
     /// `json` 1.1 (`application/x-amz-json-1.1`: KMS, Logs, SSM, ...).
@@ -87,8 +90,16 @@ pub const SIGNING_NAME_PROTOCOLS: &[(&str, Family)] = &[
 
 /// The protocol to answer in: from the request's `X-Amz-Target` and `Content-Type`, then the
 /// table, then the content type again, then REST-JSON.
-pub fn family(signing_name: &str, has_target: bool, content_type: Option<&str>) -> Family {
+pub fn family(
+    signing_name: &str,
+    smithy_protocol: Option<&str>,
+    has_target: bool,
+    content_type: Option<&str>,
+) -> Family {
     let ct = content_type.unwrap_or("").to_ascii_lowercase();
+    if smithy_protocol.is_some_and(|p| p.eq_ignore_ascii_case("rpc-v2-cbor")) || ct.starts_with("application/cbor") {
+        return Family::Cbor;
+    }
     if has_target {
         return if ct.contains("json-1.0") { Family::Json10 } else { Family::Json11 };
     }
@@ -120,6 +131,21 @@ pub fn response(family: Family, message: &str, request_id: &str) -> WireResponse
         }
     };
     match family {
+        Family::Cbor => {
+            let mut body = vec![0xa2];
+            for text in ["__type", SERVICE_NOT_SERVED, "message", message] {
+                cbor_text(&mut body, text);
+            }
+            WireResponse {
+                status: 400,
+                content_type: "application/cbor",
+                headers: vec![
+                    ("x-amzn-RequestId", request_id.to_string()),
+                    ("smithy-protocol", "rpc-v2-cbor".to_string()),
+                ],
+                body: Bytes::from(body),
+            }
+        }
         Family::Json10 => json("application/x-amz-json-1.0"),
         Family::Json11 => json("application/x-amz-json-1.1"),
         Family::RestJson => json("application/json"),
@@ -138,19 +164,38 @@ pub fn response(family: Family, message: &str, request_id: &str) -> WireResponse
     }
 }
 
+/// A CBOR text string (major type 3) with its length header.
+fn cbor_text(out: &mut Vec<u8>, text: &str) {
+    let n = text.len();
+    match n {
+        0..=23 => out.push(0x60 | n as u8),
+        24..=0xff => out.extend_from_slice(&[0x78, n as u8]),
+        0x100..=0xffff => {
+            out.push(0x79);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        _ => {
+            out.push(0x7a);
+            out.extend_from_slice(&u32::try_from(n).unwrap_or(u32::MAX).to_be_bytes());
+        }
+    }
+    out.extend_from_slice(text.as_bytes());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn the_request_decides_before_the_table() {
-        assert_eq!(family("kms", true, Some("application/x-amz-json-1.1")), Family::Json11);
-        assert_eq!(family("dynamodb", true, Some("application/x-amz-json-1.0")), Family::Json10);
-        assert_eq!(family("sqs", false, Some("application/x-www-form-urlencoded; charset=utf-8")), Family::Query);
-        assert_eq!(family("lambda", false, None), Family::RestJson);
-        assert_eq!(family("route53", false, None), Family::RestXml);
-        assert_eq!(family("unheard-of", false, Some("application/xml")), Family::RestXml);
-        assert_eq!(family("unheard-of", false, None), Family::RestJson);
+        assert_eq!(family("kms", None, true, Some("application/x-amz-json-1.1")), Family::Json11);
+        assert_eq!(family("dynamodb", None, true, Some("application/x-amz-json-1.0")), Family::Json10);
+        assert_eq!(family("sqs", None, false, Some("application/x-www-form-urlencoded; charset=utf-8")), Family::Query);
+        assert_eq!(family("monitoring", Some("rpc-v2-cbor"), false, Some("application/cbor")), Family::Cbor);
+        assert_eq!(family("lambda", None, false, None), Family::RestJson);
+        assert_eq!(family("route53", None, false, None), Family::RestXml);
+        assert_eq!(family("unheard-of", None, false, Some("application/xml")), Family::RestXml);
+        assert_eq!(family("unheard-of", None, false, None), Family::RestJson);
     }
 
     #[test]
@@ -162,5 +207,10 @@ mod tests {
         let r = response(Family::Query, "m", "rid");
         let s = std::str::from_utf8(&r.body).unwrap();
         assert!(s.contains("<Code>ServiceNotServed</Code><Message>m</Message>"), "{s}");
+        let r = response(Family::Cbor, "m", "rid");
+        assert_eq!(&r.body[..], b"\xa2\x66__type\x70ServiceNotServed\x67message\x61m");
+        let mut long = Vec::new();
+        cbor_text(&mut long, &"x".repeat(300));
+        assert_eq!(&long[..3], &[0x79, 0x01, 0x2c]);
     }
 }

@@ -407,7 +407,12 @@ fn process(
 /// API was called.
 fn unserved(parts: &Parts, signing_name: &str, request_id: &str) -> WireResponse {
     let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
-    let family = tessera_wire::unserved::family(signing_name, header("x-amz-target").is_some(), header("content-type"));
+    let family = tessera_wire::unserved::family(
+        signing_name,
+        header("smithy-protocol"),
+        header("x-amz-target").is_some(),
+        header("content-type"),
+    );
     let shown: String = signing_name.chars().take(64).collect();
     let message =
         format!("Tessera does not serve the service '{shown}'; it serves {}.", ServiceName::SERVED.join(", "));
