@@ -111,14 +111,25 @@ pub(super) fn put_contact_information(s: &Services, call: &Call, input: &Value) 
     Ok(json!({}))
 }
 
-/// `GetAlternateContact`.
-pub(super) fn get_alternate_contact(s: &Services, call: &Call, input: &Value) -> Result<Value, AwsError> {
+/// The account and `AlternateContactType` of `Get/DeleteAlternateContact`, `action` authorized.
+fn alternate_target<'a>(
+    s: &Services,
+    call: &Call,
+    input: &'a Value,
+    action: &str,
+) -> Result<(String, &'a str), AwsError> {
     let mut f = Fields::default();
     let account_id = f.account_id(input);
     let kind = f.one_of(input, "AlternateContactType", ALTERNATE_CONTACT_TYPES);
     f.finish()?;
     let kind = kind.ok_or_else(AwsError::internal)?;
-    let Target { account, .. } = authorize(s, call, "account:GetAlternateContact", account_id, types_context(kind))?;
+    let Target { account, .. } = authorize(s, call, action, account_id, types_context(kind))?;
+    Ok((account, kind))
+}
+
+/// `GetAlternateContact`.
+pub(super) fn get_alternate_contact(s: &Services, call: &Call, input: &Value) -> Result<Value, AwsError> {
+    let (account, kind) = alternate_target(s, call, input, "account:GetAlternateContact")?;
     let c: AlternateContact = load(s, &alternate_key(&account, kind))?.ok_or_else(alternate_not_found)?;
     Ok(json!({"AlternateContact": {
         "Name": c.name,
@@ -157,12 +168,7 @@ pub(super) fn put_alternate_contact(s: &Services, call: &Call, input: &Value) ->
 
 /// `DeleteAlternateContact`: `ResourceNotFoundException` when none of that type is set.
 pub(super) fn delete_alternate_contact(s: &Services, call: &Call, input: &Value) -> Result<Value, AwsError> {
-    let mut f = Fields::default();
-    let account_id = f.account_id(input);
-    let kind = f.one_of(input, "AlternateContactType", ALTERNATE_CONTACT_TYPES);
-    f.finish()?;
-    let kind = kind.ok_or_else(AwsError::internal)?;
-    let Target { account, .. } = authorize(s, call, "account:DeleteAlternateContact", account_id, types_context(kind))?;
+    let (account, kind) = alternate_target(s, call, input, "account:DeleteAlternateContact")?;
     let mut txn = s.store.write().map_err(internal)?;
     if !txn.delete(ACCOUNT_CONTACT, &alternate_key(&account, kind)).map_err(internal)? {
         return Err(alternate_not_found());

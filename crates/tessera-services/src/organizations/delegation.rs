@@ -184,24 +184,32 @@ pub(super) fn list_aws_service_access_for_organization(s: &Services, call: &Call
 // ---------------------------------------------------------------------------------------------
 // Delegated administrators
 
-/// `RegisterDelegatedAdministrator`.
-pub(super) fn register_delegated_administrator(s: &Services, call: &Call, i: In) -> Result<Value, AwsError> {
+/// The common start of `Register/DeregisterDelegatedAdministrator`: the input, authorization of
+/// `action` on the account, then in the write transaction the management-account check and the
+/// account's membership. Returns the transaction, the organization, the account and principal.
+fn delegation_change<'s, 'a>(
+    s: &'s Services,
+    call: &Call,
+    i: In<'a>,
+    action: &str,
+) -> Result<(Box<dyn tessera_store::WriteTxn + 's>, Organization, &'a str, &'a str), AwsError> {
     let account = i.req_str("AccountId")?;
     let principal = i.req_str("ServicePrincipal")?;
     check_account_id(account)?;
     check_principal(principal)?;
     let org = org_for(s, call)?;
-    authorize(
-        s,
-        call,
-        "organizations:RegisterDelegatedAdministrator",
-        &account_arn(&org, account),
-        principal_context(principal),
-    )?;
-    let mut txn = st(s.store.write())?;
+    authorize(s, call, action, &account_arn(&org, account), principal_context(principal))?;
+    let txn = st(s.store.write())?;
     let org = same_org(&*txn, call, &org)?;
     require_management(call, &org)?;
     load_member(&*txn, &org, account)?.ok_or_else(account_not_found)?;
+    Ok((txn, org, account, principal))
+}
+
+/// `RegisterDelegatedAdministrator`.
+pub(super) fn register_delegated_administrator(s: &Services, call: &Call, i: In) -> Result<Value, AwsError> {
+    let (mut txn, org, account, principal) =
+        delegation_change(s, call, i, "organizations:RegisterDelegatedAdministrator")?;
     if account == org.management_account {
         return Err(constraint("CANNOT_REGISTER_MASTER_AS_DELEGATED_ADMINISTRATOR"));
     }
@@ -228,22 +236,8 @@ pub(super) fn register_delegated_administrator(s: &Services, call: &Call, i: In)
 
 /// `DeregisterDelegatedAdministrator`.
 pub(super) fn deregister_delegated_administrator(s: &Services, call: &Call, i: In) -> Result<Value, AwsError> {
-    let account = i.req_str("AccountId")?;
-    let principal = i.req_str("ServicePrincipal")?;
-    check_account_id(account)?;
-    check_principal(principal)?;
-    let org = org_for(s, call)?;
-    authorize(
-        s,
-        call,
-        "organizations:DeregisterDelegatedAdministrator",
-        &account_arn(&org, account),
-        principal_context(principal),
-    )?;
-    let mut txn = st(s.store.write())?;
-    let org = same_org(&*txn, call, &org)?;
-    require_management(call, &org)?;
-    load_member(&*txn, &org, account)?.ok_or_else(account_not_found)?;
+    let (mut txn, org, account, principal) =
+        delegation_change(s, call, i, "organizations:DeregisterDelegatedAdministrator")?;
     if !st(txn.delete(ORG_DELEGATION, &delegation_key(&org.id, account, principal)))? {
         return Err(not_registered());
     }
