@@ -184,15 +184,24 @@ pub(super) fn list_aws_service_access_for_organization(s: &Services, call: &Call
 // ---------------------------------------------------------------------------------------------
 // Delegated administrators
 
+/// A `Register/DeregisterDelegatedAdministrator` under way: its open write transaction, the
+/// organization, the member account and the service principal.
+struct DelegationChange<'s, 'a> {
+    txn: Box<dyn tessera_store::WriteTxn + 's>,
+    org: Organization,
+    account: &'a str,
+    principal: &'a str,
+}
+
 /// The common start of `Register/DeregisterDelegatedAdministrator`: the input, authorization of
 /// `action` on the account, then in the write transaction the management-account check and the
-/// account's membership. Returns the transaction, the organization, the account and principal.
+/// account's membership.
 fn delegation_change<'s, 'a>(
     s: &'s Services,
     call: &Call,
     i: In<'a>,
     action: &str,
-) -> Result<(Box<dyn tessera_store::WriteTxn + 's>, Organization, &'a str, &'a str), AwsError> {
+) -> Result<DelegationChange<'s, 'a>, AwsError> {
     let account = i.req_str("AccountId")?;
     let principal = i.req_str("ServicePrincipal")?;
     check_account_id(account)?;
@@ -203,12 +212,12 @@ fn delegation_change<'s, 'a>(
     let org = same_org(&*txn, call, &org)?;
     require_management(call, &org)?;
     load_member(&*txn, &org, account)?.ok_or_else(account_not_found)?;
-    Ok((txn, org, account, principal))
+    Ok(DelegationChange { txn, org, account, principal })
 }
 
 /// `RegisterDelegatedAdministrator`.
 pub(super) fn register_delegated_administrator(s: &Services, call: &Call, i: In) -> Result<Value, AwsError> {
-    let (mut txn, org, account, principal) =
+    let DelegationChange { mut txn, org, account, principal } =
         delegation_change(s, call, i, "organizations:RegisterDelegatedAdministrator")?;
     if account == org.management_account {
         return Err(constraint("CANNOT_REGISTER_MASTER_AS_DELEGATED_ADMINISTRATOR"));
@@ -236,7 +245,7 @@ pub(super) fn register_delegated_administrator(s: &Services, call: &Call, i: In)
 
 /// `DeregisterDelegatedAdministrator`.
 pub(super) fn deregister_delegated_administrator(s: &Services, call: &Call, i: In) -> Result<Value, AwsError> {
-    let (mut txn, org, account, principal) =
+    let DelegationChange { mut txn, org, account, principal } =
         delegation_change(s, call, i, "organizations:DeregisterDelegatedAdministrator")?;
     if !st(txn.delete(ORG_DELEGATION, &delegation_key(&org.id, account, principal)))? {
         return Err(not_registered());
