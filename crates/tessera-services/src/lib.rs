@@ -4,6 +4,7 @@
 //! authenticate ([`Services::credentials`]) → authorize ([`Services::authorize`], inside each
 //! operation, before it touches state) → operate (one store transaction) → respond.
 
+pub mod account;
 pub mod authz;
 pub mod bootstrap;
 pub mod cache;
@@ -44,6 +45,8 @@ pub enum ServiceName {
     CloudTrail,
     /// Amazon S3 (REST-XML).
     S3,
+    /// AWS Account Management (REST-JSON).
+    Account,
 }
 
 impl ServiceName {
@@ -56,6 +59,7 @@ impl ServiceName {
             "ec2" => ServiceName::Ec2,
             "cloudtrail" => ServiceName::CloudTrail,
             "s3" => ServiceName::S3,
+            "account" => ServiceName::Account,
             _ => return None,
         })
     }
@@ -69,6 +73,7 @@ impl ServiceName {
             ServiceName::Ec2 => "ec2",
             ServiceName::CloudTrail => "cloudtrail",
             ServiceName::S3 => "s3",
+            ServiceName::Account => "account",
         }
     }
 
@@ -80,8 +85,21 @@ impl ServiceName {
             ServiceName::Organizations | ServiceName::CloudTrail => Protocol::Json,
             ServiceName::Ec2 => Protocol::Ec2,
             ServiceName::S3 => Protocol::RestXml,
+            ServiceName::Account => Protocol::RestJson,
         }
     }
+
+    /// `(method, requestUri, operation)` of a REST-JSON service's operations (empty for the
+    /// other protocols, whose operation is in the body or a header).
+    pub fn rest_routes(self) -> &'static [(&'static str, &'static str, &'static str)] {
+        match self {
+            ServiceName::Account => tessera_wire::operations::ACCOUNT_ROUTES,
+            _ => &[],
+        }
+    }
+
+    /// The signing names of every service Tessera serves.
+    pub const SERVED: &'static [&'static str] = &["sts", "iam", "organizations", "ec2", "cloudtrail", "s3", "account"];
 
     /// Every operation name of the service's API model.
     pub fn operations(self) -> &'static [&'static str] {
@@ -93,6 +111,7 @@ impl ServiceName {
             ServiceName::Ec2 => EC2_OPERATIONS,
             ServiceName::CloudTrail => CLOUDTRAIL_OPERATIONS,
             ServiceName::S3 => S3_OPERATIONS,
+            ServiceName::Account => ACCOUNT_OPERATIONS,
         }
     }
 }
@@ -102,7 +121,7 @@ impl ServiceName {
 pub enum Input {
     /// Query / EC2 protocol parameters.
     Query(QueryParams),
-    /// JSON 1.1 body.
+    /// JSON 1.1 or REST-JSON body.
     Json(serde_json::Value),
 }
 
@@ -277,6 +296,7 @@ impl Services {
         if !service.operations().contains(&call.operation.as_str()) {
             return Err(match service.protocol() {
                 Protocol::Json => AwsError::new(400, "UnknownOperationException", ""),
+                Protocol::RestJson => tessera_wire::rest_json::unknown_route("POST", &call.operation),
                 _ => AwsError::invalid_action(&call.operation),
             });
         }
@@ -287,6 +307,7 @@ impl Services {
             ServiceName::Organizations => organizations::handle(self, call, input.json()?),
             ServiceName::CloudTrail => cloudtrail::handle(self, call, input.json()?),
             ServiceName::Ec2 => ec2::handle(self, call, input.query()?),
+            ServiceName::Account => account::handle(self, call, input.json()?),
             _ => Err(AwsError::not_implemented(service.signing_name(), &call.operation)),
         }
     }

@@ -25,6 +25,9 @@ pub struct AwsError {
     /// JSON 1.1 exceptions with a `Reason` member (Organizations' `ConstraintViolationException`,
     /// `InvalidInputException`): the reason code.
     pub reason: Option<String>,
+    /// REST-JSON `ValidationException`s (the Account service): the `fieldList` entries, each
+    /// a field name and what is wrong with it.
+    pub field_list: Vec<(String, String)>,
 }
 
 impl AwsError {
@@ -36,12 +39,19 @@ impl AwsError {
             message: message.into(),
             fault: if status >= 500 { Fault::Receiver } else { Fault::Sender },
             reason: None,
+            field_list: Vec::new(),
         }
     }
 
     /// The same error with a `Reason` (JSON 1.1 only).
     pub fn with_reason(mut self, reason: impl Into<String>) -> Self {
         self.reason = Some(reason.into());
+        self
+    }
+
+    /// The same error naming a field that failed validation (REST-JSON `fieldList`).
+    pub fn with_field(mut self, name: impl Into<String>, message: impl Into<String>) -> Self {
+        self.field_list.push((name.into(), message.into()));
         self
     }
 

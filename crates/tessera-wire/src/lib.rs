@@ -4,6 +4,9 @@
 //!   requests with `member.N` / `.N` list flattening.
 //! - [`xml`]: a small XML writer for query/EC2 responses and error documents.
 //! - [`error::AwsError`]: one error type that every protocol can encode in its own shape.
+//! - [`rest_json`]: the REST-JSON protocol's routing (the Account service).
+//! - [`unserved`]: the answer to a request for a service Tessera does not serve, in that
+//!   service's own protocol.
 //! - [`operations`]: the operation names of each service, generated from botocore.
 
 pub mod error;
@@ -12,6 +15,8 @@ pub mod json;
 pub mod operations;
 pub mod query;
 pub mod response;
+pub mod rest_json;
+pub mod unserved;
 pub mod xml;
 
 pub use error::AwsError;

@@ -1209,3 +1209,47 @@ pub const S3_OPERATIONS: &[&str] = &[
     "UploadPartCopy",
     "WriteGetObjectResponse",
 ];
+
+/// Operation names of `account` (API version 2021-02-01), sorted.
+pub const ACCOUNT_OPERATIONS: &[&str] = &[
+    "AcceptPrimaryEmailUpdate",
+    "DeleteAlternateContact",
+    "DisableRegion",
+    "EnableRegion",
+    "GetAccountInformation",
+    "GetAlternateContact",
+    "GetContactInformation",
+    "GetGovCloudAccountInformation",
+    "GetPrimaryEmail",
+    "GetPrimaryEmailUpdateStatus",
+    "GetRegionOptStatus",
+    "ListRegions",
+    "PutAccountName",
+    "PutAlternateContact",
+    "PutContactInformation",
+    "SendPhoneNumberVerification",
+    "StartPrimaryEmailUpdate",
+    "VerifyPhoneNumber",
+];
+
+/// `(method, requestUri, operation)` of `account`'s operations (REST-JSON routing), sorted.
+pub const ACCOUNT_ROUTES: &[(&str, &str, &str)] = &[
+    ("POST", "/acceptPrimaryEmailUpdate", "AcceptPrimaryEmailUpdate"),
+    ("POST", "/deleteAlternateContact", "DeleteAlternateContact"),
+    ("POST", "/disableRegion", "DisableRegion"),
+    ("POST", "/enableRegion", "EnableRegion"),
+    ("POST", "/getAccountInformation", "GetAccountInformation"),
+    ("POST", "/getAlternateContact", "GetAlternateContact"),
+    ("POST", "/getContactInformation", "GetContactInformation"),
+    ("POST", "/getGovCloudAccountInformation", "GetGovCloudAccountInformation"),
+    ("POST", "/getPrimaryEmail", "GetPrimaryEmail"),
+    ("POST", "/getPrimaryEmailUpdateStatus", "GetPrimaryEmailUpdateStatus"),
+    ("POST", "/getRegionOptStatus", "GetRegionOptStatus"),
+    ("POST", "/listRegions", "ListRegions"),
+    ("POST", "/putAccountName", "PutAccountName"),
+    ("POST", "/putAlternateContact", "PutAlternateContact"),
+    ("POST", "/putContactInformation", "PutContactInformation"),
+    ("POST", "/sendPhoneNumberVerification", "SendPhoneNumberVerification"),
+    ("POST", "/startPrimaryEmailUpdate", "StartPrimaryEmailUpdate"),
+    ("POST", "/verifyPhoneNumber", "VerifyPhoneNumber"),
+];

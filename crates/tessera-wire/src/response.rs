@@ -20,6 +20,9 @@ pub enum Protocol {
     Json,
     /// `rest-xml` (S3).
     RestXml,
+    /// `rest-json` (the Account service): the operation from method and path, JSON bodies,
+    /// errors named by the `x-amzn-ErrorType` header.
+    RestJson,
 }
 
 /// XML namespace of STS documents.
@@ -100,6 +103,11 @@ impl WireResponse {
         Self::new(200, "application/x-amz-json-1.1", request_id, body.to_string())
     }
 
+    /// A REST-JSON success (`application/json`).
+    pub fn rest_json(body: &serde_json::Value, request_id: &str) -> Self {
+        Self::new(200, "application/json", request_id, body.to_string())
+    }
+
     /// Encode `err` in the shape of `protocol`.
     pub fn error(protocol: Protocol, err: &AwsError, request_id: &str) -> Self {
         match protocol {
@@ -130,6 +138,24 @@ impl WireResponse {
                     body["Reason"] = serde_json::Value::String(reason.clone());
                 }
                 let mut r = Self::new(err.status, "application/x-amz-json-1.1", request_id, body.to_string());
+                r.headers.push(("x-amzn-ErrorType", err.code.clone()));
+                r
+            }
+            Protocol::RestJson => {
+                // The REST-JSON error members are lower case (`message`, `reason`, `fieldList`);
+                // the code travels in `x-amzn-ErrorType` (and `__type`, which botocore also reads).
+                let mut body = serde_json::json!({"__type": err.code, "message": err.message});
+                if let Some(reason) = &err.reason {
+                    body["reason"] = serde_json::Value::String(reason.clone());
+                }
+                if !err.field_list.is_empty() {
+                    body["fieldList"] = err
+                        .field_list
+                        .iter()
+                        .map(|(name, message)| serde_json::json!({"name": name, "message": message}))
+                        .collect();
+                }
+                let mut r = Self::new(err.status, "application/json", request_id, body.to_string());
                 r.headers.push(("x-amzn-ErrorType", err.code.clone()));
                 r
             }
@@ -173,6 +199,20 @@ mod tests {
         let r = WireResponse::error(Protocol::Json, &e, "rid");
         let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
         assert_eq!(v["Reason"], "POLICY_CONTENT_LIMIT_EXCEEDED");
+    }
+
+    #[test]
+    fn rest_json_error_shape() {
+        let e = AwsError::new(400, "ValidationException", "bad")
+            .with_reason("fieldValidationFailed")
+            .with_field("AccountId", "must be 12 digits");
+        let r = WireResponse::error(Protocol::RestJson, &e, "rid");
+        assert_eq!(r.status, 400);
+        assert!(r.headers.contains(&("x-amzn-ErrorType", "ValidationException".to_string())));
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(v["message"], "bad");
+        assert_eq!(v["reason"], "fieldValidationFailed");
+        assert_eq!(v["fieldList"][0]["name"], "AccountId");
     }
 
     #[test]

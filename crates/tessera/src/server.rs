@@ -333,6 +333,13 @@ fn decode(parts: &Parts, body: &Bytes, service: ServiceName) -> Result<(String, 
                 .ok_or_else(|| AwsError::new(400, "UnknownOperationException", ""))?;
             Ok((op.to_string(), Input::Json(tessera_wire::json::parse_body(body)?)))
         }
+        Protocol::RestJson => {
+            let method = parts.method.as_str();
+            let path = parts.uri.path();
+            let op = tessera_wire::rest_json::route(service.rest_routes(), method, path)
+                .ok_or_else(|| tessera_wire::rest_json::unknown_route(method, path))?;
+            Ok((op.to_string(), Input::Json(tessera_wire::json::parse_body(body)?)))
+        }
         Protocol::RestXml => Err(AwsError::not_implemented("s3", "*")),
     }
 }
@@ -357,12 +364,7 @@ fn process(
         Err(e) => return WireResponse::error(default_protocol, &sigv4_error(e), request_id),
     };
     let Some(service) = ServiceName::from_signing_name(&parsed.scope.service) else {
-        let e = AwsError::new(
-            400,
-            "InvalidAction",
-            format!("Tessera does not serve the service '{}'", parsed.scope.service),
-        );
-        return WireResponse::error(default_protocol, &e, request_id);
+        return unserved(parts, &parsed.scope.service, request_id);
     };
     let protocol = service.protocol();
     let fail = |e: AwsError| WireResponse::error(protocol, &e, request_id);
@@ -396,6 +398,25 @@ fn process(
     };
     services.note_access_key_use(&call, service);
     run_audited(services, service, &call, &input, request_id, audit)
+}
+
+/// A signed request for a service Tessera does not serve: `ServiceNotServed` (400) in that
+/// service's own protocol, answered before the credentials are looked up or the signature is
+/// checked (it costs no store read, reveals nothing but the list of served services, which is
+/// public, and graph builders probe many services in every region). Not audited: no served
+/// API was called.
+fn unserved(parts: &Parts, signing_name: &str, request_id: &str) -> WireResponse {
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    let family = tessera_wire::unserved::family(
+        signing_name,
+        header("smithy-protocol"),
+        header("x-amz-target").is_some(),
+        header("content-type"),
+    );
+    let shown: String = signing_name.chars().take(64).collect();
+    let message =
+        format!("Tessera does not serve the service '{shown}'; it serves {}.", ServiceName::SERVED.join(", "));
+    tessera_wire::unserved::response(family, &message, request_id)
 }
 
 /// An unsigned request: only STS's federation calls recognised by their `Action`

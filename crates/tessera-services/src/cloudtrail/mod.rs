@@ -2,7 +2,9 @@
 //! event history (`LookupEvents`) and trails, over the [`tessera_audit::AuditStore`] of
 //! [`Services::audit`].
 
+mod insights;
 mod record;
+mod tags;
 mod trails;
 
 #[cfg(test)]
@@ -51,6 +53,11 @@ pub fn handle(services: &Services, call: &Call, input: &Value) -> Result<WireRes
         "StopLogging" => trails::stop_logging(services, call, input),
         "GetEventSelectors" => trails::get_event_selectors(services, call, input),
         "ListPublicKeys" => trails::list_public_keys(services, call, input),
+        "PutInsightSelectors" => insights::put_insight_selectors(services, call, input),
+        "GetInsightSelectors" => insights::get_insight_selectors(services, call, input),
+        "AddTags" => tags::add_tags(services, call, input),
+        "RemoveTags" => tags::remove_tags(services, call, input),
+        "ListTags" => tags::list_tags(services, call, input),
         op => Err(AwsError::not_implemented("cloudtrail", op)),
     };
     result.map(|body| WireResponse::json(&body, &call.meta.request_id)).map_err(|e| {

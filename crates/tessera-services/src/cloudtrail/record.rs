@@ -83,7 +83,7 @@ fn is_data_event(service: ServiceName, operation: &str) -> bool {
 /// us-east-1; the others in the region the request was signed for.
 fn event_region(service: ServiceName, call: &Call) -> String {
     match service {
-        ServiceName::Iam | ServiceName::Organizations => "us-east-1".into(),
+        ServiceName::Iam | ServiceName::Organizations | ServiceName::Account => "us-east-1".into(),
         _ if call.meta.region.is_empty() => "us-east-1".into(),
         _ => call.meta.region.clone(),
     }
@@ -235,9 +235,21 @@ fn lookup_resources(service: ServiceName, request: &Value, response: &Value) -> 
             add("AWS::Organizations::Policy", text(request, &["policyId"]));
             add("AWS::Organizations::OrganizationalUnit", text(request, &["organizationalUnitId"]));
         }
-        ServiceName::Ec2 | ServiceName::S3 => {}
+        ServiceName::Ec2 | ServiceName::S3 | ServiceName::Account => {}
     }
     out
+}
+
+/// The Account API's contact members are sensitive in its model: CloudTrail records them as
+/// `HIDDEN_DUE_TO_SECURITY_REASONS`, keeping only `accountId` and `alternateContactType`.
+fn hide_contact_details(request: &mut Value) {
+    if let Value::Object(members) = request {
+        for (name, value) in members.iter_mut() {
+            if name != "accountId" && name != "alternateContactType" {
+                *value = Value::String("HIDDEN_DUE_TO_SECURITY_REASONS".into());
+            }
+        }
+    }
 }
 
 fn response_elements(service: ServiceName, response: &WireResponse) -> Value {
@@ -247,7 +259,9 @@ fn response_elements(service: ServiceName, response: &WireResponse) -> Value {
     match service.protocol() {
         Protocol::Query { .. } => shape::query_response_elements(body),
         Protocol::Ec2 => shape::ec2_response_elements(body),
-        Protocol::Json => serde_json::from_str::<Value>(body).map(|v| shape::json_members(&v)).unwrap_or(Value::Null),
+        Protocol::Json | Protocol::RestJson => {
+            serde_json::from_str::<Value>(body).map(|v| shape::json_members(&v)).unwrap_or(Value::Null)
+        }
         Protocol::RestXml => Value::Null,
     }
 }
@@ -299,6 +313,9 @@ pub fn build_events(
         Input::Json(v) => shape::json_members(v),
     };
     redact_request(&mut request, &mut secrets);
+    if service == ServiceName::Account {
+        hide_contact_details(&mut request);
+    }
     let (error_code, error_message, mut response) = match outcome {
         Ok(r) if r.status < 400 => {
             let wants = !read_only || issues_credentials(service, op);

@@ -1,5 +1,6 @@
 //! Trails: CreateTrail, UpdateTrail, DeleteTrail, GetTrail, DescribeTrails, ListTrails,
-//! GetTrailStatus, StartLogging, StopLogging, GetEventSelectors, ListPublicKeys.
+//! GetTrailStatus, StartLogging, StopLogging, GetEventSelectors, ListPublicKeys (insight
+//! selectors are in `insights.rs`, tags in `tags.rs`).
 //!
 //! A trail belongs to an account and a home region; a multi-region trail is visible (as a shadow
 //! trail) in every region, but changed only from its home region. Trail names are unique per
@@ -19,9 +20,9 @@ use crate::{Call, Services};
 /// Trails per account per region (AWS's quota).
 const MAX_TRAILS_PER_REGION: usize = 5;
 /// Tags per trail.
-const MAX_TAGS: usize = 50;
+pub(super) const MAX_TAGS: usize = 50;
 
-fn not_found(name_or_arn: &str, account: &str) -> AwsError {
+pub(super) fn not_found(name_or_arn: &str, account: &str) -> AwsError {
     err("TrailNotFoundException", format!("Unknown trail: {name_or_arn} for the user: {account}"))
 }
 
@@ -119,14 +120,14 @@ fn refuse_unavailable_integrations(input: &Value) -> Result<(), AwsError> {
     Ok(())
 }
 
-/// The trail name a `Name` member designates (a name, or the ARN of one of the caller's trails).
-fn trail_name(call: &Call, input: &Value) -> Result<String, AwsError> {
-    let raw = match input.get("Name") {
+/// The trail name the string `member` designates (a name, or the ARN of one of the caller's trails).
+fn trail_name_in(call: &Call, input: &Value, member: &str) -> Result<String, AwsError> {
+    let raw = match input.get(member) {
         Some(Value::String(s)) => s.as_str(),
         None | Some(Value::Null) => {
             return Err(err("InvalidTrailNameException", "Trail name or ARN can not be empty."));
         }
-        Some(_) => return Err(err("SerializationException", "Invalid type for member Name")),
+        Some(_) => return Err(err("SerializationException", format!("Invalid type for member {member}"))),
     };
     name_of(call, raw)
 }
@@ -168,14 +169,25 @@ fn find(services: &Services, call: &Call, name: &str) -> Result<Option<Trail>, A
 
 /// Look up, authorize (on the trail's ARN), and require existence.
 fn authorized_trail(services: &Services, call: &Call, input: &Value, action: &str) -> Result<Trail, AwsError> {
-    let name = trail_name(call, input)?;
+    authorized_trail_in(services, call, input, "Name", action)
+}
+
+/// [`authorized_trail`] for the trail named by `member` (`TrailName` in the selector operations).
+pub(super) fn authorized_trail_in(
+    services: &Services,
+    call: &Call,
+    input: &Value,
+    member: &str,
+    action: &str,
+) -> Result<Trail, AwsError> {
+    let name = trail_name_in(call, input, member)?;
     let found = find(services, call, &name)?;
     let arn = found.as_ref().map_or_else(|| requested_arn(call, &name), Trail::arn);
     services.authorize(call, action, &arn)?;
     found.ok_or_else(|| not_found(&arn, &call.caller.account))
 }
 
-fn require_home_region(call: &Call, t: &Trail) -> Result<(), AwsError> {
+pub(super) fn require_home_region(call: &Call, t: &Trail) -> Result<(), AwsError> {
     if t.home_region != call.meta.region {
         return Err(err(
             "InvalidHomeRegionException",
@@ -206,7 +218,7 @@ fn trail_json(t: &Trail, describe: bool) -> Value {
     o
 }
 
-fn tags(input: &Value) -> Result<Vec<(String, String)>, AwsError> {
+pub(super) fn tags(input: &Value) -> Result<Vec<(String, String)>, AwsError> {
     let list = match input.get("TagsList") {
         None | Some(Value::Null) => return Ok(Vec::new()),
         Some(Value::Array(a)) => a,
@@ -403,13 +415,16 @@ pub fn delete_trail(services: &Services, call: &Call, input: &Value) -> Result<V
     let trail = authorized_trail(services, call, input, "cloudtrail:DeleteTrail")?;
     require_home_region(call, &trail)?;
     services.audit.delete_trail(&trail.account, &trail.name).map_err(store_failure)?;
+    super::insights::forget(services, &trail)?;
     Ok(json!({}))
 }
 
 /// `GetTrail`.
 pub fn get_trail(services: &Services, call: &Call, input: &Value) -> Result<Value, AwsError> {
     let trail = authorized_trail(services, call, input, "cloudtrail:GetTrail")?;
-    Ok(json!({ "Trail": trail_json(&trail, true) }))
+    let mut out = trail_json(&trail, true);
+    out["HasInsightSelectors"] = json!(super::insights::has_selectors(services, &trail)?);
+    Ok(json!({ "Trail": out }))
 }
 
 /// `DescribeTrails`: trails of the call's region (and shadow copies of multi-region trails).
@@ -437,8 +452,12 @@ pub fn describe_trails(services: &Services, call: &Call, input: &Value) -> Resul
         .iter()
         .filter(|t| t.home_region == call.meta.region || (include_shadow && t.is_multi_region_trail))
         .filter(|t| names.as_ref().is_none_or(|n| n.contains(&t.name)))
-        .map(|t| trail_json(t, true))
-        .collect();
+        .map(|t| {
+            let mut o = trail_json(t, true);
+            o["HasInsightSelectors"] = json!(super::insights::has_selectors(services, t)?);
+            Ok(o)
+        })
+        .collect::<Result<_, AwsError>>()?;
     Ok(json!({ "trailList": list }))
 }
 
@@ -533,14 +552,7 @@ pub fn stop_logging(services: &Services, call: &Call, input: &Value) -> Result<V
 
 /// `GetEventSelectors`: every trail logs all management events and no data events.
 pub fn get_event_selectors(services: &Services, call: &Call, input: &Value) -> Result<Value, AwsError> {
-    let name = match input.get("TrailName") {
-        Some(Value::String(s)) => name_of(call, s)?,
-        _ => return Err(err("InvalidTrailNameException", "Trail name or ARN can not be empty.")),
-    };
-    let found = find(services, call, &name)?;
-    let arn = found.as_ref().map_or_else(|| requested_arn(call, &name), Trail::arn);
-    services.authorize(call, "cloudtrail:GetEventSelectors", &arn)?;
-    let trail = found.ok_or_else(|| not_found(&arn, &call.caller.account))?;
+    let trail = authorized_trail_in(services, call, input, "TrailName", "cloudtrail:GetEventSelectors")?;
     Ok(json!({
         "TrailARN": trail.arn(),
         "EventSelectors": [{

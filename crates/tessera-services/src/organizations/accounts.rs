@@ -26,7 +26,7 @@ pub(super) fn org_for(s: &Services, call: &Call) -> Result<Organization, AwsErro
 }
 
 /// The organization again inside the write transaction: it may have changed since [`org_for`].
-fn same_org<R: ReadTxn + ?Sized>(r: &R, call: &Call, org: &Organization) -> Result<Organization, AwsError> {
+pub(super) fn same_org<R: ReadTxn + ?Sized>(r: &R, call: &Call, org: &Organization) -> Result<Organization, AwsError> {
     let now = caller_org(r, call)?;
     if now.id != org.id {
         return Err(err(
@@ -131,7 +131,7 @@ fn ou_not_found() -> AwsError {
     err("OrganizationalUnitNotFoundException", "We can't find an OU with the OrganizationalUnitId that you specified.")
 }
 
-fn account_not_found() -> AwsError {
+pub(super) fn account_not_found() -> AwsError {
     err(
         "AccountNotFoundException",
         "We can't find an AWS account with the AccountId that you specified, or the account whose credentials you used to make this request isn't a member of an organization.",
@@ -148,7 +148,7 @@ fn check_ou_id(id: &str) -> Result<(), AwsError> {
     input::pattern(input::is_ou_id(id))
 }
 
-fn check_account_id(id: &str) -> Result<(), AwsError> {
+pub(super) fn check_account_id(id: &str) -> Result<(), AwsError> {
     input::length(id, 0, 12)?;
     input::pattern(input::is_account_id(id))
 }
@@ -222,6 +222,9 @@ pub(super) fn delete_organization(s: &Services, call: &Call, _i: In) -> Result<V
     let prefix = format!("{}/", org.id);
     for (k, _) in st(txn.scan(table::ORG_ATTACHMENT, &prefix, None, usize::MAX))? {
         st(txn.delete(table::ORG_ATTACHMENT, &k))?;
+    }
+    for (k, _) in st(txn.scan(super::delegation::ORG_DELEGATION, &prefix, None, usize::MAX))? {
+        st(txn.delete(super::delegation::ORG_DELEGATION, &k))?;
     }
     for ou in org_ous(&*txn, &org)? {
         st(txn.delete(table::ORG_ENTITY, &ou.id))?;
@@ -574,6 +577,7 @@ fn master_cannot_leave() -> AwsError {
 /// Take a member account out of its organization: it becomes a standalone account (its
 /// `OrganizationAccountAccessRole` stays, as on AWS).
 fn remove_member(txn: &mut dyn WriteTxn, org: &Organization, mut acct: Account) -> Result<(), AwsError> {
+    super::delegation::check_not_delegated(txn, org, &acct.id)?;
     detach_all(txn, org, &acct.id)?;
     save_tags(txn, &acct.id, &[])?;
     acct.organization_id = None;

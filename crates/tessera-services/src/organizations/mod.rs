@@ -12,6 +12,7 @@
 //! `docs/ORGANIZATIONS.md`.
 
 mod accounts;
+mod delegation;
 mod input;
 mod policies;
 mod view;
@@ -28,6 +29,7 @@ use crate::model::{self, table, Account, OrgPolicy, Organization, Organizational
 use crate::{internal, Call, Services};
 use input::In;
 
+pub use delegation::{is_delegated_administrator, trusted_access_enabled};
 pub use view::{organization_of, scp_levels, PolicyLevel};
 
 /// `SERVICE_CONTROL_POLICY`.
@@ -134,6 +136,13 @@ pub fn handle(services: &Services, call: &Call, input: &Value) -> Result<WireRes
         "TagResource" => policies::tag_resource(s, call, i),
         "UntagResource" => policies::untag_resource(s, call, i),
         "ListTagsForResource" => policies::list_tags_for_resource(s, call, i),
+        "EnableAWSServiceAccess" => delegation::enable_aws_service_access(s, call, i),
+        "DisableAWSServiceAccess" => delegation::disable_aws_service_access(s, call, i),
+        "ListAWSServiceAccessForOrganization" => delegation::list_aws_service_access_for_organization(s, call, i),
+        "RegisterDelegatedAdministrator" => delegation::register_delegated_administrator(s, call, i),
+        "DeregisterDelegatedAdministrator" => delegation::deregister_delegated_administrator(s, call, i),
+        "ListDelegatedAdministrators" => delegation::list_delegated_administrators(s, call, i),
+        "ListDelegatedServicesForAccount" => delegation::list_delegated_services_for_account(s, call, i),
         op => Err(AwsError::not_implemented("organizations", op)),
     }?;
     Ok(WireResponse::json(&out, &call.meta.request_id))
@@ -166,6 +175,21 @@ pub(crate) fn constraint(reason: &str) -> AwsError {
             "You attempted to exceed the limit on the number of accounts in an organization."
         }
         "MAX_TAG_LIMIT_EXCEEDED" => "You have exceeded the number of tags allowed on this resource.",
+        "ORGANIZATION_NOT_IN_ALL_FEATURES_MODE" => {
+            "You attempted to perform an operation that requires the organization to be configured to support all features."
+        }
+        "CANNOT_REGISTER_MASTER_AS_DELEGATED_ADMINISTRATOR" => {
+            "You attempted to register the management account of the organization as a delegated administrator for an Amazon Web Services service integrated with Organizations. You can designate only a member account as a delegated administrator."
+        }
+        "SERVICE_ACCESS_NOT_ENABLED" => {
+            "You attempted to register a delegated administrator before you enabled service access. Call the EnableAWSServiceAccess API first."
+        }
+        "CANNOT_REMOVE_DELEGATED_ADMINISTRATOR_FROM_ORG" => {
+            "You attempted to remove an account that is registered as a delegated administrator for a service integrated with your organization. To complete this operation, you must first deregister this account as a delegated administrator."
+        }
+        "MAX_DELEGATED_ADMINISTRATORS_FOR_SERVICE_LIMIT_EXCEEDED" => {
+            "You attempted to register more delegated administrators than allowed for the service principal."
+        }
         _ => "The requested operation would violate a constraint of the organization.",
     };
     err("ConstraintViolationException", message).with_reason(reason)
