@@ -44,6 +44,8 @@ pub mod table {
     pub const ORG_ATTACHMENT: &str = "org_attachment";
     /// Organizations tags ([`super::Tag`] list) by resource id (account, root, OU, policy).
     pub const ORG_TAG: &str = "org_tag";
+    /// [`super::AccessReport`] (service last accessed jobs) by `<acct>/<job id>`.
+    pub const ACCESS_REPORT: &str = "iam_access_report";
 }
 
 /// Key of a per-account, case-insensitively named entity.
@@ -552,4 +554,76 @@ pub struct CreateAccountRequest {
     /// `EMAIL_ALREADY_EXISTS`, `INVALID_EMAIL`, ... on failure.
     #[serde(default)]
     pub failure_reason: Option<String>,
+}
+
+/// When an entity last made an authenticated call: (epoch seconds, entity ARN, Region).
+pub type LastAuthenticated = (i64, String, String);
+
+/// An action of a service last accessed report (`ACTION_LEVEL`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionAccess {
+    /// Action name (`CreateUser`).
+    pub action: String,
+    /// The last call, if any within the tracking window.
+    #[serde(default)]
+    pub last: Option<LastAuthenticated>,
+}
+
+/// An entity (user or role) of a service last accessed report, for `...WithEntities`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntityAccess {
+    /// `User` or `Role`.
+    pub kind: EntityKind,
+    /// Name.
+    pub name: String,
+    /// Path.
+    pub path: String,
+    /// Unique id.
+    pub id: String,
+    /// ARN.
+    pub arn: String,
+    /// Its last call to the service (epoch seconds), if any.
+    #[serde(default)]
+    pub last: Option<i64>,
+}
+
+/// A service of a service last accessed report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceAccess {
+    /// Namespace (`iam`).
+    pub namespace: String,
+    /// Name (`AWS Identity and Access Management`).
+    pub name: String,
+    /// The last call by any of the report's entities.
+    #[serde(default)]
+    pub last: Option<LastAuthenticated>,
+    /// How many of the report's entities called it.
+    pub total_entities: u32,
+    /// Tracked actions (`ACTION_LEVEL` reports).
+    #[serde(default)]
+    pub actions: Vec<ActionAccess>,
+    /// The report's users and roles with their last call.
+    #[serde(default)]
+    pub entities: Vec<EntityAccess>,
+}
+
+/// A service last accessed report job (`GenerateServiceLastAccessedDetails`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessReport {
+    /// Job id (36 characters).
+    pub job_id: String,
+    /// Account.
+    pub account: String,
+    /// ARN of the user, group, role or policy reported on.
+    pub entity_arn: String,
+    /// `SERVICE_LEVEL` or `ACTION_LEVEL`.
+    pub job_type: String,
+    /// ARN of the principal that generated it (only it may read it).
+    pub requester: String,
+    /// Creation time (epoch seconds).
+    pub created: i64,
+    /// Completion time (epoch seconds).
+    pub completed: i64,
+    /// The services, by namespace.
+    pub services: Vec<ServiceAccess>,
 }

@@ -6,6 +6,7 @@ pub mod entities;
 pub mod groups;
 pub mod inline;
 pub mod instance_profiles;
+pub mod last_accessed;
 pub mod policies;
 pub mod principal;
 pub mod roles;

@@ -1,0 +1,236 @@
+"""The IAM reads security scanners depend on: service last accessed data
+(access_policies_last-accessed.html), server certificates, service-specific credentials and
+ListOrganizationsFeatures, through boto3 and the AWS CLI."""
+
+import json
+import time
+from datetime import datetime, timezone
+
+import boto3
+import botocore.config
+import botocore.exceptions
+import pytest
+
+from conftest import REGION, unique, user_with_key
+
+
+def code(exc):
+    return exc.value.response["Error"]["Code"]
+
+
+def unvalidated(t, service="iam"):
+    """A root boto3 client that skips botocore's own parameter checks, to see the server's."""
+    return boto3.session.Session(region_name=REGION).client(
+        service,
+        endpoint_url=t.endpoint,
+        config=botocore.config.Config(parameter_validation=False, retries={"max_attempts": 1}),
+        **t.root_creds,
+    )
+
+
+def policy(*statements):
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def allow(actions, resource="*"):
+    return {"Effect": "Allow", "Action": actions, "Resource": resource}
+
+
+def epoch(dt):
+    return dt.replace(tzinfo=timezone.utc).timestamp() if dt.tzinfo is None else dt.timestamp()
+
+
+def report(iam, arn, granularity="SERVICE_LEVEL"):
+    job = iam.generate_service_last_accessed_details(Arn=arn, Granularity=granularity)["JobId"]
+    assert len(job) == 36
+    out = iam.get_service_last_accessed_details(JobId=job)
+    assert out["JobStatus"] == "COMPLETED"
+    assert out["JobType"] == granularity
+    assert out["JobCompletionDate"] >= out["JobCreationDate"]
+    return job, {s["ServiceNamespace"]: s for s in out["ServicesLastAccessed"]}
+
+
+def assert_within(dt, t0, t1):
+    # LastAuthenticated has whole seconds.
+    assert int(t0) - 1 <= epoch(dt) <= t1 + 1, (dt, t0, t1)
+
+
+@pytest.fixture(scope="module")
+def scanner_world(tessera):
+    """A user that called IAM and STS, a role whose session called IAM, a group of two users of
+    which one called IAM, all made by this module (calls recorded between t0 and t1)."""
+    t = tessera
+    root_iam = t.client("iam")
+    account = t.client("sts").get_caller_identity()["Account"]
+    caller = unique("la-user-")
+    idle = unique("la-idle-")
+    group = unique("la-group-")
+    role = unique("la-role-")
+    t0 = time.time()
+    creds = user_with_key(
+        t, t.root_creds, caller,
+        policy(allow(["iam:Get*", "iam:List*", "sts:*", "ec2:Describe*"])))
+    user_with_key(t, t.root_creds, idle)
+    root_iam.create_group(GroupName=group)
+    root_iam.put_group_policy(GroupName=group, PolicyName="g", PolicyDocument=policy(allow("iam:Get*")))
+    for u in (caller, idle):
+        root_iam.add_user_to_group(GroupName=group, UserName=u)
+    trust = policy({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                    "Action": "sts:AssumeRole"})
+    root_iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust)
+    root_iam.put_role_policy(RoleName=role, PolicyName="r", PolicyDocument=policy(allow(["iam:ListRoles", "s3:*"])))
+    time.sleep(1.1)  # the calls below come after every call of the setup, by a whole second
+    t_calls = time.time()
+    user_iam = t.client("iam", **creds)
+    user_iam.get_user(UserName=caller)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        user_iam.create_user(UserName=unique("la-denied-"))  # denied: still an authenticated attempt
+    assert code(e) == "AccessDenied"
+    c = t.client("sts", **creds).assume_role(RoleArn=f"arn:aws:iam::{account}:role/{role}",
+                                             RoleSessionName="scan")["Credentials"]
+    session = {"aws_access_key_id": c["AccessKeyId"], "aws_secret_access_key": c["SecretAccessKey"],
+               "aws_session_token": c["SessionToken"]}
+    t.client("iam", **session).list_roles()
+    t1 = time.time()
+    return dict(account=account, caller=caller, idle=idle, group=group, role=role, creds=creds,
+                t0=t0, t_calls=t_calls, t1=t1,
+                user_arn=f"arn:aws:iam::{account}:user/{caller}",
+                idle_arn=f"arn:aws:iam::{account}:user/{idle}",
+                role_arn=f"arn:aws:iam::{account}:role/{role}",
+                group_arn=f"arn:aws:iam::{account}:group/{group}")
+
+
+def test_user_report_shows_exactly_the_services_it_called(tessera, scanner_world):
+    w = scanner_world
+    _, services = report(tessera.client("iam"), w["user_arn"])
+    # The services its policies (its own and its group's) allow, of those Tessera serves.
+    assert set(services) == {"ec2", "iam", "sts"}
+    for ns in ("iam", "sts"):
+        s = services[ns]
+        assert_within(s["LastAuthenticated"], w["t_calls"], w["t1"])
+        assert s["LastAuthenticatedEntity"] == w["user_arn"]
+        assert s["LastAuthenticatedRegion"] == REGION
+        assert s["TotalAuthenticatedEntities"] == 1
+    assert services["iam"]["ServiceName"] == "AWS Identity and Access Management"
+    ec2 = services["ec2"]
+    assert "LastAuthenticated" not in ec2 and "LastAuthenticatedEntity" not in ec2
+    assert ec2["TotalAuthenticatedEntities"] == 0
+
+
+def test_role_sessions_count_for_the_role(tessera, scanner_world):
+    w = scanner_world
+    _, services = report(tessera.client("iam"), w["role_arn"])
+    assert set(services) == {"iam", "s3"}
+    assert services["iam"]["LastAuthenticatedEntity"] == w["role_arn"]
+    assert_within(services["iam"]["LastAuthenticated"], w["t_calls"], w["t1"])
+    assert "LastAuthenticated" not in services["s3"]
+
+
+def test_group_aggregates_its_members_and_lists_them_with_entities(tessera, scanner_world):
+    w = scanner_world
+    iam = tessera.client("iam")
+    job, services = report(iam, w["group_arn"])
+    assert set(services) == {"iam"}
+    assert services["iam"]["TotalAuthenticatedEntities"] == 1
+    assert services["iam"]["LastAuthenticatedEntity"] == w["user_arn"]
+    out = iam.get_service_last_accessed_details_with_entities(JobId=job, ServiceNamespace="iam")
+    assert out["JobStatus"] == "COMPLETED"
+    by_arn = {e["EntityInfo"]["Arn"]: e for e in out["EntityDetailsList"]}
+    assert set(by_arn) == {w["user_arn"], w["idle_arn"]}
+    assert by_arn[w["user_arn"]]["EntityInfo"]["Type"] == "USER"
+    assert by_arn[w["user_arn"]]["EntityInfo"]["Name"] == w["caller"]
+    assert_within(by_arn[w["user_arn"]]["LastAuthenticated"], w["t_calls"], w["t1"])
+    assert "LastAuthenticated" not in by_arn[w["idle_arn"]]
+    # Paging, one entity at a time.
+    first = iam.get_service_last_accessed_details_with_entities(JobId=job, ServiceNamespace="iam", MaxItems=1)
+    assert first["IsTruncated"] and len(first["EntityDetailsList"]) == 1
+    rest = iam.get_service_last_accessed_details_with_entities(
+        JobId=job, ServiceNamespace="iam", MaxItems=1, Marker=first["Marker"])
+    assert not rest["IsTruncated"]
+    assert {first["EntityDetailsList"][0]["EntityInfo"]["Arn"], rest["EntityDetailsList"][0]["EntityInfo"]["Arn"]} \
+        == set(by_arn)
+
+
+def test_action_level_shows_tracked_actions(tessera, scanner_world):
+    w = scanner_world
+    _, services = report(tessera.client("iam"), w["user_arn"], "ACTION_LEVEL")
+    actions = {a["ActionName"]: a for a in services["iam"]["TrackedActionsLastAccessed"]}
+    get_user = actions["GetUser"]
+    assert get_user["LastAccessedEntity"] == w["user_arn"]
+    assert get_user["LastAccessedRegion"] == REGION
+    assert_within(get_user["LastAccessedTime"], w["t_calls"], w["t1"])
+    # Allowed but never called: listed without a time. Not allowed by its policies and never
+    # attempted: not listed. The denied CreateUser attempt counts, as on AWS.
+    assert "LastAccessedTime" not in actions["ListUsers"]
+    assert "DeleteUser" not in actions
+    assert_within(actions["CreateUser"]["LastAccessedTime"], w["t_calls"], w["t1"])
+
+
+def test_paging_of_services_and_the_cli(tessera, scanner_world):
+    w = scanner_world
+    out = tessera.cli("iam", "generate-service-last-accessed-details", "--arn", w["user_arn"])
+    job = out["JobId"]
+    page = tessera.cli("iam", "get-service-last-accessed-details", "--job-id", job, "--max-items", "1")
+    assert page["JobStatus"] == "COMPLETED"
+    assert len(page["ServicesLastAccessed"]) == 1
+    full = tessera.cli("iam", "get-service-last-accessed-details", "--job-id", job)
+    assert [s["ServiceNamespace"] for s in full["ServicesLastAccessed"]] == ["ec2", "iam", "sts"]
+    iam = tessera.client("iam")
+    p1 = iam.get_service_last_accessed_details(JobId=job, MaxItems=2)
+    assert p1["IsTruncated"] and len(p1["ServicesLastAccessed"]) == 2
+    p2 = iam.get_service_last_accessed_details(JobId=job, MaxItems=2, Marker=p1["Marker"])
+    assert not p2["IsTruncated"] and len(p2["ServicesLastAccessed"]) == 1
+
+
+def test_last_accessed_errors_and_denials(tessera, scanner_world):
+    w = scanner_world
+    iam = tessera.client("iam")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.generate_service_last_accessed_details(Arn=f"arn:aws:iam::{w['account']}:user/{unique('nobody-')}")
+    assert code(e) == "NoSuchEntity"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.generate_service_last_accessed_details(Arn="arn:aws:iam::not-an-account-arn-x")
+    assert code(e) == "InvalidInput"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.generate_service_last_accessed_details(Arn=w["user_arn"], Granularity="RESOURCE_LEVEL")
+    assert code(e) == "ValidationError"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.get_service_last_accessed_details(JobId="00000000-0000-4000-8000-000000000000")
+    assert code(e) == "NoSuchEntity"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        unvalidated(tessera).get_service_last_accessed_details(JobId="short")
+    assert code(e) == "ValidationError"
+    # A user without the actions is denied; a job is readable only by who generated it.
+    job = iam.generate_service_last_accessed_details(Arn=w["user_arn"])["JobId"]
+    bare = tessera.client("iam", **user_with_key(tessera, tessera.root_creds, unique("la-bare-")))
+    for call in (lambda: bare.generate_service_last_accessed_details(Arn=w["user_arn"]),
+                 lambda: bare.get_service_last_accessed_details(JobId=job),
+                 lambda: bare.get_service_last_accessed_details_with_entities(JobId=job, ServiceNamespace="iam")):
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            call()
+        assert code(e) == "AccessDenied"
+    # The caller's iam:Get* allows GetServiceLastAccessedDetails, but the job is root's.
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        tessera.client("iam", **w["creds"]).get_service_last_accessed_details(JobId=job)
+    assert code(e) == "NoSuchEntity"
+
+
+def test_policy_report_covers_its_attached_entities(tessera, scanner_world):
+    w = scanner_world
+    iam = tessera.client("iam")
+    name = unique("la-policy-")
+    arn = iam.create_policy(PolicyName=name, PolicyDocument=policy(allow("sts:GetCallerIdentity")))["Policy"]["Arn"]
+    iam.attach_group_policy(GroupName=w["group"], PolicyArn=arn)
+    iam.attach_role_policy(RoleName=w["role"], PolicyArn=arn)
+    try:
+        job, services = report(iam, arn)
+        assert set(services) == {"sts"}
+        # The group's caller called STS; the role's session did not.
+        assert services["sts"]["TotalAuthenticatedEntities"] == 1
+        assert services["sts"]["LastAuthenticatedEntity"] == w["user_arn"]
+        out = iam.get_service_last_accessed_details_with_entities(JobId=job, ServiceNamespace="sts")
+        kinds = {e["EntityInfo"]["Arn"]: e["EntityInfo"]["Type"] for e in out["EntityDetailsList"]}
+        assert kinds == {w["user_arn"]: "USER", w["idle_arn"]: "USER", w["role_arn"]: "ROLE"}
+    finally:
+        iam.detach_group_policy(GroupName=w["group"], PolicyArn=arn)
+        iam.detach_role_policy(RoleName=w["role"], PolicyArn=arn)
