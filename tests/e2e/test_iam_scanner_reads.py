@@ -234,3 +234,142 @@ def test_policy_report_covers_its_attached_entities(tessera, scanner_world):
     finally:
         iam.detach_group_policy(GroupName=w["group"], PolicyArn=arn)
         iam.detach_role_policy(RoleName=w["role"], PolicyArn=arn)
+
+
+# ---------------------------------------------------------------------------------------------
+# Service-specific credentials (id_credentials_ssh-keys.html, id_credentials_keyspaces.html)
+
+
+def audit_events(t, event_name, since):
+    ct = t.client("cloudtrail")
+    out = []
+    for page in ct.get_paginator("lookup_events").paginate(
+            LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": event_name}],
+            StartTime=datetime.fromtimestamp(since - 5, timezone.utc)):
+        out.extend(page["Events"])
+    return out
+
+
+def test_service_specific_credentials_lifecycle_and_limits(tessera):
+    t = tessera
+    iam = t.client("iam")
+    account = t.client("sts").get_caller_identity()["Account"]
+    user = unique("ssc-")
+    iam.create_user(UserName=user)
+    started = time.time()
+    first = iam.create_service_specific_credential(UserName=user, ServiceName="codecommit.amazonaws.com")[
+        "ServiceSpecificCredential"]
+    assert first["ServiceUserName"] == f"{user}-at-{account}"
+    assert first["Status"] == "Active" and first["UserName"] == user
+    assert len(first["ServicePassword"]) >= 20
+    second = iam.create_service_specific_credential(UserName=user, ServiceName="codecommit.amazonaws.com")[
+        "ServiceSpecificCredential"]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.create_service_specific_credential(UserName=user, ServiceName="codecommit.amazonaws.com")
+    assert code(e) == "LimitExceeded"
+    keyspaces = iam.create_service_specific_credential(UserName=user, ServiceName="cassandra.amazonaws.com")[
+        "ServiceSpecificCredential"]
+    bedrock = iam.create_service_specific_credential(UserName=user, ServiceName="bedrock.amazonaws.com",
+                                                     CredentialAgeDays=30)["ServiceSpecificCredential"]
+    assert bedrock["ServiceCredentialSecret"] and "ExpirationDate" in bedrock
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.create_service_specific_credential(UserName=user, ServiceName="s3.amazonaws.com")
+    assert code(e) == "NotSupportedService"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.create_service_specific_credential(UserName=user, ServiceName="cassandra.amazonaws.com",
+                                               CredentialAgeDays=3)
+    assert code(e) == "InvalidInput"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.create_service_specific_credential(UserName=unique("nobody-"), ServiceName="codecommit.amazonaws.com")
+    assert code(e) == "NoSuchEntity"
+
+    listed = iam.list_service_specific_credentials(UserName=user)["ServiceSpecificCredentials"]
+    assert len(listed) == 4
+    assert all("ServicePassword" not in c and "ServiceCredentialSecret" not in c for c in listed)
+    only = iam.list_service_specific_credentials(UserName=user, ServiceName="codecommit.amazonaws.com")
+    assert {c["ServiceSpecificCredentialId"] for c in only["ServiceSpecificCredentials"]} == {
+        first["ServiceSpecificCredentialId"], second["ServiceSpecificCredentialId"]}
+
+    iam.update_service_specific_credential(UserName=user, ServiceSpecificCredentialId=first["ServiceSpecificCredentialId"],
+                                           Status="Inactive")
+    status = {c["ServiceSpecificCredentialId"]: c["Status"]
+              for c in iam.list_service_specific_credentials(UserName=user)["ServiceSpecificCredentials"]}
+    assert status[first["ServiceSpecificCredentialId"]] == "Inactive"
+    reset = iam.reset_service_specific_credential(UserName=user,
+                                                  ServiceSpecificCredentialId=keyspaces["ServiceSpecificCredentialId"])
+    new_password = reset["ServiceSpecificCredential"]["ServicePassword"]
+    assert new_password != keyspaces["ServicePassword"]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.reset_service_specific_credential(UserName=user, ServiceSpecificCredentialId="ACCA" + "X" * 17)
+    assert code(e) == "NoSuchEntity"
+
+    # DeleteUser refuses while credentials remain.
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.delete_user(UserName=user)
+    assert code(e) == "DeleteConflict"
+    for c in (first, second, keyspaces, bedrock):
+        iam.delete_service_specific_credential(UserName=user, ServiceSpecificCredentialId=c["ServiceSpecificCredentialId"])
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.delete_service_specific_credential(UserName=user, ServiceSpecificCredentialId=first["ServiceSpecificCredentialId"])
+    assert code(e) == "NoSuchEntity"
+    iam.delete_user(UserName=user)
+
+    # The audit trail never holds a password or API key.
+    secrets = [first["ServicePassword"], second["ServicePassword"], keyspaces["ServicePassword"], new_password,
+               bedrock["ServiceCredentialSecret"]]
+    events = audit_events(t, "CreateServiceSpecificCredential", started) + \
+        audit_events(t, "ResetServiceSpecificCredential", started)
+    assert len(events) >= 5
+    for ev in events:
+        for s in secrets:
+            assert s not in ev["CloudTrailEvent"]
+
+
+def test_service_specific_credentials_denied_and_cli(tessera):
+    t = tessera
+    user = unique("ssc-bare-")
+    creds = user_with_key(t, t.root_creds, user)
+    own = t.client("iam", **creds)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        own.create_service_specific_credential(UserName=user, ServiceName="codecommit.amazonaws.com")
+    assert code(e) == "AccessDenied"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        own.list_service_specific_credentials()
+    assert code(e) == "AccessDenied"
+    assert t.client("iam").list_service_specific_credentials(UserName=user)["ServiceSpecificCredentials"] == []
+    out = t.cli("iam", "create-service-specific-credential", "--user-name", user,
+                "--service-name", "cassandra.amazonaws.com")
+    cid = out["ServiceSpecificCredential"]["ServiceSpecificCredentialId"]
+    listed = t.cli("iam", "list-service-specific-credentials", "--user-name", user)
+    assert [c["ServiceSpecificCredentialId"] for c in listed["ServiceSpecificCredentials"]] == [cid]
+    t.cli("iam", "delete-service-specific-credential", "--user-name", user, "--service-specific-credential-id", cid)
+
+
+# ---------------------------------------------------------------------------------------------
+# ListOrganizationsFeatures (id_root-user.html#id_root-user-access-management)
+
+
+def test_list_organizations_features(tessera, accounts):
+    t = tessera
+    org_id = t.client("organizations").describe_organization()["Organization"]["Id"]
+    out = t.client("iam").list_organizations_features()
+    assert out["OrganizationId"] == org_id
+    assert out["EnabledFeatures"] == []
+    assert t.cli("iam", "list-organizations-features")["OrganizationId"] == org_id
+    member = accounts.create("features")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        t.client("iam", **accounts.admin_creds(member)).list_organizations_features()
+    assert code(e) == "AccountNotManagementOrDelegatedAdministratorException"
+    bare = t.client("iam", **user_with_key(t, t.root_creds, unique("feat-bare-")))
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        bare.list_organizations_features()
+    assert code(e) == "AccessDenied"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        t.client("iam").enable_organizations_root_credentials_management()
+    assert code(e) == "NotImplemented"
+
+
+def test_list_organizations_features_without_an_organization(fresh_tessera):
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        fresh_tessera.client("iam").list_organizations_features()
+    assert code(e) == "OrganizationNotFoundException"

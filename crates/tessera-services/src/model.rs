@@ -46,6 +46,10 @@ pub mod table {
     pub const ORG_TAG: &str = "org_tag";
     /// [`super::AccessReport`] (service last accessed jobs) by `<acct>/<job id>`.
     pub const ACCESS_REPORT: &str = "iam_access_report";
+    /// [`super::ServiceSpecificCredential`] by `<acct>/<lower user>/<credential id>`.
+    pub const SERVICE_CREDENTIAL: &str = "iam_service_credential";
+    /// [`super::ServerCertificate`] by `<acct>/<lower name>`.
+    pub const SERVER_CERTIFICATE: &str = "iam_server_certificate";
 }
 
 /// Key of a per-account, case-insensitively named entity.
@@ -626,4 +630,67 @@ pub struct AccessReport {
     pub completed: i64,
     /// The services, by namespace.
     pub services: Vec<ServiceAccess>,
+}
+
+/// A service-specific credential of an IAM user (CodeCommit, Keyspaces, Bedrock API key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceSpecificCredential {
+    /// `ACCA...`.
+    pub id: String,
+    /// Account.
+    pub account: String,
+    /// The user's name (case as created).
+    pub user_name: String,
+    /// `codecommit.amazonaws.com`, ...
+    pub service_name: String,
+    /// `<user>-at-<account>` (user name and password services) or the API key's alias.
+    pub service_user_name: String,
+    /// argon2id PHC string of the password or API key secret (the clear value is shown once).
+    pub secret_hash: String,
+    /// `Active` / `Inactive`.
+    pub status: String,
+    /// Creation time (epoch seconds).
+    pub created: i64,
+    /// Expiry (epoch seconds), for API keys created with `CredentialAgeDays`.
+    #[serde(default)]
+    pub expires: Option<i64>,
+}
+
+/// A server certificate. The private key is sealed at rest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerCertificate {
+    /// Account.
+    pub account: String,
+    /// Name.
+    pub name: String,
+    /// Path.
+    pub path: String,
+    /// `ASCA...`.
+    pub id: String,
+    /// The certificate (PEM).
+    pub body: String,
+    /// The chain (PEM), if given.
+    #[serde(default)]
+    pub chain: Option<String>,
+    /// The private key (PEM), sealed with [`tessera_store::secrets::SecretBox`] under
+    /// [`ServerCertificate::seal_context`].
+    pub private_key_sealed: String,
+    /// Upload time (epoch seconds).
+    pub uploaded: i64,
+    /// The certificate's notAfter (epoch seconds).
+    pub expiration: i64,
+    /// Tags.
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}
+
+impl ServerCertificate {
+    /// `arn:aws:iam::<acct>:server-certificate<path><name>`.
+    pub fn arn(&self) -> String {
+        format!("arn:aws:iam::{}:server-certificate{}{}", self.account, self.path, self.name)
+    }
+    /// The context the private key is sealed under (its id: a rename keeps it).
+    pub fn seal_context(id: &str) -> String {
+        format!("server-certificate/{id}")
+    }
 }

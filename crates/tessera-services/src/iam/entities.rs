@@ -18,7 +18,7 @@ use tessera_wire::response::IAM_XMLNS;
 use tessera_wire::xml::XmlWriter;
 use tessera_wire::{AwsError, QueryParams, WireResponse};
 
-use super::{groups, inline, instance_profiles, last_accessed, policies, roles, tags, users};
+use super::{groups, inline, instance_profiles, last_accessed, org_features, policies, roles, tags, users};
 use crate::authz::AuthzRequest;
 use crate::ids::{self, IdKind};
 use crate::managed::{self, AwsManagedPolicy};
@@ -110,6 +110,7 @@ pub fn handle(services: &Services, call: &Call, params: &QueryParams) -> Option<
         "GenerateServiceLastAccessedDetails" => last_accessed::generate(&cx),
         "GetServiceLastAccessedDetails" => last_accessed::get(&cx),
         "GetServiceLastAccessedDetailsWithEntities" => last_accessed::get_with_entities(&cx),
+        "ListOrganizationsFeatures" => org_features::list_organizations_features(&cx),
         _ => return None,
     };
     Some(result)
