@@ -373,3 +373,123 @@ def test_list_organizations_features_without_an_organization(fresh_tessera):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         fresh_tessera.client("iam").list_organizations_features()
     assert code(e) == "OrganizationNotFoundException"
+
+
+# ---------------------------------------------------------------------------------------------
+# Server certificates (id_credentials_server-certs.html)
+
+
+def make_certificate(common_name, days=30):
+    """A self-signed RSA certificate and its key, in PEM."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+    from datetime import timedelta
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=1))
+            .not_valid_after(now + timedelta(days=days)).sign(key, hashes.SHA256()))
+    body = cert.public_bytes(serialization.Encoding.PEM).decode()
+    pem_key = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                serialization.NoEncryption()).decode()
+    return body, pem_key, now + timedelta(days=days)
+
+
+def test_server_certificate_round_trip(tessera):
+    t = tessera
+    iam = t.client("iam")
+    account = t.client("sts").get_caller_identity()["Account"]
+    name = unique("cert-")
+    body, key, not_after = make_certificate("scanner.example.com")
+    chain, _, _ = make_certificate("ca.example.com")
+    other_body, other_key, _ = make_certificate("other.example.com")
+    started = time.time()
+    meta = iam.upload_server_certificate(ServerCertificateName=name, Path="/lb/", CertificateBody=body,
+                                         PrivateKey=key, CertificateChain=chain,
+                                         Tags=[{"Key": "team", "Value": "edge"}])["ServerCertificateMetadata"]
+    assert meta["Arn"] == f"arn:aws:iam::{account}:server-certificate/lb/{name}"
+    assert meta["ServerCertificateId"].startswith("ASCA")
+    assert int(epoch(meta["Expiration"])) == int(not_after.timestamp())
+    got = iam.get_server_certificate(ServerCertificateName=name)["ServerCertificate"]
+    assert got["CertificateBody"].strip() == body.strip()
+    assert got["CertificateChain"].strip() == chain.strip()
+    assert got["Tags"] == [{"Key": "team", "Value": "edge"}]
+    assert "PrivateKey" not in got and key not in json.dumps(got, default=str)
+    names = [m["ServerCertificateName"] for m in iam.list_server_certificates(PathPrefix="/lb/")[
+        "ServerCertificateMetadataList"]]
+    assert name in names
+    assert name not in [m["ServerCertificateName"] for m in iam.list_server_certificates(PathPrefix="/none/")[
+        "ServerCertificateMetadataList"]]
+
+    # A key of another certificate, a body that is not PEM: refused, nothing stored.
+    bad = unique("cert-bad-")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.upload_server_certificate(ServerCertificateName=bad, CertificateBody=body, PrivateKey=other_key)
+    assert code(e) == "KeyPairMismatch"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.upload_server_certificate(ServerCertificateName=bad, CertificateBody="not a certificate",
+                                      PrivateKey=key)
+    assert code(e) == "MalformedCertificate"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.upload_server_certificate(ServerCertificateName=bad, CertificateBody=body, PrivateKey=key,
+                                      CertificateChain="garbage")
+    assert code(e) == "MalformedCertificate"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.get_server_certificate(ServerCertificateName=bad)
+    assert code(e) == "NoSuchEntity"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.upload_server_certificate(ServerCertificateName=name, CertificateBody=body, PrivateKey=key)
+    assert code(e) == "EntityAlreadyExists"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        unvalidated(t).upload_server_certificate(ServerCertificateName="bad name!", CertificateBody=body,
+                                                 PrivateKey=key)
+    assert code(e) == "ValidationError"
+
+    # Rename and move, then delete.
+    renamed = name + "-r"
+    iam.update_server_certificate(ServerCertificateName=name, NewServerCertificateName=renamed, NewPath="/web/")
+    got = iam.get_server_certificate(ServerCertificateName=renamed)["ServerCertificate"]["ServerCertificateMetadata"]
+    assert got["Path"] == "/web/" and got["ServerCertificateId"] == meta["ServerCertificateId"]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.get_server_certificate(ServerCertificateName=name)
+    assert code(e) == "NoSuchEntity"
+    t.cli("iam", "get-server-certificate", "--server-certificate-name", renamed)
+    t.cli("iam", "delete-server-certificate", "--server-certificate-name", renamed)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.delete_server_certificate(ServerCertificateName=renamed)
+    assert code(e) == "NoSuchEntity"
+
+    # The audit trail never holds the private key.
+    key_lines = [l for l in key.splitlines() if l and not l.startswith("-----")]
+    events = audit_events(t, "UploadServerCertificate", started)
+    assert len(events) >= 4
+    for ev in events:
+        record = ev["CloudTrailEvent"]
+        assert not any(l in record for l in key_lines)
+        assert not any(l in record for l in other_key.splitlines() if l and not l.startswith("-----"))
+
+
+def test_server_certificate_denied_and_quota(fresh_tessera):
+    t = fresh_tessera
+    iam = t.client("iam")
+    body, key, _ = make_certificate("quota.example.com")
+    bare = t.client("iam", **user_with_key(t, t.root_creds, unique("cert-bare-")))
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        bare.upload_server_certificate(ServerCertificateName="denied", CertificateBody=body, PrivateKey=key)
+    assert code(e) == "AccessDenied"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        bare.list_server_certificates()
+    assert code(e) == "AccessDenied"
+    for i in range(20):
+        iam.upload_server_certificate(ServerCertificateName=f"c{i:02}", CertificateBody=body, PrivateKey=key)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.upload_server_certificate(ServerCertificateName="c20", CertificateBody=body, PrivateKey=key)
+    assert code(e) == "LimitExceeded"
+    page = iam.list_server_certificates(MaxItems=15)
+    assert page["IsTruncated"] and len(page["ServerCertificateMetadataList"]) == 15
+    rest = iam.list_server_certificates(Marker=page["Marker"])
+    assert len(rest["ServerCertificateMetadataList"]) == 5 and not rest["IsTruncated"]

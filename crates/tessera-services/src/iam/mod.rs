@@ -11,6 +11,7 @@ pub mod org_features;
 pub mod policies;
 pub mod principal;
 pub mod roles;
+pub mod server_certificates;
 pub mod service_credentials;
 pub mod tags;
 pub mod users;
