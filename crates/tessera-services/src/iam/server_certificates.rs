@@ -13,7 +13,7 @@ use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
 use rsa::{RsaPrivateKey, RsaPublicKey};
 use tessera_wire::xml::XmlWriter;
 use tessera_wire::{AwsError, WireResponse};
-use x509_cert::der::Encode;
+use x509_cert::der::{DecodePem, Encode};
 use x509_cert::Certificate;
 
 use super::entities::{
@@ -42,9 +42,19 @@ fn no_such_certificate(name: &str) -> AwsError {
     no_such_entity(format!("The Server Certificate with name {name} cannot be found."))
 }
 
-/// The certificates of a PEM text (one or more `CERTIFICATE` blocks).
+/// The certificates of a PEM text: one or more `CERTIFICATE` blocks and nothing else but
+/// whitespace. (`Certificate::load_pem_chain` is not used: it panics on empty input.)
 fn parse_certificates(pem: &str) -> Option<Vec<Certificate>> {
-    let certs = Certificate::load_pem_chain(pem.trim().as_bytes()).ok()?;
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    const END: &str = "-----END CERTIFICATE-----";
+    let mut certs = Vec::new();
+    let mut rest = pem.trim();
+    while !rest.is_empty() {
+        let block = rest.strip_prefix(BEGIN)?;
+        let end = block.find(END)? + END.len();
+        certs.push(Certificate::from_pem(&rest[..BEGIN.len() + end]).ok()?);
+        rest = block[end..].trim_start();
+    }
     (!certs.is_empty()).then_some(certs)
 }
 
@@ -277,9 +287,13 @@ mod tests {
 
     #[test]
     fn garbage_is_malformed_not_a_panic() {
-        for (body, key) in [("", ""), ("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----", "x"), ("x", "y")]
-        {
-            assert_eq!(check_material(body, key, None).unwrap_err().code, "MalformedCertificate");
+        let block = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----";
+        let bodies = ["", "\n", "x", block, "-----BEGIN CERTIFICATE-----", "-----END CERTIFICATE-----"];
+        for body in bodies {
+            assert_eq!(check_material(body, "x", None).unwrap_err().code, "MalformedCertificate", "{body:?}");
+            assert!(parse_certificates(body).is_none(), "{body:?}");
         }
+        let two = format!("{block}\n{block}x");
+        assert!(parse_certificates(&two).is_none());
     }
 }

@@ -213,7 +213,7 @@ pub(crate) fn list(services: &Services, call: &Call, params: &QueryParams) -> Re
         services.authorize(call, "iam:ListServiceSpecificCredentials", &format!("arn:aws:iam::{account}:user/*"))?;
         read(services, |r| {
             let rows = r.scan(table::SERVICE_CREDENTIAL, &format!("{account}/"), None, usize::MAX).ise()?;
-            Ok(model::decode_rows::<ServiceSpecificCredential>(table::SERVICE_CREDENTIAL, rows).ise()?)
+            model::decode_rows::<ServiceSpecificCredential>(table::SERVICE_CREDENTIAL, rows).ise()
         })?
         .into_iter()
         .map(|(_, c)| c)
