@@ -45,6 +45,10 @@ pub(crate) struct Row {
     pub resources_json: Option<String>,
     /// The record JSON, compressed.
     pub record: Vec<u8>,
+    /// The unique id (`AIDA...`, `AROA...`) of the IAM user or role that made the call, for the
+    /// last-access index ([`crate::last_access`]). Written after `record`; entries from before
+    /// it end at `record` and read as `None`.
+    pub principal: Option<String>,
 }
 
 fn io(context: &str, e: std::io::Error) -> AuditError {
@@ -80,6 +84,9 @@ fn encode_entry(out: &mut Vec<u8>, seq: i64, row: &Row) {
         Some(row.record.as_slice()),
     ] {
         put_bytes(out, field);
+    }
+    if let Some(p) = &row.principal {
+        put_bytes(out, Some(p.as_bytes()));
     }
     let body = &out[start + 8..];
     let len = u32::try_from(body.len()).unwrap_or(u32::MAX);
@@ -125,7 +132,7 @@ fn decode_body(body: &[u8]) -> Option<(i64, Row)> {
     let account = f.i64()?;
     let event_time = f.i64()?;
     let read_only = f.take(1)?[0] != 0;
-    let row = Row {
+    let mut row = Row {
         account,
         event_time,
         read_only,
@@ -137,7 +144,11 @@ fn decode_body(body: &[u8]) -> Option<(i64, Row)> {
         region: f.string()??,
         resources_json: f.string()?,
         record: f.bytes()??.to_vec(),
+        principal: None,
     };
+    if !f.0.is_empty() {
+        row.principal = f.string()?;
+    }
     f.0.is_empty().then_some((seq, row))
 }
 
@@ -417,6 +428,7 @@ mod tests {
             region: "us-east-1".into(),
             resources_json: (i % 4 == 0).then(|| "[]".into()),
             record: vec![6, 1, 2, 3, u8::try_from(i % 256).unwrap()],
+            principal: (i % 5 == 0).then(|| format!("AIDA{i}")),
         }
     }
 

@@ -13,6 +13,7 @@ pub mod delivery;
 pub mod digest;
 pub mod event;
 mod journal;
+pub mod last_access;
 pub mod redact;
 pub mod shape;
 pub mod sqlite;

@@ -27,8 +27,17 @@ fn rule(member: &str) -> Option<Rule> {
         | "tokencode"
         | "authenticationcode1"
         | "authenticationcode2" => Some(Rule::Hide),
-        "secretaccesskey" | "sessiontoken" | "base32stringseed" | "qrcodepng" | "samlassertion" | "samlresponse"
-        | "webidentitytoken" | "clientsecret" | "servicepassword" | "secretkey" => Some(Rule::Remove),
+        "secretaccesskey"
+        | "sessiontoken"
+        | "base32stringseed"
+        | "qrcodepng"
+        | "samlassertion"
+        | "samlresponse"
+        | "webidentitytoken"
+        | "clientsecret"
+        | "servicepassword"
+        | "servicecredentialsecret"
+        | "secretkey" => Some(Rule::Remove),
         _ => None,
     }
 }

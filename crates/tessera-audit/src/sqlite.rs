@@ -25,6 +25,7 @@ use tessera_store::secrets::SecretBox;
 use crate::digest::{DigestSigner, PublicKeyInfo};
 use crate::event::{AuditEvent, LookupResource};
 use crate::journal::{self, JournalReader, JournalWriter, Row};
+use crate::last_access::{self, LastAccess};
 use crate::store::{
     AuditError, AuditLimits, AuditStore, DeliveryEvent, LookupAttribute, LookupPage, LookupQuery, Receipt, StoredEvent,
     Trail,
@@ -216,12 +217,43 @@ fn indexed_through(conn: &Mutex<Connection>) -> Result<i64, AuditError> {
     Ok(mark.unwrap_or(0).max(max))
 }
 
+/// Build the last-access index from the indexed events of a store from before it (once: a
+/// `meta` mark says it is built; from then on the indexer keeps it).
+fn backfill_last_access(conn: &Mutex<Connection>) -> Result<(), AuditError> {
+    let mut c = lock(conn);
+    let built: Option<i64> =
+        c.query_row("SELECT value FROM meta WHERE key = 'last_access_built'", [], |r| r.get(0)).optional()?;
+    if built.is_some() {
+        return Ok(());
+    }
+    let tx = c.transaction()?;
+    {
+        let mut access = tx.prepare_cached(last_access::UPSERT)?;
+        let mut stmt =
+            tx.prepare("SELECT event_source, event_name, event_time, region, record FROM events ORDER BY seq")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let record = decompress(&r.get::<_, Vec<u8>>(4)?)?;
+            let Ok(parsed) = serde_json::from_str::<crate::event::CloudTrailRecord>(&record) else { continue };
+            if let Some(p) = last_access::tracked_principal(&parsed.user_identity) {
+                let (source, name, time, region): (String, String, i64, String) =
+                    (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+                last_access::upsert(&mut access, &p, &source, &name, time, &region)?;
+            }
+        }
+        tx.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('last_access_built', 1)", [])?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
 impl SqliteAuditStore {
     /// Open (or create) the store at `path`, sealing the digest key with `secrets`.
     pub fn open(path: &Path, secrets: SecretBox, limits: AuditLimits) -> Result<SqliteAuditStore, AuditError> {
         let conn = Connection::open(path)?;
         configure(&conn, false)?;
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(last_access::SCHEMA)?;
         // Checkpoints run on their own thread (below), not inside a commit.
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         // When the WAL starts over, cut the file back to 64 MiB (it may have grown past that
@@ -229,6 +261,7 @@ impl SqliteAuditStore {
         conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
         let conn = Mutex::new(conn);
         let indexed = indexed_through(&conn)?;
+        backfill_last_access(&conn)?;
         let dir = journal_dir(path);
         let next_seq = indexed.max(journal::recover(&dir)?) + 1;
         let writer = JournalWriter::open(&dir, next_seq)?;
@@ -260,6 +293,7 @@ impl SqliteAuditStore {
         let conn = Connection::open_in_memory()?;
         configure(&conn, true)?;
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(last_access::SCHEMA)?;
         let secrets = SecretBox::new(&SecretBox::generate_key());
         let (writer, reader) = JournalReader::memory();
         Ok(Self::start(Mutex::new(conn), (writer, reader, 0, 1), Readers::Shared, secrets, Self::in_memory_limits()))
@@ -451,6 +485,7 @@ fn encode(event: &AuditEvent) -> Result<Row, AuditError> {
         region: event.record.aws_region.clone(),
         resources_json,
         record: compress(&json),
+        principal: last_access::tracked_principal(&event.record.user_identity),
     })
 }
 
@@ -511,8 +546,12 @@ fn insert_indexed(conn: &mut Connection, rows: &[(i64, Row)], indexed_through: i
         let mut res = tx.prepare_cached(
             "INSERT OR IGNORE INTO event_resources(seq, rtype, rname, account, event_time) VALUES (?1, ?2, ?3, ?4, ?5)",
         )?;
+        let mut access = tx.prepare_cached(last_access::UPSERT)?;
         for (seq, row) in rows {
             ins.execute(row_params(seq, row).as_slice())?;
+            if let Some(p) = &row.principal {
+                last_access::upsert(&mut access, p, &row.event_source, &row.event_name, row.event_time, &row.region)?;
+            }
             if let Some(json) = &row.resources_json {
                 let resources: Vec<LookupResource> = serde_json::from_str(json)
                     .map_err(|e| AuditError::Storage(format!("corrupt journal audit event {seq}: {e}")))?;
@@ -718,6 +757,9 @@ fn checkpoint_loop(conn: &Connection, stop: &Receiver<()>) {
 fn prune(conn: &Mutex<Connection>, limits: AuditLimits, now_millis: i64) -> Result<u64, AuditError> {
     let cutoff = now_millis.saturating_sub(i64::from(limits.retention_days) * 86_400_000);
     let max_events = i64::try_from(limits.max_events).unwrap_or(i64::MAX);
+    if limits.retention_days != u32::MAX {
+        last_access::prune(&lock(conn), now_millis)?;
+    }
     let mut deleted = 0u64;
     loop {
         let mut c = lock(conn);
@@ -891,6 +933,11 @@ impl AuditStore for SqliteAuditStore {
             None
         };
         Ok(LookupPage { events, next })
+    }
+
+    fn last_accessed(&self, principals: &[String], since_millis: i64) -> Result<Vec<LastAccess>, AuditError> {
+        self.flush()?;
+        self.with_reader(|c| last_access::query(c, principals, since_millis))
     }
 
     fn max_seq(&self) -> Result<i64, AuditError> {

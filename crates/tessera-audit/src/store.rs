@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::digest::{DigestSigner, PublicKeyInfo};
 use crate::event::{AuditEvent, LookupResource};
+use crate::last_access::LastAccess;
 
 /// A failure of the audit store.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -317,6 +318,9 @@ pub trait AuditStore: Send + Sync {
     }
     /// A page of one account's events, newest first.
     fn lookup(&self, query: &LookupQuery) -> Result<LookupPage, AuditError>;
+    /// The last-access index rows of these principals (unique ids) with a call at or after
+    /// `since_millis`, every event recorded so far included (see [`crate::last_access`]).
+    fn last_accessed(&self, principals: &[String], since_millis: i64) -> Result<Vec<LastAccess>, AuditError>;
     /// The highest sequence number stored (0 when empty).
     fn max_seq(&self) -> Result<i64, AuditError>;
     /// Events with a sequence number above `after_seq`, oldest first.
@@ -354,6 +358,9 @@ impl AuditStore for NotConfigured {
     }
     fn lookup(&self, _query: &LookupQuery) -> Result<LookupPage, AuditError> {
         self.ready().map(|_| LookupPage::default())
+    }
+    fn last_accessed(&self, _principals: &[String], _since_millis: i64) -> Result<Vec<LastAccess>, AuditError> {
+        self.ready().map(|_| Vec::new())
     }
     fn max_seq(&self) -> Result<i64, AuditError> {
         self.ready().map(|_| 0)

@@ -239,8 +239,9 @@ fn the_background_indexer_indexes_a_few_events_after_its_pause_and_full_steps_wi
     assert_eq!(s.lookup(&query(None)).unwrap().events.len(), 50);
 }
 
-#[test]
-fn a_torn_journal_entry_from_a_crash_is_dropped_and_recording_goes_on() {
+/// A file store that recorded one `GetUser` of `a` at `T0` and was closed: (its directory, the
+/// store file, its key, its limits).
+fn closed_store_with_one_event() -> (tempfile::TempDir, std::path::PathBuf, [u8; 32], AuditLimits) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.db");
     let kek = SecretBox::generate_key();
@@ -249,6 +250,12 @@ fn a_torn_journal_entry_from_a_crash_is_dropped_and_recording_goes_on() {
         let s = SqliteAuditStore::open(&path, SecretBox::new(&kek), limits).unwrap();
         s.record(vec![event(ACCT, "GetUser", "a", T0)]).unwrap();
     }
+    (dir, path, kek, limits)
+}
+
+#[test]
+fn a_torn_journal_entry_from_a_crash_is_dropped_and_recording_goes_on() {
+    let (_dir, path, kek, limits) = closed_store_with_one_event();
     // Half of an entry that was being appended when the process died (never acknowledged).
     let journal = crate::sqlite::journal_dir(&path);
     let newest = std::fs::read_dir(&journal).unwrap().map(|e| e.unwrap().path()).max().unwrap();
@@ -579,4 +586,73 @@ fn a_chain_that_leads_back_to_a_checked_digest_is_broken() {
     assert_eq!(broken.len(), 1, "{report:?}");
     assert_eq!(broken[0].kind, "Digest file");
     assert!(broken[0].uri.ends_with(&key));
+}
+
+/// An event of a session of role `AROAROLE` (its own principal id is the session's).
+fn role_session_event(name: &str, millis: i64, region: &str) -> AuditEvent {
+    let mut e = event(ACCT, name, "r", millis);
+    e.record.aws_region = region.into();
+    e.record.user_identity = UserIdentity {
+        identity_type: "AssumedRole".into(),
+        principal_id: Some("AROAROLE:session".into()),
+        session_context: Some(SessionContext {
+            session_issuer: Some(SessionIssuer {
+                issuer_type: "Role".into(),
+                principal_id: "AROAROLE".into(),
+                arn: format!("arn:aws:iam::{ACCT}:role/r"),
+                account_id: ACCT.into(),
+                user_name: Some("r".into()),
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    e
+}
+
+#[test]
+fn the_last_access_index_keeps_the_latest_call_per_principal_service_and_action() {
+    use crate::last_access::LastAccess;
+    let s = SqliteAuditStore::open_in_memory().unwrap();
+    s.record(vec![event(ACCT, "GetUser", "a", T0 + 5), event(ACCT, "GetUser", "a", T0 + 1)]).unwrap();
+    s.record(vec![event(ACCT, "AssumeRole", "a", T0 + 2)]).unwrap();
+    s.record(vec![
+        role_session_event("ListRoles", T0 + 3, "eu-west-1"),
+        role_session_event("ListRoles", T0 + 9, "us-west-2"),
+    ])
+    .unwrap();
+    let mut root = event(ACCT, "GetUser", "root", T0 + 7);
+    root.record.user_identity = UserIdentity { identity_type: "Root".into(), ..Default::default() };
+    s.record(vec![root]).unwrap();
+    let mut rows = s.last_accessed(&["AIDAEXAMPLE".into(), "AROAROLE".into(), "ROOT".into()], 0).unwrap();
+    rows.sort_by(|a, b| (&a.principal, &a.action).cmp(&(&b.principal, &b.action)));
+    let row = |p: &str, svc: &str, action: &str, t: i64, region: &str| LastAccess {
+        principal: p.into(),
+        service: svc.into(),
+        action: action.into(),
+        last_millis: t,
+        region: region.into(),
+    };
+    assert_eq!(
+        rows,
+        vec![
+            row("AIDAEXAMPLE", "sts", "AssumeRole", T0 + 2, "us-east-1"),
+            row("AIDAEXAMPLE", "iam", "GetUser", T0 + 5, "us-east-1"),
+            row("AROAROLE", "iam", "ListRoles", T0 + 9, "us-west-2"),
+        ]
+    );
+    assert!(s.last_accessed(&["AIDAEXAMPLE".into()], T0 + 6).unwrap().is_empty(), "older than the window start");
+}
+
+#[test]
+fn the_last_access_index_is_built_once_for_a_store_from_before_it() {
+    let (_dir, path, kek, limits) = closed_store_with_one_event();
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch("DELETE FROM last_access; DELETE FROM meta WHERE key = 'last_access_built';").unwrap();
+    }
+    let s = SqliteAuditStore::open(&path, SecretBox::new(&kek), limits).unwrap();
+    let rows = s.last_accessed(&["AIDAEXAMPLE".into()], 0).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0].action.as_str(), rows[0].last_millis), ("GetUser", T0));
 }

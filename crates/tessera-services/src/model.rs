@@ -44,6 +44,12 @@ pub mod table {
     pub const ORG_ATTACHMENT: &str = "org_attachment";
     /// Organizations tags ([`super::Tag`] list) by resource id (account, root, OU, policy).
     pub const ORG_TAG: &str = "org_tag";
+    /// [`super::AccessReport`] (service last accessed jobs) by `<acct>/<job id>`.
+    pub const ACCESS_REPORT: &str = "iam_access_report";
+    /// [`super::ServiceSpecificCredential`] by `<acct>/<lower user>/<credential id>`.
+    pub const SERVICE_CREDENTIAL: &str = "iam_service_credential";
+    /// [`super::ServerCertificate`] by `<acct>/<lower name>`.
+    pub const SERVER_CERTIFICATE: &str = "iam_server_certificate";
 }
 
 /// Key of a per-account, case-insensitively named entity.
@@ -552,4 +558,139 @@ pub struct CreateAccountRequest {
     /// `EMAIL_ALREADY_EXISTS`, `INVALID_EMAIL`, ... on failure.
     #[serde(default)]
     pub failure_reason: Option<String>,
+}
+
+/// When an entity last made an authenticated call: (epoch seconds, entity ARN, Region).
+pub type LastAuthenticated = (i64, String, String);
+
+/// An action of a service last accessed report (`ACTION_LEVEL`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionAccess {
+    /// Action name (`CreateUser`).
+    pub action: String,
+    /// The last call, if any within the tracking window.
+    #[serde(default)]
+    pub last: Option<LastAuthenticated>,
+}
+
+/// An entity (user or role) of a service last accessed report, for `...WithEntities`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntityAccess {
+    /// `User` or `Role`.
+    pub kind: EntityKind,
+    /// Name.
+    pub name: String,
+    /// Path.
+    pub path: String,
+    /// Unique id.
+    pub id: String,
+    /// ARN.
+    pub arn: String,
+    /// Its last call to the service (epoch seconds), if any.
+    #[serde(default)]
+    pub last: Option<i64>,
+}
+
+/// A service of a service last accessed report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceAccess {
+    /// Namespace (`iam`).
+    pub namespace: String,
+    /// Name (`AWS Identity and Access Management`).
+    pub name: String,
+    /// The last call by any of the report's entities.
+    #[serde(default)]
+    pub last: Option<LastAuthenticated>,
+    /// How many of the report's entities called it.
+    pub total_entities: u32,
+    /// Tracked actions (`ACTION_LEVEL` reports).
+    #[serde(default)]
+    pub actions: Vec<ActionAccess>,
+    /// The report's users and roles with their last call.
+    #[serde(default)]
+    pub entities: Vec<EntityAccess>,
+}
+
+/// A service last accessed report job (`GenerateServiceLastAccessedDetails`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessReport {
+    /// Job id (36 characters).
+    pub job_id: String,
+    /// Account.
+    pub account: String,
+    /// ARN of the user, group, role or policy reported on.
+    pub entity_arn: String,
+    /// `SERVICE_LEVEL` or `ACTION_LEVEL`.
+    pub job_type: String,
+    /// ARN of the principal that generated it (only it may read it).
+    pub requester: String,
+    /// Creation time (epoch seconds).
+    pub created: i64,
+    /// Completion time (epoch seconds).
+    pub completed: i64,
+    /// The services, by namespace.
+    pub services: Vec<ServiceAccess>,
+}
+
+/// A service-specific credential of an IAM user (CodeCommit, Keyspaces, Bedrock API key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceSpecificCredential {
+    /// `ACCA...`.
+    pub id: String,
+    /// Account.
+    pub account: String,
+    /// The user's name (case as created).
+    pub user_name: String,
+    /// `codecommit.amazonaws.com`, ...
+    pub service_name: String,
+    /// `<user>-at-<account>` (user name and password services) or the API key's alias.
+    pub service_user_name: String,
+    /// argon2id PHC string of the password or API key secret (the clear value is shown once).
+    pub secret_hash: String,
+    /// `Active` / `Inactive`.
+    pub status: String,
+    /// Creation time (epoch seconds).
+    pub created: i64,
+    /// Expiry (epoch seconds), for API keys created with `CredentialAgeDays`.
+    #[serde(default)]
+    pub expires: Option<i64>,
+}
+
+/// A server certificate. The private key is sealed at rest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerCertificate {
+    /// Account.
+    pub account: String,
+    /// Name.
+    pub name: String,
+    /// Path.
+    pub path: String,
+    /// `ASCA...`.
+    pub id: String,
+    /// The certificate (PEM).
+    pub body: String,
+    /// The chain (PEM), if given.
+    #[serde(default)]
+    pub chain: Option<String>,
+    /// The private key (PEM), sealed with [`tessera_store::secrets::SecretBox`] under
+    /// [`ServerCertificate::seal_context`].
+    pub private_key_sealed: String,
+    /// Upload time (epoch seconds).
+    pub uploaded: i64,
+    /// The certificate's notAfter (epoch seconds).
+    pub expiration: i64,
+    /// Tags.
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}
+
+impl ServerCertificate {
+    /// `arn:aws:iam::<acct>:server-certificate<path><name>`.
+    pub fn arn(&self) -> String {
+        format!("arn:aws:iam::{}:server-certificate{}{}", self.account, self.path, self.name)
+    }
+    /// The context the private key is sealed under (its id: a rename keeps it).
+    pub fn seal_context(id: &str) -> String {
+        format!("server-certificate/{id}")
+    }
 }

@@ -26,6 +26,7 @@ use tessera_wire::response::IAM_XMLNS;
 use tessera_wire::xml::XmlWriter;
 use tessera_wire::{AwsError, QueryParams, WireResponse};
 
+use super::service_credentials;
 use crate::authz::AuthzRequest;
 use crate::model::{self, table, Tag, User};
 use crate::validate::{self, Checks};
@@ -91,6 +92,12 @@ pub fn handle(services: &Services, call: &Call, params: &QueryParams) -> Option<
         "GetAccountAuthorizationDetails" => account::get_account_authorization_details(services, call, params),
         "GenerateCredentialReport" => account::generate_credential_report(services, call),
         "GetCredentialReport" => account::get_credential_report(services, call),
+
+        "CreateServiceSpecificCredential" => service_credentials::create(services, call, params),
+        "ListServiceSpecificCredentials" => service_credentials::list(services, call, params),
+        "ResetServiceSpecificCredential" => service_credentials::reset(services, call, params),
+        "UpdateServiceSpecificCredential" => service_credentials::update(services, call, params),
+        "DeleteServiceSpecificCredential" => service_credentials::delete(services, call, params),
 
         "SimulateCustomPolicy" => simulate::simulate_custom_policy(services, call, params),
         "SimulatePrincipalPolicy" => simulate::simulate_principal_policy(services, call, params),
@@ -497,6 +504,9 @@ pub fn user_delete_conflict(
     if r.count(mfa::USER_MFA_DEVICE, &mfa::user_prefix(account, user_name))? > 0 {
         return Ok(Some("Cannot delete entity, must remove MFA devices first."));
     }
+    if super::service_credentials::user_has_credentials(r, account, user_name)? {
+        return Ok(Some("Cannot delete entity, must remove service specific credentials first."));
+    }
     Ok(None)
 }
 
@@ -512,6 +522,7 @@ pub fn rename_user_credentials(
     access_keys::rename_owner(txn, account, old_name, new_name)?;
     mfa::rename_user(txn, account, old_name, new_name)?;
     login::rename_user(txn, account, old_name, new_name)?;
+    super::service_credentials::rename_user(txn, account, old_name, new_name)?;
     Ok(())
 }
 

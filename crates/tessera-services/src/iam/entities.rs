@@ -18,7 +18,9 @@ use tessera_wire::response::IAM_XMLNS;
 use tessera_wire::xml::XmlWriter;
 use tessera_wire::{AwsError, QueryParams, WireResponse};
 
-use super::{groups, inline, instance_profiles, policies, roles, tags, users};
+use super::{
+    groups, inline, instance_profiles, last_accessed, org_features, policies, roles, server_certificates, tags, users,
+};
 use crate::authz::AuthzRequest;
 use crate::ids::{self, IdKind};
 use crate::managed::{self, AwsManagedPolicy};
@@ -107,6 +109,15 @@ pub fn handle(services: &Services, call: &Call, params: &QueryParams) -> Option<
         "TagInstanceProfile" => tags::tag::<model::InstanceProfile>(&cx),
         "UntagInstanceProfile" => tags::untag::<model::InstanceProfile>(&cx),
         "ListInstanceProfileTags" => tags::list::<model::InstanceProfile>(&cx),
+        "GenerateServiceLastAccessedDetails" => last_accessed::generate(&cx),
+        "GetServiceLastAccessedDetails" => last_accessed::get(&cx),
+        "GetServiceLastAccessedDetailsWithEntities" => last_accessed::get_with_entities(&cx),
+        "ListOrganizationsFeatures" => org_features::list_organizations_features(&cx),
+        "UploadServerCertificate" => server_certificates::upload(&cx),
+        "GetServerCertificate" => server_certificates::get(&cx),
+        "ListServerCertificates" => server_certificates::list(&cx),
+        "UpdateServerCertificate" => server_certificates::update(&cx),
+        "DeleteServerCertificate" => server_certificates::delete(&cx),
         _ => return None,
     };
     Some(result)

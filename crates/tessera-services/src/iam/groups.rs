@@ -49,7 +49,12 @@ pub(crate) fn create_group(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
     Ok(cx.respond(Some(w.finish())))
 }
 
-fn members(r: &(impl tessera_store::ReadTxn + ?Sized), account: &str, group: &str) -> Result<Vec<String>, AwsError> {
+/// The names of the users in `group`.
+pub(crate) fn members(
+    r: &(impl tessera_store::ReadTxn + ?Sized),
+    account: &str,
+    group: &str,
+) -> Result<Vec<String>, AwsError> {
     let prefix = format!("{account}/{}/", group.to_ascii_lowercase());
     let rows = r.scan(table::GROUP_MEMBER, &prefix, None, usize::MAX).st()?;
     Ok(model::decode_rows::<String>(table::GROUP_MEMBER, rows).st()?.into_iter().map(|(_, n)| n).collect())

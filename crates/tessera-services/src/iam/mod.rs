@@ -6,9 +6,13 @@ pub mod entities;
 pub mod groups;
 pub mod inline;
 pub mod instance_profiles;
+pub mod last_accessed;
+pub mod org_features;
 pub mod policies;
 pub mod principal;
 pub mod roles;
+pub mod server_certificates;
+pub mod service_credentials;
 pub mod tags;
 pub mod users;
 
