@@ -351,7 +351,13 @@ def test_service_specific_credentials_denied_and_cli(tessera):
 
 def test_list_organizations_features(tessera, accounts):
     t = tessera
-    org_id = t.client("organizations").describe_organization()["Organization"]["Id"]
+    org = t.client("organizations")
+    org_id = org.describe_organization()["Organization"]["Id"]
+    org.disable_aws_service_access(ServicePrincipal="iam.amazonaws.com")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        t.client("iam").list_organizations_features()
+    assert code(e) == "ServiceAccessNotEnabledException"
+    org.enable_aws_service_access(ServicePrincipal="iam.amazonaws.com")
     out = t.client("iam").list_organizations_features()
     assert out["OrganizationId"] == org_id
     assert out["EnabledFeatures"] == []
@@ -360,6 +366,11 @@ def test_list_organizations_features(tessera, accounts):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         t.client("iam", **accounts.admin_creds(member)).list_organizations_features()
     assert code(e) == "AccountNotManagementOrDelegatedAdministratorException"
+    # A delegated administrator for IAM may list them too.
+    org.register_delegated_administrator(AccountId=member, ServicePrincipal="iam.amazonaws.com")
+    out = t.client("iam", **accounts.admin_creds(member)).list_organizations_features()
+    assert out["OrganizationId"] == org_id
+    org.deregister_delegated_administrator(AccountId=member, ServicePrincipal="iam.amazonaws.com")
     bare = t.client("iam", **user_with_key(t, t.root_creds, unique("feat-bare-")))
     with pytest.raises(botocore.exceptions.ClientError) as e:
         bare.list_organizations_features()

@@ -14,6 +14,9 @@ use super::entities::Cx;
 use crate::organizations::org_of;
 
 /// `ListOrganizationsFeatures`.
+/// IAM's service principal, for trusted access and delegated administration.
+const IAM_PRINCIPAL: &str = "iam.amazonaws.com";
+
 pub(crate) fn list_organizations_features(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
     cx.authorize("iam:ListOrganizationsFeatures", "*", Vec::new())?;
     let read = cx.read()?;
@@ -27,11 +30,21 @@ pub(crate) fn list_organizations_features(cx: &Cx<'_>) -> Result<WireResponse, A
             "The organization does not have all features enabled.",
         ));
     }
-    if org.management_account != cx.account() {
+    let delegated = crate::organizations::is_delegated_administrator(read.as_ref(), cx.account(), IAM_PRINCIPAL)?;
+    if org.management_account != cx.account() && !delegated {
         return Err(AwsError::new(
             400,
             "AccountNotManagementOrDelegatedAdministratorException",
             "The account is not the management account or a delegated administrator of the organization.",
+        ));
+    }
+    // API_ListOrganizationsFeatures.html: "ServiceAccessNotEnabled ... trusted access is not
+    // enabled for IAM in AWS Organizations".
+    if !crate::organizations::trusted_access_enabled(read.as_ref(), cx.account(), IAM_PRINCIPAL)? {
+        return Err(AwsError::new(
+            400,
+            "ServiceAccessNotEnabledException",
+            "The request was rejected because trusted access is not enabled for IAM in Organizations.",
         ));
     }
     let mut w = XmlWriter::fragment();
