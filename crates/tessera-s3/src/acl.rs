@@ -176,6 +176,15 @@ impl GrantHeaders {
     }
 }
 
+/// 400 `MalformedACLError`.
+pub fn malformed_acl() -> S3Error {
+    s3_err(
+        "MalformedACLError",
+        400,
+        "The XML you provided was not well-formed or did not validate against our published schema",
+    )
+}
+
 fn invalid_grant() -> S3Error {
     s3_err("InvalidArgument", 400, "Invalid id")
 }
@@ -206,13 +215,7 @@ pub fn is_owner_full_control_only(grants: &[Grant], owner: &str) -> bool {
 /// A well-formed ACL document: grants with a grantee and a known permission, at most 100.
 pub fn check_policy(policy: &AccessControlPolicy) -> S3Result<()> {
     let grants = policy.grants.as_deref().unwrap_or(&[]);
-    let malformed = || {
-        s3_err(
-            "MalformedACLError",
-            400,
-            "The XML you provided was not well-formed or did not validate against our published schema",
-        )
-    };
+    let malformed = malformed_acl;
     if grants.len() > MAX_GRANTS {
         return Err(malformed());
     }

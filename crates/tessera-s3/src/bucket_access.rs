@@ -261,8 +261,16 @@ impl Backend {
         };
         let b = self.authorized_bucket(&cx, "PutBucketAcl", "s3:PutBucketAcl", &input.bucket)?;
         let given = [input.acl.is_some(), headers.any(), input.access_control_policy.is_some()];
-        if given.iter().filter(|x| **x).count() != 1 {
-            return Err(s3_err("InvalidRequest", 400, "Specifying both Canned ACLs and Header Grants is not allowed"));
+        match given.iter().filter(|x| **x).count() {
+            1 => {}
+            0 => return Err(acl::malformed_acl()),
+            _ => {
+                return Err(s3_err(
+                    "InvalidRequest",
+                    400,
+                    "Specifying both Canned ACLs and Header Grants is not allowed",
+                ))
+            }
         }
         let policy = match (&input.acl, &input.access_control_policy) {
             (Some(c), _) => acl::canned(c.as_str(), &b.owner, &b.owner)?,

@@ -132,13 +132,13 @@ impl Backend {
         Ok((bucket, value))
     }
 
-    /// Store (`Some`) or remove (`None`) one configuration after authorizing `action`;
+    /// Store (`Some`) or remove (`None`) one configuration after authorizing `action` (for
+    /// `operation`);
     /// `check` sees the bucket inside the transaction and may refuse.
     async fn put_config<T: xml::Serialize + Send + 'static>(
         &self,
         cx: &RequestCtx,
-        operation: &str,
-        action: &str,
+        (operation, action): (&str, &str),
         bucket: &str,
         kind: &'static str,
         value: Option<T>,
@@ -179,7 +179,7 @@ impl Backend {
         let config = req.input.server_side_encryption_configuration;
         validate::encryption(&config)?;
         let op = ("PutBucketEncryption", "s3:PutEncryptionConfiguration");
-        self.put_config(&cx, op.0, op.1, &req.input.bucket, kind::ENCRYPTION, Some(config), |_, _| Ok(())).await?;
+        self.put_config(&cx, op, &req.input.bucket, kind::ENCRYPTION, Some(config), |_, _| Ok(())).await?;
         Ok(S3Response::new(PutBucketEncryptionOutput::default()))
     }
 
@@ -190,7 +190,7 @@ impl Backend {
         let cx = ctx(&req)?;
         let (op, action) = ("DeleteBucketEncryption", "s3:PutEncryptionConfiguration");
         let none: Option<ServerSideEncryptionConfiguration> = None;
-        self.put_config(&cx, op, action, &req.input.bucket, kind::ENCRYPTION, none, |_, _| Ok(())).await?;
+        self.put_config(&cx, (op, action), &req.input.bucket, kind::ENCRYPTION, none, |_, _| Ok(())).await?;
         Ok(S3Response::new(DeleteBucketEncryptionOutput::default()))
     }
 
@@ -220,8 +220,7 @@ impl Backend {
         let value = (!tagging.tag_set.is_empty()).then_some(tagging);
         self.put_config(
             &cx,
-            "PutBucketTagging",
-            "s3:PutBucketTagging",
+            ("PutBucketTagging", "s3:PutBucketTagging"),
             &req.input.bucket,
             kind::TAGGING,
             value,
@@ -239,8 +238,7 @@ impl Backend {
         let none: Option<Tagging> = None;
         self.put_config(
             &cx,
-            "DeleteBucketTagging",
-            "s3:PutBucketTagging",
+            ("DeleteBucketTagging", "s3:PutBucketTagging"),
             &req.input.bucket,
             kind::TAGGING,
             none,
@@ -281,8 +279,7 @@ impl Backend {
         validate::lifecycle(&config)?;
         self.put_config(
             &cx,
-            "PutBucketLifecycleConfiguration",
-            "s3:PutLifecycleConfiguration",
+            ("PutBucketLifecycleConfiguration", "s3:PutLifecycleConfiguration"),
             &req.input.bucket,
             kind::LIFECYCLE,
             Some(config),
@@ -303,7 +300,7 @@ impl Backend {
         let cx = ctx(&req)?;
         let none: Option<BucketLifecycleConfiguration> = None;
         let op = ("DeleteBucketLifecycle", "s3:PutLifecycleConfiguration");
-        self.put_config(&cx, op.0, op.1, &req.input.bucket, kind::LIFECYCLE, none, |_, _| Ok(())).await?;
+        self.put_config(&cx, op, &req.input.bucket, kind::LIFECYCLE, none, |_, _| Ok(())).await?;
         Ok(S3Response::new(DeleteBucketLifecycleOutput::default()))
     }
 
@@ -335,8 +332,7 @@ impl Backend {
         validate::replication(&config)?;
         self.put_config(
             &cx,
-            "PutBucketReplication",
-            "s3:PutReplicationConfiguration",
+            ("PutBucketReplication", "s3:PutReplicationConfiguration"),
             &req.input.bucket,
             kind::REPLICATION,
             Some(config),
@@ -362,7 +358,7 @@ impl Backend {
         let cx = ctx(&req)?;
         let none: Option<ReplicationConfiguration> = None;
         let op = ("DeleteBucketReplication", "s3:PutReplicationConfiguration");
-        self.put_config(&cx, op.0, op.1, &req.input.bucket, kind::REPLICATION, none, |_, _| Ok(())).await?;
+        self.put_config(&cx, op, &req.input.bucket, kind::REPLICATION, none, |_, _| Ok(())).await?;
         Ok(S3Response::new(DeleteBucketReplicationOutput::default()))
     }
 
@@ -398,7 +394,7 @@ impl Backend {
         let config = req.input.website_configuration;
         validate::website(&config)?;
         let op = ("PutBucketWebsite", "s3:PutBucketWebsite");
-        self.put_config(&cx, op.0, op.1, &req.input.bucket, kind::WEBSITE, Some(config), |_, _| Ok(())).await?;
+        self.put_config(&cx, op, &req.input.bucket, kind::WEBSITE, Some(config), |_, _| Ok(())).await?;
         Ok(S3Response::new(PutBucketWebsiteOutput::default()))
     }
 
@@ -409,7 +405,7 @@ impl Backend {
         let cx = ctx(&req)?;
         let none: Option<WebsiteConfiguration> = None;
         let op = ("DeleteBucketWebsite", "s3:DeleteBucketWebsite");
-        self.put_config(&cx, op.0, op.1, &req.input.bucket, kind::WEBSITE, none, |_, _| Ok(())).await?;
+        self.put_config(&cx, op, &req.input.bucket, kind::WEBSITE, none, |_, _| Ok(())).await?;
         Ok(S3Response::new(DeleteBucketWebsiteOutput::default()))
     }
 
@@ -439,8 +435,7 @@ impl Backend {
         validate::cors(&config)?;
         self.put_config(
             &cx,
-            "PutBucketCors",
-            "s3:PutBucketCORS",
+            ("PutBucketCors", "s3:PutBucketCORS"),
             &req.input.bucket,
             kind::CORS,
             Some(config),
@@ -456,15 +451,9 @@ impl Backend {
     ) -> S3Result<S3Response<DeleteBucketCorsOutput>> {
         let cx = ctx(&req)?;
         let none: Option<CORSConfiguration> = None;
-        self.put_config(
-            &cx,
-            "DeleteBucketCors",
-            "s3:PutBucketCORS",
-            &req.input.bucket,
-            kind::CORS,
-            none,
-            |_, _| Ok(()),
-        )
+        self.put_config(&cx, ("DeleteBucketCors", "s3:PutBucketCORS"), &req.input.bucket, kind::CORS, none, |_, _| {
+            Ok(())
+        })
         .await?;
         Ok(S3Response::new(DeleteBucketCorsOutput::default()))
     }
@@ -494,10 +483,7 @@ impl Backend {
         let config = req.input.versioning_configuration;
         validate::versioning(&config, req.input.mfa.is_some())?;
         let suspending = config.status.as_ref().is_some_and(|s| s.as_str() == BucketVersioningStatus::SUSPENDED);
-        self.put_config(
-            &cx,
-            "PutBucketVersioning",
-            "s3:PutBucketVersioning",
+        self.put_config(&cx, ("PutBucketVersioning", "s3:PutBucketVersioning"),
             &req.input.bucket,
             kind::VERSIONING,
             Some(config),
@@ -541,8 +527,7 @@ impl Backend {
         let value = status.logging_enabled.is_some().then_some(status);
         self.put_config(
             &cx,
-            "PutBucketLogging",
-            "s3:PutBucketLogging",
+            ("PutBucketLogging", "s3:PutBucketLogging"),
             &req.input.bucket,
             kind::LOGGING,
             value,
@@ -600,8 +585,7 @@ impl Backend {
         let value = (!empty).then_some(config);
         self.put_config(
             &cx,
-            "PutBucketNotificationConfiguration",
-            "s3:PutBucketNotification",
+            ("PutBucketNotificationConfiguration", "s3:PutBucketNotification"),
             &req.input.bucket,
             kind::NOTIFICATION,
             value,

@@ -182,3 +182,22 @@ pub fn canonical_user_id(account: &str) -> String {
     let b = md5::Md5::digest(format!("{account}/tessera-canonical-user").as_bytes());
     format!("{}{}", hex::encode(a), hex::encode(b))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bucket_record_of_an_older_tessera_reads_as_acls_disabled_without_block_public_access() {
+        let old = r#"{"name":"b","owner":"111122223333","created_millis":1,"region":"us-east-1","policy":null}"#;
+        let b: BucketRecord = serde_json::from_str(old).unwrap();
+        assert_eq!(b.object_ownership.as_deref(), Some(OBJECT_OWNERSHIP_ENFORCED));
+        assert!(b.acls_disabled());
+        assert_eq!(b.public_access_block, None);
+        assert!(!b.object_lock_enabled);
+        // DeleteBucketOwnershipControls is kept as such, not read back as the legacy default.
+        let deleted = r#"{"name":"b","owner":"1","created_millis":1,"region":"us-east-1","object_ownership":null}"#;
+        let b: BucketRecord = serde_json::from_str(deleted).unwrap();
+        assert_eq!(b.object_ownership, None);
+    }
+}
