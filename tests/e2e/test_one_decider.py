@@ -645,6 +645,9 @@ def setup_round(w, gen):
     for b in gen.buckets.values():
         s3 = w.client("s3", w.admin[b["label"]])
         s3.create_bucket(Bucket=b["name"])
+        # Block Public Access is not the engine's (the simulator has no bucket settings): off,
+        # as on a bucket made before April 2023.
+        s3.delete_public_access_block(Bucket=b["name"])
         for key in OBJECT_KEYS_FIXED + [f"home/{n}/doc.txt" for n in user_names]:
             s3.put_object(Bucket=b["name"], Key=key, Body=b"x")
         if rng.random() < 0.8:
