@@ -41,7 +41,7 @@ impl std::fmt::Debug for Backend {
     }
 }
 
-type Ctx = Vec<(String, Vec<String>)>;
+pub(crate) type Ctx = Vec<(String, Vec<String>)>;
 
 pub(crate) fn err(code: S3ErrorCode, msg: &'static str) -> S3Error {
     S3Error::with_message(code, msg)
@@ -367,10 +367,6 @@ impl Backend {
         bucket: Option<&BucketRecord>,
         mut context: Ctx,
     ) -> S3Result<()> {
-        let Some(caller) = &cx.caller else {
-            // Anonymous requests: see docs/S3.md (they need the engine's anonymous principal).
-            return Err(err(S3ErrorCode::AccessDenied, "Access Denied"));
-        };
         context.push(("s3:authType".into(), vec![cx.auth_type.as_str().into()]));
         if !cx.signature_version.is_empty() {
             context.push(("s3:signatureversion".into(), vec![cx.signature_version.into()]));
@@ -384,6 +380,9 @@ impl Backend {
         if let Some(b) = bucket {
             context.push(("s3:ResourceAccount".into(), vec![b.owner.clone()]));
         }
+        let Some(caller) = &cx.caller else {
+            return self.authorize_anonymous(cx, operation, action, resource, bucket, context);
+        };
         let resource_policy = match bucket {
             Some(b) => self.policy_for(&caller.account, b)?,
             None => None,

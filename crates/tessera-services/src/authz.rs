@@ -192,7 +192,7 @@ impl Services {
 
 impl Services {
     /// The engine's decision for a principal with no identity side in Tessera: a web identity
-    /// (or SAML) principal calling `AssumeRoleWith*`, unsigned. Only `req`'s resource policy
+    /// (or SAML) principal calling `AssumeRoleWith*`, or an anonymous S3 request, unsigned. Only `req`'s resource policy
     /// (the trust policy) and the resource account's RCPs apply; the context holds the request's
     /// global keys (time, source IP, region, user agent, resource account and organization) and
     /// `req.context` (the provider's keys, `aws:FederatedProvider`, `sts:RoleSessionName`, ...).
