@@ -151,8 +151,8 @@ async fn handle(State(console): State<Arc<Console>>, req: Request) -> Response {
             .find(|(k, _)| *k == session::COOKIE)
             .map(|(_, v)| v.to_string())
     });
-    let secure = parts.uri.scheme_str() == Some("https")
-        || header("x-forwarded-proto").is_some_and(|p| p.eq_ignore_ascii_case("https"));
+    // From the listener (never a header a client or proxy could set).
+    let secure = parts.extensions.get::<tessera_s3::TlsConnection>().is_some();
     let req = Req {
         method: parts.method.clone(),
         path,
