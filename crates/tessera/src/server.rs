@@ -55,8 +55,7 @@ pub fn run(
     let certs = match tls {
         Some(source) => {
             create_private_dir(data_dir)?;
-            let (cert, key) = crate::tls::certificate_files(source, data_dir, listen)?;
-            Some(crate::tls::Certificates::load(cert, key)?)
+            Some(crate::tls::load(source, data_dir, listen)?)
         }
         None => None,
     };

@@ -4,10 +4,11 @@
 //! Requests that arrive over TLS carry the [`tessera_s3::TlsConnection`] extension, set here by
 //! the listener (never from a header); `aws:SecureTransport` is true exactly for those.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -33,15 +34,14 @@ pub enum TlsSource {
     SelfSigned,
 }
 
-/// The certificate files a [`TlsSource`] names, made first for `--tls-self-signed`.
-pub fn certificate_files(
-    source: &TlsSource,
-    data_dir: &Path,
-    listen: SocketAddr,
-) -> anyhow::Result<(PathBuf, PathBuf)> {
+/// Load the certificate a [`TlsSource`] names (made first for `--tls-self-signed`).
+pub fn load(source: &TlsSource, data_dir: &Path, listen: SocketAddr) -> anyhow::Result<Arc<Certificates>> {
     match source {
-        TlsSource::Files { cert, key } => Ok((cert.clone(), key.clone())),
-        TlsSource::SelfSigned => self_signed(&data_dir.join("tls"), listen.ip()),
+        TlsSource::Files { cert, key } => Certificates::load(cert.clone(), key.clone(), None),
+        TlsSource::SelfSigned => {
+            let (cert, key, ca) = self_signed(&data_dir.join("tls"), listen.ip())?;
+            Certificates::load(cert, key, Some(ca))
+        }
     }
 }
 
@@ -52,13 +52,15 @@ pub struct Certificates {
     cert: PathBuf,
     key: PathBuf,
     current: RwLock<Arc<CertifiedKey>>,
+    /// `--tls-self-signed` only: certificates for `<account-id>.localhost` names.
+    ca: Option<LocalCa>,
 }
 
 impl Certificates {
     /// Load the PEM certificate chain and private key.
-    pub fn load(cert: PathBuf, key: PathBuf) -> anyhow::Result<Arc<Certificates>> {
+    fn load(cert: PathBuf, key: PathBuf, ca: Option<LocalCa>) -> anyhow::Result<Arc<Certificates>> {
         let current = RwLock::new(load_certified_key(&cert, &key)?);
-        Ok(Arc::new(Certificates { cert, key, current }))
+        Ok(Arc::new(Certificates { cert, key, current, ca }))
     }
 
     /// Read the files again; on any error the certificate in use stays and the error is logged.
@@ -90,7 +92,12 @@ impl Certificates {
 }
 
 impl ResolvesServerCert for Certificates {
-    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        if let (Some(ca), Some(name)) = (&self.ca, hello.server_name()) {
+            if let Some(k) = ca.account_certificate(name) {
+                return Some(k);
+            }
+        }
         self.current.read().ok().map(|k| k.clone())
     }
 }
@@ -202,8 +209,9 @@ fn self_signed_names(ip: IpAddr) -> Vec<String> {
 
 /// `--tls-self-signed`: `dir/ca.pem` + `dir/ca.key` (a private CA, made once) and
 /// `dir/server.pem` + `dir/server.key` signed by it, made again only when the names change
-/// (they are recorded in `dir/server.names`). Returns the server certificate and key paths.
-fn self_signed(dir: &Path, ip: IpAddr) -> anyhow::Result<(PathBuf, PathBuf)> {
+/// (they are recorded in `dir/server.names`). Returns the server certificate and key paths,
+/// and the CA.
+fn self_signed(dir: &Path, ip: IpAddr) -> anyhow::Result<(PathBuf, PathBuf, LocalCa)> {
     crate::server::create_private_dir(dir)?;
     let write_key = |path: &Path, pem: &str| {
         tessera_services::bootstrap::write_private_file(path, pem.as_bytes())
@@ -229,24 +237,72 @@ fn self_signed(dir: &Path, ip: IpAddr) -> anyhow::Result<(PathBuf, PathBuf)> {
         tracing::info!(ca = %ca_pem.display(), "made a private CA for --tls-self-signed");
         key
     };
+    // The same parameters and key give the same issuer name and key identifier as ca.pem.
+    let ca = ca_params().self_signed(&ca_key_pair).context("loading the CA")?;
+    let ca = LocalCa { cert: ca, key: ca_key_pair, issued: Mutex::new(HashMap::new()) };
     let names = self_signed_names(ip);
     let recorded = std::fs::read_to_string(&names_file).unwrap_or_default();
     if recorded.trim() == names.join(",") && server_pem.is_file() && server_key.is_file() {
-        return Ok((server_pem, server_key));
+        return Ok((server_pem, server_key, ca));
     }
-    // The same parameters and key give the same issuer name and key identifier as ca.pem.
-    let ca = ca_params().self_signed(&ca_key_pair).context("loading the CA")?;
-    let mut params = rcgen::CertificateParams::new(names.clone()).context("server certificate names")?;
-    params.distinguished_name.push(rcgen::DnType::CommonName, "localhost");
-    params.use_authority_key_identifier_extension = true;
-    params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature, rcgen::KeyUsagePurpose::KeyEncipherment];
-    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
-    let key = rcgen::KeyPair::generate().context("making the server key")?;
-    let cert = params.signed_by(&key, &ca, &ca_key_pair).context("signing the server certificate")?;
+    let (cert, key) = ca.issue(names.clone())?;
     write_key(&server_key, &key.serialize_pem())?;
     std::fs::write(&server_pem, cert.pem()).with_context(|| format!("writing {}", server_pem.display()))?;
     std::fs::write(&names_file, names.join(",")).with_context(|| format!("writing {}", names_file.display()))?;
-    Ok((server_pem, server_key))
+    Ok((server_pem, server_key, ca))
+}
+
+/// Most `<account-id>.localhost` certificates kept in memory.
+const MAX_ACCOUNT_CERTIFICATES: usize = 1000;
+
+/// `--tls-self-signed`'s CA, in memory. Clients built on OpenSSL refuse `*.localhost` (a
+/// wildcard right above a top-level name), so S3 Control's `<account-id>.localhost` gets a
+/// certificate of its own, issued at its first handshake (never written to disk).
+struct LocalCa {
+    cert: rcgen::Certificate,
+    key: rcgen::KeyPair,
+    issued: Mutex<HashMap<String, Arc<CertifiedKey>>>,
+}
+
+impl std::fmt::Debug for LocalCa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalCa").finish_non_exhaustive()
+    }
+}
+
+impl LocalCa {
+    /// A server certificate for `names`, signed by this CA, and its key.
+    fn issue(&self, names: Vec<String>) -> anyhow::Result<(rcgen::Certificate, rcgen::KeyPair)> {
+        let mut params = rcgen::CertificateParams::new(names).context("server certificate names")?;
+        params.distinguished_name.push(rcgen::DnType::CommonName, "localhost");
+        params.use_authority_key_identifier_extension = true;
+        params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature, rcgen::KeyUsagePurpose::KeyEncipherment];
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+        let key = rcgen::KeyPair::generate().context("making the server key")?;
+        let cert = params.signed_by(&key, &self.cert, &self.key).context("signing the server certificate")?;
+        Ok((cert, key))
+    }
+
+    /// The certificate for `<12 digits>.localhost`; `None` for any other name.
+    fn account_certificate(&self, name: &str) -> Option<Arc<CertifiedKey>> {
+        let account = name.strip_suffix(".localhost")?;
+        if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let mut issued = self.issued.lock().ok()?;
+        if let Some(k) = issued.get(name) {
+            return Some(k.clone());
+        }
+        if issued.len() >= MAX_ACCOUNT_CERTIFICATES {
+            return None;
+        }
+        let (cert, key) = self.issue(vec![name.to_string()]).ok()?;
+        let private = PrivateKeyDer::Pkcs8(key.serialize_der().into());
+        let signing = rustls::crypto::ring::sign::any_supported_type(&private).ok()?;
+        let certified = Arc::new(CertifiedKey::new(vec![cert.der().clone()], signing));
+        issued.insert(name.to_string(), certified.clone());
+        Some(certified)
+    }
 }
 
 /// The private CA's certificate parameters (fixed, so the CA can be re-derived from its key).
@@ -268,11 +324,14 @@ mod tests {
     fn self_signed_is_made_once_and_loads() {
         let dir = tempfile::tempdir().unwrap();
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
-        let (cert, key) = self_signed(dir.path(), ip).unwrap();
+        let (cert, key, _) = self_signed(dir.path(), ip).unwrap();
         let first = std::fs::read(&cert).unwrap();
         let ca = std::fs::read(dir.path().join("ca.pem")).unwrap();
         assert!(load_certified_key(&cert, &key).is_ok());
-        let (cert2, _) = self_signed(dir.path(), ip).unwrap();
+        let (cert2, _, local) = self_signed(dir.path(), ip).unwrap();
+        assert!(local.account_certificate("123456789012.localhost").is_some());
+        assert!(local.account_certificate("example.localhost").is_none());
+        assert!(local.account_certificate("123456789012.example.com").is_none());
         assert_eq!(std::fs::read(&cert2).unwrap(), first);
         // Another listen address: a new server certificate from the same CA.
         self_signed(dir.path(), "10.0.0.1".parse().unwrap()).unwrap();
@@ -289,8 +348,8 @@ mod tests {
     #[test]
     fn a_bad_reload_keeps_the_old_certificate() {
         let dir = tempfile::tempdir().unwrap();
-        let (cert, key) = self_signed(dir.path(), "127.0.0.1".parse().unwrap()).unwrap();
-        let certs = Certificates::load(cert.clone(), key).unwrap();
+        let (cert, key, _) = self_signed(dir.path(), "127.0.0.1".parse().unwrap()).unwrap();
+        let certs = Certificates::load(cert.clone(), key, None).unwrap();
         let before = certs.current.read().unwrap().cert.clone();
         std::fs::write(&cert, "not a certificate").unwrap();
         certs.reload();
