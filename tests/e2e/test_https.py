@@ -322,3 +322,39 @@ def test_http2_by_alpn(tessera_factory, monkeypatch):
         "sts", endpoint_url=f"https://localhost:{port}", verify=str(ca),
         config=botocore.config.Config(retries={"max_attempts": 1}), **t.root_creds)
     assert sts.get_caller_identity()["Arn"].endswith(":root")
+
+
+EC2_TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+
+
+def test_imds_listener_beside_https(tessera_factory, monkeypatch):
+    """`--imds-listen`: IMDS on plain HTTP (nothing else there), the API on HTTPS; an SDK on the
+    instance gets its role's credentials from the one and calls the other."""
+    import requests
+    t = tessera_factory("tls", SELF_SIGNED + ["--imds-listen", "127.0.0.1:0"])
+    ca = t.data_dir / "tls" / "ca.pem"
+    start_tls(t, ca, monkeypatch)
+    imds = (t.data_dir / "imds-endpoint").read_text().strip()
+    assert imds.startswith("http://127.0.0.1:")
+    iam = t.client("iam")
+    name = unique("tls-instance-")
+    role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=EC2_TRUST)["Role"]
+    iam.create_instance_profile(InstanceProfileName=name)
+    iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=name)
+    iid = t.client("ec2").run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1,
+                                        IamInstanceProfile={"Name": name})["Instances"][0]["InstanceId"]
+    # Only unsigned /imds/ requests are served there.
+    assert requests.get(f"{imds}/_tessera/health", timeout=5).status_code == 404
+    assert requests.post(f"{imds}/", data="Action=GetCallerIdentity", timeout=5).status_code == 404
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_EC2_METADATA_SERVICE_ENDPOINT=f"{imds}/imds/{iid}/", AWS_CONFIG_FILE=os.devnull,
+               AWS_SHARED_CREDENTIALS_FILE=os.devnull, AWS_CA_BUNDLE=str(ca), AWS_ENDPOINT_URL=t.endpoint,
+               AWS_DEFAULT_REGION=REGION, AWS_PAGER="")
+    import subprocess
+    from conftest import AWS
+    proc = subprocess.run([AWS, "sts", "get-caller-identity", "--output", "json"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["Arn"].startswith(role["Arn"].replace(":iam::", ":sts::").replace(":role/", ":assumed-role/"))

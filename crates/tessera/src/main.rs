@@ -2,6 +2,7 @@
 
 mod audit_cli;
 mod console;
+mod imds_listener;
 mod resources;
 mod server;
 mod tls;
@@ -75,6 +76,12 @@ enum Command {
         ///   export AWS_CA_BUNDLE=DIR/tls/ca.pem AWS_ENDPOINT_URL=$(cat DIR/endpoint)
         #[arg(long, verbatim_doc_comment)]
         tls_self_signed: bool,
+        /// Also listen on this address, plain HTTP, for the instance metadata service only
+        /// (`/imds/<instance-id>/...`; anything else is 404), so instances reach IMDS without
+        /// a CA bundle while the main endpoint serves HTTPS. Its base URL goes to
+        /// DIR/imds-endpoint: AWS_EC2_METADATA_SERVICE_ENDPOINT=$(cat DIR/imds-endpoint)/imds/ID/
+        #[arg(long, value_name = "ADDR")]
+        imds_listen: Option<SocketAddr>,
         #[command(flatten)]
         audit: audit_cli::AuditOptions,
     },
@@ -244,13 +251,13 @@ fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve { listen, data_dir, store_url, tls_cert, tls_key, tls_self_signed, audit } => {
+        Command::Serve { listen, data_dir, store_url, tls_cert, tls_key, tls_self_signed, imds_listen, audit } => {
             let tls = match (tls_cert, tls_key) {
                 (Some(cert), Some(key)) => Some(tls::TlsSource::Files { cert, key }),
                 _ if tls_self_signed => Some(tls::TlsSource::SelfSigned),
                 _ => None,
             };
-            server::run(listen, &data_dir, store_url.as_deref(), &audit, tls.as_ref())
+            server::run(listen, &data_dir, store_url.as_deref(), &audit, tls.as_ref(), imds_listen)
         }
         Command::Policy(PolicyCommand::Simulate { jsonl }) => {
             let stdin = std::io::stdin().lock();

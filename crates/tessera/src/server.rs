@@ -50,6 +50,7 @@ pub fn run(
     store_url: Option<&str>,
     audit: &crate::audit_cli::AuditOptions,
     tls: Option<&crate::tls::TlsSource>,
+    imds_listen: Option<SocketAddr>,
 ) -> anyhow::Result<()> {
     // Before the data dir is opened: a certificate that does not load stops the start.
     let certs = match tls {
@@ -79,6 +80,21 @@ pub fn run(
             .context("writing the endpoint file")?;
         tracing::info!(%endpoint, management_account = %management, "tessera is serving");
         let resources = crate::resources::Resources::open(services.clone(), data_dir)?;
+        let imds = match imds_listen {
+            Some(imds_addr) => {
+                let l =
+                    tokio::net::TcpListener::bind(imds_addr).await.with_context(|| format!("binding {imds_addr}"))?;
+                let imds_endpoint = format!("http://{}", l.local_addr()?);
+                tessera_services::bootstrap::write_private_file(
+                    &data_dir.join("imds-endpoint"),
+                    format!("{imds_endpoint}\n").as_bytes(),
+                )
+                .context("writing the imds-endpoint file")?;
+                tracing::info!(%imds_endpoint, "instance metadata service listening");
+                Some(tokio::spawn(crate::imds_listener::serve(l, crate::imds_listener::router(resources.clone()))))
+            }
+            None => None,
+        };
         let console = Arc::new(crate::console::Console::new(services.clone(), resources.s3()));
         let app = Router::new()
             .route("/_tessera/health", get(health))
@@ -96,6 +112,9 @@ pub fn run(
                 .with_graceful_shutdown(shutdown_signal())
                 .await
                 .context("serving")?,
+        }
+        if let Some(imds) = imds {
+            imds.await.context("the IMDS listener")?.context("serving IMDS")?;
         }
         // Deliver what trails have pending and close their digest periods.
         tokio::task::spawn_blocking(move || delivery.shutdown()).await.context("final trail delivery")?;
@@ -217,7 +236,7 @@ fn load_or_create_kek(path: &Path) -> anyhow::Result<[u8; 32]> {
     }
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
