@@ -100,6 +100,11 @@ def test_self_signed_endpoint_cli_and_boto3(tessera_factory, monkeypatch):
     got = t.cli("s3control", "get-public-access-block", "--account-id", ident["Account"], env=control_env)
     assert got["PublicAccessBlockConfiguration"] == settings
 
+    # The console's session cookie is Secure over HTTPS.
+    import requests
+    r = requests.get(f"{t.endpoint}/console/signin", verify=str(ca), timeout=5)
+    assert "Secure" in r.headers["Set-Cookie"]
+
     # A restart reuses the CA (what clients were given stays valid).
     before = ca.read_bytes()
     t.stop()
