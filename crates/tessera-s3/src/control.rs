@@ -236,7 +236,7 @@ impl S3Endpoint {
                 region: parsed.scope.region.clone(),
                 source_ip: peer.ip().to_string(),
                 user_agent: header("user-agent").unwrap_or_default(),
-                secure_transport: false,
+                secure_transport: parts.extensions.get::<crate::TlsConnection>().is_some(),
                 now_millis,
             },
             auth_type: if parsed.presigned.is_some() { AuthType::Query } else { AuthType::Header },

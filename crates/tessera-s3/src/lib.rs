@@ -115,6 +115,11 @@ impl AuthType {
     }
 }
 
+/// Marks a request that arrived over TLS: the listener sets it (never a header), and
+/// `aws:SecureTransport` is true exactly when it is present.
+#[derive(Debug, Clone, Copy)]
+pub struct TlsConnection;
+
 /// What Tessera knows of a request beside its S3 input, passed to the operations in the
 /// request extensions.
 #[derive(Debug, Clone)]
@@ -364,7 +369,7 @@ impl S3Endpoint {
             region: "us-east-1".to_string(),
             source_ip: peer.ip().to_string(),
             user_agent: header("user-agent").unwrap_or_default(),
-            secure_transport: false,
+            secure_transport: parts.extensions.get::<TlsConnection>().is_some(),
             now_millis,
         };
         let v2_header = header("authorization").filter(|a| a.starts_with("AWS "));

@@ -2,8 +2,10 @@
 
 mod audit_cli;
 mod console;
+mod imds_listener;
 mod resources;
 mod server;
+mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -58,6 +60,28 @@ enum Command {
         /// endpoint; servers sharing one database need the same master.key. See docs/STORAGE.md.
         #[arg(long, env = "TESSERA_STORE_URL", hide_env_values = true, value_name = "URL", value_parser = parse_store_url)]
         store_url: Option<String>,
+        /// Serve HTTPS with this PEM certificate (the server's certificate first, then any
+        /// intermediates); needs --tls-key. `kill -HUP <pid>` reloads both files: new
+        /// connections get the new certificate, open ones keep theirs, and a file that does
+        /// not load is logged and the current certificate stays. See docs/OPERATIONS.md.
+        #[arg(long, value_name = "FILE", requires = "tls_key", conflicts_with = "tls_self_signed")]
+        tls_cert: Option<PathBuf>,
+        /// The PEM private key (PKCS#8, PKCS#1 or SEC1) of --tls-cert.
+        #[arg(long, value_name = "FILE", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Serve HTTPS with a certificate from a private CA made under DIR/tls/ on first start
+        /// (ca.pem, ca.key mode 0600; later starts reuse them), for the listen address,
+        /// `localhost` and `*.localhost`. For local use and tests, not for a shared server.
+        /// Clients trust it through the CA file:
+        ///   export AWS_CA_BUNDLE=DIR/tls/ca.pem AWS_ENDPOINT_URL=$(cat DIR/endpoint)
+        #[arg(long, verbatim_doc_comment)]
+        tls_self_signed: bool,
+        /// Also listen on this address, plain HTTP, for the instance metadata service only
+        /// (`/imds/<instance-id>/...`; anything else is 404), so instances reach IMDS without
+        /// a CA bundle while the main endpoint serves HTTPS. Its base URL goes to
+        /// DIR/imds-endpoint: AWS_EC2_METADATA_SERVICE_ENDPOINT=$(cat DIR/imds-endpoint)/imds/ID/
+        #[arg(long, value_name = "ADDR")]
+        imds_listen: Option<SocketAddr>,
         #[command(flatten)]
         audit: audit_cli::AuditOptions,
     },
@@ -227,8 +251,13 @@ fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve { listen, data_dir, store_url, audit } => {
-            server::run(listen, &data_dir, store_url.as_deref(), &audit)
+        Command::Serve { listen, data_dir, store_url, tls_cert, tls_key, tls_self_signed, imds_listen, audit } => {
+            let tls = match (tls_cert, tls_key) {
+                (Some(cert), Some(key)) => Some(tls::TlsSource::Files { cert, key }),
+                _ if tls_self_signed => Some(tls::TlsSource::SelfSigned),
+                _ => None,
+            };
+            server::run(listen, &data_dir, store_url.as_deref(), &audit, tls.as_ref(), imds_listen)
         }
         Command::Policy(PolicyCommand::Simulate { jsonl }) => {
             let stdin = std::io::stdin().lock();

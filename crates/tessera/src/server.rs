@@ -43,13 +43,23 @@ pub(crate) fn audited() -> bool {
     !UNAUDITED.load(std::sync::atomic::Ordering::Relaxed)
 }
 
-/// Start the server and block until SIGTERM/SIGINT.
+/// Start the server (HTTPS when `tls` is given) and block until SIGTERM/SIGINT.
 pub fn run(
     listen: SocketAddr,
     data_dir: &Path,
     store_url: Option<&str>,
     audit: &crate::audit_cli::AuditOptions,
+    tls: Option<&crate::tls::TlsSource>,
+    imds_listen: Option<SocketAddr>,
 ) -> anyhow::Result<()> {
+    // Before the data dir is opened: a certificate that does not load stops the start.
+    let certs = match tls {
+        Some(source) => {
+            create_private_dir(data_dir)?;
+            Some(crate::tls::load(source, data_dir, listen)?)
+        }
+        None => None,
+    };
     let services = Arc::new(open(data_dir, store_url, audit)?);
     let management = tessera_services::bootstrap::first_start(&services, data_dir).context("first start")?;
     if audit.unaudited_benchmark_only {
@@ -65,11 +75,26 @@ pub fn run(
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
         let addr = listener.local_addr()?;
-        let endpoint = format!("http://{addr}");
+        let endpoint = format!("{}://{addr}", if certs.is_some() { "https" } else { "http" });
         tessera_services::bootstrap::write_private_file(&data_dir.join("endpoint"), format!("{endpoint}\n").as_bytes())
             .context("writing the endpoint file")?;
         tracing::info!(%endpoint, management_account = %management, "tessera is serving");
         let resources = crate::resources::Resources::open(services.clone(), data_dir)?;
+        let imds = match imds_listen {
+            Some(imds_addr) => {
+                let l =
+                    tokio::net::TcpListener::bind(imds_addr).await.with_context(|| format!("binding {imds_addr}"))?;
+                let imds_endpoint = format!("http://{}", l.local_addr()?);
+                tessera_services::bootstrap::write_private_file(
+                    &data_dir.join("imds-endpoint"),
+                    format!("{imds_endpoint}\n").as_bytes(),
+                )
+                .context("writing the imds-endpoint file")?;
+                tracing::info!(%imds_endpoint, "instance metadata service listening");
+                Some(tokio::spawn(crate::imds_listener::serve(l, crate::imds_listener::router(resources.clone()))))
+            }
+            None => None,
+        };
         let console = Arc::new(crate::console::Console::new(services.clone(), resources.s3()));
         let app = Router::new()
             .route("/_tessera/health", get(health))
@@ -77,10 +102,20 @@ pub fn run(
             .with_state(services)
             .merge(crate::console::router(console))
             .layer(axum::middleware::from_fn_with_state(resources, crate::resources::route));
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .context("serving")?;
+        match certs {
+            Some(certs) => {
+                let config = certs.server_config()?;
+                crate::tls::reload_on_sighup(certs)?;
+                crate::tls::serve(listener, config, app, shutdown_signal()).await;
+            }
+            None => axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+                .with_graceful_shutdown(shutdown_signal())
+                .await
+                .context("serving")?,
+        }
+        if let Some(imds) = imds {
+            imds.await.context("the IMDS listener")?.context("serving IMDS")?;
+        }
         // Deliver what trails have pending and close their digest periods.
         tokio::task::spawn_blocking(move || delivery.shutdown()).await.context("final trail delivery")?;
         tracing::info!("tessera stopped");
@@ -175,7 +210,7 @@ fn check_master_key(store: &dyn Store, secrets: &SecretBox, data_dir: &Path) -> 
     }
 }
 
-fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+pub(crate) fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
     if !dir.exists() {
         let mut b = std::fs::DirBuilder::new();
         b.recursive(true);
@@ -201,7 +236,7 @@ fn load_or_create_kek(path: &Path) -> anyhow::Result<[u8; 32]> {
     }
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -392,7 +427,7 @@ fn process(
             region: parsed.scope.region.clone(),
             source_ip: peer.ip().to_string(),
             user_agent: header("user-agent"),
-            secure_transport: false,
+            secure_transport: parts.extensions.get::<tessera_s3::TlsConnection>().is_some(),
             now_millis,
         },
     };
@@ -452,7 +487,7 @@ fn process_unsigned(
             region: "us-east-1".to_string(),
             source_ip: peer.ip().to_string(),
             user_agent: header("user-agent"),
-            secure_transport: false,
+            secure_transport: parts.extensions.get::<tessera_s3::TlsConnection>().is_some(),
             now_millis: services.clock.now_millis(),
         },
     };

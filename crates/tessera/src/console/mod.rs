@@ -70,7 +70,11 @@ pub(crate) struct Req {
     form: Vec<(String, String)>,
     cookie: Option<String>,
     csrf_header: Option<String>,
+    /// Whether the session cookie gets `Secure`: over TLS, or behind a proxy that says https.
     secure: bool,
+    /// Whether the request came on Tessera's TLS listener (`aws:SecureTransport`; no header
+    /// can set it).
+    tls: bool,
     peer: SocketAddr,
     user_agent: String,
 }
@@ -151,8 +155,10 @@ async fn handle(State(console): State<Arc<Console>>, req: Request) -> Response {
             .find(|(k, _)| *k == session::COOKIE)
             .map(|(_, v)| v.to_string())
     });
-    let secure = parts.uri.scheme_str() == Some("https")
-        || header("x-forwarded-proto").is_some_and(|p| p.eq_ignore_ascii_case("https"));
+    // From the listener, never from a header a client could send.
+    let tls = parts.extensions.get::<tessera_s3::TlsConnection>().is_some();
+    // A spoofed header can only make the cookie stricter.
+    let secure = tls || header("x-forwarded-proto").is_some_and(|p| p.eq_ignore_ascii_case("https"));
     let req = Req {
         method: parts.method.clone(),
         path,
@@ -161,6 +167,7 @@ async fn handle(State(console): State<Arc<Console>>, req: Request) -> Response {
         cookie,
         csrf_header: header("x-csrf-token"),
         secure,
+        tls,
         peer,
         user_agent: header("user-agent").unwrap_or_default(),
     };
@@ -335,7 +342,7 @@ impl Console {
             region: "us-east-1".into(),
             source_ip: cx.req.peer.ip().to_string(),
             user_agent: format!("tessera-console {}", cx.req.user_agent),
-            secure_transport: cx.req.secure,
+            secure_transport: cx.req.tls,
             now_millis: self.services.clock.now_millis(),
         }
     }
