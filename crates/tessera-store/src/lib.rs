@@ -83,8 +83,11 @@ where
     S: Store + ?Sized,
     E: From<StoreError>,
 {
+    let started = std::time::Instant::now();
     let mut txn = store.write()?;
     let out = f(txn.as_mut())?;
     txn.commit()?;
+    metrics::histogram!("tessera_store_transaction_seconds", "backend" => store.backend_name())
+        .record(started.elapsed().as_secs_f64());
     Ok(out)
 }

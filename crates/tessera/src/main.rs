@@ -1,7 +1,9 @@
 //! `tessera`: the server and its command line.
 
+mod access_log;
 mod audit_cli;
 mod console;
+mod metrics;
 mod resources;
 mod server;
 
@@ -58,6 +60,10 @@ enum Command {
         /// endpoint; servers sharing one database need the same master.key. See docs/STORAGE.md.
         #[arg(long, env = "TESSERA_STORE_URL", hide_env_values = true, value_name = "URL", value_parser = parse_store_url)]
         store_url: Option<String>,
+        /// Log format: `text` (one line per event, `key=value` fields) or `json` (one JSON
+        /// object per line). Colours only when stderr is a terminal. See docs/OPERATIONS.md.
+        #[arg(long, env = "TESSERA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+        log_format: LogFormat,
         #[command(flatten)]
         audit: audit_cli::AuditOptions,
     },
@@ -155,6 +161,29 @@ enum PolicyCommand {
     },
 }
 
+/// `tessera serve --log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Log to stderr at `RUST_LOG`'s levels (default `info`), in `format`, with terminal colours
+/// only when stderr is a terminal.
+fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).init(),
+    }
+}
+
 /// Policy types for `tessera policy validate --policy-type`.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum PolicyKindArg {
@@ -218,16 +247,15 @@ fn validate_files(ty: tessera_policy::PolicyType, files: &[PathBuf]) -> anyhow::
 }
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    let format = match &cli.command {
+        Command::Serve { log_format, .. } => *log_format,
+        _ => LogFormat::Text,
+    };
+    init_logging(format);
     match cli.command {
-        Command::Serve { listen, data_dir, store_url, audit } => {
+        Command::Serve { listen, data_dir, store_url, log_format: _, audit } => {
+            metrics::install()?;
             server::run(listen, &data_dir, store_url.as_deref(), &audit)
         }
         Command::Policy(PolicyCommand::Simulate { jsonl }) => {
