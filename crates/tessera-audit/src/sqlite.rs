@@ -501,6 +501,8 @@ fn index_upto(shared: &Shared, upto: i64, batch: usize, max_batches: usize) -> R
         insert_indexed(&mut lock(&shared.conn), &rows, last)?;
         state.indexed = last;
         shared.indexed.store(last, Ordering::SeqCst);
+        let lag = shared.durable.load(Ordering::SeqCst) - last;
+        metrics::gauge!("tessera_audit_indexer_lag_events").set(lag.max(0) as f64);
         batches += 1;
     }
     // Only when this call moved the mark: a read with nothing pending touches no file.
@@ -632,7 +634,11 @@ fn writer_loop(
             rows.extend(job.rows);
             waiting.push(job.done);
         }
+        metrics::gauge!("tessera_audit_queue_depth").decrement(n as f64);
+        metrics::histogram!("tessera_audit_batch_events").record(n as f64);
+        let started = Instant::now();
         let result = journal.append(next_seq, rows);
+        metrics::histogram!("tessera_audit_sync_seconds").record(started.elapsed().as_secs_f64());
         match &result {
             Ok(()) => {
                 next_seq += i64::try_from(n).unwrap_or(0);
@@ -640,6 +646,7 @@ fn writer_loop(
                 shared.health.last_failure_millis.store(0, Ordering::SeqCst);
             }
             Err(e) => {
+                metrics::counter!("tessera_audit_sync_failures_total").increment(1);
                 tracing::error!(error = %e, events = n, "audit events could not be written; their requests fail");
                 shared.health.last_failure_millis.store(wall_millis(), Ordering::SeqCst);
             }
@@ -649,6 +656,7 @@ fn writer_loop(
         }
         let durable = shared.durable.load(Ordering::SeqCst);
         let backlog = durable - shared.indexed.load(Ordering::SeqCst);
+        metrics::gauge!("tessera_audit_indexer_lag_events").set(backlog as f64);
         if backlog >= INDEX_STEP as i64 {
             let _ = nudge.try_send(());
         }
@@ -836,7 +844,9 @@ impl AuditStore for SqliteAuditStore {
         let Some(sender) = sender.as_ref() else {
             return Err(AuditError::Unavailable("the audit store is shut down".into()));
         };
+        let queued = rows.len() as f64;
         sender.send(Job { rows, done }).map_err(|_| AuditError::Unavailable("the audit writer has stopped".into()))?;
+        metrics::gauge!("tessera_audit_queue_depth").increment(queued);
         Ok(receipt)
     }
 

@@ -121,6 +121,7 @@ impl Services {
     /// `AccessDenied` with AWS's message and reason clause unless the engine allows it.
     pub fn authorize_request(&self, call: &Call, req: &AuthzRequest<'_>) -> Result<(), AwsError> {
         let decision = self.decide(call, req)?;
+        crate::access_record::note_decision(call, &decision);
         if decision.is_allowed() {
             return Ok(());
         }
@@ -247,7 +248,9 @@ impl Services {
             resource_account: req.resource_account,
             context: &ctx,
         };
-        Ok(tessera_policy::evaluate(&set, &request))
+        let decision = tessera_policy::evaluate(&set, &request);
+        crate::access_record::note_decision(call, &decision);
+        Ok(decision)
     }
 }
 

@@ -4,6 +4,7 @@
 //! authenticate ([`Services::credentials`]) → authorize ([`Services::authorize`], inside each
 //! operation, before it touches state) → operate (one store transaction) → respond.
 
+pub mod access_record;
 pub mod account;
 pub mod authz;
 pub mod bootstrap;

@@ -78,6 +78,13 @@ pub trait Store: Send + Sync + 'static {
 }
 
 /// Run `f` in a write transaction: commit when it returns `Ok`, roll back otherwise.
+/// Record a committed write transaction's latency, from the wait for the writer to the commit
+/// (`tessera_store_transaction_seconds`).
+pub(crate) fn record_commit(started: std::time::Instant, backend: &'static str) {
+    metrics::histogram!("tessera_store_transaction_seconds", "backend" => backend)
+        .record(started.elapsed().as_secs_f64());
+}
+
 pub fn transact<S, R, E>(store: &S, f: impl FnOnce(&mut dyn WriteTxn) -> Result<R, E>) -> Result<R, E>
 where
     S: Store + ?Sized,

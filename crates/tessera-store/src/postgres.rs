@@ -475,6 +475,8 @@ struct PgWrite<'a> {
     /// A statement failed: PostgreSQL has aborted the transaction, so it can only roll back.
     failed: std::cell::Cell<bool>,
     done: bool,
+    /// When the transaction began waiting for the writer (its latency's start).
+    started: Instant,
 }
 
 impl PgWrite<'_> {
@@ -532,6 +534,9 @@ impl WriteTxn for PgWrite<'_> {
         // After a failed COMMIT the outcome is unknown to us; the connection is not reused.
         self.done = true;
         self.release(r.is_ok());
+        if r.is_ok() {
+            crate::record_commit(self.started, "postgres");
+        }
         r
     }
 }
@@ -554,6 +559,7 @@ impl Store for PostgresStore {
     }
 
     fn write(&self) -> Result<Box<dyn WriteTxn + '_>, StoreError> {
+        let started = Instant::now();
         let mut slot = lock(&self.writer);
         let (mut conn, reused) = match slot.take() {
             Some(c) => (c, true),
@@ -577,7 +583,13 @@ impl Store for PostgresStore {
                 return Err(be(e));
             }
         }
-        Ok(Box::new(PgWrite { slot, conn: RefCell::new(Some(conn)), failed: std::cell::Cell::new(false), done: false }))
+        Ok(Box::new(PgWrite {
+            slot,
+            conn: RefCell::new(Some(conn)),
+            failed: std::cell::Cell::new(false),
+            done: false,
+            started,
+        }))
     }
 
     fn backend_name(&self) -> &'static str {

@@ -215,6 +215,8 @@ struct SqliteWrite<'a> {
     conn: MutexGuard<'a, Connection>,
     generation: &'a AtomicU64,
     done: bool,
+    /// When the transaction began waiting for the writer (its latency's start).
+    started: std::time::Instant,
 }
 
 impl ReadTxn for SqliteWrite<'_> {
@@ -248,6 +250,7 @@ impl WriteTxn for SqliteWrite<'_> {
         run_cached(&self.conn, "COMMIT").map_err(be)?;
         self.done = true;
         self.generation.fetch_add(1, Ordering::Release);
+        crate::record_commit(self.started, "sqlite");
         Ok(())
     }
 }
@@ -266,9 +269,10 @@ impl Store for SqliteStore {
     }
 
     fn write(&self) -> Result<Box<dyn WriteTxn + '_>, StoreError> {
+        let started = std::time::Instant::now();
         let conn = lock(&self.writer);
         run_cached(&conn, "BEGIN IMMEDIATE").map_err(be)?;
-        Ok(Box::new(SqliteWrite { conn, generation: &self.generation, done: false }))
+        Ok(Box::new(SqliteWrite { conn, generation: &self.generation, done: false, started }))
     }
 
     fn backend_name(&self) -> &'static str {

@@ -1,8 +1,10 @@
 //! `tessera`: the server and its command line.
 
+mod access_log;
 mod audit_cli;
 mod console;
 mod imds_listener;
+mod metrics;
 mod resources;
 mod server;
 mod tls;
@@ -82,6 +84,10 @@ enum Command {
         /// DIR/imds-endpoint: AWS_EC2_METADATA_SERVICE_ENDPOINT=$(cat DIR/imds-endpoint)/imds/ID/
         #[arg(long, value_name = "ADDR")]
         imds_listen: Option<SocketAddr>,
+        /// Log format: `text` (one line per event, `key=value` fields) or `json` (one JSON
+        /// object per line). Colours only when stderr is a terminal. See docs/OPERATIONS.md.
+        #[arg(long, env = "TESSERA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+        log_format: LogFormat,
         #[command(flatten)]
         audit: audit_cli::AuditOptions,
     },
@@ -179,6 +185,33 @@ enum PolicyCommand {
     },
 }
 
+/// `tessera serve --log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Log to stderr at `RUST_LOG`'s levels (default `info`), in `format`, with terminal colours
+/// only when stderr is a terminal.
+fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal;
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // s3s logs whole requests, their Authorization header included, at debug: never a secret.
+    if let Ok(quiet) = "s3s=info".parse() {
+        filter = filter.add_directive(quiet);
+    }
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).init(),
+    }
+}
+
 /// Policy types for `tessera policy validate --policy-type`.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum PolicyKindArg {
@@ -242,16 +275,25 @@ fn validate_files(ty: tessera_policy::PolicyType, files: &[PathBuf]) -> anyhow::
 }
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    let format = match &cli.command {
+        Command::Serve { log_format, .. } => *log_format,
+        _ => LogFormat::Text,
+    };
+    init_logging(format);
     match cli.command {
-        Command::Serve { listen, data_dir, store_url, tls_cert, tls_key, tls_self_signed, imds_listen, audit } => {
+        Command::Serve {
+            listen,
+            data_dir,
+            store_url,
+            tls_cert,
+            tls_key,
+            tls_self_signed,
+            imds_listen,
+            log_format: _,
+            audit,
+        } => {
+            metrics::install()?;
             let tls = match (tls_cert, tls_key) {
                 (Some(cert), Some(key)) => Some(tls::TlsSource::Files { cert, key }),
                 _ if tls_self_signed => Some(tls::TlsSource::SelfSigned),

@@ -53,12 +53,12 @@ pub async fn route(State(res): State<Resources>, req: Request, next: Next) -> Re
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0)
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+    let control = signed && tessera_s3::control::is_control_path(parts.uri.path());
+    if let Some(r) = crate::access_log::record_of(&parts) {
+        r.update(|f| f.service = Some(if control { "s3-control" } else { "s3" }.to_string()));
+    }
     let req = Request::from_parts(parts, body);
-    let resp = if signed && tessera_s3::control::is_control_path(req.uri().path()) {
-        res.s3.handle_control(req, peer).await
-    } else {
-        res.s3.handle(req, peer).await
-    };
+    let resp = if control { res.s3.handle_control(req, peer).await } else { res.s3.handle(req, peer).await };
     resp.map(Body::new)
 }
 
@@ -76,7 +76,12 @@ async fn imds(res: &Resources, parts: &http::request::Parts) -> Response {
         forwarded: parts.headers.contains_key("x-forwarded-for"),
     };
     let services = res.services.clone();
-    let out = match tokio::task::spawn_blocking(move || tessera_services::imds::handle(&services, &req)).await {
+    let record = crate::access_log::record_of(parts);
+    let work = move || {
+        let _current = record.as_ref().map(|r| r.enter());
+        tessera_services::imds::handle(&services, &req)
+    };
+    let out = match tokio::task::spawn_blocking(work).await {
         Ok(r) => r,
         Err(_) => tessera_services::imds::ImdsResponse {
             status: 500,

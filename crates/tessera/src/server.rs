@@ -98,10 +98,12 @@ pub fn run(
         let console = Arc::new(crate::console::Console::new(services.clone(), resources.s3()));
         let app = Router::new()
             .route("/_tessera/health", get(health))
+            .route("/_tessera/metrics", get(crate::metrics::endpoint))
             .fallback(aws)
             .with_state(services)
             .merge(crate::console::router(console))
-            .layer(axum::middleware::from_fn_with_state(resources, crate::resources::route));
+            .layer(axum::middleware::from_fn_with_state(resources, crate::resources::route))
+            .layer(axum::middleware::from_fn(crate::access_log::log_request));
         match certs {
             Some(certs) => {
                 let config = certs.server_config()?;
@@ -278,7 +280,13 @@ async fn aws(
     };
     // The PostgreSQL client blocks on a runtime of its own: never on an async thread.
     let inline = services.store.reads_in_process() && in_memory_sts_call(&parts, &body);
+    let record = crate::access_log::record_of(&parts);
+    if let Some(r) = &record {
+        r.update(|f| f.request_id = Some(request_id.clone()));
+    }
     let run = move || {
+        // On a blocking thread the request's record must be made current again.
+        let _current = record.as_ref().map(|r| r.enter());
         let mut audit = None;
         let response = process(&services, &parts, &body, peer, &request_id, &mut audit);
         (response, audit)
@@ -401,6 +409,12 @@ fn process(
     let Some(service) = ServiceName::from_signing_name(&parsed.scope.service) else {
         return unserved(parts, &parsed.scope.service, request_id);
     };
+    tessera_services::access_record::with_current(|r| {
+        r.update(|f| {
+            f.service = Some(service.signing_name().to_string());
+            f.access_key_id = Some(parsed.access_key_id.clone());
+        })
+    });
     let protocol = service.protocol();
     let fail = |e: AwsError| WireResponse::error(protocol, &e, request_id);
     let (caller, secret) = match services.credentials(&parsed.access_key_id, parsed.security_token.as_deref()) {
@@ -432,6 +446,7 @@ fn process(
         },
     };
     services.note_access_key_use(&call, service);
+    note_call(service, &call);
     run_audited(services, service, &call, &input, request_id, audit)
 }
 
@@ -491,7 +506,16 @@ fn process_unsigned(
             now_millis: services.clock.now_millis(),
         },
     };
+    note_call(service, &call);
     run_audited(services, service, &call, &input, request_id, audit)
+}
+
+/// Record the request's service and caller for its access-log line.
+fn note_call(service: ServiceName, call: &Call) {
+    tessera_services::access_record::with_current(|r| {
+        r.update(|f| f.service = Some(service.signing_name().to_string()));
+        r.note_call(call);
+    });
 }
 
 /// Run the operation, audited: refuse before acting if events cannot be recorded; queue the
