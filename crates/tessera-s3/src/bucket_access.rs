@@ -286,11 +286,7 @@ impl Backend {
         let name = b.name.clone();
         let created = b.created_millis;
         write_txn(&self.services, move |w| {
-            match load::<BucketRecord>(w, table::BUCKET, &name)? {
-                Some(cur) if cur.created_millis == created && !cur.acls_disabled() => {}
-                Some(cur) if cur.created_millis == created => return Err(acl::acls_not_supported()),
-                _ => return Err(no_such_bucket()),
-            }
+            still_acls_enabled(w, &name, created)?;
             write_config(w, &name, kind::ACL, Some(&policy))
         })
         .await?;
@@ -361,11 +357,7 @@ impl Backend {
         let stored = acl::to_stored(&grants);
         let (name, created, okey) = (b.name.clone(), b.created_millis, records::object_key(&b.name, &input.key));
         write_txn(&self.services, move |w| {
-            match load::<BucketRecord>(w, table::BUCKET, &name)? {
-                Some(cur) if cur.created_millis == created && !cur.acls_disabled() => {}
-                Some(cur) if cur.created_millis == created => return Err(acl::acls_not_supported()),
-                _ => return Err(no_such_bucket()),
-            }
+            still_acls_enabled(w, &name, created)?;
             let Some(mut o) = load::<ObjectRecord>(w, table::OBJECT, &okey)? else {
                 return Err(s3_err("NoSuchKey", 404, "The specified key does not exist."));
             };
@@ -374,6 +366,16 @@ impl Backend {
         })
         .await?;
         Ok(S3Response::new(PutObjectAclOutput::default()))
+    }
+}
+
+/// In an ACL-writing transaction: the bucket is still the one authorized and still has ACLs
+/// enabled.
+fn still_acls_enabled(w: &mut dyn tessera_store::WriteTxn, name: &str, created: i64) -> S3Result<()> {
+    match load::<BucketRecord>(w, table::BUCKET, name)? {
+        Some(cur) if cur.created_millis == created && !cur.acls_disabled() => Ok(()),
+        Some(cur) if cur.created_millis == created => Err(acl::acls_not_supported()),
+        _ => Err(no_such_bucket()),
     }
 }
 
