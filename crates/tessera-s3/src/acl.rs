@@ -7,7 +7,7 @@ use s3s::dto::*;
 use s3s::{S3Error, S3Result};
 
 use crate::config::s3_err;
-use crate::records::canonical_user_id;
+use crate::records::{canonical_user_id, AclGrant};
 
 /// The `AllUsers` group (anyone, anonymous included).
 pub const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
@@ -260,6 +260,71 @@ pub fn check_write_acl(
     Ok(())
 }
 
+/// The ACL a request sets, from exactly one of a canned ACL, `x-amz-grant-*` headers or an
+/// `AccessControlPolicy` document (`None`: none of them). `owner` owns the resource (it gets the
+/// canned ACLs' FULL_CONTROL and names the document's owner); `bucket_owner` is for the
+/// `bucket-owner-*` canned ACLs. More than one is `InvalidRequest`, as S3 answers.
+pub fn requested(
+    canned_acl: Option<&str>,
+    headers: &GrantHeaders,
+    body: Option<&AccessControlPolicy>,
+    owner: &str,
+    bucket_owner: &str,
+) -> S3Result<Option<AccessControlPolicy>> {
+    let given = [canned_acl.is_some(), headers.any(), body.is_some()];
+    if given.iter().filter(|x| **x).count() > 1 {
+        return Err(s3_err("InvalidRequest", 400, "Specifying both Canned ACLs and Header Grants is not allowed"));
+    }
+    let owned = |grants| AccessControlPolicy {
+        grants: Some(grants),
+        owner: Some(Owner { display_name: None, id: Some(canonical_user_id(owner)) }),
+    };
+    Ok(match (canned_acl, body) {
+        (Some(c), _) => Some(canned(c, owner, bucket_owner)?),
+        (None, Some(p)) => {
+            check_policy(p)?;
+            Some(owned(p.grants.clone().unwrap_or_default()))
+        }
+        (None, None) if headers.any() => Some(owned(headers.grants()?)),
+        (None, None) => None,
+    })
+}
+
+/// Grants as stored with an object.
+pub fn to_stored(grants: &[Grant]) -> Vec<AclGrant> {
+    grants
+        .iter()
+        .filter_map(|g| {
+            let e = g.grantee.as_ref()?;
+            Some(AclGrant {
+                id: e.id.clone(),
+                uri: e.uri.clone(),
+                permission: g.permission.as_ref()?.as_str().to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Stored grants as S3 returns them.
+pub fn from_stored(grants: &[AclGrant]) -> Vec<Grant> {
+    grants
+        .iter()
+        .map(|g| {
+            let grantee = match (&g.id, &g.uri) {
+                (_, Some(uri)) => group(uri),
+                (id, None) => Grantee {
+                    display_name: None,
+                    email_address: None,
+                    id: id.clone(),
+                    type_: Type::from_static(Type::CANONICAL_USER),
+                    uri: None,
+                },
+            };
+            grant(grantee, &g.permission)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -304,5 +369,20 @@ mod tests {
             "AccessDenied"
         );
         assert!(check_write_acl(false, true, Some("private"), &none).is_ok());
+    }
+
+    #[test]
+    fn requested_takes_one_form_and_round_trips_through_storage() {
+        let none = GrantHeaders::default();
+        assert!(requested(None, &none, None, "1", "1").unwrap().is_none());
+        let h = GrantHeaders { read: Some(format!("uri=\"{ALL_USERS}\"")), ..Default::default() };
+        let e = requested(Some("private"), &h, None, "1", "1").unwrap_err();
+        assert_eq!(e.code().as_str(), "InvalidRequest");
+        let p = requested(None, &h, None, "1", "1").unwrap().unwrap();
+        let grants = p.grants.unwrap();
+        let stored = to_stored(&grants);
+        assert_eq!(stored[0].uri.as_deref(), Some(ALL_USERS));
+        assert_eq!(stored[0].permission, "READ");
+        assert_eq!(from_stored(&stored), grants);
     }
 }

@@ -4,6 +4,7 @@
 //! "Anonymous (public) principals"). The bucket owner's RCPs still apply, and under
 //! RestrictPublicBuckets a public bucket policy grants nothing to anyone outside the owner's
 //! account, anonymous callers included (S3 User Guide, `access-control-block-public-access.html`).
+//! On a bucket with ACLs enabled, a grant to `AllUsers` allows too (see [`crate::acl_authz`]).
 
 use s3s::{S3ErrorCode, S3Result};
 use tessera_policy::{Principal, PrincipalKind};
@@ -30,7 +31,8 @@ impl Backend {
         // Account-level calls (ListBuckets, CreateBucket) have no resource policy to allow them.
         let Some(bucket) = bucket else { return Err(denied()) };
         // The anonymous principal belongs to no account: never the owner's.
-        let Some(policy) = self.policy_for("", bucket)? else { return Err(denied()) };
+        // The bucket policy, and the ACL grants to AllUsers (acl_authz.rs).
+        let Some(policy) = self.resource_policy(None, bucket, resource)? else { return Err(denied()) };
         let principal = Principal { arn: "*".into(), account: String::new(), kind: PrincipalKind::Anonymous };
         let call = Call {
             caller: tessera_services::sts::unsigned_caller(),
@@ -41,7 +43,7 @@ impl Backend {
             action,
             resource,
             resource_account: Some(&bucket.owner),
-            resource_policy: Some(policy),
+            resource_policy: Some(&policy),
             is_trust_policy: false,
             context,
         };

@@ -12,7 +12,7 @@ use crate::acl::{self, GrantHeaders};
 use crate::config::{kind, read_config, s3_err, same_bucket, write_config};
 use crate::ops::{ctx, load, no_such_bucket, save, store_err, write_txn, Backend};
 use crate::public_access::{self, PublicAccessBlock};
-use crate::records::{self, table, BucketRecord};
+use crate::records::{self, table, AclGrant, BucketRecord, ObjectRecord};
 use crate::validate::malformed_xml;
 use crate::RequestCtx;
 
@@ -64,18 +64,25 @@ impl Backend {
         ))
     }
 
-    /// Object Ownership and BlockPublicAcls for a request that writes an object with ACL headers.
-    pub(crate) fn check_object_write_acl(
+    /// Object Ownership and BlockPublicAcls for a request that writes an object with ACL headers;
+    /// the ACL the object keeps (`None`: the default, or ACLs disabled). `writer` owns the object.
+    pub(crate) fn object_write_acl(
         &self,
         bucket: &BucketRecord,
+        writer: &str,
         canned: Option<&str>,
         headers: &GrantHeaders,
-    ) -> S3Result<()> {
+    ) -> S3Result<Option<Vec<AclGrant>>> {
         if !bucket.acls_disabled() && canned.is_none() && !headers.any() {
-            return Ok(());
+            return Ok(None);
         }
         let block = !bucket.acls_disabled() && self.effective_public_access(bucket)?.block_public_acls;
-        acl::check_write_acl(bucket.acls_disabled(), block, canned, headers)
+        acl::check_write_acl(bucket.acls_disabled(), block, canned, headers)?;
+        if bucket.acls_disabled() {
+            return Ok(None);
+        }
+        let policy = acl::requested(canned, headers, None, writer, &bucket.owner)?;
+        Ok(policy.map(|p| acl::to_stored(p.grants.as_deref().unwrap_or(&[]))))
     }
 
     pub(crate) async fn op_get_public_access_block(
@@ -260,32 +267,9 @@ impl Backend {
             write_acp: input.grant_write_acp,
         };
         let b = self.authorized_bucket(&cx, "PutBucketAcl", "s3:PutBucketAcl", &input.bucket)?;
-        let given = [input.acl.is_some(), headers.any(), input.access_control_policy.is_some()];
-        match given.iter().filter(|x| **x).count() {
-            1 => {}
-            0 => return Err(acl::malformed_acl()),
-            _ => {
-                return Err(s3_err(
-                    "InvalidRequest",
-                    400,
-                    "Specifying both Canned ACLs and Header Grants is not allowed",
-                ))
-            }
-        }
-        let policy = match (&input.acl, &input.access_control_policy) {
-            (Some(c), _) => acl::canned(c.as_str(), &b.owner, &b.owner)?,
-            (None, Some(p)) => {
-                acl::check_policy(p)?;
-                AccessControlPolicy {
-                    grants: p.grants.clone(),
-                    owner: Some(Owner { display_name: None, id: Some(records::canonical_user_id(&b.owner)) }),
-                }
-            }
-            (None, None) => AccessControlPolicy {
-                grants: Some(headers.grants()?),
-                owner: Some(Owner { display_name: None, id: Some(records::canonical_user_id(&b.owner)) }),
-            },
-        };
+        let canned = input.acl.as_ref().map(|c| c.as_str());
+        let policy = acl::requested(canned, &headers, input.access_control_policy.as_ref(), &b.owner, &b.owner)?
+            .ok_or_else(acl::malformed_acl)?;
         let grants = policy.grants.clone().unwrap_or_default();
         if b.acls_disabled() {
             // "bucket-owner-full-control canned ACL or an equivalent form" only
@@ -302,11 +286,7 @@ impl Backend {
         let name = b.name.clone();
         let created = b.created_millis;
         write_txn(&self.services, move |w| {
-            match load::<BucketRecord>(w, table::BUCKET, &name)? {
-                Some(cur) if cur.created_millis == created && !cur.acls_disabled() => {}
-                Some(cur) if cur.created_millis == created => return Err(acl::acls_not_supported()),
-                _ => return Err(no_such_bucket()),
-            }
+            still_acls_enabled(w, &name, created)?;
             write_config(w, &name, kind::ACL, Some(&policy))
         })
         .await?;
@@ -326,7 +306,10 @@ impl Backend {
             .ok_or_else(|| s3_err("NoSuchKey", 404, "The specified key does not exist."))?;
         // With ACLs disabled the bucket owner owns every object; otherwise the writer does.
         let owner = if b.acls_disabled() { &b.owner } else { &o.owner };
-        let p = acl::owner_full_control(owner);
+        let mut p = acl::owner_full_control(owner);
+        if let (false, Some(stored)) = (b.acls_disabled(), &o.acl) {
+            p.grants = Some(acl::from_stored(stored));
+        }
         Ok(S3Response::new(GetObjectAclOutput { grants: p.grants, owner: p.owner, request_charged: None }))
     }
 
@@ -343,9 +326,9 @@ impl Backend {
             context.push(("s3:x-amz-acl".to_string(), vec![a.as_str().to_string()]));
         }
         self.authorize(&cx, "PutObjectAcl", "s3:PutObjectAcl", &arn, Some(&b), context)?;
-        if self.read_object(&b.name, &input.key)?.is_none() {
+        let Some(object) = self.read_object(&b.name, &input.key)? else {
             return Err(s3_err("NoSuchKey", 404, "The specified key does not exist."));
-        }
+        };
         let headers = GrantHeaders {
             full_control: input.grant_full_control,
             read: input.grant_read,
@@ -364,8 +347,35 @@ impl Backend {
             }
             return Ok(S3Response::new(PutObjectAclOutput::default()));
         }
-        // Object ACLs on buckets with ACLs enabled are not kept (docs/S3.md).
-        Err(s3_err("NotImplemented", 501, "Object ACLs are not supported on buckets with ACLs enabled"))
+        let canned = input.acl.as_ref().map(|c| c.as_str());
+        let policy = acl::requested(canned, &headers, input.access_control_policy.as_ref(), &object.owner, &b.owner)?
+            .ok_or_else(acl::malformed_acl)?;
+        let grants = policy.grants.unwrap_or_default();
+        if acl::is_public(&grants) && self.effective_public_access(&b)?.block_public_acls {
+            return Err(s3_err("AccessDenied", 403, "Access Denied"));
+        }
+        let stored = acl::to_stored(&grants);
+        let (name, created, okey) = (b.name.clone(), b.created_millis, records::object_key(&b.name, &input.key));
+        write_txn(&self.services, move |w| {
+            still_acls_enabled(w, &name, created)?;
+            let Some(mut o) = load::<ObjectRecord>(w, table::OBJECT, &okey)? else {
+                return Err(s3_err("NoSuchKey", 404, "The specified key does not exist."));
+            };
+            o.acl = Some(stored);
+            save(w, table::OBJECT, &okey, &o)
+        })
+        .await?;
+        Ok(S3Response::new(PutObjectAclOutput::default()))
+    }
+}
+
+/// In an ACL-writing transaction: the bucket is still the one authorized and still has ACLs
+/// enabled.
+fn still_acls_enabled(w: &mut dyn tessera_store::WriteTxn, name: &str, created: i64) -> S3Result<()> {
+    match load::<BucketRecord>(w, table::BUCKET, name)? {
+        Some(cur) if cur.created_millis == created && !cur.acls_disabled() => Ok(()),
+        Some(cur) if cur.created_millis == created => Err(acl::acls_not_supported()),
+        _ => Err(no_such_bucket()),
     }
 }
 

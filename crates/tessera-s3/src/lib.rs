@@ -15,6 +15,7 @@
 //! See `docs/S3.md`.
 
 mod acl;
+mod acl_authz;
 mod anonymous;
 mod audit;
 pub mod blobs;

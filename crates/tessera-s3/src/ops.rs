@@ -384,7 +384,7 @@ impl Backend {
             return self.authorize_anonymous(cx, operation, action, resource, bucket, context);
         };
         let resource_policy = match bucket {
-            Some(b) => self.policy_for(&caller.account, b)?,
+            Some(b) => self.resource_policy(Some(&caller.account), b, resource)?,
             None => None,
         };
         let call = Call { caller: caller.clone(), operation: operation.to_string(), meta: cx.meta.clone() };
@@ -392,7 +392,7 @@ impl Backend {
             action,
             resource,
             resource_account: bucket.map(|b| b.owner.as_str()),
-            resource_policy,
+            resource_policy: resource_policy.as_deref(),
             is_trust_policy: false,
             context,
         };
@@ -1064,8 +1064,9 @@ impl s3s::S3 for Backend {
             Some(&bucket),
             context,
         )?;
-        self.check_object_write_acl(
+        let acl = self.object_write_acl(
             &bucket,
+            &caller.account,
             input.acl.as_ref().map(|a| a.as_str()),
             &GrantHeaders::object(
                 input.grant_full_control.as_ref(),
@@ -1112,6 +1113,7 @@ impl s3s::S3 for Backend {
             segments: vec![Segment { blob: written.blob, size: written.size }],
             parts_count: None,
             owner: caller.account,
+            acl,
         };
         self.commit_object(&bucket, &input.key, record).await?;
         Ok(S3Response::new(PutObjectOutput { e_tag: Some(etag(&tag)), ..Default::default() }))
@@ -1367,8 +1369,9 @@ impl s3s::S3 for Backend {
             context.push(("s3:x-amz-metadata-directive".into(), vec![d.clone()]));
         }
         self.authorize(&cx, "CopyObject", "s3:PutObject", &object_arn(&dest.name, &input.key), Some(&dest), context)?;
-        self.check_object_write_acl(
+        let acl = self.object_write_acl(
             &dest,
+            &caller.account,
             input.acl.as_ref().map(|a| a.as_str()),
             &GrantHeaders::object(
                 input.grant_full_control.as_ref(),
@@ -1436,6 +1439,7 @@ impl s3s::S3 for Backend {
             segments: vec![Segment { blob: written.blob, size: written.size }],
             parts_count: None,
             owner: caller.account,
+            acl,
         };
         self.commit_object(&dest, &input.key, record).await?;
         Ok(S3Response::new(CopyObjectOutput {
@@ -1530,8 +1534,9 @@ impl s3s::S3 for Backend {
             Some(&bucket),
             Vec::new(),
         )?;
-        self.check_object_write_acl(
+        let acl = self.object_write_acl(
             &bucket,
+            &caller.account,
             input.acl.as_ref().map(|a| a.as_str()),
             &GrantHeaders::object(
                 input.grant_full_control.as_ref(),
@@ -1564,6 +1569,7 @@ impl s3s::S3 for Backend {
             initiator_arn: caller.arn.clone(),
             initiator_id: caller.user_id.clone(),
             meta,
+            acl,
         };
         let name = bucket.name.clone();
         write_txn(&self.services, move |w| {
@@ -1755,6 +1761,7 @@ impl s3s::S3 for Backend {
                 segments: chosen.iter().map(|p| Segment { blob: p.blob.clone(), size: p.size }).collect(),
                 parts_count: Some(u32::try_from(chosen.len()).unwrap_or(u32::MAX)),
                 owner: account,
+                acl: upload.acl,
             };
             save(w, table::OBJECT, &okey, &record)?;
             Ok((tag, drop_blobs))

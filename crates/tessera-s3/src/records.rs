@@ -122,6 +122,23 @@ pub struct ObjectRecord {
     pub parts_count: Option<u32>,
     /// Account that wrote it.
     pub owner: String,
+    /// Its ACL when the bucket has ACLs enabled and one was set (`None`: the owner's
+    /// FULL_CONTROL only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl: Option<Vec<AclGrant>>,
+}
+
+/// One stored ACL grant: to a canonical user (`id`) or a group (`uri`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AclGrant {
+    /// Canonical user id of the grantee.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Group URI of the grantee.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+    /// `FULL_CONTROL`, `READ`, `WRITE`, `READ_ACP` or `WRITE_ACP`.
+    pub permission: String,
 }
 
 /// A multipart upload in progress.
@@ -143,6 +160,9 @@ pub struct UploadRecord {
     pub initiator_id: String,
     /// Metadata the completed object gets.
     pub meta: ObjectMeta,
+    /// The ACL the completed object gets (see [`ObjectRecord::acl`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl: Option<Vec<AclGrant>>,
 }
 
 /// One uploaded part.

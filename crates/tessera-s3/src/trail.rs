@@ -122,6 +122,7 @@ impl TrailBuckets {
             segments: vec![Segment { blob: written.blob.clone(), size: written.size }],
             parts_count: None,
             owner: bucket.owner.clone(),
+            acl: None,
         };
         let okey = records::object_key(&bucket.name, key);
         let committed = (|| -> io::Result<Option<ObjectRecord>> {
