@@ -21,9 +21,6 @@ use tessera_services::{cloudtrail, Services};
 use crate::records::{table, BucketRecord};
 use crate::{AuthType, RequestCtx};
 
-/// Longest `userAgent` recorded (as for the other services).
-const MAX_USER_AGENT: usize = 1024;
-
 /// What the access check learnt of a request: its operation and bucket.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Routed {
@@ -216,14 +213,7 @@ pub(crate) fn events(
             None,
         ),
     };
-    let mut user_agent = ctx.meta.user_agent.clone();
-    if user_agent.len() > MAX_USER_AGENT {
-        let mut cut = MAX_USER_AGENT;
-        while !user_agent.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        user_agent.truncate(cut);
-    }
+    let user_agent = cloudtrail::recorded_user_agent(&ctx.meta.user_agent);
     let base = CloudTrailRecord {
         event_version: EVENT_VERSION.into(),
         user_identity: identity,
@@ -264,12 +254,7 @@ pub(crate) fn events(
             // The bucket owner's copy shows the caller as an account, as for AssumeRole.
             let shared = new_event_id();
             let mut theirs = base.clone();
-            theirs.user_identity = UserIdentity {
-                identity_type: "AWSAccount".into(),
-                principal_id: base.user_identity.principal_id.clone(),
-                account_id: base.user_identity.account_id.clone(),
-                ..Default::default()
-            };
+            theirs.user_identity = cloudtrail::seen_from_another_account(&base.user_identity);
             theirs.event_id = new_event_id();
             theirs.shared_event_id = Some(shared.clone());
             let mut ours = base;

@@ -18,8 +18,8 @@ use tessera_audit::{AuditError, LookupAttribute, LookupQuery};
 use tessera_wire::{AwsError, WireResponse};
 
 pub use record::{
-    audit_failure, build_events, event_source, is_read_only, lookup_username, ready, record_call, submit_call,
-    user_identity,
+    audit_failure, build_events, event_source, is_read_only, lookup_username, ready, record_call, recorded_user_agent,
+    seen_from_another_account, submit_call, user_identity,
 };
 
 use crate::{Call, Services};

@@ -164,6 +164,26 @@ pub fn user_identity(services: &Services, caller: &Caller) -> UserIdentity {
     }
 }
 
+/// `userAgent` as recorded: at most 1,024 bytes, cut at a character boundary.
+pub fn recorded_user_agent(user_agent: &str) -> String {
+    let mut cut = user_agent.len().min(MAX_USER_AGENT);
+    while !user_agent.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    user_agent[..cut].to_string()
+}
+
+/// The caller as the other account of a cross-account call records it: an `AWSAccount`, with
+/// the principal id and account only.
+pub fn seen_from_another_account(identity: &UserIdentity) -> UserIdentity {
+    UserIdentity {
+        identity_type: "AWSAccount".into(),
+        principal_id: identity.principal_id.clone(),
+        account_id: identity.account_id.clone(),
+        ..Default::default()
+    }
+}
+
 /// LookupEvents `Username` of a caller.
 pub fn lookup_username(caller: &Caller) -> String {
     match &caller.kind {
@@ -390,14 +410,7 @@ pub fn build_events(
         }]),
         _ => None,
     };
-    let mut user_agent = call.meta.user_agent.clone();
-    if user_agent.len() > MAX_USER_AGENT {
-        let mut cut = MAX_USER_AGENT;
-        while !user_agent.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        user_agent.truncate(cut);
-    }
+    let user_agent = recorded_user_agent(&call.meta.user_agent);
     let base = CloudTrailRecord {
         event_version: EVENT_VERSION.into(),
         user_identity: identity,
@@ -428,12 +441,7 @@ pub fn build_events(
     if let Some(other) = role_account.filter(|a| *a != home && account_exists(services, a)) {
         let shared = new_event_id();
         let mut theirs = base.clone();
-        theirs.user_identity = UserIdentity {
-            identity_type: "AWSAccount".into(),
-            principal_id: base.user_identity.principal_id.clone(),
-            account_id: base.user_identity.account_id.clone(),
-            ..Default::default()
-        };
+        theirs.user_identity = seen_from_another_account(&base.user_identity);
         theirs.event_id = new_event_id();
         theirs.recipient_account_id = other;
         theirs.shared_event_id = Some(shared.clone());

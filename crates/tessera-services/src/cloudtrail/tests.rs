@@ -481,3 +481,14 @@ fn unconfigured_audit_fails_closed() {
     let e = record_call(&env.services, ServiceName::Sts, &c, &input, &Ok(xml("<x/>"))).unwrap_err();
     assert_eq!((e.status, e.code.as_str()), (503, "ServiceUnavailable"));
 }
+
+#[test]
+fn user_agents_are_cut_at_1024_bytes_on_a_character_boundary() {
+    assert_eq!(recorded_user_agent("aws-cli/2"), "aws-cli/2");
+    let long = "é".repeat(600); // 1,200 bytes of two-byte characters
+    let cut = recorded_user_agent(&long);
+    assert_eq!(cut.len(), 1024);
+    assert!(long.starts_with(&cut));
+    let odd = format!("x{}", "é".repeat(600)); // the 1,024th byte splits a character
+    assert_eq!(recorded_user_agent(&odd).len(), 1023);
+}
