@@ -214,6 +214,32 @@ fn resolve<'a>(toks: &'a [Tok], ctx: &Context, lower: bool) -> Option<Cow<'a, [T
     Some(Cow::Owned(out))
 }
 
+/// Whether `text` matches `pattern`, where `*` is any run of characters and `?` exactly one
+/// and everything else is literal (no policy variables): the plain wildcard of EC2 filter
+/// values, S3 bucket-policy resources and action names. Case-sensitive; lower-case both sides
+/// for a case-insensitive match.
+pub fn wildcard_match(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0usize, 0usize, None::<usize>, 0usize);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
 fn char_len_at(text: &str, pos: usize) -> usize {
     text[pos..].chars().next().map_or(1, char::len_utf8)
 }
@@ -389,6 +415,15 @@ mod tests {
 
     fn g(p: &str, t: &str) -> bool {
         Glob::new(p, true, true, false).matches(t, &Context::new(), false)
+    }
+
+    #[test]
+    fn plain_wildcards_have_no_variables() {
+        assert!(wildcard_match("i-*", "i-0abc") && wildcard_match("a?c", "abc") && wildcard_match("*", ""));
+        assert!(wildcard_match("arn:aws:s3:::b*/x", "arn:aws:s3:::b1/x"));
+        assert!(!wildcard_match("a?c", "ac") && !wildcard_match("A*", "abc"));
+        assert!(wildcard_match("${aws:username}", "${aws:username}"));
+        assert!(!wildcard_match("${aws:username}", "alice"));
     }
 
     #[test]

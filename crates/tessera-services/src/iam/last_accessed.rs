@@ -146,26 +146,7 @@ fn subject(r: &(impl ReadTxn + ?Sized), account: &str, arn: &str) -> Result<Subj
 
 /// `*` and `?` wildcards, case-insensitively (action names are).
 fn wildcard(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.to_ascii_lowercase().chars().collect();
-    let t: Vec<char> = text.to_ascii_lowercase().chars().collect();
-    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
+    tessera_policy::wildcard_match(&pattern.to_ascii_lowercase(), &text.to_ascii_lowercase())
 }
 
 /// The `Action`/`NotAction` blocks of the `Allow` statements of the documents: (not, patterns).
