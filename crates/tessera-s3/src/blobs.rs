@@ -20,6 +20,8 @@ use crate::records::{ObjectRecord, Segment};
 const WRITE_BUFFER: usize = 256 * 1024;
 /// Read chunk size when streaming a blob out.
 const READ_CHUNK: usize = 64 * 1024;
+/// Most segment files a read opens before it starts (the rest open as the stream reaches them).
+const PINNED_SEGMENTS: usize = 64;
 
 /// The blob directory of one data dir.
 #[derive(Debug, Clone)]
@@ -71,6 +73,36 @@ impl Drop for TempGuard {
             let _ = std::fs::remove_file(p);
         }
     }
+}
+
+/// The files of an object's segments, opened before its bytes are read.
+///
+/// A GET that runs while a PUT or DELETE replaces the same key must return the old object or
+/// the new one, whole, never an error. The writer removes the old blobs once the new record is
+/// committed; an open file stays readable after its name is removed, so a reader that opened its
+/// segments reads the object its record named. If a file is already gone when it is opened, the
+/// record the reader holds is stale: [`Blobs::pin`] says `NotFound` and the caller reads the record
+/// again. Only the first [`PINNED_SEGMENTS`] segments of a range are opened ahead (a multipart
+/// object may have 10,000); a later one replaced mid-stream ends the stream with an error.
+#[derive(Debug, Default)]
+pub struct Pinned {
+    files: Vec<Option<std::fs::File>>,
+}
+
+impl Pinned {
+    /// Nothing opened ahead: every segment opens when it is reached.
+    pub fn none() -> Pinned {
+        Pinned::default()
+    }
+
+    fn take(&mut self, index: usize) -> Option<std::fs::File> {
+        self.files.get_mut(index).and_then(Option::take)
+    }
+}
+
+/// Whether an error says a blob file is gone (its record was replaced after it was read).
+pub fn is_gone(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::NotFound
 }
 
 fn new_blob_id() -> String {
@@ -172,9 +204,30 @@ impl Blobs {
     }
 
     /// Concatenate `segments[range]`-style copy of an existing object into a new blob.
-    pub async fn copy(&self, segments: &[Segment]) -> Result<Written, WriteError> {
-        let stream = self.read_stream(segments.to_vec(), 0, segments.iter().map(|s| s.size).sum())?;
+    /// `pinned` is [`Blobs::pin`] of the whole source.
+    pub async fn copy(&self, segments: &[Segment], pinned: Pinned) -> Result<Written, WriteError> {
+        let stream = self.read_stream(segments.to_vec(), pinned, 0, segments.iter().map(|s| s.size).sum())?;
         self.write(stream, None).await
+    }
+
+    /// Open the files of the segments holding bytes `offset..offset + len` (the first
+    /// [`PINNED_SEGMENTS`] of them) so that a concurrent overwrite cannot take them away; see
+    /// [`Pinned`]. `NotFound` ([`is_gone`]) means the record is stale: read it again.
+    pub fn pin(&self, segments: &[Segment], offset: u64, len: u64) -> io::Result<Pinned> {
+        let mut files = Vec::with_capacity(segments.len().min(PINNED_SEGMENTS));
+        let (mut at, end) = (0u64, offset.saturating_add(len));
+        let mut opened = 0;
+        for seg in segments {
+            let overlaps = at < end && at + seg.size > offset;
+            at += seg.size;
+            if overlaps && opened < PINNED_SEGMENTS {
+                files.push(Some(std::fs::File::open(self.path(&seg.blob))?));
+                opened += 1;
+            } else {
+                files.push(None);
+            }
+        }
+        Ok(Pinned { files })
     }
 
     /// After an object record's commit: on success drop the blobs of the object it replaced,
@@ -210,12 +263,12 @@ impl Blobs {
     }
 
     /// Read `len` bytes from `offset` of the concatenation of `segments` into memory (small
-    /// objects).
-    pub fn read_small(&self, segments: &[Segment], offset: u64, len: u64) -> io::Result<Bytes> {
+    /// objects). `pinned` is [`Blobs::pin`] of the range, or [`Pinned::none`].
+    pub fn read_small(&self, segments: &[Segment], mut pinned: Pinned, offset: u64, len: u64) -> io::Result<Bytes> {
         let mut out = BytesMut::with_capacity(usize::try_from(len).unwrap_or(0));
         let mut skip = offset;
         let mut left = len;
-        for seg in segments {
+        for (index, seg) in segments.iter().enumerate() {
             if left == 0 {
                 break;
             }
@@ -224,7 +277,10 @@ impl Blobs {
                 continue;
             }
             let take = (seg.size - skip).min(left);
-            let mut f = std::fs::File::open(self.path(&seg.blob))?;
+            let mut f = match pinned.take(index) {
+                Some(f) => f,
+                None => std::fs::File::open(self.path(&seg.blob))?,
+            };
             if skip > 0 {
                 f.seek(SeekFrom::Start(skip))?;
             }
@@ -241,10 +297,12 @@ impl Blobs {
     }
 
     /// A stream of `len` bytes from `offset` of the concatenation of `segments`.
-    pub fn read_stream(&self, segments: Vec<Segment>, offset: u64, len: u64) -> io::Result<BlobStream> {
+    /// `pinned` is [`Blobs::pin`] of the range, or [`Pinned::none`].
+    pub fn read_stream(&self, segments: Vec<Segment>, pinned: Pinned, offset: u64, len: u64) -> io::Result<BlobStream> {
         Ok(BlobStream {
             blobs: self.clone(),
             segments,
+            pinned,
             index: 0,
             skip: offset,
             left: len,
@@ -275,6 +333,7 @@ struct ReadState {
 pub struct BlobStream {
     blobs: Blobs,
     segments: Vec<Segment>,
+    pinned: Pinned,
     index: usize,
     skip: u64,
     left: u64,
@@ -302,24 +361,28 @@ impl BlobStream {
                         Err(io::Error::new(io::ErrorKind::UnexpectedEof, "blob shorter than its record"))
                     });
                 };
+                let index = self.index;
                 self.index += 1;
                 if self.skip >= seg.size {
                     self.skip -= seg.size;
                     continue;
                 }
-                let path = self.blobs.path(&seg.blob);
+                let file = self.pinned.take(index).ok_or_else(|| self.blobs.path(&seg.blob));
                 let skip = self.skip;
                 let remaining = seg.size - skip;
                 self.skip = 0;
-                break Err((path, skip, remaining));
+                break Err((file, skip, remaining));
             },
         };
         Box::pin(async move {
             tokio::task::spawn_blocking(move || -> io::Result<(Bytes, ReadState)> {
                 let mut state = match open {
                     Ok(s) => s,
-                    Err((path, skip, remaining)) => {
-                        let mut file = std::fs::File::open(path)?;
+                    Err((file, skip, remaining)) => {
+                        let mut file = match file {
+                            Ok(f) => f,
+                            Err(path) => std::fs::File::open(path)?,
+                        };
                         if skip > 0 {
                             file.seek(SeekFrom::Start(skip))?;
                         }

@@ -12,7 +12,7 @@ use tessera_services::{Call, Caller, Services};
 use tessera_store::{StoreError, WriteTxn};
 
 use crate::acl::GrantHeaders;
-use crate::blobs::{Blobs, WriteError, Written};
+use crate::blobs::{is_gone, Blobs, Pinned, WriteError, Written};
 use crate::list::{self, Entry};
 use crate::records::{self, table, BucketRecord, ObjectMeta, ObjectRecord, PartRecord, Segment, UploadRecord};
 use crate::{s3_error, RequestCtx};
@@ -23,6 +23,9 @@ const MAX_PUT: u64 = 5 * 1024 * 1024 * 1024;
 const MIN_PART: u64 = 5 * 1024 * 1024;
 /// Objects up to this size are read into memory on GET; larger ones stream.
 const SMALL_READ: u64 = 256 * 1024;
+/// How often a read takes a fresh record when a concurrent write removed the blobs of the one it
+/// read (see [`Pinned`]); each retry means another write committed in between.
+const STALE_RECORD_RETRIES: usize = 16;
 /// User metadata limit (2 KB).
 const MAX_USER_METADATA: usize = 2048;
 /// Longest key (bytes).
@@ -329,6 +332,28 @@ impl Backend {
     pub(crate) fn read_object(&self, bucket: &str, key: &str) -> S3Result<Option<ObjectRecord>> {
         let r = self.services.store.read().map_err(store_err)?;
         load(r.as_ref(), table::OBJECT, &records::object_key(bucket, key))
+    }
+
+    /// Read `key`'s record, check it and choose the byte range `(offset, len)` to read with
+    /// `check`, and open those bytes' blob files ([`Blobs::pin`]) — reading the record again when
+    /// a concurrent overwrite or delete removed its blobs in between, so that a read returns the
+    /// old object or the new one, never an error. `Ok(None)`: no such key (any more).
+    pub(crate) fn read_object_pinned(
+        &self,
+        bucket: &str,
+        key: &str,
+        check: impl Fn(&ObjectRecord) -> S3Result<(u64, u64)>,
+    ) -> S3Result<Option<(ObjectRecord, Pinned, (u64, u64))>> {
+        let mut attempt = 0;
+        loop {
+            let Some(o) = self.read_object(bucket, key)? else { return Ok(None) };
+            let (offset, len) = check(&o)?;
+            match self.blobs.pin(&o.segments, offset, len) {
+                Ok(pinned) => return Ok(Some((o, pinned, (offset, len)))),
+                Err(e) if is_gone(&e) && attempt < STALE_RECORD_RETRIES => attempt += 1,
+                Err(e) => return Err(internal(e)),
+            }
+        }
     }
 
     pub(crate) fn caller<'a>(&self, cx: &'a RequestCtx) -> S3Result<&'a Caller> {
@@ -1116,32 +1141,34 @@ impl s3s::S3 for Backend {
                 "A header you provided implies functionality that is not implemented",
             ));
         }
-        let o = match self.read_object(&bucket.name, &input.key)? {
-            Some(o) => o,
-            None => return Err(self.missing_key(&cx, "GetObject", &bucket)),
-        };
-        preconditions(
-            &o,
-            input.if_match.as_ref(),
-            input.if_none_match.as_ref(),
-            input.if_modified_since.as_ref(),
-            input.if_unmodified_since.as_ref(),
-        )?;
-        let (start, len, content_range) = match &input.range {
-            None => (0, o.size, None),
-            Some(r) => {
-                let range = r
-                    .check(o.size)
-                    .map_err(|_| err(S3ErrorCode::InvalidRange, "The requested range is not satisfiable"))?;
-                let len = range.end - range.start;
-                (range.start, len, Some(format!("bytes {}-{}/{}", range.start, range.end.saturating_sub(1), o.size)))
+        let read = self.read_object_pinned(&bucket.name, &input.key, |o| {
+            preconditions(
+                o,
+                input.if_match.as_ref(),
+                input.if_none_match.as_ref(),
+                input.if_modified_since.as_ref(),
+                input.if_unmodified_since.as_ref(),
+            )?;
+            match &input.range {
+                None => Ok((0, o.size)),
+                Some(r) => {
+                    let range = r
+                        .check(o.size)
+                        .map_err(|_| err(S3ErrorCode::InvalidRange, "The requested range is not satisfiable"))?;
+                    Ok((range.start, range.end - range.start))
+                }
             }
+        })?;
+        let Some((o, pinned, (start, len))) = read else {
+            return Err(self.missing_key(&cx, "GetObject", &bucket));
         };
+        let content_range =
+            input.range.is_some().then(|| format!("bytes {}-{}/{}", start, (start + len).saturating_sub(1), o.size));
         let body = if len <= SMALL_READ {
-            let bytes = self.blobs.read_small(&o.segments, start, len).map_err(internal)?;
+            let bytes = self.blobs.read_small(&o.segments, pinned, start, len).map_err(internal)?;
             StreamingBlob::from(s3s::Body::from(bytes))
         } else {
-            StreamingBlob::new(self.blobs.read_stream(o.segments.clone(), start, len).map_err(internal)?)
+            StreamingBlob::new(self.blobs.read_stream(o.segments.clone(), pinned, start, len).map_err(internal)?)
         };
         let m = o.meta;
         let output = GetObjectOutput {
@@ -1359,30 +1386,35 @@ impl s3s::S3 for Backend {
                 input.grant_write_acp.as_ref(),
             ),
         )?;
-        let src = match self.read_object(&source_bucket.name, &src_key)? {
-            Some(o) => o,
-            None => return Err(self.missing_key(&cx, "CopyObject", &source_bucket)),
-        };
-        if src.size > MAX_PUT {
-            return Err(err(
-                S3ErrorCode::InvalidRequest,
-                "The specified copy source is larger than the maximum allowable size for a copy source: 5368709120",
-            ));
-        }
-        preconditions(
-            &src,
-            input.copy_source_if_match.as_ref(),
-            input.copy_source_if_none_match.as_ref(),
-            input.copy_source_if_modified_since.as_ref(),
-            input.copy_source_if_unmodified_since.as_ref(),
-        )
-        .map_err(|e| {
-            if *e.code() == S3ErrorCode::NotModified {
-                err(S3ErrorCode::PreconditionFailed, "At least one of the pre-conditions you specified did not hold")
-            } else {
-                e
+        let read = self.read_object_pinned(&source_bucket.name, &src_key, |src| {
+            if src.size > MAX_PUT {
+                return Err(err(
+                    S3ErrorCode::InvalidRequest,
+                    "The specified copy source is larger than the maximum allowable size for a copy source: 5368709120",
+                ));
             }
+            preconditions(
+                src,
+                input.copy_source_if_match.as_ref(),
+                input.copy_source_if_none_match.as_ref(),
+                input.copy_source_if_modified_since.as_ref(),
+                input.copy_source_if_unmodified_since.as_ref(),
+            )
+            .map_err(|e| {
+                if *e.code() == S3ErrorCode::NotModified {
+                    err(
+                        S3ErrorCode::PreconditionFailed,
+                        "At least one of the pre-conditions you specified did not hold",
+                    )
+                } else {
+                    e
+                }
+            })?;
+            Ok((0, src.size))
         })?;
+        let Some((src, src_pinned, _)) = read else {
+            return Err(self.missing_key(&cx, "CopyObject", &source_bucket));
+        };
         let replace = match directive.as_deref() {
             None | Some("COPY") => false,
             Some("REPLACE") => true,
@@ -1407,7 +1439,7 @@ impl s3s::S3 for Backend {
         } else {
             src.meta.clone()
         };
-        let written = self.blobs.copy(&src.segments).await.map_err(write_error)?;
+        let written = self.blobs.copy(&src.segments, src_pinned).await.map_err(write_error)?;
         let tag = hex::encode(written.md5);
         let now = self.services.clock.now_millis();
         let record = ObjectRecord {

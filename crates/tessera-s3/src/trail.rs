@@ -180,7 +180,7 @@ impl TrailDelivery for TrailBuckets {
                 .map_err(store_io)?
         };
         let Some(record) = record else { return Ok(None) };
-        let body = self.blobs.read_small(&record.segments, 0, record.size)?.to_vec();
+        let body = self.blobs.read_small(&record.segments, crate::blobs::Pinned::none(), 0, record.size)?.to_vec();
         Ok(Some(StoredObject { body, metadata: record.meta.user }))
     }
 
