@@ -113,6 +113,34 @@ def test_self_signed_endpoint_cli_and_boto3(tessera_factory, monkeypatch):
     assert t.client("sts").get_caller_identity()["Account"] == ident["Account"]
 
 
+def test_tls_sessions_resume(tessera_factory, monkeypatch):
+    """A client that reconnects with the session it was given resumes it (no certificate sent),
+    over TLS 1.3 (tickets) and TLS 1.2; docs/OPERATIONS.md, "HTTPS"."""
+    t = tessera_factory("tls-resume", SELF_SIGNED)
+    ca = t.data_dir / "tls" / "ca.pem"
+    start_tls(t, ca, monkeypatch)
+    host, port = host_port(t)
+
+    def request(ctx, session=None):
+        with socket.create_connection((host, port), timeout=5) as sock:
+            with ctx.wrap_socket(sock, server_hostname=host, session=session) as tls:
+                tls.sendall(f"GET /_tessera/health HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n".encode())
+                answer = b""
+                while chunk := tls.recv(4096):
+                    answer += chunk
+                assert answer.startswith(b"HTTP/1.1 200")
+                # A TLS 1.3 session (ticket) arrives after the handshake: take it once the answer is read.
+                return tls.session, tls.session_reused, tls.version()
+
+    for version in (ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.TLSv1_2):
+        ctx = ssl.create_default_context(cafile=str(ca))
+        ctx.minimum_version = ctx.maximum_version = version
+        session, reused, got = request(ctx)
+        assert got == version.name.replace("v1_", "v1.") and not reused
+        _, reused, _ = request(ctx, session)
+        assert reused, f"{version.name}: the session was not resumed"
+
+
 def test_client_without_the_ca_fails_verification(tessera_factory, monkeypatch):
     t = tessera_factory("tls", SELF_SIGNED)
     ca = t.data_dir / "tls" / "ca.pem"
