@@ -12,8 +12,10 @@ Variants:
   log-off  plain HTTP, RUST_LOG=warn: no access log line is formatted or written
   log-on   plain HTTP, RUST_LOG=info: one access log line per request, written to a file
   log-json plain HTTP, RUST_LOG=info --log-format json, written to a file
+  metrics-off plain HTTP, access log off, metrics not recorded (hidden serve flag
+           --no-metrics-benchmark-only); compare with `http`, where they are
 
-Metrics are always on (they cannot be switched off). Method as bench/sts_load.py: one server per
+Method as bench/sts_load.py: one server per
 variant, all started before the first run; each op is signed once and replayed by `wrk` (2
 threads); the variants take turns run by run, so the machine's load falls on all alike; medians
 of --runs runs."""
@@ -41,6 +43,7 @@ VARIANTS = {
     "log-off": {"tls": False, "log": "warn", "format": "text"},
     "log-on": {"tls": False, "log": "info", "format": "text"},
     "log-json": {"tls": False, "log": "info", "format": "json"},
+    "metrics-off": {"tls": False, "log": "warn", "format": "text", "metrics": False},
 }
 
 
@@ -52,6 +55,8 @@ def start(bin_path, variant):
             "--log-format", v["format"]]
     if v["tls"]:
         args.append("--tls-self-signed")
+    if not v.get("metrics", True):
+        args.append("--no-metrics-benchmark-only")
     log = open(data.parent / "server.log", "w")
     p = subprocess.Popen(args, env=dict(os.environ, RUST_LOG=v["log"]), stderr=log)
     scheme = "https" if v["tls"] else "http"

@@ -88,6 +88,10 @@ enum Command {
         /// object per line). Colours only when stderr is a terminal. See docs/OPERATIONS.md.
         #[arg(long, env = "TESSERA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
         log_format: LogFormat,
+        /// Benchmarks only: record no metrics (measures what metrics cost; /_tessera/metrics
+        /// then answers 503). Never in production.
+        #[arg(long, hide = true)]
+        no_metrics_benchmark_only: bool,
         #[command(flatten)]
         audit: audit_cli::AuditOptions,
     },
@@ -194,7 +198,13 @@ enum LogFormat {
 
 /// Log to stderr at `RUST_LOG`'s levels (default `info`), in `format`, with terminal colours
 /// only when stderr is a terminal.
-fn init_logging(format: LogFormat) {
+///
+/// The server (`background`) hands each formatted line to a writer thread, so that a request
+/// does not wait for its access-log line's `write` to stderr; when that thread falls behind by
+/// 128,000 lines, requests wait for it (lines are never dropped). Lines still queued when the
+/// process is killed with SIGKILL are lost: the access log is an operational record, the audit
+/// trail is the durable one. The returned guard flushes the queue when dropped.
+fn init_logging(format: LogFormat, background: bool) -> Option<tracing_appender::non_blocking::WorkerGuard> {
     use std::io::IsTerminal;
     let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -202,14 +212,22 @@ fn init_logging(format: LogFormat) {
     if let Ok(quiet) = "s3s=info".parse() {
         filter = filter.add_directive(quiet);
     }
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
+    let ansi = std::io::stderr().is_terminal();
+    let (writer, guard) = if background {
+        let (w, g) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+            .lossy(false)
+            .thread_name("tessera-log")
+            .finish(std::io::stderr());
+        (tracing_subscriber::fmt::writer::BoxMakeWriter::new(w), Some(g))
+    } else {
+        (tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stderr), None)
+    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer).with_ansi(ansi);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).init(),
     }
+    guard
 }
 
 /// Policy types for `tessera policy validate --policy-type`.
@@ -276,11 +294,11 @@ fn validate_files(ty: tessera_policy::PolicyType, files: &[PathBuf]) -> anyhow::
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let format = match &cli.command {
-        Command::Serve { log_format, .. } => *log_format,
-        _ => LogFormat::Text,
+    let (format, background) = match &cli.command {
+        Command::Serve { log_format, .. } => (*log_format, true),
+        _ => (LogFormat::Text, false),
     };
-    init_logging(format);
+    let _log_writer = init_logging(format, background);
     match cli.command {
         Command::Serve {
             listen,
@@ -291,9 +309,12 @@ fn main() -> anyhow::Result<()> {
             tls_self_signed,
             imds_listen,
             log_format: _,
+            no_metrics_benchmark_only,
             audit,
         } => {
-            metrics::install()?;
+            if !no_metrics_benchmark_only {
+                metrics::install()?;
+            }
             let tls = match (tls_cert, tls_key) {
                 (Some(cert), Some(key)) => Some(tls::TlsSource::Files { cert, key }),
                 _ if tls_self_signed => Some(tls::TlsSource::SelfSigned),
