@@ -28,7 +28,6 @@ through so that a soak can show the bound holding within the hour."""
 import argparse
 import json
 import os
-import random
 import re
 import signal
 import statistics
@@ -45,6 +44,7 @@ import botocore.credentials
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import sts_load  # noqa: E402
+import variants_load  # noqa: E402
 
 REGION = "us-east-1"
 POLICY = ('{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sts:AssumeRole","iam:GetUser",'
@@ -54,23 +54,10 @@ MIX = [("GetCallerIdentity", 8), ("AssumeRole", 4), ("GetUser", 3), ("TagUser", 
 
 
 def start(bin_path, max_events):
-    data = Path(tempfile.mkdtemp()) / "data"
-    port = sts_load.free_port()
-    args = [str(bin_path), "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", str(data)]
+    args = [str(bin_path), "serve", "--listen", f"127.0.0.1:{sts_load.free_port()}"]
     if max_events:
         args += ["--audit-max-events", str(max_events)]
-    log = open(data.parent / "server.log", "w")
-    p = subprocess.Popen(args, env=dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "warn")), stderr=log)
-    for _ in range(600):
-        if (data / "endpoint").exists():
-            break
-        if p.poll() is not None:
-            raise SystemExit(f"{bin_path} exited: see {data.parent / 'server.log'}")
-        time.sleep(0.05)
-    text = (data / "credentials").read_text()
-    root = (re.search(r"aws_access_key_id = (\S+)", text).group(1),
-            re.search(r"aws_secret_access_key = (\S+)", text).group(1))
-    return p, f"http://127.0.0.1:{port}", root, data
+    return variants_load.spawn(args, os.environ.get("RUST_LOG", "warn"))
 
 
 def setup(endpoint, root):

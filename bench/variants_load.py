@@ -47,29 +47,33 @@ VARIANTS = {
 }
 
 
-def start(bin_path, variant):
-    v = VARIANTS[variant]
+def spawn(args, log_level):
+    """Start `tessera serve ARGS` on a fresh data dir, its log in DIR/../server.log; wait for
+    DIR/endpoint. Returns (process, endpoint, root credentials, data dir)."""
     data = Path(tempfile.mkdtemp()) / "data"
-    port = sts_load.free_port()
-    args = [str(bin_path), "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", str(data),
-            "--log-format", v["format"]]
-    if v["tls"]:
-        args.append("--tls-self-signed")
-    if not v.get("metrics", True):
-        args.append("--no-metrics-benchmark-only")
     log = open(data.parent / "server.log", "w")
-    p = subprocess.Popen(args, env=dict(os.environ, RUST_LOG=v["log"]), stderr=log)
-    scheme = "https" if v["tls"] else "http"
-    endpoint = f"{scheme}://127.0.0.1:{port}"
+    p = subprocess.Popen(args[:2] + ["--data-dir", str(data)] + args[2:], env=dict(os.environ, RUST_LOG=log_level),
+                         stderr=log)
     for _ in range(600):
         if (data / "endpoint").exists():
             break
         if p.poll() is not None:
-            raise SystemExit(f"{bin_path} exited: see {data.parent / 'server.log'}")
+            raise SystemExit(f"{args[0]} exited: see {data.parent / 'server.log'}")
         time.sleep(0.05)
     text = (data / "credentials").read_text()
     root = (re.search(r"aws_access_key_id = (\S+)", text).group(1),
             re.search(r"aws_secret_access_key = (\S+)", text).group(1))
+    return p, (data / "endpoint").read_text().strip(), root, data
+
+
+def start(bin_path, variant):
+    v = VARIANTS[variant]
+    args = [str(bin_path), "serve", "--listen", f"127.0.0.1:{sts_load.free_port()}", "--log-format", v["format"]]
+    if v["tls"]:
+        args.append("--tls-self-signed")
+    if not v.get("metrics", True):
+        args.append("--no-metrics-benchmark-only")
+    p, endpoint, root, data = spawn(args, v["log"])
     verify = str(data / "tls" / "ca.pem") if v["tls"] else None
     return p, endpoint, root, verify
 
