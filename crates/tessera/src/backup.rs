@@ -140,18 +140,6 @@ fn private_file(path: &Path) -> std::io::Result<File> {
     opts.open(path)
 }
 
-/// A new directory (and its missing parents), mode 0700.
-fn private_dir(path: &Path) -> std::io::Result<()> {
-    let mut b = std::fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        b.mode(0o700);
-    }
-    b.create(path)
-}
-
 fn sync_dir(dir: &Path) {
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
@@ -331,7 +319,7 @@ pub fn backup(req: &BackupRequest) -> anyhow::Result<BackupSummary> {
     let pid = std::process::id();
     let tmp = out_dir.join(format!(".{name}.tmp-{pid}"));
     let staging = out_dir.join(format!(".{name}.staging-{pid}"));
-    private_dir(&staging).with_context(|| format!("creating {}", staging.display()))?;
+    crate::server::create_private_dir(&staging)?;
     let _staging_cleanup = Cleanup(Some(staging.clone()));
     let file = private_file(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
     let mut tmp_cleanup = Cleanup(Some(tmp.clone()));
@@ -556,7 +544,7 @@ pub fn restore(from: &Path, data_dir: &Path) -> anyhow::Result<RestoreSummary> {
     let file = File::open(from).with_context(|| format!("opening {}", from.display()))?;
     std::fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
     let staging = parent.join(format!(".{name}.restore-{}", std::process::id()));
-    private_dir(&staging).with_context(|| format!("creating {}", staging.display()))?;
+    crate::server::create_private_dir(&staging)?;
     let mut cleanup = Cleanup(Some(staging.clone()));
     let manifest = extract(file, &staging).map_err(|e| {
         anyhow::anyhow!("{} is not an intact Tessera backup: {e:#}; nothing was restored", from.display())
@@ -611,7 +599,7 @@ fn extract(file: File, staging: &Path) -> anyhow::Result<Manifest> {
         }
         let path = staging.join(&rel);
         if let Some(p) = path.parent() {
-            private_dir(p)?;
+            crate::server::create_private_dir(p)?;
         }
         let mut out = HashingWriter { inner: private_file(&path)?, hash: Sha256::new(), bytes: 0 };
         std::io::copy(&mut entry, &mut out).with_context(|| format!("extracting {key}"))?;
