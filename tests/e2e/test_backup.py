@@ -9,6 +9,7 @@ damaged archive restore nothing."""
 import gzip
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import tarfile
@@ -47,7 +48,7 @@ class Writer:
         self.attempted_users = set()
         self.versions = {}  # (bucket, key) -> set of sha256 of every body ever sent
         self.error = None
-        self.thread = threading.Thread(target=self.loop, daemon=True)
+        self.threads = [threading.Thread(target=self.loop, daemon=True), threading.Thread(target=self.churn, daemon=True)]
 
     def ack(self, kind, **details):
         self.acked.append((time.monotonic(), kind, details))
@@ -84,7 +85,17 @@ class Writer:
                     iam.add_user_to_group(GroupName=f"grp-{i}", UserName=user)
                     self.ack("group", name=f"grp-{i}", member=user)
                 self.put(s3, bucket, f"obj-{i}", f"object {i} ".encode() * (1 + i % 50))
-                # Churn: overwrite and delete, so blobs are removed while the backup runs.
+                i += 1
+        except Exception as e:  # noqa: BLE001 - reported by the test
+            self.error = e
+
+    def churn(self):
+        """Overwrite and delete objects without pause, so that blobs are removed while the backup
+        copies them."""
+        s3 = self.t.client("s3")
+        i = 0
+        try:
+            while not self.stop.is_set():
                 self.put(s3, "churn", f"c-{i % 7}", f"version {i}".encode() * 100)
                 if i % 4 == 0:
                     s3.delete_object(Bucket="churn", Key=f"c-{(i + 3) % 7}")
@@ -102,9 +113,18 @@ def all_event_ids(t):
 
 def test_backup_under_load_and_restore(tmp_path, tessera_factory):
     t = tessera_factory("data").start()
-    t.client("s3").create_bucket(Bucket="churn")
+    s3 = t.client("s3")
+    s3.create_bucket(Bucket="churn")
+    # Ballast, so that copying the blobs takes a while (the churn removes blobs meanwhile).
+    s3.create_bucket(Bucket="ballast")
+    ballast = {f"b-{i}": os.urandom(1 << 20) for i in range(40)}
+    for k, body in ballast.items():
+        s3.put_object(Bucket="ballast", Key=k, Body=body)
     w = Writer(t)
-    w.thread.start()
+    for k, body in ballast.items():
+        w.versions[("ballast", k)] = {hashlib.sha256(body).hexdigest()}
+    for thread in w.threads:
+        thread.start()
     time.sleep(3)
     events_before = all_event_ids(t)
     backup_started = time.monotonic()
@@ -112,7 +132,8 @@ def test_backup_under_load_and_restore(tmp_path, tessera_factory):
     proc = run("backup", "--data-dir", t.data_dir, "--out", archive)
     time.sleep(1)
     w.stop.set()
-    w.thread.join(timeout=60)
+    for thread in w.threads:
+        thread.join(timeout=60)
     assert w.error is None, f"the writer failed: {w.error!r}"
     summary = json.loads(proc.stdout)
     assert "tessera backup:" in proc.stderr
@@ -184,7 +205,7 @@ def test_backup_under_load_and_restore(tmp_path, tessera_factory):
                 assert hashlib.sha256(body).hexdigest() in w.versions[(b["Name"], o["Key"])], o["Key"]
                 listed += 1
     objects_before = sum(1 for kind, d in acked_before if kind == "object" and d["bucket"] != "churn")
-    assert listed >= objects_before + 1 >= 6, (listed, objects_before)
+    assert listed >= objects_before + len(ballast) + 1 >= 46, (listed, objects_before)
 
     missing = events_before - all_event_ids(r)
     assert not missing, f"{len(missing)} audit events lost, e.g. {sorted(missing)[:3]}"
