@@ -122,6 +122,16 @@ def test_backup_under_load_and_restore(tmp_path, tessera_factory):
     ballast = {f"b-{i}": os.urandom(1 << 20) for i in range(40)}
     for k, body in ballast.items():
         s3.put_object(Bucket="ballast", Key=k, Body=body)
+    org = t.client("organizations")
+    org.create_organization(FeatureSet="ALL")
+    for n in range(2):
+        status = org.create_account(Email=f"member{n}@example.com", AccountName=f"member{n}")["CreateAccountStatus"]
+        while status["State"] == "IN_PROGRESS":
+            time.sleep(0.05)
+            status = org.describe_create_account_status(CreateAccountRequestId=status["Id"])["CreateAccountStatus"]
+        assert status["State"] == "SUCCEEDED", status
+    accounts = sorted((a["Id"], a["Name"], a["Email"]) for a in org.list_accounts()["Accounts"])
+    assert len(accounts) == 3
     w = Writer(t)
     for k, body in ballast.items():
         w.versions[("ballast", k)] = {hashlib.sha256(body).hexdigest()}
@@ -170,6 +180,8 @@ def test_backup_under_load_and_restore(tmp_path, tessera_factory):
     r = tessera_factory("restored").start()
     iam, s3 = r.client("iam"), r.client("s3")
 
+    restored_accounts = r.client("organizations").list_accounts()["Accounts"]
+    assert sorted((a["Id"], a["Name"], a["Email"]) for a in restored_accounts) == accounts
     users = {u["UserName"] for p in iam.get_paginator("list_users").paginate() for u in p["Users"]}
     assert users <= original_users | w.attempted_users, "nothing that was never written"
     for kind, d in acked_before:
