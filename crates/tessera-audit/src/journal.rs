@@ -223,6 +223,40 @@ pub(crate) fn scan_segment(path: &Path) -> Result<(Option<i64>, u64), AuditError
     Ok((last, len))
 }
 
+/// One segment copied by [`copy_segments`]: its first sequence number, its last valid one
+/// (`None` if it held no whole entry) and the bytes copied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CopiedSegment {
+    pub first: i64,
+    pub last: Option<i64>,
+    pub bytes: u64,
+}
+
+/// Copy the segments of the journal in `dir` into `out` (created), while a writer may append
+/// and the indexer may delete: each copy is cut after its last whole entry (an append in
+/// progress, or the zero fill, is left out), and a segment deleted before it is copied is
+/// skipped (it was deleted because every event in it was indexed).
+pub(crate) fn copy_segments(dir: &Path, out: &Path) -> Result<Vec<CopiedSegment>, AuditError> {
+    std::fs::create_dir_all(out).map_err(|e| io("create directory", e))?;
+    let mut copied = Vec::new();
+    for first in segments(dir)? {
+        let target = segment_path(out, first);
+        match std::fs::copy(segment_path(dir, first), &target) {
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => continue,
+            Err(e) => return Err(io("copy segment", e)),
+        }
+        let (last, bytes) = scan_segment(&target)?;
+        OpenOptions::new()
+            .write(true)
+            .open(&target)
+            .and_then(|f| f.set_len(bytes))
+            .map_err(|e| io("cut segment copy", e))?;
+        copied.push(CopiedSegment { first, last, bytes });
+    }
+    Ok(copied)
+}
+
 /// The highest sequence number the journal in `dir` holds (0 if none), read before a writer
 /// starts; a torn tail is left where it is (the writer starts a new segment).
 pub(crate) fn recover(dir: &Path) -> Result<i64, AuditError> {

@@ -1118,6 +1118,56 @@ pub(crate) fn append_pending(path: &Path, events: &[AuditEvent], next_seq: i64) 
     Ok(seq)
 }
 
+/// What [`backup_to`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditBackup {
+    /// The files written, relative to the output directory (`audit.db`, then the journal's
+    /// segments under `audit.journal/`).
+    pub files: Vec<PathBuf>,
+    /// Events the copy holds: indexed in its `audit.db`, plus those above its index mark in its
+    /// journal (indexed when a store opens on the copy).
+    pub events: u64,
+}
+
+/// A consistent copy of the audit store at `path` (`audit.db` and its journal) into `out_dir`,
+/// made beside a running server (`tessera backup`).
+///
+/// The journal is copied first, then `audit.db` is snapshotted (`VACUUM INTO`, one read
+/// transaction). An event acknowledged before the copy started is durable in the journal; if
+/// its segment is still there it is copied, and if the indexer deleted the segment meanwhile,
+/// every event in it was indexed first, so the later snapshot of `audit.db` holds it. A store
+/// opened on the copy indexes the copied journal's events above the snapshot's mark and numbers
+/// new events after both. Trail delivery records what it delivered in `audit.db` after the
+/// files are written, so snapshotting `audit.db` before the S3 records (the caller's next step)
+/// names no trail file the records lack.
+pub fn backup_to(path: &Path, out_dir: &Path) -> Result<AuditBackup, AuditError> {
+    let journal_out = out_dir.join("audit.journal");
+    let segments = journal::copy_segments(&journal_dir(path), &journal_out)?;
+    let db_out = out_dir.join("audit.db");
+    {
+        let c = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+        c.busy_timeout(Duration::from_secs(30))?;
+        let target = db_out.to_str().ok_or_else(|| AuditError::Storage("backup path is not UTF-8".into()))?;
+        c.execute("VACUUM INTO ?1", [target])?;
+    }
+    let c = Connection::open_with_flags(&db_out, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    let indexed: i64 = c.query_row(
+        "SELECT max(coalesce((SELECT value FROM meta WHERE key = 'indexed_through'), 0),
+                    coalesce((SELECT max(seq) FROM events), 0))",
+        [],
+        |r| r.get(0),
+    )?;
+    let in_db: i64 =
+        c.query_row("SELECT (SELECT count(*) FROM events) + (SELECT count(*) FROM pending)", [], |r| r.get(0))?;
+    let in_journal: i64 =
+        segments.iter().filter_map(|s| s.last.map(|last| (last - s.first.max(indexed + 1) + 1).max(0))).sum();
+    let mut files = vec![PathBuf::from("audit.db")];
+    files.extend(segments.iter().map(|s| {
+        journal::segment_path(&journal_out, s.first).strip_prefix(out_dir).map(Path::to_path_buf).unwrap_or_default()
+    }));
+    Ok(AuditBackup { files, events: u64::try_from(in_db + in_journal).unwrap_or(0) })
+}
+
 /// Public keys and trails read from an audit database file without starting a writer (for
 /// `tessera audit verify`).
 pub fn read_offline(path: &Path) -> Result<(Vec<Trail>, Vec<PublicKeyInfo>), AuditError> {

@@ -656,3 +656,48 @@ fn the_last_access_index_is_built_once_for_a_store_from_before_it() {
     assert_eq!(rows.len(), 1);
     assert_eq!((rows[0].action.as_str(), rows[0].last_millis), ("GetUser", T0));
 }
+
+#[test]
+fn a_backup_holds_indexed_and_journal_only_events_and_opens_as_a_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.db");
+    let kek = SecretBox::generate_key();
+    let limits = AuditLimits { retention_days: 36_500, ..AuditLimits::default() };
+    {
+        let s = SqliteAuditStore::open(&path, SecretBox::new(&kek), limits).unwrap();
+        for i in 0..3 {
+            s.record(vec![event(ACCT, "GetUser", "a", T0 + i)]).unwrap();
+        }
+        // A backup beside a running store.
+        let out = dir.path().join("live");
+        let b = crate::sqlite::backup_to(&path, &out).unwrap();
+        assert_eq!(b.events, 3);
+    }
+    // Durable in the journal, not indexed (as at a crash, or before the indexer ran), and a
+    // half-written entry after them.
+    let unindexed: Vec<_> = (0..4).map(|i| event(ACCT, "CreateUser", "b", T0 + 10 + i)).collect();
+    crate::sqlite::append_unindexed(&path, &unindexed, 4).unwrap();
+    let journal = crate::sqlite::journal_dir(&path);
+    let newest = std::fs::read_dir(&journal).unwrap().map(|e| e.unwrap().path()).max().unwrap();
+    let (_, valid) = crate::journal::scan_segment(&newest).unwrap();
+    let file = std::fs::OpenOptions::new().write(true).open(&newest).unwrap();
+    std::os::unix::fs::FileExt::write_all_at(&file, &[200, 0, 0, 0, 1, 2, 3], valid).unwrap();
+    drop(file);
+
+    let out = dir.path().join("backup");
+    let b = crate::sqlite::backup_to(&path, &out).unwrap();
+    assert_eq!(b.events, 7, "3 indexed + 4 only in the journal");
+    assert_eq!(b.files[0], std::path::PathBuf::from("audit.db"));
+    assert!(b.files.iter().all(|f| out.join(f).is_file()));
+    let copied = out.join(b.files.last().unwrap());
+    assert_eq!(
+        std::fs::metadata(&copied).unwrap().len(),
+        crate::journal::scan_segment(&copied).unwrap().1,
+        "cut after the last whole entry"
+    );
+    let s = SqliteAuditStore::open(&out.join("audit.db"), SecretBox::new(&kek), limits).unwrap();
+    assert_eq!(s.lookup(&query(Some(LookupAttribute::Username("b".into())))).unwrap().events.len(), 4);
+    assert_eq!(s.lookup(&query(None)).unwrap().events.len(), 7);
+    s.record(vec![event(ACCT, "DeleteUser", "c", T0 + 20)]).unwrap();
+    assert_eq!(s.max_seq().unwrap(), 8, "numbering continues after the copied events");
+}

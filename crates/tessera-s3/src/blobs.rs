@@ -2,6 +2,11 @@
 //! `DIR/s3/tmp/` (write, fsync, atomic rename, fsync of the directory). A blob is never
 //! modified once renamed into place; an upload that fails or is interrupted leaves only a
 //! temporary file, removed at once (or at the next start after a crash).
+//!
+//! While `tessera backup` runs it holds `DIR/s3/backup.lock` ([`BACKUP_LOCK`]): a blob removed
+//! then is moved to `DIR/s3/retained/` ([`RETAINED`]) instead of deleted, so that the backup,
+//! whose database snapshot may still name it, can copy it; the backup empties `retained/` when
+//! it ends (a start without the lock empties it too).
 
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -15,6 +20,11 @@ use rand::Rng;
 use tokio::io::AsyncWriteExt;
 
 use crate::records::{ObjectRecord, Segment};
+
+/// The file `tessera backup` holds in the blob root while it runs (its process id inside).
+pub const BACKUP_LOCK: &str = "backup.lock";
+/// Where blobs removed while [`BACKUP_LOCK`] exists are kept until the backup ends.
+pub const RETAINED: &str = "retained";
 
 /// Write buffer between the request body and the file.
 const WRITE_BUFFER: usize = 256 * 1024;
@@ -120,6 +130,14 @@ impl Blobs {
         for entry in std::fs::read_dir(&tmp)? {
             let entry = entry?;
             let _ = std::fs::remove_file(entry.path());
+        }
+        // Blobs a backup kept but did not clear (it ended without its cleanup).
+        if !root.join(BACKUP_LOCK).exists() {
+            if let Ok(entries) = std::fs::read_dir(root.join(RETAINED)) {
+                for entry in entries.flatten() {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
         }
         Ok(Blobs { root: root.to_path_buf() })
     }
@@ -251,10 +269,20 @@ impl Blobs {
         }
     }
 
-    /// Remove blobs (after the records naming them are gone). Failures are logged.
+    /// Remove blobs (after the records naming them are gone). Failures are logged. While a
+    /// backup holds [`BACKUP_LOCK`] they are moved to [`RETAINED`] instead: the lock was taken
+    /// before the backup's database snapshot, and the records were dropped before this call, so
+    /// a blob the snapshot names is either still in `data/` or here.
     pub fn remove(&self, ids: impl IntoIterator<Item = String>) {
+        let retain = self.root.join(BACKUP_LOCK).exists();
         for id in ids {
-            if let Err(e) = std::fs::remove_file(self.path(&id)) {
+            let result = if retain {
+                let kept = self.root.join(RETAINED);
+                std::fs::create_dir_all(&kept).and_then(|()| std::fs::rename(self.path(&id), kept.join(&id)))
+            } else {
+                std::fs::remove_file(self.path(&id))
+            };
+            if let Err(e) = result {
                 if e.kind() != io::ErrorKind::NotFound {
                     tracing::warn!(blob = %id, error = %e, "could not remove blob");
                 }
@@ -442,5 +470,30 @@ impl Stream for BlobStream {
 impl s3s::stream::ByteStream for BlobStream {
     fn remaining_length(&self) -> s3s::stream::RemainingLength {
         s3s::stream::RemainingLength::new_exact(usize::try_from(self.left).unwrap_or(usize::MAX))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blobs_removed_during_a_backup_are_retained_and_cleared_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = Blobs::open(dir.path()).unwrap();
+        let a = blobs.write_bytes(b"a").unwrap();
+        let b = blobs.write_bytes(b"b").unwrap();
+        blobs.remove([a.blob.clone()]);
+        assert!(!blobs.path(&a.blob).exists());
+        assert!(!dir.path().join(RETAINED).join(&a.blob).exists(), "no backup: deleted");
+        std::fs::write(dir.path().join(BACKUP_LOCK), "1").unwrap();
+        blobs.remove([b.blob.clone()]);
+        assert!(!blobs.path(&b.blob).exists());
+        assert_eq!(std::fs::read(dir.path().join(RETAINED).join(&b.blob)).unwrap(), b"b");
+        Blobs::open(dir.path()).unwrap();
+        assert!(dir.path().join(RETAINED).join(&b.blob).exists(), "kept while the lock is held");
+        std::fs::remove_file(dir.path().join(BACKUP_LOCK)).unwrap();
+        Blobs::open(dir.path()).unwrap();
+        assert!(!dir.path().join(RETAINED).join(&b.blob).exists(), "a start without the lock empties retained/");
     }
 }

@@ -98,6 +98,19 @@ impl SqliteStore {
     }
 }
 
+/// A consistent copy of the database at `path` into the new file `out`, made beside a server
+/// that is writing it (`tessera backup`): `VACUUM INTO` runs in one read transaction, so the
+/// copy holds exactly the transactions committed when it began (WAL mode lets the server go on
+/// committing meanwhile). The copy is compacted and is an ordinary SQLite database.
+pub fn snapshot_into(path: &Path, out: &Path) -> Result<(), StoreError> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .map_err(be)?;
+    configure(&conn)?;
+    let target = out.to_str().ok_or_else(|| StoreError::Backend("backup path is not UTF-8".into()))?;
+    conn.execute("VACUUM INTO ?1", [target]).map_err(be)?;
+    Ok(())
+}
+
 /// Run a statement without parameters or rows (`BEGIN`, `COMMIT`, `ROLLBACK`) from the
 /// connection's statement cache: every request opens a read transaction or two, and parsing
 /// the statement each time cost more than running it.

@@ -2,6 +2,7 @@
 
 mod access_log;
 mod audit_cli;
+mod backup;
 mod console;
 mod imds_listener;
 mod metrics;
@@ -109,6 +110,65 @@ enum Command {
     /// The web console at <endpoint>/console: `tessera console set-root-password`.
     #[command(subcommand)]
     Console(ConsoleCommand),
+    /// Snapshot a data dir into one archive file, while its server runs or not.
+    ///
+    /// Takes a consistent snapshot of the store (tessera.db, through SQLite's VACUUM INTO, not a
+    /// file copy), the audit store (audit.db and the events in its journal not yet indexed), the
+    /// S3 object bytes and trail files under DIR/s3, DIR/credentials and DIR/tls, into a tar file
+    /// (gzip unless --no-compress) with a manifest of every file's size and SHA-256. The server
+    /// keeps serving meanwhile; what it commits after the snapshot is not in the backup.
+    ///
+    ///   tessera backup --data-dir ./tessera-data --out /backups/tessera-$(date +%F).tar.gz
+    ///
+    /// master.key is NOT in the archive unless --include-master-key: the secrets in the store
+    /// (access keys, passwords, signing keys) are sealed with it, so an archive without it
+    /// reveals none of them. Keep a copy of DIR/master.key somewhere else; restore needs it.
+    ///
+    /// The archive is written to a temporary file beside FILE (mode 0600) and renamed when
+    /// complete; FILE must not exist. Progress goes to stderr; a JSON summary (files, bytes,
+    /// events, duration) to stdout. With --store-url (PostgreSQL) only the data dir's files are
+    /// archived: back the database up with pg_dump first (docs/OPERATIONS.md).
+    #[command(verbatim_doc_comment)]
+    Backup {
+        /// The server's data dir.
+        #[arg(long, default_value = "./tessera-data")]
+        data_dir: PathBuf,
+        /// The archive to write (must not exist).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Put DIR/master.key in the archive too: anyone with the file can then read every
+        /// secret in it. Without it, restore leaves master.key out and says so.
+        #[arg(long)]
+        include_master_key: bool,
+        /// Write a plain tar file, not gzip (faster; object bytes that are already compressed
+        /// gain little from gzip).
+        #[arg(long)]
+        no_compress: bool,
+        /// The server's PostgreSQL store, if it uses one: the database is not archived.
+        #[arg(long, env = "TESSERA_STORE_URL", hide_env_values = true, value_name = "URL", value_parser = parse_store_url)]
+        store_url: Option<String>,
+    },
+    /// Make a new data dir from a `tessera backup` archive.
+    ///
+    /// Every file is checked against the archive's manifest (size and SHA-256) before anything
+    /// appears at DIR: files are extracted into a directory beside it, which is renamed to DIR
+    /// only when all of them match. DIR must not exist or be empty; it is made with mode 0700.
+    ///
+    ///   tessera restore --from /backups/tessera-2026-12-06.tar.gz --data-dir ./tessera-data-new
+    ///   cp ./tessera-data/master.key ./tessera-data-new/   # unless the backup included it
+    ///   tessera serve --data-dir ./tessera-data-new
+    ///
+    /// `tessera serve` refuses a data dir whose store has secrets but which has no master.key
+    /// (a new key would make them unreadable). Prints a JSON summary on stdout.
+    #[command(verbatim_doc_comment)]
+    Restore {
+        /// The archive `tessera backup` wrote.
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+        /// The data dir to make (must not exist, or be empty).
+        #[arg(long, value_name = "NEW")]
+        data_dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -340,6 +400,38 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Console(ConsoleCommand::SetRootPassword { data_dir, account, store_url }) => {
             console::root_password::run_cli(&data_dir, store_url.as_deref(), &account)
+        }
+        Command::Backup { data_dir, out, include_master_key, no_compress, store_url } => {
+            let summary =
+                backup::backup(&backup::BackupRequest { data_dir, out, include_master_key, store_url, no_compress })?;
+            println!("{}", serde_json::to_string(&summary)?);
+            Ok(())
+        }
+        Command::Restore { from, data_dir } => {
+            let summary = backup::restore(&from, &data_dir)?;
+            eprintln!(
+                "tessera restore: restored {} files ({} audit events) from the backup of {} into {}",
+                summary.files,
+                summary.events,
+                summary.created,
+                data_dir.display()
+            );
+            if !summary.master_key_included {
+                eprintln!(
+                    "tessera restore: the backup holds no master.key. Copy the master.key of the server it was \
+                     taken from to {} (mode 0600) before `tessera serve`: the secrets in the store are sealed \
+                     with it.",
+                    data_dir.join("master.key").display()
+                );
+            }
+            if summary.store == "postgresql" {
+                eprintln!(
+                    "tessera restore: the backup was taken of a server on PostgreSQL and holds no database: \
+                     restore the database from its pg_dump and start with --store-url (docs/OPERATIONS.md)."
+                );
+            }
+            println!("{}", serde_json::to_string(&summary)?);
+            Ok(())
         }
     }
 }

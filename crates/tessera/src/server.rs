@@ -129,12 +129,22 @@ pub fn run(
 /// data dir, or the PostgreSQL database at `store_url`), audit store.
 fn open(data_dir: &Path, store_url: Option<&str>, audit: &crate::audit_cli::AuditOptions) -> anyhow::Result<Services> {
     create_private_dir(data_dir)?;
-    let kek = load_or_create_kek(&data_dir.join("master.key"))?;
+    let key_path = data_dir.join("master.key");
+    let kek = read_kek(&key_path)?;
     let store: Arc<dyn Store> = match store_url {
         None => Arc::new(SqliteStore::open(&data_dir.join("tessera.db")).context("opening the store")?),
         Some(url) => Arc::new(PostgresStore::open(url).context("opening the PostgreSQL store")?),
     };
     tracing::info!(backend = store.backend_name(), "store open");
+    let kek = match kek {
+        Some(k) => k,
+        None => {
+            refuse_missing_master_key(store.as_ref(), &key_path)?;
+            let key = SecretBox::generate_key();
+            tessera_services::bootstrap::write_private_file(&key_path, &key)?;
+            key
+        }
+    };
     let secrets = SecretBox::new(&kek);
     check_master_key(store.as_ref(), &secrets, data_dir)?;
     let audit = crate::audit_cli::open_store(data_dir, &kek, audit)?;
@@ -226,16 +236,32 @@ pub(crate) fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn load_or_create_kek(path: &Path) -> anyhow::Result<[u8; 32]> {
+/// The key-encryption key at `path`, or `None` if there is no such file.
+fn read_kek(path: &Path) -> anyhow::Result<Option<[u8; 32]>> {
     match std::fs::read(path) {
-        Ok(bytes) => bytes.try_into().map_err(|_| anyhow::anyhow!("{} is not a 32-byte key", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let key = SecretBox::generate_key();
-            tessera_services::bootstrap::write_private_file(path, &key)?;
-            Ok(key)
-        }
+        Ok(bytes) => bytes.try_into().map(Some).map_err(|_| anyhow::anyhow!("{} is not a 32-byte key", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
     }
+}
+
+/// With no master.key, a store that already holds secrets (it recorded the check value of the
+/// key they are sealed with) must not get a new key: every secret would be unreadable. This is
+/// the state a backup restored without `--include-master-key` is in.
+fn refuse_missing_master_key(store: &dyn Store, key_path: &Path) -> anyhow::Result<()> {
+    let recorded = store
+        .read()
+        .and_then(|r| r.get(tessera_services::model::table::META, MASTER_KEY_CHECK))
+        .context("reading the store")?;
+    if recorded.is_some() {
+        anyhow::bail!(
+            "{} is missing, but the store already holds secrets sealed with a master key: copy the master.key \
+             of the server this data dir (or its backup) came from to that path, mode 0600, and start again \
+             (a new key would make every secret unreadable)",
+            key_path.display()
+        );
+    }
+    Ok(())
 }
 
 pub(crate) async fn shutdown_signal() {
