@@ -6,12 +6,14 @@ when PostgreSQL answers); each uses a fresh schema of its own (`?schema=...`), d
 Without the variable they are skipped, and pytest says so."""
 
 import concurrent.futures
+import json
 import os
 import shutil
 import subprocess
 import time
 import urllib.parse
 
+import botocore.exceptions
 import pytest
 
 from conftest import BIN
@@ -138,6 +140,33 @@ def test_two_servers_share_one_database(tessera_factory, store_url):
         accounts = [j.result() for j in jobs]
     listed = [a["Id"] for p in two.get_paginator("list_accounts").paginate() for a in p["Accounts"]]
     assert len(set(accounts)) == 6 and set(accounts) <= set(listed) and len(listed) == len(set(listed)) == 7
+
+
+@needs_postgres
+def test_s3_on_postgres(tessera_factory, store_url):
+    """S3 reads the store inside its async handlers: on PostgreSQL that panicked ("Cannot start a
+    runtime from within a runtime") and every S3 call lost its connection."""
+    t = tessera_factory("s3pg", ["--store-url", store_url]).start()
+    s3 = t.client("s3")
+    bucket = f"pg-s3-{time.time_ns() % 10**9}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="k", Body=b"on postgres")
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"on postgres"
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["k"]
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject",
+                       "Resource": f"arn:aws:s3:::{bucket}/denied"}]}))
+    s3.put_object(Bucket=bucket, Key="denied", Body=b"x")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.get_object(Bucket=bucket, Key="denied")
+    assert e.value.response["Error"]["Code"] == "AccessDenied"
+    s3.delete_object(Bucket=bucket, Key="k")
+    s3.delete_object(Bucket=bucket, Key="denied")
+    s3.delete_bucket_policy(Bucket=bucket)
+    s3.delete_bucket(Bucket=bucket)
+    assert bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    assert "panicked" not in t.log.read_text()
 
 
 @needs_postgres

@@ -259,6 +259,17 @@ fn migrate(client: &mut Client, schema: Option<&str>) -> Result<(), StoreError> 
     txn.commit().map_err(be)
 }
 
+/// Run `f`, which blocks on the PostgreSQL client's own small runtime. On a tokio worker thread
+/// (the S3 front end reads the store inline in its handlers) that would panic with "Cannot start
+/// a runtime from within a runtime", so there the worker first hands its other tasks to another
+/// thread (`block_in_place`); on a blocking-pool or plain thread `f` just runs.
+fn blocking<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock cannot leave the database inconsistent (transactions roll back).
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -384,6 +395,50 @@ impl PostgresStore {
     fn read_generation(&self) -> Result<u64, StoreError> {
         self.with_lease(Conn::generation).map(|(_, g)| g)
     }
+
+    /// [`Store::write`]: begin a transaction on the writer connection.
+    fn begin_write(&self) -> Result<Box<dyn WriteTxn + '_>, StoreError> {
+        let started = Instant::now();
+        let mut slot = lock(&self.writer);
+        let (mut conn, reused) = match slot.take() {
+            Some(c) => (c, true),
+            None => (Conn::open(&self.config, self.schema.as_deref())?, false),
+        };
+        if let Err(e) = conn.client.batch_execute(BEGIN_WRITE) {
+            if reused && conn.client.is_closed() {
+                // The server ended the session since the last write: once more, connected anew.
+                conn = Conn::open(&self.config, self.schema.as_deref())?;
+                if let Err(e) = conn.client.batch_execute(BEGIN_WRITE) {
+                    if conn.client.batch_execute("ROLLBACK").is_ok() {
+                        *slot = Some(conn);
+                    }
+                    return Err(be(e));
+                }
+            } else {
+                // Back in its slot only if it is still usable (e.g. after a lock timeout).
+                if conn.client.batch_execute("ROLLBACK").is_ok() {
+                    *slot = Some(conn);
+                }
+                return Err(be(e));
+            }
+        }
+        Ok(Box::new(PgWrite {
+            slot,
+            conn: RefCell::new(Some(conn)),
+            failed: std::cell::Cell::new(false),
+            done: false,
+            started,
+        }))
+    }
+
+    /// [`Store::generation`].
+    fn current_generation(&self) -> u64 {
+        match self.read_generation() {
+            Ok(g) => g,
+            // Unknown: a fresh value, so that nothing cached is trusted.
+            Err(_) => self.unknown_generation.fetch_add(1, Ordering::AcqRel),
+        }
+    }
 }
 
 impl Drop for PostgresStore {
@@ -432,13 +487,15 @@ struct PgRead<'a> {
 
 impl PgRead<'_> {
     fn with<R>(&self, f: impl FnOnce(&mut Conn) -> Result<R, StoreError>) -> Result<R, StoreError> {
-        let mut slot = self.lease.borrow_mut();
-        let lease = match &mut *slot {
-            Some(lease) => lease,
-            None => slot.insert(self.store.with_lease(|c| c.client.batch_execute(BEGIN_READ).map_err(be))?.0),
-        };
-        // After an error the connection goes back to the pool only if the rollback on drop works.
-        f(lease.conn_mut()?)
+        blocking(|| {
+            let mut slot = self.lease.borrow_mut();
+            let lease = match &mut *slot {
+                Some(lease) => lease,
+                None => slot.insert(self.store.with_lease(|c| c.client.batch_execute(BEGIN_READ).map_err(be))?.0),
+            };
+            // After an error the connection goes back to the pool only if the rollback on drop works.
+            f(lease.conn_mut()?)
+        })
     }
 }
 
@@ -458,7 +515,7 @@ impl Drop for PgRead<'_> {
     fn drop(&mut self) {
         if let Some(lease) = self.lease.get_mut() {
             let ended = match lease.conn.as_mut() {
-                Some(c) => c.client.batch_execute("ROLLBACK").is_ok(),
+                Some(c) => blocking(|| c.client.batch_execute("ROLLBACK").is_ok()),
                 None => false,
             };
             if !ended {
@@ -486,7 +543,7 @@ impl PgWrite<'_> {
         }
         let mut conn = self.conn.borrow_mut();
         let c = conn.as_mut().ok_or_else(|| StoreError::Backend("the write connection is gone".into()))?;
-        let r = f(c);
+        let r = blocking(|| f(c));
         if r.is_err() {
             self.failed.set(true);
         }
@@ -528,7 +585,7 @@ impl WriteTxn for PgWrite<'_> {
             return Err(StoreError::Backend("the write transaction was aborted by an earlier error".into()));
         }
         let r = match self.conn.get_mut().as_mut() {
-            Some(c) => c.client.batch_execute("COMMIT").map_err(be),
+            Some(c) => blocking(|| c.client.batch_execute("COMMIT").map_err(be)),
             None => Err(StoreError::Backend("the write connection is gone".into())),
         };
         // After a failed COMMIT the outcome is unknown to us; the connection is not reused.
@@ -545,7 +602,7 @@ impl Drop for PgWrite<'_> {
     fn drop(&mut self) {
         if !self.done {
             let ok = match self.conn.get_mut().as_mut() {
-                Some(c) => c.client.batch_execute("ROLLBACK").is_ok(),
+                Some(c) => blocking(|| c.client.batch_execute("ROLLBACK").is_ok()),
                 None => false,
             };
             self.release(ok);
@@ -559,37 +616,7 @@ impl Store for PostgresStore {
     }
 
     fn write(&self) -> Result<Box<dyn WriteTxn + '_>, StoreError> {
-        let started = Instant::now();
-        let mut slot = lock(&self.writer);
-        let (mut conn, reused) = match slot.take() {
-            Some(c) => (c, true),
-            None => (Conn::open(&self.config, self.schema.as_deref())?, false),
-        };
-        if let Err(e) = conn.client.batch_execute(BEGIN_WRITE) {
-            if reused && conn.client.is_closed() {
-                // The server ended the session since the last write: once more, connected anew.
-                conn = Conn::open(&self.config, self.schema.as_deref())?;
-                if let Err(e) = conn.client.batch_execute(BEGIN_WRITE) {
-                    if conn.client.batch_execute("ROLLBACK").is_ok() {
-                        *slot = Some(conn);
-                    }
-                    return Err(be(e));
-                }
-            } else {
-                // Back in its slot only if it is still usable (e.g. after a lock timeout).
-                if conn.client.batch_execute("ROLLBACK").is_ok() {
-                    *slot = Some(conn);
-                }
-                return Err(be(e));
-            }
-        }
-        Ok(Box::new(PgWrite {
-            slot,
-            conn: RefCell::new(Some(conn)),
-            failed: std::cell::Cell::new(false),
-            done: false,
-            started,
-        }))
+        blocking(|| self.begin_write())
     }
 
     fn backend_name(&self) -> &'static str {
@@ -597,11 +624,7 @@ impl Store for PostgresStore {
     }
 
     fn generation(&self) -> u64 {
-        match self.read_generation() {
-            Ok(g) => g,
-            // Unknown: a fresh value, so that nothing cached is trusted.
-            Err(_) => self.unknown_generation.fetch_add(1, Ordering::AcqRel),
-        }
+        blocking(|| self.current_generation())
     }
 }
 
