@@ -26,6 +26,9 @@ const SMALL_READ: u64 = 256 * 1024;
 /// How often a read takes a fresh record when a concurrent write removed the blobs of the one it
 /// read (see [`Pinned`]); each retry means another write committed in between.
 const STALE_RECORD_RETRIES: usize = 16;
+
+/// An object's record, its opened blobs, and the byte range `(offset, len)` to read from them.
+pub(crate) type PinnedRead = (ObjectRecord, Pinned, (u64, u64));
 /// User metadata limit (2 KB).
 const MAX_USER_METADATA: usize = 2048;
 /// Longest key (bytes).
@@ -343,7 +346,7 @@ impl Backend {
         bucket: &str,
         key: &str,
         check: impl Fn(&ObjectRecord) -> S3Result<(u64, u64)>,
-    ) -> S3Result<Option<(ObjectRecord, Pinned, (u64, u64))>> {
+    ) -> S3Result<Option<PinnedRead>> {
         let mut attempt = 0;
         loop {
             let Some(o) = self.read_object(bucket, key)? else { return Ok(None) };
