@@ -70,13 +70,20 @@ impl Operation {
 }
 
 /// The account a request names: `x-amz-account-id`, else a 12-digit first label of `Host`.
-fn account_id(headers: &http::HeaderMap) -> Option<String> {
+pub fn account_id(headers: &http::HeaderMap) -> Option<String> {
     if let Some(v) = headers.get("x-amz-account-id").and_then(|v| v.to_str().ok()) {
         return Some(v.to_string());
     }
     let host = headers.get(http::header::HOST).and_then(|v| v.to_str().ok())?;
     let label = host.split('.').next()?;
     (host.contains('.') && label.len() == 12 && label.bytes().all(|b| b.is_ascii_digit())).then(|| label.to_string())
+}
+
+/// The CloudTrail event name of the S3 Control operation that `method` and `path` name, if
+/// Tessera serves it: the routing step of [`S3Endpoint::handle_control`] on its own (pure; the
+/// fuzz target `s3_routing` drives it).
+pub fn operation_name(method: &Method, path: &str) -> Option<&'static str> {
+    Operation::route(method, path).map(|op| op.names().0)
 }
 
 fn is_account_id(s: &str) -> bool {
@@ -110,8 +117,8 @@ fn malformed() -> S3Error {
 }
 
 /// Parse a `PublicAccessBlockConfiguration` document; absent settings are `false`, as S3
-/// Control stores them.
-fn parse_configuration(body: &[u8]) -> Result<crate::public_access::PublicAccessBlock, S3Error> {
+/// Control stores them. `MalformedXML` for anything else (never a panic: fuzzed).
+pub fn parse_configuration(body: &[u8]) -> Result<crate::public_access::PublicAccessBlock, S3Error> {
     let text = std::str::from_utf8(body).map_err(|_| malformed())?;
     let start = text.find("<PublicAccessBlockConfiguration").ok_or_else(malformed)?;
     let inner_start = text[start..].find('>').ok_or_else(malformed)? + start + 1;
@@ -147,7 +154,9 @@ fn parse_configuration(body: &[u8]) -> Result<crate::public_access::PublicAccess
     Ok(config)
 }
 
-fn configuration_xml(c: &crate::public_access::PublicAccessBlock) -> String {
+/// The `PublicAccessBlockConfiguration` document of `c`, as `GetPublicAccessBlock` answers;
+/// [`parse_configuration`] reads it back to `c`.
+pub fn configuration_xml(c: &crate::public_access::PublicAccessBlock) -> String {
     format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<PublicAccessBlockConfiguration xmlns=\"{XMLNS}\">\
          <BlockPublicAcls>{}</BlockPublicAcls><IgnorePublicAcls>{}</IgnorePublicAcls>\

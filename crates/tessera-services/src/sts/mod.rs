@@ -196,3 +196,6 @@ mod tests;
 
 #[cfg(test)]
 mod web_identity_tests;
+
+#[cfg(test)]
+mod token_attack_tests;
