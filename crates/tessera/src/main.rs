@@ -3,6 +3,7 @@
 mod access_log;
 mod audit_cli;
 mod console;
+mod graph_cli;
 mod imds_listener;
 mod metrics;
 mod resources;
@@ -105,6 +106,10 @@ enum Command {
     /// The web console at <endpoint>/console: `tessera console set-root-password`.
     #[command(subcommand)]
     Console(ConsoleCommand),
+    /// Who can reach what: the organization's principals, the roles they can assume and the
+    /// privilege-escalation moves they can make, each decided by the policy engine (JSON or
+    /// Graphviz DOT on stdout). See docs/GRAPH.md.
+    Graph(graph_cli::GraphArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -320,5 +325,6 @@ fn main() -> anyhow::Result<()> {
         Command::Console(ConsoleCommand::SetRootPassword { data_dir, account, store_url }) => {
             console::root_password::run_cli(&data_dir, store_url.as_deref(), &account)
         }
+        Command::Graph(args) => graph_cli::run(args),
     }
 }
