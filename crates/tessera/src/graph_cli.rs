@@ -11,7 +11,7 @@ use tessera_store::secrets::SecretBox;
 /// `tessera graph` options.
 #[derive(Debug, Args)]
 pub struct GraphArgs {
-    /// The server's data dir (the store is read, never written; the server may be running).
+    /// The server's data dir (the graph only reads the store; the server may be running).
     #[arg(long, default_value = "./tessera-data")]
     data_dir: PathBuf,
     /// The server's PostgreSQL store, if it uses one (as for `tessera serve`).

@@ -184,7 +184,19 @@ fn moves_on_other_principals() {
     );
     let half = w.user(&a, "half", Some(&allow("iam:PassRole", "*")));
     let retruster = w.user(&a, "retruster", Some(&allow("iam:UpdateAssumeRolePolicy", &instance)));
+    let pwd = w.user(&a, "pwd", Some(&allow("iam:*LoginProfile", &admin)));
+    let weak = w.role(&a, "weak", &trusting(json!({"AWS": format!("arn:aws:iam::{a}:root")}), None), None);
+    let tinkerer = w.user(
+        &a,
+        "tinkerer",
+        Some(&doc(json!([{"Effect": "Allow", "Action": ["sts:AssumeRole", "iam:PutRolePolicy"], "Resource": weak}]))),
+    );
     let g = w.graph();
+    let e = edge(&g, &pwd, &admin, EdgeKind::LoginProfile).expect("login-profile");
+    assert_eq!(e.actions, ["iam:CreateLoginProfile"], "the admin has no password yet");
+    assert!(edge(&g, &tinkerer, &weak, EdgeKind::AssumeRole).is_some());
+    let e = edge(&g, &tinkerer, &weak, EdgeKind::PutPolicy).expect("a role it can assume");
+    assert!(e.makes_admin && node(&g, &tinkerer).reaches_admin && !node(&g, &weak).reaches_admin);
     assert!(edge(&g, &keys, &admin, EdgeKind::AccessKey).is_some());
     assert!(edge(&g, &keys, &joiner, EdgeKind::AccessKey).is_none(), "the policy names one user");
     assert!(edge(&g, &joiner, &joiner, EdgeKind::Group).unwrap().makes_admin);
