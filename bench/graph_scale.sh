@@ -10,7 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 profile=${PROFILE:-release}
 flag=$([ "$profile" = release ] && echo --release || true)
-cargo build --locked $flag -p tessera -p tessera-graph --example plant_org >&2
+cargo build --locked $flag -p tessera >&2
+cargo build --locked $flag -p tessera-graph --example plant_org >&2
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 "target/$profile/examples/plant_org" "$dir/data" "$@" >&2

@@ -7,7 +7,8 @@
 //! time on fsyncs, which the benchmark does not measure). The mix: each user has an inline policy
 //! and two managed policies of its account and is in one of ten groups; each role trusts its
 //! account (70%), a principal of another account (20%) or EC2 (10%) and has two managed policies;
-//! one in twenty principals has an escalation right, one in thirty is admin; some conditions need MFA.
+//! one in twenty principals has an escalation right, one in thirty is admin; one trust policy in ten
+//! needs MFA and one an external id.
 
 use std::sync::Arc;
 
@@ -178,7 +179,13 @@ fn main() {
                 7 | 8 => json!({"AWS": format!("arn:aws:iam::{other}:user/u{}", i % per_users.max(1))}),
                 _ => json!({"Service": "ec2.amazonaws.com"}),
             };
-            let trust = doc(json!([{"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}]));
+            let mut statement = json!({"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"});
+            match i % 10 {
+                6 => statement["Condition"] = json!({"Bool": {"aws:MultiFactorAuthPresent": "true"}}),
+                8 => statement["Condition"] = json!({"StringEquals": {"sts:ExternalId": format!("x{i}")}}),
+                _ => {}
+            }
+            let trust = doc(json!([statement]));
             let mut attached = vec![pol_arn((i * 11) % per_policies), pol_arn((i * 17 + 3) % per_policies)];
             if i % 30 == 5 {
                 attached.push("arn:aws:iam::aws:policy/AdministratorAccess".into());
