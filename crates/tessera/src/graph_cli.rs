@@ -50,7 +50,9 @@ pub fn run(args: GraphArgs) -> anyhow::Result<()> {
     };
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{}", text.trim_end())?;
-    out.flush()?;
-    Ok(())
+    match writeln!(out, "{}", text.trim_end()).and_then(|()| out.flush()) {
+        // A reader that stopped early (`| head`) is not a failure of the graph.
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
 }
