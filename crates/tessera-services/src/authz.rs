@@ -136,58 +136,111 @@ impl Services {
 
     /// The engine's decision, with its explanation, for `req` made by the caller of `call`.
     pub fn decide(&self, call: &Call, req: &AuthzRequest<'_>) -> Result<Decision, AwsError> {
-        let generation = self.store.generation();
-        let read = LazyRead::new(self.store.as_ref());
-        let caller = &call.caller;
-        let principal = engine_principal(caller);
-        let identity = self.caches.identity.get_or_load(generation, &identity_cache_key(caller), || {
-            read.get().and_then(|r| load_identity(r, caller)).map(Arc::new).map_err(internal)
-        })?;
-        let session = session_policies(&read, caller).map_err(internal)?;
-        let resource_account = req.resource_account.unwrap_or(&caller.account);
-        let org_view = |account: &str| {
-            self.caches
-                .organization
-                .get_or_load(generation, account, || org_view(read.get().map_err(internal)?, account).map(Arc::new))
-        };
-        let principal_org = org_view(&caller.account)?;
+        let side = self.principal_side(call)?;
+        let resource_account = req.resource_account.unwrap_or(&call.caller.account);
         let resource_org =
-            if resource_account == caller.account { principal_org.clone() } else { org_view(resource_account)? };
-        let resource = match req.resource_policy {
-            None => None,
-            Some(doc) => {
-                let ty = if req.is_trust_policy { PolicyType::Trust } else { PolicyType::Resource };
-                Some(compiled(ty, if req.is_trust_policy { "trust policy" } else { "resource policy" }, doc)?)
-            }
-        };
-        drop(read);
-        let context = request_context(
-            call,
-            &principal_tags(&identity, caller),
-            principal_org.organization.clone(),
-            resource_account,
-            resource_org.organization.clone(),
-            req,
-        );
-
-        let identity_policies: Vec<&Policy> = identity.policies.iter().map(Arc::as_ref).collect();
-        let set = PolicySet {
-            identity: identity_policies,
-            boundary: identity.boundary.as_deref(),
-            session: session.as_ref().map(|s| s.iter().map(Arc::as_ref).collect()),
-            scps: principal_org.scps.iter().map(|level| level.iter().map(Arc::as_ref).collect()).collect(),
-            rcps: resource_org.rcps.iter().map(|level| level.iter().map(Arc::as_ref).collect()).collect(),
-            resource: resource.as_deref(),
-            resource_is_trust: req.is_trust_policy,
-        };
+            if resource_account == call.caller.account { side.org.clone() } else { self.org_view(resource_account)? };
+        let resource = resource_policy(req)?;
+        let context = side.context(call, &resource_org, req);
+        let set = side.policy_set(&resource_org, resource.as_deref(), req.is_trust_policy);
         let request = Request {
-            principal: &principal,
+            principal: &side.principal,
             action: req.action,
             resource: req.resource,
             resource_account: req.resource_account,
             context: &context,
         };
         Ok(tessera_policy::evaluate(&set, &request))
+    }
+
+    /// Everything on the caller's side that decides its requests (identity policies, boundary,
+    /// session policies, its account's SCPs and organization keys), gathered through the caches
+    /// as [`Services::decide`] gathers it. For callers that decide many requests of one
+    /// principal, such as the escalation graph (`tessera-graph`).
+    pub fn principal_side(&self, call: &Call) -> Result<PrincipalSide, AwsError> {
+        let generation = self.store.generation();
+        let read = LazyRead::new(self.store.as_ref());
+        let caller = &call.caller;
+        let identity = self.caches.identity.get_or_load(generation, &identity_cache_key(caller), || {
+            read.get().and_then(|r| load_identity(r, caller)).map(Arc::new).map_err(internal)
+        })?;
+        let session = session_policies(&read, caller).map_err(internal)?;
+        let org = self.caches.organization.get_or_load(generation, &caller.account, || {
+            org_view(read.get().map_err(internal)?, &caller.account).map(Arc::new)
+        })?;
+        let tags = principal_tags(&identity, caller);
+        Ok(PrincipalSide { principal: engine_principal(caller), identity, session, org, tags })
+    }
+
+    /// What Organizations says about `account` (its SCPs, RCPs and organization keys), through
+    /// the cache.
+    pub fn org_view(&self, account: &str) -> Result<Arc<OrgView>, AwsError> {
+        let generation = self.store.generation();
+        self.caches.organization.get_or_load(generation, account, || {
+            let read = self.store.read().map_err(internal)?;
+            org_view(read.as_ref(), account).map(Arc::new)
+        })
+    }
+}
+
+/// The caller's side of its requests, from [`Services::principal_side`].
+#[derive(Debug, Clone)]
+pub struct PrincipalSide {
+    /// The engine's view of the caller.
+    pub principal: Principal,
+    identity: Arc<Identity>,
+    session: Option<Vec<Arc<Policy>>>,
+    org: Arc<OrgView>,
+    tags: Vec<Tag>,
+}
+
+impl PrincipalSide {
+    /// The identity-based policies (inline, attached, and a user's groups').
+    pub fn identity_policies(&self) -> &[Arc<Policy>] {
+        &self.identity.policies
+    }
+
+    /// The permissions boundary, if one is set.
+    pub fn boundary(&self) -> Option<&Policy> {
+        self.identity.boundary.as_deref()
+    }
+
+    /// The caller's account as Organizations sees it.
+    pub fn org(&self) -> &Arc<OrgView> {
+        &self.org
+    }
+
+    /// The policies that decide a request to a resource of an account whose view is
+    /// `resource_org`, with the resource's policy (a trust policy when `is_trust`).
+    pub fn policy_set<'a>(
+        &'a self,
+        resource_org: &'a OrgView,
+        resource: Option<&'a Policy>,
+        is_trust: bool,
+    ) -> PolicySet<'a> {
+        PolicySet {
+            identity: self.identity.policies.iter().map(Arc::as_ref).collect(),
+            boundary: self.identity.boundary.as_deref(),
+            session: self.session.as_ref().map(|s| s.iter().map(Arc::as_ref).collect()),
+            scps: self.org.scps.iter().map(|level| level.iter().map(Arc::as_ref).collect()).collect(),
+            rcps: resource_org.rcps.iter().map(|level| level.iter().map(Arc::as_ref).collect()).collect(),
+            resource,
+            resource_is_trust: is_trust,
+        }
+    }
+
+    /// The request context of `req` made in `call`: the global keys derived from the call, then
+    /// `req.context`. `resource_org` is the view of `req`'s resource account.
+    pub fn context(&self, call: &Call, resource_org: &OrgView, req: &AuthzRequest<'_>) -> Context {
+        let resource_account = req.resource_account.unwrap_or(&call.caller.account);
+        request_context(
+            call,
+            &self.tags,
+            self.org.organization.clone(),
+            resource_account,
+            resource_org.organization.clone(),
+            req,
+        )
     }
 }
 
@@ -203,20 +256,9 @@ impl Services {
         principal: &Principal,
         req: &AuthzRequest<'_>,
     ) -> Result<Decision, AwsError> {
-        let generation = self.store.generation();
-        let read = LazyRead::new(self.store.as_ref());
         let resource_account = req.resource_account.unwrap_or("");
-        let resource_org = self.caches.organization.get_or_load(generation, resource_account, || {
-            org_view(read.get().map_err(internal)?, resource_account).map(Arc::new)
-        })?;
-        let resource = match req.resource_policy {
-            None => None,
-            Some(doc) => {
-                let ty = if req.is_trust_policy { PolicyType::Trust } else { PolicyType::Resource };
-                Some(compiled(ty, if req.is_trust_policy { "trust policy" } else { "resource policy" }, doc)?)
-            }
-        };
-        drop(read);
+        let resource_org = self.org_view(resource_account)?;
+        let resource = resource_policy(req)?;
         let mut ctx = Context::new();
         let now = call.now_secs();
         ctx.insert_one("aws:CurrentTime", crate::clock::iso8601(now));
@@ -254,6 +296,17 @@ impl Services {
     }
 }
 
+/// `req`'s resource-based policy (or trust policy), compiled.
+fn resource_policy(req: &AuthzRequest<'_>) -> Result<Option<Arc<Policy>>, AwsError> {
+    let Some(doc) = req.resource_policy else { return Ok(None) };
+    let (ty, label) = if req.is_trust_policy {
+        (PolicyType::Trust, "trust policy")
+    } else {
+        (PolicyType::Resource, "resource policy")
+    };
+    compiled(ty, label, doc).map(Some)
+}
+
 /// The engine's view of the caller.
 fn engine_principal(caller: &Caller) -> Principal {
     let kind = match &caller.kind {
@@ -268,8 +321,9 @@ fn engine_principal(caller: &Caller) -> Principal {
 }
 
 /// Parsed policies, shared across requests: stored documents were validated on write, so
-/// parsing is a cache miss only on first use. Bounded; cleared when full.
-fn compiled(ty: PolicyType, label: &str, document: &str) -> Result<Arc<Policy>, AwsError> {
+/// parsing is a cache miss only on first use. Bounded; cleared when full. `label` names the
+/// policy in explanations.
+pub fn compiled(ty: PolicyType, label: &str, document: &str) -> Result<Arc<Policy>, AwsError> {
     type Cache = Mutex<HashMap<(PolicyType, String, String), Arc<Policy>>>;
     static CACHE: OnceLock<Cache> = OnceLock::new();
     const MAX_ENTRIES: usize = 8192;
@@ -354,6 +408,27 @@ fn boundary(read: &dyn ReadTxn, arn: Option<&String>) -> Result<Option<Arc<Polic
     Ok(Some(compiled(PolicyType::PermissionsBoundary, arn, &doc).map_err(store_err)?))
 }
 
+/// The policies of group `name` of `account` (none if there is no such group), appended to `out`.
+fn add_group(read: &dyn ReadTxn, account: &str, name: &str, out: &mut Vec<Arc<Policy>>) -> Result<(), StoreError> {
+    if let Some(group) = model::load::<model::Group>(read, model::table::GROUP, &model::name_key(account, name))? {
+        add_inline(&format!("group/{}", group.name), &group.inline_policies, out)?;
+        add_managed(read, &group.attached_policies, out)?;
+    }
+    Ok(())
+}
+
+impl Services {
+    /// The identity policies a member of group `name` of `account` gets from it (inline and
+    /// attached), compiled as the authorizer compiles them: for what-if questions such as
+    /// "would this user be admin in that group" (the escalation graph).
+    pub fn group_policies(&self, account: &str, name: &str) -> Result<Vec<Arc<Policy>>, AwsError> {
+        let read = self.store.read().map_err(internal)?;
+        let mut out = Vec::new();
+        add_group(read.as_ref(), account, name, &mut out).map_err(internal)?;
+        Ok(out)
+    }
+}
+
 /// An IAM user's policies: inline, attached, and those of its groups; its boundary and tags.
 fn user_identity(read: &dyn ReadTxn, account: &str, name: &str) -> Result<Identity, StoreError> {
     let Some(user) = model::load::<model::User>(read, model::table::USER, &model::name_key(account, name))? else {
@@ -363,12 +438,7 @@ fn user_identity(read: &dyn ReadTxn, account: &str, name: &str) -> Result<Identi
     add_inline(&format!("user/{}", user.name), &user.inline_policies, &mut policies)?;
     add_managed(read, &user.attached_policies, &mut policies)?;
     for group_name in &user.groups {
-        if let Some(group) =
-            model::load::<model::Group>(read, model::table::GROUP, &model::name_key(account, group_name))?
-        {
-            add_inline(&format!("group/{}", group.name), &group.inline_policies, &mut policies)?;
-            add_managed(read, &group.attached_policies, &mut policies)?;
-        }
+        add_group(read, account, group_name, &mut policies)?;
     }
     let boundary = boundary(read, user.permissions_boundary.as_ref())?;
     Ok(Identity { policies, boundary, tags: user.tags, user_id: Some(user.user_id) })
@@ -484,7 +554,7 @@ fn session_policies(read: &LazyRead<'_>, caller: &Caller) -> Result<Option<Vec<A
 
 /// What Organizations says about an account: its SCP and RCP levels and its organization keys.
 #[derive(Debug, Default)]
-pub(crate) struct OrgView {
+pub struct OrgView {
     scps: Vec<Vec<Arc<Policy>>>,
     rcps: Vec<Vec<Arc<Policy>>>,
     /// (organization id, `aws:PrincipalOrgPaths` path).

@@ -4,6 +4,7 @@ mod access_log;
 mod audit_cli;
 mod backup;
 mod console;
+mod graph_cli;
 mod imds_listener;
 mod metrics;
 mod resources;
@@ -169,6 +170,10 @@ enum Command {
         #[arg(long, value_name = "NEW")]
         data_dir: PathBuf,
     },
+    /// Who can reach what: the organization's principals, the roles they can assume and the
+    /// privilege-escalation moves they can make, each decided by the policy engine (JSON or
+    /// Graphviz DOT on stdout). See docs/GRAPH.md.
+    Graph(graph_cli::GraphArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -433,5 +438,6 @@ fn main() -> anyhow::Result<()> {
             println!("{}", serde_json::to_string(&summary)?);
             Ok(())
         }
+        Command::Graph(args) => graph_cli::run(args),
     }
 }

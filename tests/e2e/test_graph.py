@@ -1,0 +1,248 @@
+"""`tessera graph` (shared/CONTRACT.md, "Who can reach what"; docs/GRAPH.md): an organization is
+planted through boto3 with open escalation paths of every kind and blocked ones (an SCP, a
+permissions boundary, a trust policy's MFA condition that is labelled, not dropped), then the
+graph is read from the data dir while the server runs (SQLite in WAL mode allows a reader beside
+the writer) and every open path must be found with its kind, and no blocked one."""
+
+import json
+import subprocess
+import time
+
+import pytest
+
+from conftest import BIN
+
+ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
+
+
+def doc(*statements):
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def allow(action, resource="*"):
+    return doc({"Effect": "Allow", "Action": action, "Resource": resource})
+
+
+def trust(principal, condition=None):
+    st = {"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}
+    if condition:
+        st["Condition"] = condition
+    return doc(st)
+
+
+def creds_of(c):
+    return {"aws_access_key_id": c["AccessKeyId"], "aws_secret_access_key": c["SecretAccessKey"],
+            **({"aws_session_token": c["SessionToken"]} if "SessionToken" in c else {})}
+
+
+def new_account(o, name):
+    status = o.create_account(Email=f"{name}@example.com", AccountName=name)["CreateAccountStatus"]
+    for _ in range(100):
+        status = o.describe_create_account_status(CreateAccountRequestId=status["Id"])["CreateAccountStatus"]
+        if status["State"] != "IN_PROGRESS":
+            break
+        time.sleep(0.1)
+    assert status["State"] == "SUCCEEDED", status
+    return status["AccountId"]
+
+
+class Account:
+    """IAM in one account, with helpers that plant principals."""
+
+    def __init__(self, t, account, iam):
+        self.t, self.id, self.iam = t, account, iam
+
+    def arn(self, kind, name):
+        return f"arn:aws:iam::{self.id}:{kind}/{name}"
+
+    def user(self, name, policy=None, managed=()):
+        self.iam.create_user(UserName=name)
+        if policy:
+            self.iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=policy)
+        for arn in managed:
+            self.iam.attach_user_policy(UserName=name, PolicyArn=arn)
+        return self.arn("user", name)
+
+    def role(self, name, trust_policy, policy=None, managed=()):
+        self.iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust_policy)
+        if policy:
+            self.iam.put_role_policy(RoleName=name, PolicyName="p", PolicyDocument=policy)
+        for arn in managed:
+            self.iam.attach_role_policy(RoleName=name, PolicyArn=arn)
+        return self.arn("role", name)
+
+
+@pytest.fixture(scope="module")
+def planted(tessera_factory_module):
+    t = tessera_factory_module
+    o = t.client("organizations")
+    o.create_organization(FeatureSet="ALL")
+    root_id = o.list_roots()["Roots"][0]["Id"]
+    o.enable_policy_type(RootId=root_id, PolicyType="SERVICE_CONTROL_POLICY")
+    dev_id, prod_id = new_account(o, "dev"), new_account(o, "prod")
+    mgmt_iam = t.client("iam")
+    mgmt_id = t.client("sts").get_caller_identity()["Account"]
+    mgmt = Account(t, mgmt_id, mgmt_iam)
+
+    # A management user that reaches the member accounts through OrganizationAccountAccessRole.
+    mgmt.user("planter", allow("sts:AssumeRole"))
+    key = mgmt_iam.create_access_key(UserName="planter")["AccessKey"]
+    sts = t.client("sts", **creds_of(key))
+
+    def member(account):
+        for _ in range(50):
+            try:
+                c = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole",
+                                    RoleSessionName="planter")["Credentials"]
+                return Account(t, account, t.client("iam", **creds_of(c)))
+            except Exception as e:  # a new key may take a moment, as on AWS
+                if "InvalidClientTokenId" not in str(e):
+                    raise
+                time.sleep(0.1)
+        pytest.fail("the planter's key never worked")
+
+    dev, prod = member(dev_id), member(prod_id)
+    p = {}
+    # 1. A chain of role assumptions across accounts: mgmt user -> prod role -> dev admin role.
+    p["chain"] = mgmt.user("chain", allow("sts:AssumeRole"))
+    p["hop"] = prod.role("hop", trust({"AWS": p["chain"]}), allow("sts:AssumeRole"))
+    p["dev-admin-role"] = dev.role("dev-admin-role", trust({"AWS": p["hop"]}), managed=[ADMIN])
+    # 2. PassRole + ec2:RunInstances with an admin instance profile role.
+    p["ec2-admin"] = dev.role("ec2-admin", trust({"Service": "ec2.amazonaws.com"}), managed=[ADMIN])
+    dev.iam.create_instance_profile(InstanceProfileName="ec2-admin")
+    dev.iam.add_role_to_instance_profile(InstanceProfileName="ec2-admin", RoleName="ec2-admin")
+    p["passer"] = dev.user("passer", doc({"Effect": "Allow", "Action": ["iam:PassRole", "ec2:RunInstances"],
+                                          "Resource": "*"}))
+    # 3. CreatePolicyVersion on a customer managed policy attached to itself.
+    versioned = dev.iam.create_policy(PolicyName="versioned", PolicyDocument=allow(
+        "iam:CreatePolicyVersion", f"arn:aws:iam::{dev_id}:policy/versioned"))["Policy"]["Arn"]
+    p["versioner"] = dev.user("versioner", managed=[versioned])
+    # 4. AttachUserPolicy on itself.
+    p["attacher"] = dev.user("attacher", allow("iam:AttachUserPolicy", dev.arn("user", "attacher")))
+    # 5. AddUserToGroup into an admin group.
+    dev.iam.create_group(GroupName="admins")
+    dev.iam.attach_group_policy(GroupName="admins", PolicyArn=ADMIN)
+    p["joiner"] = dev.user("joiner", allow("iam:AddUserToGroup", dev.arn("group", "admins")))
+    # 6. CreateAccessKey on an admin user.
+    p["dev-admin"] = dev.user("dev-admin", managed=[ADMIN])
+    p["keymaker"] = dev.user("keymaker", allow("iam:CreateAccessKey", p["dev-admin"]))
+    # 7. UpdateAssumeRolePolicy on an admin role that trusts nobody in the account.
+    p["locked-admin"] = dev.role("locked-admin", trust({"Service": "glue.amazonaws.com"}), managed=[ADMIN])
+    p["retruster"] = dev.user("retruster", allow("iam:UpdateAssumeRolePolicy", p["locked-admin"]))
+    # 8. An assume-role that needs MFA: labelled, not dropped.
+    p["mfa-user"] = mgmt.user("mfa-user", allow("sts:AssumeRole", f"arn:aws:iam::{dev_id}:role/mfa-admin"))
+    p["mfa-admin"] = dev.role("mfa-admin", trust({"AWS": p["mfa-user"]},
+                                                 {"Bool": {"aws:MultiFactorAuthPresent": "true"}}), managed=[ADMIN])
+
+    # Blocked: the SCP on prod (below) denies these two moves.
+    p["prod-admin"] = prod.user("prod-admin", managed=[ADMIN])
+    p["prod-attacher"] = prod.user("prod-attacher", allow("iam:AttachUserPolicy", prod.arn("user", "prod-attacher")))
+    p["prod-keymaker"] = prod.user("prod-keymaker", allow("iam:CreateAccessKey", p["prod-admin"]))
+    # Blocked: a permissions boundary that allows only S3.
+    s3_only = dev.iam.create_policy(PolicyName="s3-only", PolicyDocument=allow("s3:*"))["Policy"]["Arn"]
+    p["bounded"] = dev.user("bounded", allow("iam:*"))
+    dev.iam.put_user_permissions_boundary(UserName="bounded", PermissionsBoundary=s3_only)
+    # Blocked: an identity policy with no trust behind it, and a PassRole with nothing to launch.
+    p["wisher"] = dev.user("wisher", allow("sts:AssumeRole", p["dev-admin-role"]))
+    p["half-passer"] = dev.user("half-passer", allow("iam:PassRole"))
+    # prod is under an SCP that denies two escalation actions (attached last: it binds the
+    # planter too).
+    scp = o.create_policy(Name="no-escalation", Description="", Type="SERVICE_CONTROL_POLICY",
+                          Content=doc({"Effect": "Deny", "Action": ["iam:AttachUserPolicy", "iam:CreateAccessKey"],
+                                       "Resource": "*"}))["Policy"]["PolicySummary"]["Id"]
+    o.attach_policy(PolicyId=scp, TargetId=prod_id)
+    return {"t": t, "p": p, "dev": dev_id, "prod": prod_id, "mgmt": mgmt_id}
+
+
+@pytest.fixture(scope="module")
+def tessera_factory_module(tmp_path_factory):
+    from conftest import Tessera, _require_binary
+    _require_binary()
+    t = Tessera(tmp_path_factory.mktemp("graph") / "data").start()
+    yield t
+    t.stop()
+
+
+def run_graph(t, *args):
+    proc = subprocess.run([str(BIN), "graph", "--data-dir", str(t.data_dir), *args],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+@pytest.fixture(scope="module")
+def graph(planted):
+    return json.loads(run_graph(planted["t"]))
+
+
+def edges(graph, frm, to, kind):
+    return [e for e in graph["edges"] if e["from"] == frm and e["to"] == to and e["kind"] == kind]
+
+
+def node(graph, arn):
+    [n] = [n for n in graph["principals"] if n["arn"] == arn]
+    return n
+
+
+def test_the_output_has_the_contracts_shape(graph):
+    assert set(graph) == {"principals", "edges"}
+    for n in graph["principals"]:
+        assert set(n) == {"arn", "admin", "reaches_admin"}
+    for e in graph["edges"]:
+        assert set(e) == {"from", "to", "kind", "actions", "conditions"}
+    arns = [n["arn"] for n in graph["principals"]]
+    assert arns == sorted(arns)
+
+
+@pytest.mark.parametrize("frm,to,kind,actions", [
+    ("chain", "hop", "assume-role", ["sts:AssumeRole"]),
+    ("hop", "dev-admin-role", "assume-role", ["sts:AssumeRole"]),
+    ("passer", "ec2-admin", "passrole", ["ec2:RunInstances", "iam:PassRole"]),
+    ("versioner", "versioner", "policy-version", ["iam:CreatePolicyVersion"]),
+    ("attacher", "attacher", "attach-policy", ["iam:AttachUserPolicy"]),
+    ("joiner", "joiner", "group", ["iam:AddUserToGroup"]),
+    ("keymaker", "dev-admin", "access-key", ["iam:CreateAccessKey"]),
+    ("retruster", "locked-admin", "trust-policy", ["iam:UpdateAssumeRolePolicy", "sts:AssumeRole"]),
+])
+def test_every_open_path_is_found_with_its_kind(planted, graph, frm, to, kind, actions):
+    p = planted["p"]
+    [e] = edges(graph, p[frm], p[to], kind)
+    assert e["actions"] == actions
+    assert e["conditions"] == []
+    assert node(graph, p[frm])["reaches_admin"] and not node(graph, p[frm])["admin"]
+
+
+def test_admins_are_what_the_engine_says(planted, graph):
+    p = planted["p"]
+    for name in ("dev-admin-role", "ec2-admin", "dev-admin", "locked-admin", "mfa-admin"):
+        assert node(graph, p[name])["admin"], name
+    # The SCP on prod denies two IAM actions: no principal of prod is allowed * on *.
+    assert not node(graph, p["prod-admin"])["admin"]
+    assert not node(graph, f"arn:aws:iam::{planted['prod']}:root")["admin"]
+    assert node(graph, f"arn:aws:iam::{planted['dev']}:root")["admin"]
+    assert node(graph, f"arn:aws:iam::{planted['mgmt']}:root")["admin"]
+
+
+def test_a_condition_is_a_label_not_a_drop(planted, graph):
+    p = planted["p"]
+    [e] = edges(graph, p["mfa-user"], p["mfa-admin"], "assume-role")
+    assert e["conditions"] == ["aws:MultiFactorAuthPresent"]
+    assert node(graph, p["mfa-user"])["reaches_admin"]
+
+
+@pytest.mark.parametrize("name", ["prod-attacher", "prod-keymaker", "bounded", "wisher", "half-passer"])
+def test_blocked_paths_are_not_edges(planted, graph, name):
+    p = planted["p"]
+    assert [e for e in graph["edges"] if e["from"] == p[name]] == []
+    assert not node(graph, p[name])["reaches_admin"]
+
+
+def test_account_filter_and_dot(planted):
+    t, dev = planted["t"], planted["dev"]
+    only = json.loads(run_graph(t, "--account", dev))
+    assert only["principals"] and all(f"::{dev}:" in n["arn"] for n in only["principals"])
+    assert only["edges"] and all(f"::{dev}:" in e["from"] for e in only["edges"])
+    dot = run_graph(t, "--format", "dot")
+    assert dot.startswith("digraph tessera {") and dot.rstrip().endswith("}")
+    assert f'"{planted["p"]["dev-admin"]}" [label="user/dev-admin\\n{dev}", fillcolor="#e06666"]' in dot
+    assert f'"{planted["p"]["keymaker"]}" -> "{planted["p"]["dev-admin"]}" [label="access-key", color="#cc0000"' in dot
