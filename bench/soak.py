@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """One-hour soak of Tessera at half its measured peak load (issue 19): nothing may grow without bound.
 
-Usage: bench/soak.py [--minutes 60] [--fraction 0.5] [--connections 64] [--bin PATH]
+Usage: bench/soak.py [--minutes 60] [--fraction 0.5 | --rps N] [--connections 64] [--bin PATH]
                      [--audit-max-events N] [--json OUT]
 
 Method:
@@ -170,17 +170,22 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--minutes", type=int, default=60)
     ap.add_argument("--fraction", type=float, default=0.5, help="share of the measured peak to run at")
+    ap.add_argument("--rps", type=float, help="run at this rate instead of --fraction of the measured peak")
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--bin", default=str(sts_load.BIN))
     ap.add_argument("--audit-max-events", type=int, default=0, help="passed to serve (0: its default)")
     ap.add_argument("--json", help="write every row as JSON here too")
     a = ap.parse_args()
+    # Stop cleanly on SIGTERM or SIGINT (a background job ignores SIGINT otherwise): the server
+    # is stopped and the rows so far are written.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, signal.default_int_handler)
     proc, endpoint, root, data = start(a.bin, a.audit_max_events)
     rows = []
     try:
         creds, role, bucket = setup(endpoint, root)
         peak, _, peak_p99, bad = run_wrk(endpoint, lua_script(signed_mix(endpoint, creds, role, bucket), None), 20, 32)
-        target = peak * a.fraction
+        target = a.rps or peak * a.fraction
         print(f"peak {peak:.0f} req/s (p99 {peak_p99:.2f} ms, failed {bad}); soak target {target:.0f} req/s",
               file=sys.stderr)
         delay = max(0.0, a.connections / target * 1000 - 1.0)
@@ -211,7 +216,7 @@ def main():
         proc.send_signal(signal.SIGTERM)
         proc.wait()
         if a.json:
-            Path(a.json).write_text(json.dumps({"peak_rps": peak if rows else None, "rows": rows}, indent=1))
+            Path(a.json).write_text(json.dumps({"rows": rows}, indent=1))
     if len(rows) >= 4:
         half = len(rows) // 2
         print("\nlast half against first half (median):", file=sys.stderr)
