@@ -138,8 +138,13 @@ impl Services {
     pub fn decide(&self, call: &Call, req: &AuthzRequest<'_>) -> Result<Decision, AwsError> {
         let side = self.principal_side(call)?;
         let resource_account = req.resource_account.unwrap_or(&call.caller.account);
-        let resource_org =
-            if resource_account == call.caller.account { side.org.clone() } else { self.org_view(resource_account)? };
+        let resource_org = if resource_account == call.caller.account {
+            side.org.clone()
+        } else {
+            // At the generation the caller's side was read at: one generation read (a round trip
+            // on PostgreSQL) per decision.
+            self.org_view_at(side.generation, resource_account)?
+        };
         let resource = resource_policy(req)?;
         let context = side.context(call, &resource_org, req);
         let set = side.policy_set(&resource_org, resource.as_deref(), req.is_trust_policy);
@@ -169,13 +174,17 @@ impl Services {
             org_view(read.get().map_err(internal)?, &caller.account).map(Arc::new)
         })?;
         let tags = principal_tags(&identity, caller);
-        Ok(PrincipalSide { principal: engine_principal(caller), identity, session, org, tags })
+        Ok(PrincipalSide { principal: engine_principal(caller), identity, session, org, tags, generation })
     }
 
     /// What Organizations says about `account` (its SCPs, RCPs and organization keys), through
     /// the cache.
     pub fn org_view(&self, account: &str) -> Result<Arc<OrgView>, AwsError> {
-        let generation = self.store.generation();
+        self.org_view_at(self.store.generation(), account)
+    }
+
+    /// [`Services::org_view`] through the cache entries of store generation `generation`.
+    fn org_view_at(&self, generation: u64, account: &str) -> Result<Arc<OrgView>, AwsError> {
         self.caches.organization.get_or_load(generation, account, || {
             let read = self.store.read().map_err(internal)?;
             org_view(read.as_ref(), account).map(Arc::new)
@@ -192,6 +201,8 @@ pub struct PrincipalSide {
     session: Option<Vec<Arc<Policy>>>,
     org: Arc<OrgView>,
     tags: Vec<Tag>,
+    /// The store generation everything here was read at.
+    generation: u64,
 }
 
 impl PrincipalSide {
