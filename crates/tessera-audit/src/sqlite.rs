@@ -1144,12 +1144,7 @@ pub fn backup_to(path: &Path, out_dir: &Path) -> Result<AuditBackup, AuditError>
     let journal_out = out_dir.join("audit.journal");
     let segments = journal::copy_segments(&journal_dir(path), &journal_out)?;
     let db_out = out_dir.join("audit.db");
-    {
-        let c = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
-        c.busy_timeout(Duration::from_secs(30))?;
-        let target = db_out.to_str().ok_or_else(|| AuditError::Storage("backup path is not UTF-8".into()))?;
-        c.execute("VACUUM INTO ?1", [target])?;
-    }
+    tessera_store::sqlite::snapshot_into(path, &db_out).map_err(|e| AuditError::Storage(format!("audit.db: {e}")))?;
     let c = Connection::open_with_flags(&db_out, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
     let indexed: i64 = c.query_row(
         "SELECT max(coalesce((SELECT value FROM meta WHERE key = 'indexed_through'), 0),

@@ -98,10 +98,10 @@ impl SqliteStore {
     }
 }
 
-/// A consistent copy of the database at `path` into the new file `out`, made beside a server
-/// that is writing it (`tessera backup`): `VACUUM INTO` runs in one read transaction, so the
-/// copy holds exactly the transactions committed when it began (WAL mode lets the server go on
-/// committing meanwhile). The copy is compacted and is an ordinary SQLite database.
+/// A consistent copy of the SQLite database at `path` (the store's, or the audit store's) into
+/// the new file `out`, made beside a server that is writing it (`tessera backup`): `VACUUM INTO`
+/// runs in one read transaction, so the copy holds exactly the transactions committed when it
+/// began (WAL mode lets the server go on committing meanwhile). The copy is compacted and is an ordinary SQLite database.
 pub fn snapshot_into(path: &Path, out: &Path) -> Result<(), StoreError> {
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
         .map_err(be)?;
