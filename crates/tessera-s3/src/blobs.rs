@@ -115,6 +115,16 @@ pub fn is_gone(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::NotFound
 }
 
+/// Delete the blobs kept in `root`'s [`RETAINED`] directory (when a backup ends, or at a start
+/// with no backup running).
+pub fn clear_retained(root: &Path) {
+    if let Ok(entries) = std::fs::read_dir(root.join(RETAINED)) {
+        for entry in entries.flatten() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 fn new_blob_id() -> String {
     let mut b = [0u8; 16];
     rand::rngs::OsRng.fill(&mut b);
@@ -133,11 +143,7 @@ impl Blobs {
         }
         // Blobs a backup kept but did not clear (it ended without its cleanup).
         if !root.join(BACKUP_LOCK).exists() {
-            if let Ok(entries) = std::fs::read_dir(root.join(RETAINED)) {
-                for entry in entries.flatten() {
-                    let _ = std::fs::remove_file(entry.path());
-                }
-            }
+            clear_retained(root);
         }
         Ok(Blobs { root: root.to_path_buf() })
     }

@@ -120,11 +120,7 @@ impl BlobLock {
 impl Drop for BlobLock {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(self.s3.join(tessera_s3::blobs::BACKUP_LOCK));
-        if let Ok(entries) = std::fs::read_dir(self.s3.join(tessera_s3::blobs::RETAINED)) {
-            for entry in entries.flatten() {
-                let _ = std::fs::remove_file(entry.path());
-            }
-        }
+        tessera_s3::blobs::clear_retained(&self.s3);
     }
 }
 
