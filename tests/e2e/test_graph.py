@@ -246,3 +246,111 @@ def test_account_filter_and_dot(planted):
     assert dot.startswith("digraph tessera {") and dot.rstrip().endswith("}")
     assert f'"{planted["p"]["dev-admin"]}" [label="user/dev-admin\\n{dev}", fillcolor="#e06666"]' in dot
     assert f'"{planted["p"]["keymaker"]}" -> "{planted["p"]["dev-admin"]}" [label="access-key", color="#cc0000"' in dot
+
+
+# Queries: "how can PRINCIPAL reach TARGET" and "who can do ACTION on RESOURCE" (docs/GRAPH.md).
+
+def query(planted, *args):
+    return json.loads(run_graph(planted["t"], *args))
+
+
+def test_the_shortest_path_crosses_accounts_step_by_step(planted):
+    p = planted["p"]
+    out = query(planted, "--from", p["chain"], "--to", p["dev-admin-role"])
+    assert out["moves"] == 2, json.dumps(out, indent=1)
+    [path] = out["paths"]
+    assert [(s["from"], s["to"], s["kind"]) for s in path] == [
+        (p["chain"], p["hop"], "assume-role"), (p["hop"], p["dev-admin-role"], "assume-role")]
+    # Each step names the statements that allow it: the caller's policy and the trust policy.
+    first = path[0]["because"]
+    assert "user/chain/p (identity-based policy) statement #1" in first, first
+    assert "trust policy (resource-based policy) statement #1" in first, first
+
+
+def test_admin_is_one_move_away_through_the_organizations_role(planted):
+    # `chain` may call sts:AssumeRole on `*` from the management account, and every member
+    # account's OrganizationAccountAccessRole trusts that account: a real path to admin, and
+    # the shortest.
+    p = planted["p"]
+    out = query(planted, "--from", p["chain"], "--to", "admin")
+    assert out["moves"] == 1, json.dumps(out, indent=1)
+    # Not prod's: the SCP on prod takes two IAM actions from every principal there.
+    assert [path[0]["to"] for path in out["paths"]] == [
+        f"arn:aws:iam::{planted['dev']}:role/OrganizationAccountAccessRole"]
+
+
+def test_a_path_to_a_named_principal_and_one_that_needs_mfa(planted):
+    p = planted["p"]
+    out = query(planted, "--from", p["chain"], "--to", p["hop"])
+    assert out["moves"] == 1 and len(out["paths"]) == 1
+    out = query(planted, "--from", p["mfa-user"], "--to", "admin")
+    assert out["moves"] == 1
+    assert out["paths"][0][0]["conditions"] == ["aws:MultiFactorAuthPresent"]
+
+
+@pytest.mark.parametrize("name", ["bounded", "prod-attacher", "prod-keymaker", "wisher", "half-passer"])
+def test_no_path_from_a_blocked_principal(planted, name):
+    out = query(planted, "--from", planted["p"][name], "--to", "admin")
+    assert out["paths"] == [] and "moves" not in out
+
+
+def test_a_path_by_rewriting_its_own_permissions(planted):
+    p = planted["p"]
+    out = query(planted, "--from", p["attacher"], "--to", "admin")
+    assert out["moves"] == 1
+    [[step]] = out["paths"]
+    assert (step["kind"], step["to"], step["actions"]) == ("attach-policy", p["attacher"], ["iam:AttachUserPolicy"])
+
+
+def test_who_can_create_a_user_in_dev(planted):
+    p, dev = planted["p"], planted["dev"]
+    out = query(planted, "--who-can", "iam:CreateUser", "--resource", f"arn:aws:iam::{dev}:user/new")
+    assert (out["action"], out["resource"]) == ("iam:CreateUser", f"arn:aws:iam::{dev}:user/new")
+    who = {a["arn"]: a for a in out["principals"]}
+    assert who[p["dev-admin"]]["direct"] and who[p["dev-admin"]]["path"] == []
+    assert any("AdministratorAccess" in b for b in who[p["dev-admin"]]["because"])
+    # Through moves: a key of the admin user, attaching AdministratorAccess to itself, a chain.
+    assert [s["kind"] for s in who[p["keymaker"]]["path"]] == ["access-key"]
+    assert [s["kind"] for s in who[p["attacher"]]["path"]] == ["attach-policy"]
+    assert [(s["kind"], s["to"]) for s in who[p["chain"]]["path"]] == [
+        ("assume-role", f"arn:aws:iam::{dev}:role/OrganizationAccountAccessRole")]
+    assert who[p["mfa-user"]]["conditions"] == ["aws:MultiFactorAuthPresent"]
+    # Blocked by a boundary, by an SCP (in prod, and the question is about dev), by nothing to launch.
+    for name in ("bounded", "prod-attacher", "wisher", "half-passer"):
+        assert p[name] not in who, name
+    # Only principals of one account.
+    only = query(planted, "--who-can", "iam:CreateUser", "--resource", f"arn:aws:iam::{dev}:user/new",
+                 "--account", dev)
+    assert only["principals"] and all(f"::{dev}:" in a["arn"] for a in only["principals"])
+
+
+def test_who_can_read_a_bucket_follows_its_policy(planted):
+    t, p, mgmt = planted["t"], planted["p"], planted["mgmt"]
+    s3 = t.client("s3")
+    s3.create_bucket(Bucket="graph-shared")
+    iam = t.client("iam")
+    iam.create_user(UserName="bucket-reader")
+    reader = f"arn:aws:iam::{mgmt}:user/bucket-reader"
+    s3.put_bucket_policy(Bucket="graph-shared", Policy=doc({
+        "Sid": "ReaderMayRead", "Effect": "Allow", "Principal": {"AWS": reader},
+        "Action": "s3:GetObject", "Resource": "arn:aws:s3:::graph-shared/*"}))
+    out = query(planted, "--who-can", "s3:GetObject", "--resource", "arn:aws:s3:::graph-shared/report.csv")
+    who = {a["arn"]: a for a in out["principals"]}
+    # Same account: the bucket policy alone allows; its statement is the reason.
+    assert who[reader]["direct"]
+    assert any("bucket policy of graph-shared" in b and "ReaderMayRead" in b for b in who[reader]["because"])
+    # dev's admin role has s3:* in dev, but the bucket is the management account's and its
+    # policy does not name dev: cross-account needs both sides.
+    assert p["dev-admin-role"] not in who
+    assert p["bounded"] not in who
+
+
+def test_query_errors_are_clear(planted):
+    t = planted["t"]
+    proc = subprocess.run([str(BIN), "graph", "--data-dir", str(t.data_dir), "--from",
+                           "arn:aws:iam::000000000000:user/ghost", "--to", "admin"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and "no principal arn:aws:iam::000000000000:user/ghost" in proc.stderr
+    proc = subprocess.run([str(BIN), "graph", "--data-dir", str(t.data_dir), "--who-can", "s3:GetObject"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and "--resource" in proc.stderr

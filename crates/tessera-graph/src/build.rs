@@ -2,7 +2,7 @@
 //! policies indexed by the principals they name, identity policies by the actions they could
 //! allow), then ask the engine every remaining question exactly.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use tessera_policy::{evaluate, wildcard_match, Context, Effect, Policy, PolicySet, PolicyType, PrincipalType};
@@ -10,8 +10,9 @@ use tessera_services::authz::compiled;
 use tessera_services::model::{self, Role, User};
 use tessera_services::{Call, CallMeta, Caller, CallerKind, Services, SessionInfo};
 
-use crate::decide::{Actor, Ask, Decider};
+use crate::decide::{Actor, Ask, Decider, Grant};
 use crate::inventory::Inventory;
+use crate::query::WhoCan;
 use crate::{Edge, EdgeKind, Graph, GraphError, Node};
 
 /// The region the graph's questions are asked in (ARNs of launched resources, `aws:RequestedRegion`).
@@ -209,37 +210,33 @@ fn actor(services: &Services, arn: String, caller: Caller, now_millis: i64) -> R
     Ok(Actor { arn, account: call.caller.account.clone(), call, side })
 }
 
-/// Edges as they are found, merged by (from, to, kind, conditions).
+/// Edges as they are found, merged by (from, to, kind, conditions): actions, whether the move
+/// makes the target admin, the statements that allowed it.
 #[derive(Default)]
-struct Edges(BTreeMap<EdgeKey, (BTreeSet<String>, bool)>);
+struct Edges(BTreeMap<EdgeKey, (BTreeSet<String>, bool, Vec<String>)>);
 
 /// (from, to, kind, conditions).
 type EdgeKey = (String, String, EdgeKind, Vec<String>);
 
 impl Edges {
-    fn add(
-        &mut self,
-        from: &str,
-        to: &str,
-        kind: EdgeKind,
-        actions: &[&str],
-        conditions: Vec<String>,
-        makes_admin: bool,
-    ) {
-        let e = self.0.entry((from.to_string(), to.to_string(), kind, conditions)).or_default();
+    fn add(&mut self, from: &str, to: &str, kind: EdgeKind, actions: &[&str], grant: Grant, makes_admin: bool) {
+        let e = self.0.entry((from.to_string(), to.to_string(), kind, grant.conditions)).or_default();
         e.0.extend(actions.iter().map(|a| a.to_string()));
         e.1 |= makes_admin;
+        for b in grant.because {
+            if !e.2.contains(&b) {
+                e.2.push(b);
+            }
+        }
     }
 }
 
-/// Union of the labels of the answers, or `None` if any was denied.
-fn all_of(answers: impl IntoIterator<Item = Option<Vec<String>>>) -> Option<Vec<String>> {
-    let mut out: Vec<String> = Vec::new();
+/// The union of the answers' grants, or `None` if any was denied.
+fn all_of(answers: impl IntoIterator<Item = Option<Grant>>) -> Option<Grant> {
+    let mut out = Grant::default();
     for a in answers {
         out.extend(a?);
     }
-    out.sort();
-    out.dedup();
     Some(out)
 }
 
@@ -254,60 +251,98 @@ struct Builder<'s> {
     ceiling: Vec<bool>,
     group_policies: HashMap<String, Vec<Arc<Policy>>>,
     edges: Edges,
+    /// `Allow * on *`: what a rewrite move adds, for what-if questions.
+    allow_all: Arc<Policy>,
 }
 
 /// Build the graph of every active account in the store, deciding at `now_millis`.
 pub fn build(services: &Services, now_millis: i64) -> Result<Graph, GraphError> {
-    let inv = {
-        let read = services.store.read()?;
-        Inventory::load(read.as_ref())?
-    };
-    let now = now_millis.div_euclid(1000);
-    let mut actors = Vec::with_capacity(inv.users.len() + inv.roles.len());
-    for u in &inv.users {
-        actors.push(actor(services, u.arn(), user_caller(u), now_millis)?);
-    }
-    for r in &inv.roles {
-        actors.push(actor(services, r.arn(), role_caller(r, now), now_millis)?);
-    }
-    let mut index = TrustIndex::default();
-    let mut targets = Vec::with_capacity(inv.roles.len());
-    for (i, r) in inv.roles.iter().enumerate() {
-        // A stored trust policy that no longer parses allows nothing: no edge into the role.
-        let target = compiled(PolicyType::Trust, "trust policy", &r.assume_role_policy_document).ok().map(|trust| {
-            index.add(i, &trust);
-            Target { services: trusted_services(&trust, &r.account), trust }
-        });
-        targets.push(target);
-    }
-    let allow_all = tessera_policy::parse(ALLOW_ALL, PolicyType::Identity)
-        .map_err(|e| GraphError(e.message))?
-        .with_label("after the move");
-    let mut b = Builder {
-        services,
-        inv,
-        actors,
-        targets,
-        index,
-        decider: Decider::new(services),
-        admin: Vec::new(),
-        ceiling: Vec::new(),
-        group_policies: HashMap::new(),
-        edges: Edges::default(),
-    };
-    for i in 0..b.actors.len() {
-        let admin = b.is_admin(i, None)?;
-        let ceiling = admin || b.is_admin(i, Some(&[&allow_all]))?;
-        b.admin.push(admin);
-        b.ceiling.push(ceiling);
-    }
-    for i in 0..b.actors.len() {
-        b.moves_of(i)?;
-    }
-    b.finish(now_millis)
+    Builder::new(services, now_millis)?.finish(now_millis)
 }
 
-impl Builder<'_> {
+/// Build the graph, then answer "who can do `action` on `resource`" (see [`crate::query`]).
+pub fn who_can(services: &Services, now_millis: i64, action: &str, resource: &str) -> Result<WhoCan, GraphError> {
+    let mut b = Builder::new(services, now_millis)?;
+    let graph = b.finish(now_millis)?;
+    let target = crate::query::Resource::resolve(services, &b.inv, action, resource)?;
+    let mut direct: HashMap<String, Grant> = HashMap::new();
+    let mut after_rewrite: HashSet<String> = HashSet::new();
+    let rewritten: HashSet<&str> = graph
+        .edges
+        .iter()
+        .filter(|e| e.makes_admin || e.kind.grants_anything(&e.actions))
+        .map(|e| e.to.as_str())
+        .collect();
+    for i in 0..b.actors.len() {
+        let (arn, account) = (b.actors[i].arn.clone(), b.actors[i].account.clone());
+        let ask = target.ask(action, &account);
+        if let Some(grant) = b.decider.ask(&b.actors[i], &ask)? {
+            direct.insert(arn, grant);
+        } else if rewritten.contains(arn.as_str())
+            && b.decider.allows_as_is(&b.actors[i], &ask, Some(&[&*b.allow_all]))?
+        {
+            after_rewrite.insert(arn);
+        }
+    }
+    Ok(crate::query::who_can(&graph, action, resource, &direct, &after_rewrite))
+}
+
+impl<'s> Builder<'s> {
+    /// Gather every principal, decide who is admin and every move.
+    fn new(services: &'s Services, now_millis: i64) -> Result<Builder<'s>, GraphError> {
+        let inv = {
+            let read = services.store.read()?;
+            Inventory::load(read.as_ref())?
+        };
+        let now = now_millis.div_euclid(1000);
+        let mut actors = Vec::with_capacity(inv.users.len() + inv.roles.len());
+        for u in &inv.users {
+            actors.push(actor(services, u.arn(), user_caller(u), now_millis)?);
+        }
+        for r in &inv.roles {
+            actors.push(actor(services, r.arn(), role_caller(r, now), now_millis)?);
+        }
+        let mut index = TrustIndex::default();
+        let mut targets = Vec::with_capacity(inv.roles.len());
+        for (i, r) in inv.roles.iter().enumerate() {
+            // A stored trust policy that no longer parses allows nothing: no edge into the role.
+            let target =
+                compiled(PolicyType::Trust, "trust policy", &r.assume_role_policy_document).ok().map(|trust| {
+                    index.add(i, &trust);
+                    Target { services: trusted_services(&trust, &r.account), trust }
+                });
+            targets.push(target);
+        }
+        let allow_all = Arc::new(
+            tessera_policy::parse(ALLOW_ALL, PolicyType::Identity)
+                .map_err(|e| GraphError(e.message))?
+                .with_label("after the move"),
+        );
+        let mut b = Builder {
+            services,
+            inv,
+            actors,
+            targets,
+            index,
+            decider: Decider::new(services),
+            admin: Vec::new(),
+            ceiling: Vec::new(),
+            group_policies: HashMap::new(),
+            edges: Edges::default(),
+            allow_all: allow_all.clone(),
+        };
+        for i in 0..b.actors.len() {
+            let admin = b.is_admin(i, None)?;
+            let ceiling = admin || b.is_admin(i, Some(&[&*allow_all]))?;
+            b.admin.push(admin);
+            b.ceiling.push(ceiling);
+        }
+        for i in 0..b.actors.len() {
+            b.moves_of(i)?;
+        }
+        Ok(b)
+    }
+
     /// Whether the engine allows actor `i` every admin probe on `*`, with `extra` policies.
     fn is_admin(&mut self, i: usize, extra: Option<&[&Policy]>) -> Result<bool, GraphError> {
         let actor = &self.actors[i];
@@ -553,13 +588,13 @@ impl Builder<'_> {
             for svc in &target.services {
                 let Some((_, launch)) = LAUNCHERS.iter().find(|(s, _)| s == svc) else { continue };
                 let pass_ask = Ask::new("iam:PassRole", &arn, &role.account).with("iam:PassedToService", svc);
-                let Some(mut labels) = self.decider.ask(actor, &pass_ask)? else { continue };
+                let Some(mut grant) = self.decider.ask(actor, &pass_ask)? else { continue };
                 let mut actions: Vec<&str> = vec!["iam:PassRole"];
                 let mut open = true;
                 for (action, resource) in launch.iter() {
                     let resource = resource.replace("{account}", &actor.account);
                     match self.decider.ask(actor, &Ask::new(action, &resource, &actor.account))? {
-                        Some(l) => labels.extend(l),
+                        Some(g) => grant.extend(g),
                         None => open = false,
                     }
                     actions.push(*action);
@@ -572,24 +607,22 @@ impl Builder<'_> {
                     let profile = format!("arn:aws:iam::{}:instance-profile/{SESSION}", actor.account);
                     for action in ["iam:CreateInstanceProfile", "iam:AddRoleToInstanceProfile"] {
                         match self.decider.ask(actor, &Ask::new(action, &profile, &actor.account))? {
-                            Some(l) => labels.extend(l),
+                            Some(g) => grant.extend(g),
                             None => open = false,
                         }
                         actions.push(action);
                     }
                 }
                 if open {
-                    labels.sort();
-                    labels.dedup();
-                    self.edges.add(&actor.arn, &arn, EdgeKind::Passrole, &actions, labels, false);
+                    self.edges.add(&actor.arn, &arn, EdgeKind::Passrole, &actions, grant, false);
                 }
             }
         }
         Ok(())
     }
 
-    /// Account roots, reachability, sorting.
-    fn finish(mut self, now_millis: i64) -> Result<Graph, GraphError> {
+    /// Account roots (added to the actors), reachability, sorting.
+    fn finish(&mut self, now_millis: i64) -> Result<Graph, GraphError> {
         let mut nodes: Vec<Node> = Vec::new();
         for (i, a) in self.actors.iter().enumerate() {
             nodes.push(Node { arn: a.arn.clone(), admin: self.admin[i], reaches_admin: self.admin[i] });
@@ -604,17 +637,16 @@ impl Builder<'_> {
             let admin = self.is_admin(self.actors.len() - 1, None)?;
             nodes.push(Node { arn: format!("arn:aws:iam::{account}:root"), admin, reaches_admin: admin });
         }
-        let edges: Vec<Edge> = self
-            .edges
-            .0
+        let edges: Vec<Edge> = std::mem::take(&mut self.edges.0)
             .into_iter()
-            .map(|((from, to, kind, conditions), (actions, makes_admin))| Edge {
+            .map(|((from, to, kind, conditions), (actions, makes_admin, because))| Edge {
                 from,
                 to,
                 kind,
                 actions: actions.into_iter().collect(),
                 conditions,
                 makes_admin,
+                because,
             })
             .collect();
         mark_reaching(&mut nodes, &edges);

@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use tessera_policy::{evaluate, ConditionOperator, Effect, Policy, PolicySet, Request};
+use tessera_policy::{evaluate, ConditionOperator, Decision, Effect, Policy, PolicySet, Request};
 use tessera_services::authz::{AuthzRequest, OrgView, PrincipalSide};
 use tessera_services::{Call, Services};
 use tessera_wire::AwsError;
@@ -35,6 +35,8 @@ pub(crate) struct Ask<'a> {
     pub resource_account: &'a str,
     /// The role's trust policy, for `sts:AssumeRole`.
     pub trust: Option<&'a Policy>,
+    /// A resource-based policy that is not a trust policy (a bucket policy).
+    pub resource_policy: Option<&'a Policy>,
     /// The move's own condition keys (fixed, never labels).
     pub context: Vec<(String, Vec<String>)>,
 }
@@ -42,7 +44,7 @@ pub(crate) struct Ask<'a> {
 impl<'a> Ask<'a> {
     /// A question without a trust policy or keys of its own.
     pub fn new(action: &'a str, resource: &'a str, resource_account: &'a str) -> Ask<'a> {
-        Ask { action, resource, resource_account, trust: None, context: Vec::new() }
+        Ask { action, resource, resource_account, trust: None, resource_policy: None, context: Vec::new() }
     }
 
     /// With the move's condition key `key` = `value`.
@@ -146,9 +148,47 @@ pub(crate) struct Decider<'s> {
     orgs: HashMap<String, Arc<OrgView>>,
 }
 
-/// What the engine answered: `None` denied, `Some(keys)` allowed when the condition keys
-/// `keys` are supplied (empty: allowed as is).
-pub(crate) type Answer = Option<Vec<String>>;
+/// An Allow of the engine: the condition keys it needs and the statements that granted it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Grant {
+    /// Condition keys that must be supplied (empty: allowed as is), sorted.
+    pub conditions: Vec<String>,
+    /// The Allow statements that matched, as [`statement_name`] writes them.
+    pub because: Vec<String>,
+}
+
+impl Grant {
+    /// Add another Allow's keys and statements (a move of several actions needs them all).
+    pub fn extend(&mut self, other: Grant) {
+        self.conditions.extend(other.conditions);
+        self.conditions.sort();
+        self.conditions.dedup();
+        for b in other.because {
+            if !self.because.contains(&b) {
+                self.because.push(b);
+            }
+        }
+    }
+}
+
+/// What the engine answered: `None` denied, `Some(grant)` allowed.
+pub(crate) type Answer = Option<Grant>;
+
+/// `<policy> (<its type>) statement <Sid or #index>`: a statement that allowed, for a path's
+/// explanation.
+fn statement_name(d: &Decision) -> Vec<String> {
+    d.matched
+        .iter()
+        .filter(|m| m.effect == Effect::Allow)
+        .map(|m| {
+            let which = match &m.sid {
+                Some(sid) if !sid.is_empty() => format!("\"{sid}\""),
+                _ => format!("#{}", m.statement_index + 1),
+            };
+            format!("{} ({}) statement {which}", m.policy_label, m.policy_type.phrase())
+        })
+        .collect()
+}
 
 impl<'s> Decider<'s> {
     pub fn new(services: &'s Services) -> Decider<'s> {
@@ -193,7 +233,7 @@ impl<'s> Decider<'s> {
         };
         let mut ctx = actor.side.context(&actor.call, &org, &req);
         ctx.remove("aws:SourceIp");
-        let mut set = actor.side.policy_set(&org, ask.trust, ask.trust.is_some());
+        let mut set = actor.side.policy_set(&org, ask.trust.or(ask.resource_policy), ask.trust.is_some());
         if let Some(extra) = extra {
             set.identity.extend_from_slice(extra);
         }
@@ -205,10 +245,11 @@ impl<'s> Decider<'s> {
                 resource_account: Some(ask.resource_account),
                 context: ctx,
             };
-            evaluate(&set, &request).is_allowed()
+            evaluate(&set, &request)
         };
-        if allowed(&ctx) {
-            return Ok(Some(Vec::new()));
+        let first = allowed(&ctx);
+        if first.is_allowed() {
+            return Ok(Some(Grant { conditions: Vec::new(), because: statement_name(&first) }));
         }
         if !label {
             return Ok(None);
@@ -221,22 +262,24 @@ impl<'s> Decider<'s> {
         for (k, v) in &keys {
             ctx.insert_one(k, v.clone());
         }
-        if !allowed(&ctx) {
+        let with_all = allowed(&ctx);
+        if !with_all.is_allowed() {
             return Ok(None);
         }
+        let because = statement_name(&with_all);
         let mut needed = Vec::new();
         for ((k, v), base) in keys.iter().zip(baseline) {
             match &base {
                 Some(b) => ctx.insert(k, b.iter().cloned()),
                 None => ctx.remove(k),
             }
-            if !allowed(&ctx) {
+            if !allowed(&ctx).is_allowed() {
                 ctx.insert_one(k, v.clone());
                 needed.push(k.clone());
             }
         }
         needed.sort();
-        Ok(Some(needed))
+        Ok(Some(Grant { conditions: needed, because }))
     }
 }
 

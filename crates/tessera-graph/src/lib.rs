@@ -8,10 +8,12 @@ mod build;
 mod decide;
 mod inventory;
 mod output;
+mod query;
 
 use serde::Serialize;
 
-pub use build::build;
+pub use build::{build, who_can};
+pub use query::{paths, Able, Paths, Step, WhoCan};
 
 /// A principal of the graph.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -56,6 +58,16 @@ impl EdgeKind {
         matches!(self, EdgeKind::PolicyVersion | EdgeKind::AttachPolicy | EdgeKind::PutPolicy | EdgeKind::Group)
     }
 
+    /// Whether the move can give its target any permission at all (a policy put or attached,
+    /// `AdministratorAccess`, or a new default policy version), not only a fixed set.
+    pub fn grants_anything(self, actions: &[String]) -> bool {
+        match self {
+            EdgeKind::PutPolicy | EdgeKind::AttachPolicy => true,
+            EdgeKind::PolicyVersion => actions.iter().any(|a| a == "iam:CreatePolicyVersion"),
+            _ => false,
+        }
+    }
+
     /// The contract's name of the kind.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -86,6 +98,10 @@ pub struct Edge {
     /// decides with the added permissions, under the target's boundary and SCPs).
     #[serde(skip)]
     pub makes_admin: bool,
+    /// The Allow statements that granted the move (`<policy> (<type>) statement <Sid>`), for
+    /// a path's explanation; not in the graph's JSON (the contract's shape).
+    #[serde(skip)]
+    pub because: Vec<String>,
 }
 
 /// The graph: principals sorted by ARN, edges by (from, to, kind, conditions).

@@ -77,6 +77,7 @@ mod tests {
                 actions: vec!["sts:AssumeRole".into()],
                 conditions: vec!["aws:MultiFactorAuthPresent".into()],
                 makes_admin: false,
+                because: Vec::new(),
             }],
         };
         let dot = g.to_dot();
