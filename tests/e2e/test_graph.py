@@ -5,6 +5,8 @@ graph is read from the data dir while the server runs (SQLite in WAL mode allows
 the writer) and every open path must be found with its kind, and no blocked one."""
 
 import json
+import os
+import pathlib
 import subprocess
 import time
 
@@ -89,11 +91,14 @@ def planted(tessera_factory_module):
     key = mgmt_iam.create_access_key(UserName="planter")["AccessKey"]
     sts = t.client("sts", **creds_of(key))
 
+    member_creds = {}
+
     def member(account):
         for _ in range(50):
             try:
                 c = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole",
-                                    RoleSessionName="planter")["Credentials"]
+                                    RoleSessionName="planter", DurationSeconds=3600)["Credentials"]
+                member_creds[account] = creds_of(c)
                 return Account(t, account, t.client("iam", **creds_of(c)))
             except Exception as e:  # a new key may take a moment, as on AWS
                 if "InvalidClientTokenId" not in str(e):
@@ -151,7 +156,7 @@ def planted(tessera_factory_module):
                           Content=doc({"Effect": "Deny", "Action": ["iam:AttachUserPolicy", "iam:CreateAccessKey"],
                                        "Resource": "*"}))["Policy"]["PolicySummary"]["Id"]
     o.attach_policy(PolicyId=scp, TargetId=prod_id)
-    return {"t": t, "p": p, "dev": dev_id, "prod": prod_id, "mgmt": mgmt_id}
+    return {"t": t, "p": p, "dev": dev_id, "prod": prod_id, "mgmt": mgmt_id, "creds": member_creds}
 
 
 @pytest.fixture(scope="module")
@@ -354,3 +359,83 @@ def test_query_errors_are_clear(planted):
     proc = subprocess.run([str(BIN), "graph", "--data-dir", str(t.data_dir), "--who-can", "s3:GetObject"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0 and "--resource" in proc.stderr
+
+
+# The peer: Principal Mapper (PyPI `principalmapper`, the widely used open-source IAM graph tool),
+# run unchanged on the same organization; scripts/test installs it into a venv of its own and
+# sets TESSERA_PMAPPER. Which planted paths each tool finds, and how long each takes, is printed
+# (pytest -s) and written to $TESSERA_PEER_REPORT when set; docs/BENCHMARKS.md quotes it.
+
+PMAPPER = os.environ.get("TESSERA_PMAPPER")
+
+
+def pmapper(store, endpoint, creds, *args):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    # `orgs create` has no endpoint option: botocore's AWS_ENDPOINT_URL points it at Tessera.
+    env.update({"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": creds["aws_access_key_id"],
+                "AWS_SECRET_ACCESS_KEY": creds["aws_secret_access_key"],
+                "AWS_DEFAULT_REGION": "us-east-1", "XDG_DATA_HOME": str(store),
+                "PYTHONPATH": str(pathlib.Path(__file__).with_name("pmapper_shim"))})
+    if "aws_session_token" in creds:
+        env["AWS_SESSION_TOKEN"] = creds["aws_session_token"]
+    proc = subprocess.run([PMAPPER, *args], env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    return proc.stdout + proc.stderr
+
+
+def pmapper_reaches_admin(store, accounts, org_edges):
+    """ARN -> whether Principal Mapper finds it admin or a path to an admin (its own edges in
+    each account's graph, plus the cross-account edges of its organization tree)."""
+    nodes, edges = {}, list(org_edges)
+    for account in accounts:
+        graph = store / "principalmapper" / account / "graph"
+        for n in json.loads((graph / "nodes.json").read_text()):
+            nodes[n["arn"]] = n["is_admin"]
+        edges += [(e["source"], e["destination"]) for e in json.loads((graph / "edges.json").read_text())]
+    reaches = dict(nodes)
+    changed = True
+    while changed:
+        changed = False
+        for src, dst in edges:
+            if reaches.get(dst) and not reaches.get(src):
+                reaches[src] = changed = True
+    return reaches
+
+
+@pytest.mark.skipif(not PMAPPER, reason="TESSERA_PMAPPER not set (scripts/test installs Principal Mapper)")
+def test_peer_principal_mapper_on_the_same_organization(planted, tmp_path):
+    t, p = planted["t"], planted["p"]
+    accounts = {planted["mgmt"]: t.root_creds, **planted["creds"]}
+    store = tmp_path / "pmapper"
+    started = time.monotonic()
+    # Its documented order: the organization first (so each graph applies the SCPs), then each
+    # account's graph, then `orgs update` for the cross-account edges.
+    pmapper(store, t.endpoint, t.root_creds, "orgs", "create")
+    for account, creds in accounts.items():
+        pmapper(store, t.endpoint, creds, "graph", "create", "--localstack-endpoint", t.endpoint,
+                "--include-regions", "us-east-1")
+    org_id = t.client("organizations").describe_organization()["Organization"]["Id"]
+    pmapper(store, t.endpoint, t.root_creds, "orgs", "update", "--org", org_id)
+    peer_seconds = time.monotonic() - started
+    org_edges = []
+    for tree in (store / "principalmapper").glob("o-*/org_data.json"):
+        org_edges += [(e["source"], e["destination"]) for e in json.loads(tree.read_text()).get("edge_list", [])]
+    peer = pmapper_reaches_admin(store, accounts, org_edges)
+
+    started = time.monotonic()
+    ours = {n["arn"]: n["reaches_admin"] for n in json.loads(run_graph(t))["principals"]}
+    our_seconds = time.monotonic() - started
+
+    open_paths = ["chain", "hop", "passer", "versioner", "attacher", "joiner", "keymaker", "retruster", "mfa-user"]
+    blocked = ["prod-attacher", "prod-keymaker", "bounded", "wisher", "half-passer"]
+    rows = [(name, "open" if name in open_paths else "blocked", ours.get(p[name]), peer.get(p[name]))
+            for name in open_paths + blocked]
+    report = {"tessera_graph_seconds": round(our_seconds, 2), "pmapper_seconds": round(peer_seconds, 2),
+              "rows": [{"principal": n, "planted": k, "tessera": o, "pmapper": q} for n, k, o, q in rows]}
+    print("\n" + json.dumps(report, indent=1))
+    if os.environ.get("TESSERA_PEER_REPORT"):
+        pathlib.Path(os.environ["TESSERA_PEER_REPORT"]).write_text(json.dumps(report, indent=1))
+    # Tessera's answers are the planted truth (the tests above hold them one by one).
+    assert all(o == (k == "open") for _, k, o, _ in rows), rows
+    # The peer really ran on this organization: it graphed every planted principal.
+    assert all(q is not None for *_, q in rows), rows
