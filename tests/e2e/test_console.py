@@ -349,3 +349,42 @@ def test_mfa_device_setup_and_mfa_conditioned_switch_role(tessera, accounts):
     assert r.status == 303, r.text[-1500:]
     home = alice.get("/console").text
     assert f"arn:aws:sts::{acct}:assumed-role/NeedsMfa/alice" in home and "Back to alice" in home
+
+
+def test_escalation_graph_page(tessera, accounts, member):
+    """The escalation graph of the signed-in account (issue 20): drawn as SVG with the path to
+    admin in red and a table of shortest paths; refused, with AWS's AccessDenied, to a user who
+    may not read the account's authorization details."""
+    acct = accounts.create("console-graph")
+    iam = tessera.client("iam", **accounts.admin_creds(acct))
+    iam.create_user(UserName="boss")
+    iam.attach_user_policy(UserName="boss", PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")
+    iam.create_login_profile(UserName="boss", Password=SANDY_PASSWORD, PasswordResetRequired=False)
+    iam.create_user(UserName="keymaker")
+    iam.put_user_policy(UserName="keymaker", PolicyName="keys", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Sid": "MintKeys", "Effect": "Allow", "Action": "iam:CreateAccessKey",
+                                                "Resource": f"arn:aws:iam::{acct}:user/boss"}]}))
+    iam.create_user(UserName="idle")
+    b = Browser(tessera.endpoint)
+    assert b.sign_in(acct, "boss", SANDY_PASSWORD).status == 303
+    assert 'href="/console/iam/graph"' in b.get("/console/iam").text
+    r = b.get("/console/iam/graph")
+    assert r.status == 200, r.text[:2000]
+    page = r.text
+    assert '<svg id="escalation-graph"' in page
+    boss, keymaker, idle = (f"arn:aws:iam::{acct}:user/{n}" for n in ("boss", "keymaker", "idle"))
+    assert f'<g class="node admin" data-arn="{boss}">' in page
+    assert f'<g class="node reaches-admin" data-arn="{keymaker}">' in page
+    assert f'<g class="node" data-arn="{idle}">' in page
+    assert re.search(rf'<path class="edge admin-path" [^>]*data-from="{keymaker}" data-to="{boss}" '
+                     r'data-kind="access-key">', page)
+    # Only this account: the other test accounts' principals are not drawn.
+    assert f'data-arn="arn:aws:iam::{member["account"]}:' not in page
+    table = page[page.index('id="graph-paths"'):]
+    assert "keymaker" in table and "<code>access-key</code>" in table and "&quot;MintKeys&quot;" in table
+    # A user who may not read the account's authorization details is refused.
+    b = Browser(tessera.endpoint)
+    assert b.sign_in(member["account"], "plain", SANDY_PASSWORD).status == 303
+    r = b.get("/console/iam/graph")
+    assert r.status == 403 and "AccessDenied" in r.text
+    assert "iam:GetAccountAuthorizationDetails" in r.text and "escalation-graph" not in r.text

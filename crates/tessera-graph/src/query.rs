@@ -268,16 +268,35 @@ fn conditions_of<'a>(steps: impl IntoIterator<Item = &'a Step>, last: &[String])
     out
 }
 
+/// The ways to admin: admin principals, and rewrite moves that make their target admin.
+fn admin_exits<'g>(graph: &'g Graph, search: &Search<'g>) -> Vec<(usize, Vec<&'g Edge>)> {
+    let mut exits: Vec<(usize, Vec<&Edge>)> =
+        graph.principals.iter().enumerate().filter(|(_, n)| n.admin).map(|(i, _)| (i, Vec::new())).collect();
+    exits.extend(rewrite_exits(graph, search, |e| e.makes_admin));
+    exits
+}
+
+/// The fewest moves from each principal that reaches admin to admin (0: admin itself); the
+/// principals that do not reach it are absent.
+pub fn moves_to_admin(graph: &Graph) -> HashMap<String, usize> {
+    let search = Search::new(graph);
+    let best = search.ways(admin_exits(graph, &search));
+    search
+        .names
+        .iter()
+        .zip(best)
+        .filter(|(_, (cost, _))| *cost != usize::MAX)
+        .map(|(name, (cost, _))| (name.to_string(), cost))
+        .collect()
+}
+
 /// "How can `from` reach `to`": `to` is a principal's ARN (a role's, a user's, an account
 /// root's) or `admin` (any principal the engine lets do `*` on `*`, or a move that makes one).
 pub fn paths(graph: &Graph, from: &str, to: &str, limit: usize) -> Result<Paths, GraphError> {
     let search = Search::new(graph);
     let start = *search.at.get(from).ok_or_else(|| GraphError(format!("no principal {from} in the graph")))?;
     let exits: Vec<(usize, Vec<&Edge>)> = if to == "admin" {
-        let mut exits: Vec<(usize, Vec<&Edge>)> =
-            graph.principals.iter().enumerate().filter(|(_, n)| n.admin).map(|(i, _)| (i, Vec::new())).collect();
-        exits.extend(rewrite_exits(graph, &search, |e| e.makes_admin));
-        exits
+        admin_exits(graph, &search)
     } else {
         let goal = *search.at.get(to).ok_or_else(|| GraphError(format!("no principal {to} in the graph")))?;
         vec![(goal, Vec::new())]
@@ -395,6 +414,15 @@ mod tests {
         assert_eq!(c.moves, None, "a rewrite that does not make admin is no way");
         assert!(c.paths.is_empty());
         assert!(paths(&sample(), "nobody", "admin", 10).is_err());
+    }
+
+    #[test]
+    fn moves_to_admin_counts_the_fewest() {
+        let m = moves_to_admin(&sample());
+        assert_eq!(m.get("r2"), Some(&0));
+        assert_eq!(m.get("a"), Some(&2));
+        assert_eq!(m.get("b"), Some(&1));
+        assert_eq!(m.get("c"), None);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! shows is fetched through [`Services::handle`] (or S3's in-process entry) as the signed-in
 //! principal or the role it switched to, so the policy engine decides what the user sees.
 
+mod graph_page;
 mod html;
 mod pages;
 pub mod root_password;
@@ -363,18 +364,42 @@ impl Console {
         let mut pairs: Vec<(&str, &str)> = vec![("Action", operation), ("Version", version)];
         pairs.extend_from_slice(params);
         let input = Input::Query(QueryParams::from_pairs(pairs));
+        let response = self.run(cx, caller, service, operation, &input)?;
+        let text = String::from_utf8_lossy(&response.body);
+        xml::parse(&text).ok_or_else(AwsError::internal)
+    }
+
+    /// Run a JSON-protocol operation (Organizations) as the page's caller, audited.
+    fn call_json(
+        &self,
+        cx: &Cx,
+        service: ServiceName,
+        operation: &str,
+        body: serde_json::Value,
+    ) -> Result<serde_json::Value, AwsError> {
+        let response = self.run(cx, &cx.caller, service, operation, &Input::Json(body))?;
+        serde_json::from_slice(&response.body).map_err(|_| AwsError::internal())
+    }
+
+    /// One operation through `Services::handle`, recorded in the audit trail like an API call.
+    fn run(
+        &self,
+        cx: &Cx,
+        caller: &Caller,
+        service: ServiceName,
+        operation: &str,
+        input: &Input,
+    ) -> Result<tessera_wire::WireResponse, AwsError> {
         let call = Call { caller: caller.clone(), operation: operation.to_string(), meta: self.meta(cx) };
         let audited = crate::server::audited();
         if audited {
             tessera_services::cloudtrail::ready(&self.services)?;
         }
-        let outcome = self.services.handle(service, &call, &input);
+        let outcome = self.services.handle(service, &call, input);
         if audited {
-            tessera_services::cloudtrail::record_call(&self.services, service, &call, &input, &outcome)?;
+            tessera_services::cloudtrail::record_call(&self.services, service, &call, input, &outcome)?;
         }
-        let response = outcome?;
-        let text = String::from_utf8_lossy(&response.body);
-        xml::parse(&text).ok_or_else(AwsError::internal)
+        outcome
     }
 
     /// An S3 request (path-style) as the page's caller.

@@ -80,6 +80,7 @@ impl Console {
             (_, ["iam", "roles", "create"]) => self.create_role(cx),
             (false, ["iam", "roles", name]) => self.role(cx, name),
             (false, ["iam", "policies"]) => self.policies(cx),
+            (false, ["iam", "graph"]) => self.graph_page(cx),
             (_, ["iam", "policies", "create"]) => self.create_policy(cx),
             (false, ["iam", "policies", "view"]) => self.policy(cx, None),
             (true, ["iam", "policies", "attach"]) => self.attach_policy(cx),
@@ -94,7 +95,7 @@ impl Console {
         }
     }
 
-    fn denied(&self, cx: &Cx, title: &str, before: &str, e: &AwsError) -> Resp {
+    pub(super) fn denied(&self, cx: &Cx, title: &str, before: &str, e: &AwsError) -> Resp {
         let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
         self.frame(cx, title, &format!("{before}<h1>{}</h1>{}", esc(title), error_box(&e.code, &e.message)))
             .status(status)
@@ -117,7 +118,7 @@ impl Console {
     }
 
     fn iam_home(&self, cx: &Cx) -> Resp {
-        let body = r#"<h1>Identity and Access Management (IAM)</h1><ul class="tiles"><li><a href="/console/iam/users">Users</a></li><li><a href="/console/iam/groups">User groups</a></li><li><a href="/console/iam/roles">Roles</a></li><li><a href="/console/iam/policies">Policies</a></li></ul>"#;
+        let body = r#"<h1>Identity and Access Management (IAM)</h1><ul class="tiles"><li><a href="/console/iam/users">Users</a></li><li><a href="/console/iam/groups">User groups</a></li><li><a href="/console/iam/roles">Roles</a></li><li><a href="/console/iam/policies">Policies</a></li><li><a href="/console/iam/graph">Escalation graph</a></li></ul>"#;
         self.frame(cx, "IAM", body)
     }
 
