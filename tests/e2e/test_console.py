@@ -388,3 +388,41 @@ def test_escalation_graph_page(tessera, accounts, member):
     r = b.get("/console/iam/graph")
     assert r.status == 403 and "AccessDenied" in r.text
     assert "iam:GetAccountAuthorizationDetails" in r.text and "escalation-graph" not in r.text
+
+
+def test_cloudtrail_event_history_page(tessera, accounts, member):
+    """CloudTrail event history (issue 21): LookupEvents filters, the list, one event's record
+    with its secrets redacted; refused with AWS's AccessDenied without cloudtrail:LookupEvents."""
+    acct = accounts.create("console-events")
+    iam = tessera.client("iam", **accounts.admin_creds(acct))
+    iam.create_user(UserName="auditor")
+    iam.attach_user_policy(UserName="auditor", PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")
+    iam.create_login_profile(UserName="auditor", Password=SANDY_PASSWORD, PasswordResetRequired=False)
+    iam.create_user(UserName="traced")
+    secret_password = "Traced-Secret-Pw-9!"
+    iam.create_login_profile(UserName="traced", Password=secret_password, PasswordResetRequired=False)
+    b = Browser(tessera.endpoint)
+    assert b.sign_in(acct, "auditor", SANDY_PASSWORD).status == 303
+    assert 'href="/console/cloudtrail"' in b.get("/console").text
+    r = b.get("/console/cloudtrail?attribute=EventName&value=CreateLoginProfile")
+    assert r.status == 200, r.text[:2000]
+    rows = r.text[r.text.index('id="events"'):]
+    assert rows.count("<tr>") - 1 == 2, rows[:3000]  # auditor's and traced's, no other event
+    assert "CreateLoginProfile" in rows and "CreateUser" not in rows
+    assert '<option value="EventName" selected>' in r.text
+    ids = re.findall(r'href="/console/cloudtrail/events/([0-9a-f-]+)"', rows)
+    pages = [b.get(f"/console/cloudtrail/events/{i}").text for i in ids]
+    [page] = [p for p in pages if "traced" in p]
+    record = page[page.index('id="event-record"'):]
+    assert "&quot;eventName&quot;: &quot;CreateLoginProfile&quot;" in record
+    assert secret_password not in page and "HIDDEN_DUE_TO_SECURITY_REASONS" in record
+    # The unfiltered list shows the newest first, a time range narrows it.
+    everything = b.get("/console/cloudtrail").text
+    assert "CreateUser" in everything
+    assert "No events match." in b.get("/console/cloudtrail?start=2001-01-01T00:00&end=2001-01-02T00:00").text
+    assert b.get("/console/cloudtrail/events/00000000-0000-0000-0000-000000000000").status == 404
+    # Without cloudtrail:LookupEvents: AWS's AccessDenied, no list.
+    b = Browser(tessera.endpoint)
+    assert b.sign_in(member["account"], "plain", SANDY_PASSWORD).status == 303
+    r = b.get("/console/cloudtrail")
+    assert r.status == 403 and "cloudtrail:LookupEvents" in r.text and 'id="events"' not in r.text

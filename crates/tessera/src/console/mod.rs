@@ -4,6 +4,7 @@
 //! shows is fetched through [`Services::handle`] (or S3's in-process entry) as the signed-in
 //! principal or the role it switched to, so the policy engine decides what the user sees.
 
+mod events_page;
 mod graph_page;
 mod html;
 mod pages;
