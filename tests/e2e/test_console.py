@@ -426,3 +426,58 @@ def test_cloudtrail_event_history_page(tessera, accounts, member):
     assert b.sign_in(member["account"], "plain", SANDY_PASSWORD).status == 303
     r = b.get("/console/cloudtrail")
     assert r.status == 403 and "cloudtrail:LookupEvents" in r.text and 'id="events"' not in r.text
+
+
+def test_policy_simulator_page_and_the_link_from_a_denial(tessera, accounts, member):
+    """The policy simulator page (issue 21): decisions of SimulatePrincipalPolicy with the reason
+    in the words of AccessDenied messages; an AccessDenied event links to it, pre-filled."""
+    acct = accounts.create("console-sim")
+    iam = tessera.client("iam", **accounts.admin_creds(acct))
+    iam.create_user(UserName="chief")
+    iam.attach_user_policy(UserName="chief", PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")
+    iam.create_login_profile(UserName="chief", Password=SANDY_PASSWORD, PasswordResetRequired=False)
+    boundary = iam.create_policy(PolicyName="s3-only", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))["Policy"]["Arn"]
+    iam.create_user(UserName="bounded")
+    iam.put_user_policy(UserName="bounded", PolicyName="wide", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["iam:*", "s3:*"], "Resource": "*"},
+            {"Sid": "NoDeletes", "Effect": "Deny", "Action": "s3:DeleteBucket", "Resource": "*"}]}))
+    iam.put_user_permissions_boundary(UserName="bounded", PermissionsBoundary=boundary)
+    bounded = f"arn:aws:iam::{acct}:user/bounded"
+    b = Browser(tessera.endpoint)
+    assert b.sign_in(acct, "chief", SANDY_PASSWORD).status == 303
+    form = b.get("/console/simulator")
+    assert form.status == 200 and 'id="sim-principal"' in form.text and 'id="simulation"' not in form.text
+    q = urllib.parse.urlencode({"principal": bounded, "actions": "s3:GetObject\niam:ListUsers\ns3:DeleteBucket",
+                                "resources": "*", "run": "1"})
+    r = b.get(f"/console/simulator?{q}")
+    assert r.status == 200, r.text[:2000]
+    rows = {m[0]: m[1:] for m in re.findall(
+        r"<tr><td>([^<]+)</td><td>[^<]*</td><td><span class=\"decision \w+\">(\w+)</span></td><td>([^<]*)</td>", r.text)}
+    assert rows["s3:GetObject"] == ("allowed", "allowed")
+    assert rows["iam:ListUsers"] == ("implicitDeny", "because no permissions boundary allows the iam:ListUsers action")
+    assert rows["s3:DeleteBucket"] == ("explicitDeny", "with an explicit deny in an identity-based policy")
+    # A denial in the event history links to the simulator with its principal and action.
+    key = iam.create_access_key(UserName="bounded")["AccessKey"]
+    denied = tessera.client("iam", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+    for _ in range(50):  # a new key may take a moment, as on AWS
+        try:
+            denied.list_users()
+            pytest.fail("the boundary should deny iam:ListUsers")
+        except denied.exceptions.ClientError as e:
+            if e.response["Error"]["Code"] == "AccessDenied":
+                break
+            time.sleep(0.1)
+    events = b.get("/console/cloudtrail?attribute=EventName&value=ListUsers").text
+    link = re.search(r'<a class="simulate" href="([^"]+)">Simulate</a>', events)
+    assert link, events[-3000:]
+    href = link.group(1).replace("&amp;", "&")
+    assert urllib.parse.quote(bounded, safe="") in href and "iam%3AListUsers" in href
+    r = b.get(href)
+    assert "because no permissions boundary allows the iam:ListUsers action" in r.text
+    # Without iam:SimulatePrincipalPolicy: AWS's AccessDenied, no results.
+    b = Browser(tessera.endpoint)
+    assert b.sign_in(member["account"], "plain", SANDY_PASSWORD).status == 303
+    r = b.get(f"/console/simulator?{q}")
+    assert r.status == 403 and "iam:SimulatePrincipalPolicy" in r.text and 'id="simulation"' not in r.text

@@ -160,8 +160,44 @@ fn event_row(e: &Value) -> Vec<String> {
         esc(e["Username"].as_str().unwrap_or_default()),
         esc(e["EventSource"].as_str().unwrap_or_default()),
         esc(&resources.join(", ")),
-        if error.is_empty() { String::new() } else { format!(r#"<span class="error-code">{}</span>"#, esc(error)) },
+        error_cell(e, &record, error),
     ]
+}
+
+/// The error code; for a denial, a link to the policy simulator with the principal (a session's
+/// role) and the action of the call.
+fn error_cell(e: &Value, record: &Value, error: &str) -> String {
+    if error.is_empty() {
+        return String::new();
+    }
+    let mut out = format!(r#"<span class="error-code">{}</span>"#, esc(error));
+    let identity = &record["userIdentity"];
+    let principal = match identity["type"].as_str() {
+        Some("AssumedRole") => identity["sessionContext"]["sessionIssuer"]["arn"].as_str(),
+        Some("IAMUser") => identity["arn"].as_str(),
+        _ => None,
+    };
+    let service = e["EventSource"].as_str().and_then(|s| s.split('.').next()).unwrap_or_default();
+    let name = e["EventName"].as_str().unwrap_or_default();
+    if let (true, Some(principal)) =
+        (error.starts_with("AccessDenied") || error.ends_with("UnauthorizedOperation"), principal)
+    {
+        let resources: Vec<&str> = e["Resources"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r["ResourceName"].as_str())
+            .filter(|n| n.starts_with("arn:"))
+            .collect();
+        let _ = write!(
+            out,
+            r#" <a class="simulate" href="/console/simulator?principal={}&amp;actions={}&amp;resources={}&amp;run=1">Simulate</a>"#,
+            enc(principal),
+            enc(&format!("{service}:{name}")),
+            enc(&resources.join("\n"))
+        );
+    }
+    out
 }
 
 #[cfg(test)]

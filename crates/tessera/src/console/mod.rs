@@ -11,6 +11,7 @@ mod pages;
 pub mod root_password;
 mod session;
 mod signin;
+mod simulator_page;
 mod xml;
 
 use std::net::SocketAddr;
