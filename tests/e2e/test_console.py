@@ -351,15 +351,21 @@ def test_mfa_device_setup_and_mfa_conditioned_switch_role(tessera, accounts):
     assert f"arn:aws:sts::{acct}:assumed-role/NeedsMfa/alice" in home and "Back to alice" in home
 
 
+def account_with_admin(tessera, accounts, account_name, user):
+    """A new account and its IAM client, with `user`: AdministratorAccess and a console password."""
+    acct = accounts.create(account_name)
+    iam = tessera.client("iam", **accounts.admin_creds(acct))
+    iam.create_user(UserName=user)
+    iam.attach_user_policy(UserName=user, PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")
+    iam.create_login_profile(UserName=user, Password=SANDY_PASSWORD, PasswordResetRequired=False)
+    return acct, iam
+
+
 def test_escalation_graph_page(tessera, accounts, member):
     """The escalation graph of the signed-in account (issue 20): drawn as SVG with the path to
     admin in red and a table of shortest paths; refused, with AWS's AccessDenied, to a user who
     may not read the account's authorization details."""
-    acct = accounts.create("console-graph")
-    iam = tessera.client("iam", **accounts.admin_creds(acct))
-    iam.create_user(UserName="boss")
-    iam.attach_user_policy(UserName="boss", PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")
-    iam.create_login_profile(UserName="boss", Password=SANDY_PASSWORD, PasswordResetRequired=False)
+    acct, iam = account_with_admin(tessera, accounts, "console-graph", "boss")
     iam.create_user(UserName="keymaker")
     iam.put_user_policy(UserName="keymaker", PolicyName="keys", PolicyDocument=json.dumps({
         "Version": "2012-10-17", "Statement": [{"Sid": "MintKeys", "Effect": "Allow", "Action": "iam:CreateAccessKey",
@@ -393,11 +399,7 @@ def test_escalation_graph_page(tessera, accounts, member):
 def test_cloudtrail_event_history_page(tessera, accounts, member):
     """CloudTrail event history (issue 21): LookupEvents filters, the list, one event's record
     with its secrets redacted; refused with AWS's AccessDenied without cloudtrail:LookupEvents."""
-    acct = accounts.create("console-events")
-    iam = tessera.client("iam", **accounts.admin_creds(acct))
-    iam.create_user(UserName="auditor")
-    iam.attach_user_policy(UserName="auditor", PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")
-    iam.create_login_profile(UserName="auditor", Password=SANDY_PASSWORD, PasswordResetRequired=False)
+    acct, iam = account_with_admin(tessera, accounts, "console-events", "auditor")
     iam.create_user(UserName="traced")
     secret_password = "Traced-Secret-Pw-9!"
     iam.create_login_profile(UserName="traced", Password=secret_password, PasswordResetRequired=False)
@@ -431,11 +433,7 @@ def test_cloudtrail_event_history_page(tessera, accounts, member):
 def test_policy_simulator_page_and_the_link_from_a_denial(tessera, accounts, member):
     """The policy simulator page (issue 21): decisions of SimulatePrincipalPolicy with the reason
     in the words of AccessDenied messages; an AccessDenied event links to it, pre-filled."""
-    acct = accounts.create("console-sim")
-    iam = tessera.client("iam", **accounts.admin_creds(acct))
-    iam.create_user(UserName="chief")
-    iam.attach_user_policy(UserName="chief", PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")
-    iam.create_login_profile(UserName="chief", Password=SANDY_PASSWORD, PasswordResetRequired=False)
+    acct, iam = account_with_admin(tessera, accounts, "console-sim", "chief")
     boundary = iam.create_policy(PolicyName="s3-only", PolicyDocument=json.dumps({
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))["Policy"]["Arn"]
     iam.create_user(UserName="bounded")
