@@ -479,3 +479,78 @@ def test_policy_simulator_page_and_the_link_from_a_denial(tessera, accounts, mem
     assert b.sign_in(member["account"], "plain", SANDY_PASSWORD).status == 303
     r = b.get(f"/console/simulator?{q}")
     assert r.status == 403 and "iam:SimulatePrincipalPolicy" in r.text and 'id="simulation"' not in r.text
+
+
+def form_of(page, action):
+    """The CSRF token of a page (every form of a page carries the session's one)."""
+    assert f'action="{action}"' in page, (action, page[-3000:])
+    return re.search(r'name="csrf" value="([0-9a-f]+)"', page).group(1)
+
+
+def test_organizations_pages(fresh_tessera):
+    """Organizations in the console (issue 21), on a server of its own (it changes the
+    organization): create it, create/rename/delete an OU, move an account, create an account and
+    follow its status, create an SCP, attach it to the OU, see it on the account's effective
+    path, detach it; Organizations' own errors shown as AWS words them."""
+    t = fresh_tessera
+    iam = t.client("iam")
+    iam.create_user(UserName="orgadmin")
+    iam.attach_user_policy(UserName="orgadmin", PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")
+    iam.create_login_profile(UserName="orgadmin", Password=SANDY_PASSWORD, PasswordResetRequired=False)
+    mgmt = t.client("sts").get_caller_identity()["Account"]
+    b = Browser(t.endpoint)
+    assert b.sign_in(mgmt, "orgadmin", SANDY_PASSWORD).status == 303
+    page = b.get("/console/organizations").text
+    token = form_of(page, "/console/organizations/create")
+    assert b.post("/console/organizations/create", {"csrf": token}).status == 303
+    page = b.get("/console/organizations").text
+    org = t.client("organizations")
+    root = org.list_roots()["Roots"][0]["Id"]
+    assert f'data-id="{root}"' in page and f'data-id="{mgmt}"' in page
+    # Create an OU under the root, then rename it.
+    assert b.post("/console/organizations/ous/create", {"csrf": token, "parent": root, "name": "Sandbox"}).status == 303
+    [ou] = org.list_organizational_units_for_parent(ParentId=root)["OrganizationalUnits"]
+    assert ou["Name"] == "Sandbox"
+    assert b.post(f"/console/organizations/ous/{ou['Id']}/rename", {"csrf": token, "name": "Playground"}).status == 303
+    assert org.describe_organizational_unit(OrganizationalUnitId=ou["Id"])["OrganizationalUnit"]["Name"] == "Playground"
+    # Create an account through the form and follow its status.
+    r = b.post("/console/organizations/accounts/create", {"csrf": token, "name": "console-made", "email": "made@example.com"})
+    assert r.status == 303 and r.headers["Location"].startswith("/console/organizations/create-status/")
+    for _ in range(100):
+        status = b.get(r.headers["Location"]).text
+        if "SUCCEEDED" in status:
+            break
+        time.sleep(0.1)
+    assert 'id="create-state">SUCCEEDED' in status
+    made = [a for a in org.list_accounts()["Accounts"] if a["Name"] == "console-made"][0]["Id"]
+    # Move it into the OU; the OU cannot be deleted while it holds it.
+    assert b.post(f"/console/organizations/accounts/{made}/move",
+                  {"csrf": token, "from": root, "to": ou["Id"]}).status == 303
+    assert org.list_parents(ChildId=made)["Parents"][0]["Id"] == ou["Id"]
+    r = b.post(f"/console/organizations/ous/{ou['Id']}/delete", {"csrf": token})
+    assert r.status == 400 and "OrganizationalUnitNotEmptyException" in r.text
+    # Enable SCPs, create one with the editor's form, attach it to the OU.
+    assert b.post("/console/organizations/policy-types",
+                  {"csrf": token, "root": root, "type": "SERVICE_CONTROL_POLICY", "enable": "1"}).status == 303
+    scp = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "iam:CreateUser", "Resource": "*"}]})
+    r = b.post("/console/organizations/policies/create", {"csrf": token, "type": "SERVICE_CONTROL_POLICY",
+                                                          "name": "no-new-users", "description": "", "document": scp})
+    assert r.status == 303, r.text[:2000]
+    policy_page = r.headers["Location"]
+    policy_id = policy_page.rsplit("/", 1)[1]
+    assert b.post(f"{policy_page}/attach", {"csrf": token, "target": ou["Id"]}).status == 303
+    assert "no-new-users" in b.get("/console/organizations/policies?type=SERVICE_CONTROL_POLICY").text
+    account_page = b.get(f"/console/organizations/accounts/{made}").text
+    effective = account_page[account_page.index('id="effective-service_control_policy"'):]
+    assert f"<td>{ou['Id']}</td>" in effective and "no-new-users" in effective and "FullAWSAccess" in effective
+    assert b.post(f"{policy_page}/detach", {"csrf": token, "target": ou["Id"]}).status == 303
+    assert org.list_targets_for_policy(PolicyId=policy_id)["Targets"] == []
+    # Move the account back; now the OU can go.
+    assert b.post(f"/console/organizations/accounts/{made}/move",
+                  {"csrf": token, "from": ou["Id"], "to": root}).status == 303
+    assert b.post(f"/console/organizations/ous/{ou['Id']}/delete", {"csrf": token}).status == 303
+    assert org.list_organizational_units_for_parent(ParentId=root)["OrganizationalUnits"] == []
+    # Without the CSRF token nothing changes.
+    r = b.post("/console/organizations/ous/create", {"parent": root, "name": "Forged"})
+    assert r.status == 403
+    assert org.list_organizational_units_for_parent(ParentId=root)["OrganizationalUnits"] == []

@@ -91,6 +91,12 @@ impl Console {
             (false, ["ec2"]) => self.instances(cx),
             (false, ["cloudtrail"]) => self.events_page(cx),
             (false, ["simulator"]) => self.simulator_page(cx),
+            (false, ["organizations"]) => self.org_home(cx),
+            (false, ["organizations", "policies"]) => self.org_policies(cx),
+            (false, ["organizations", "policies", id]) => self.org_policy(cx, id),
+            (false, ["organizations", "accounts", id]) => self.org_account(cx, id),
+            (false, ["organizations", "create-status", id]) => self.org_create_status(cx, id),
+            (true, ["organizations", rest @ ..]) => self.org_action(cx, rest),
             (false, ["cloudtrail", "events", id]) => self.event_page(cx, id),
             _ => self
                 .frame(cx, "Not found", "<h1>Not found</h1><p>There is no such console page.</p>")
@@ -115,7 +121,7 @@ impl Console {
             Err(e) => error_box(&e.code, &e.message),
         };
         let body = format!(
-            r#"<h1>Console home</h1>{who}<ul class="tiles"><li><a href="/console/iam">IAM</a><span>Users, groups, roles and policies</span></li><li><a href="/console/s3">S3</a><span>Buckets and objects</span></li><li><a href="/console/ec2">EC2</a><span>Instances</span></li><li><a href="/console/cloudtrail">CloudTrail</a><span>Event history</span></li><li><a href="/console/simulator">Policy simulator</a><span>What the engine decides</span></li><li><a href="/console/switchrole">Switch role</a><span>Act as a role in another account</span></li></ul>"#
+            r#"<h1>Console home</h1>{who}<ul class="tiles"><li><a href="/console/iam">IAM</a><span>Users, groups, roles and policies</span></li><li><a href="/console/s3">S3</a><span>Buckets and objects</span></li><li><a href="/console/ec2">EC2</a><span>Instances</span></li><li><a href="/console/cloudtrail">CloudTrail</a><span>Event history</span></li><li><a href="/console/simulator">Policy simulator</a><span>What the engine decides</span></li><li><a href="/console/organizations">Organizations</a><span>Accounts, OUs and policies</span></li><li><a href="/console/switchrole">Switch role</a><span>Act as a role in another account</span></li></ul>"#
         );
         self.frame(cx, "Console home", &body)
     }
