@@ -554,3 +554,104 @@ def test_organizations_pages(fresh_tessera):
     r = b.post("/console/organizations/ous/create", {"parent": root, "name": "Forged"})
     assert r.status == 403
     assert org.list_organizational_units_for_parent(ParentId=root)["OrganizationalUnits"] == []
+
+
+def test_iam_editing_keys_passwords_deletes_and_session_revocation(tessera, accounts, member):
+    """IAM editing (issue 21): access keys (secret shown once, deactivate, activate, last used),
+    console password with a required reset, deleting a user with what AWS's console removes
+    first, deleting a group, a role's "Revoke active sessions"; a denied change changes nothing."""
+    acct, iam = account_with_admin(tessera, accounts, "console-edit", "editor")
+    iam.create_user(UserName="target")
+    iam.create_group(GroupName="crew")
+    iam.add_user_to_group(GroupName="crew", UserName="target")
+    iam.put_user_policy(UserName="target", PolicyName="inline", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"}]}))
+    iam.attach_user_policy(UserName="target", PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")
+    b = Browser(tessera.endpoint)
+    assert b.sign_in(acct, "editor", SANDY_PASSWORD).status == 303
+    page = b.get("/console/iam/users/target").text
+    token = form_of(page, "/console/iam/users/target/keys/create")
+    # A new key: its secret once, and it signs.
+    r = b.post("/console/iam/users/target/keys/create", {"csrf": token})
+    assert r.status == 200
+    key_id = re.search(r'id="new-key-id"><code>(AKIA[A-Z0-9]+)</code>', r.text).group(1)
+    secret = re.search(r'id="new-key-secret"><code>([^<]+)</code>', r.text).group(1)
+    assert urllib.parse.quote(f"{key_id},{secret}", safe="") in r.text.replace("%2C", "%2C")
+    client = tessera.client("sts", aws_access_key_id=key_id, aws_secret_access_key=secret)
+    for _ in range(50):  # a new key may take a moment, as on AWS
+        try:
+            assert client.get_caller_identity()["Arn"] == f"arn:aws:iam::{acct}:user/target"
+            break
+        except Exception:
+            time.sleep(0.1)
+    page = b.get("/console/iam/users/target").text
+    assert secret not in page and key_id in page and "(sts in us-east-1)" in page
+    # Deactivate: the key stops working; activate: it works again.
+    assert b.post(f"/console/iam/users/target/keys/{key_id}/status", {"csrf": token, "status": "Inactive"}).status == 303
+    with pytest.raises(Exception):
+        client.get_caller_identity()
+    assert b.post(f"/console/iam/users/target/keys/{key_id}/status", {"csrf": token, "status": "Active"}).status == 303
+    assert client.get_caller_identity()["Account"] == acct
+    # A console password the user must change at next sign-in.
+    assert b.post("/console/iam/users/target/password",
+                  {"csrf": token, "password": "Target-Pw-123!", "reset_required": "1"}).status == 303
+    assert iam.get_login_profile(UserName="target")["LoginProfile"]["PasswordResetRequired"] is True
+    # Deleting lists what goes first, needs the name typed, then removes it all.
+    page = b.get("/console/iam/users/target/delete").text
+    removes = page[page.index('id="delete-removes"'):]
+    for what in ("1 access key(s)", "1 console password", "1 inline policy(ies)", "1 attached policy(ies)",
+                 "1 group membership(s)"):
+        assert what in removes, what
+    assert b.post("/console/iam/users/target/delete", {"csrf": token, "confirm": "wrong"}).status == 200
+    assert iam.get_user(UserName="target")
+    assert b.post("/console/iam/users/target/delete", {"csrf": token, "confirm": "target"}).status == 303
+    with pytest.raises(iam.exceptions.NoSuchEntityException):
+        iam.get_user(UserName="target")
+    # Deleting a group removes its members and policies first.
+    iam.create_user(UserName="member1")
+    iam.add_user_to_group(GroupName="crew", UserName="member1")
+    iam.attach_group_policy(GroupName="crew", PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")
+    assert b.post("/console/iam/groups/crew/delete", {"csrf": token, "confirm": "crew"}).status == 303
+    with pytest.raises(iam.exceptions.NoSuchEntityException):
+        iam.get_group(GroupName="crew")
+    # Revoke active sessions: an older session is denied, a newer one is not.
+    iam.create_role(RoleName="ops", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{acct}:root"},
+                                                "Action": "sts:AssumeRole"}]}))
+    iam.attach_role_policy(RoleName="ops", PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")
+    editor_key = iam.create_access_key(UserName="editor")["AccessKey"]
+    sts = tessera.client("sts", aws_access_key_id=editor_key["AccessKeyId"],
+                         aws_secret_access_key=editor_key["SecretAccessKey"])
+
+    def session():
+        for _ in range(50):
+            try:
+                c = sts.assume_role(RoleArn=f"arn:aws:iam::{acct}:role/ops", RoleSessionName="ops-session")["Credentials"]
+                return tessera.client("iam", aws_access_key_id=c["AccessKeyId"],
+                                      aws_secret_access_key=c["SecretAccessKey"], aws_session_token=c["SessionToken"])
+            except Exception as e:
+                if "InvalidClientTokenId" not in str(e):
+                    raise
+                time.sleep(0.1)
+    old = session()
+    assert old.list_roles()["Roles"]
+    time.sleep(1.1)  # aws:TokenIssueTime has one-second precision
+    assert b.post("/console/iam/roles/ops/revoke", {"csrf": token}).status == 303
+    with pytest.raises(old.exceptions.ClientError) as denied:
+        old.list_roles()
+    assert "explicit deny" in str(denied.value)
+    time.sleep(1.1)
+    assert session().list_roles()["Roles"]
+    # The role's delete removes its policies first.
+    assert b.post("/console/iam/roles/ops/delete", {"csrf": token, "confirm": "ops"}).status == 303
+    with pytest.raises(iam.exceptions.NoSuchEntityException):
+        iam.get_role(RoleName="ops")
+    # A user without permissions is refused, and nothing changes.
+    iam.create_user(UserName="keep")
+    b = Browser(tessera.endpoint)
+    assert b.sign_in(member["account"], "plain", SANDY_PASSWORD).status == 303
+    token = form_of(b.get("/console").text, "/console/signout")
+    r = b.post("/console/iam/users/plain/keys/create", {"csrf": token})
+    assert r.status == 403 and "iam:CreateAccessKey" in r.text
+    other = tessera.client("iam", **accounts.admin_creds(member["account"]))
+    assert other.list_access_keys(UserName="plain")["AccessKeyMetadata"] == []

@@ -7,6 +7,7 @@
 mod events_page;
 mod graph_page;
 mod html;
+mod iam_edit;
 mod org_pages;
 mod pages;
 pub mod root_password;

@@ -72,13 +72,17 @@ impl Console {
             (false, ["iam", "users", name]) => self.user(cx, name, None),
             (true, ["iam", "users", name, "groups"]) => self.user_add_group(cx, name),
             (true, ["iam", "users", name, "mfa"]) => self.user_mfa(cx, name),
+            (_, ["iam", "users", name, "delete"]) => self.user_edit(cx, name, &["delete"]),
+            (true, ["iam", "users", name, rest @ ..]) => self.user_edit(cx, name, rest),
             (false, ["iam", "groups"]) => self.groups(cx),
             (_, ["iam", "groups", "create"]) => self.create_group(cx),
             (false, ["iam", "groups", name]) => self.group(cx, name, None),
             (true, ["iam", "groups", name, "users"]) => self.group_add_user(cx, name),
+            (true, ["iam", "groups", name, "delete"]) => self.delete_group(cx, name),
             (false, ["iam", "roles"]) => self.roles(cx),
             (_, ["iam", "roles", "create"]) => self.create_role(cx),
             (false, ["iam", "roles", name]) => self.role(cx, name),
+            (true, ["iam", "roles", name, rest @ ..]) => self.role_edit(cx, name, rest),
             (false, ["iam", "policies"]) => self.policies(cx),
             (false, ["iam", "graph"]) => self.graph_page(cx),
             (_, ["iam", "policies", "create"]) => self.create_policy(cx),
@@ -242,7 +246,7 @@ impl Console {
         Resp::redirect(&format!("/console/iam/users/{}", enc(&name)))
     }
 
-    fn user(&self, cx: &Cx, name: &str, extra: Option<String>) -> Resp {
+    pub(super) fn user(&self, cx: &Cx, name: &str, extra: Option<String>) -> Resp {
         let nav = Self::iam_nav("users");
         let title = format!("User {name}");
         let u = match self.call(cx, ServiceName::Iam, "GetUser", &[("UserName", name)]) {
@@ -286,7 +290,7 @@ impl Console {
             r#"{nav}<h1>{}</h1>{}<dl class="facts"><dt>ARN</dt><dd id="user-arn">{}</dd><dt>Created</dt><dd>{}</dd><dt>Console access</dt><dd id="console-access-state">{}</dd></dl>
 <h2>Groups</h2>{groups}<form method="post" action="/console/iam/users/{}/groups" class="inline">{csrf}<select name="group" id="add-to-group">{}</select><button type="submit">Add user to group</button></form>
 <h2>Attached policies</h2>{policies}
-<h2>MFA devices</h2>{mfa}<form method="post" action="/console/iam/users/{}/mfa" class="inline" id="assign-mfa">{csrf}<input type="hidden" name="step" value="create"><label>Device name<input name="device" id="mfa-device-name" required maxlength="128"></label><button type="submit" id="assign-mfa-submit">Assign MFA device</button></form>"#,
+<h2>MFA devices</h2>{mfa}<form method="post" action="/console/iam/users/{}/mfa" class="inline" id="assign-mfa">{csrf}<input type="hidden" name="step" value="create"><label>Device name<input name="device" id="mfa-device-name" required maxlength="128"></label><button type="submit" id="assign-mfa-submit">Assign MFA device</button></form>{}"#,
             esc(&title),
             extra.unwrap_or_default(),
             esc(&u.text_of("Arn")),
@@ -295,6 +299,7 @@ impl Console {
             enc(name),
             self.group_options(cx),
             enc(name),
+            self.user_credentials(cx, name),
         );
         self.frame(cx, &title, &body)
     }
@@ -466,13 +471,15 @@ impl Console {
             r#"{nav}<h1>{}</h1>{}<dl class="facts"><dt>ARN</dt><dd>{}</dd></dl>
 <h2>Users</h2>{}<form method="post" action="/console/iam/groups/{}/users" class="inline" id="add-users">{csrf}<select name="user" id="add-user-select">{users}</select><button type="submit" id="add-user-submit">Add user to group</button></form>
 <h2>Permissions</h2>{policies}
-<form method="post" action="/console/iam/policies/attach" class="inline">{csrf}<input type="hidden" name="target_type" value="group"><input type="hidden" name="target" value="{}"><input type="hidden" name="back" value="group"><label>Policy ARN<input name="policy_arn" id="group-policy-arn" required></label><button type="submit">Attach policy</button></form>"#,
+<form method="post" action="/console/iam/policies/attach" class="inline">{csrf}<input type="hidden" name="target_type" value="group"><input type="hidden" name="target" value="{}"><input type="hidden" name="back" value="group"><label>Policy ARN<input name="policy_arn" id="group-policy-arn" required></label><button type="submit">Attach policy</button></form>
+<h2>Delete group</h2><p>Removes its users and policies first, as AWS's console does.</p><form method="post" action="/console/iam/groups/{}/delete" class="card" id="delete-group-form">{csrf}<label>To confirm, type the group name<input name="confirm" required autocomplete="off"></label><button type="submit" class="danger">Delete group</button></form>"#,
             esc(&title),
             extra.unwrap_or_default(),
             esc(&g.text_of("Arn")),
             table("group-users", &["User name"], &members, "No users in this group"),
             enc(name),
             esc(name),
+            enc(name),
         );
         self.frame(cx, &title, &body)
     }
@@ -551,13 +558,14 @@ impl Console {
         );
         let body = format!(
             r#"{nav}<h1>{}</h1><dl class="facts"><dt>ARN</dt><dd id="role-arn">{}</dd><dt>Created</dt><dd>{}</dd><dt>Maximum session duration</dt><dd>{} seconds</dd><dt>Link to switch roles in console</dt><dd>{}</dd></dl>
-<h2>Permissions policies</h2>{policies}<h2>Trust relationships</h2><pre class="policy" id="trust-policy">{}</pre>"#,
+<h2>Permissions policies</h2>{policies}<h2>Trust relationships</h2><pre class="policy" id="trust-policy">{}</pre>{}"#,
             esc(&title),
             esc(&arn),
             esc(&r.text_of("CreateDate")),
             esc(&r.text_of("MaxSessionDuration")),
             link(&switch_link, "Switch role link"),
             esc(&policy_text(&r.text_of("AssumeRolePolicyDocument"))),
+            self.role_actions(cx, name),
         );
         self.frame(cx, &title, &body)
     }
