@@ -502,3 +502,42 @@ def test_scp_on_an_ou_is_enforced_on_a_member_account(world):
         org.move_account(AccountId=prod, SourceParentId=ou, DestinationParentId=root)
         org.delete_organizational_unit(OrganizationalUnitId=ou)
         org.delete_policy(PolicyId=pid)
+
+
+def test_close_account(fresh_tessera):
+    """CloseAccount (Organizations API reference): the member account becomes SUSPENDED / CLOSED,
+    stays in the organization, and its principals' keys and sessions stop authenticating; a second
+    close, the management account and a member caller are refused as AWS words it."""
+    from conftest import Accounts
+    t = fresh_tessera
+    accounts = Accounts(t)
+    org = t.client("organizations")
+    member, bystander = accounts.create("closing"), accounts.create("staying")
+    admin = accounts.admin_creds(member)
+    iam = t.client("iam", **admin)
+    iam.create_user(UserName="worker")
+    key = iam.create_access_key(UserName="worker")["AccessKey"]
+    worker = t.client("sts", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+    for _ in range(50):  # a new key may take a moment, as on AWS
+        try:
+            assert worker.get_caller_identity()["Account"] == member
+            break
+        except botocore.exceptions.ClientError:
+            time.sleep(0.1)
+    session = t.client("sts", **admin)
+    assert session.get_caller_identity()["Account"] == member
+    # A member account may not close accounts.
+    expect(t.client("organizations", **accounts.admin_creds(bystander)).close_account, "AccessDeniedException",
+           AccountId=member)
+    org.close_account(AccountId=member)
+    described = org.describe_account(AccountId=member)["Account"]
+    assert (described["Status"], described["State"]) == ("SUSPENDED", "CLOSED")
+    assert member in [a["Id"] for a in org.list_accounts()["Accounts"]]
+    for client in (worker, session):
+        expect(client.get_caller_identity, "InvalidClientTokenId")
+    # The other member is untouched.
+    assert t.client("sts", **accounts.admin_creds(bystander)).get_caller_identity()["Account"] == bystander
+    expect(org.close_account, "AccountAlreadyClosedException", AccountId=member)
+    expect(org.close_account, "ConstraintViolationException", "CANNOT_CLOSE_MANAGEMENT_ACCOUNT",
+           AccountId=accounts.mgmt)
+    expect(org.close_account, "AccountNotFoundException", AccountId="000000000000")

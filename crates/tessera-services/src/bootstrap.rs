@@ -37,6 +37,7 @@ pub fn create_account(
         joined_method: None,
         joined: None,
         alias: None,
+        closed: None,
     };
     model::save(txn, table::ACCOUNT, id, &account)?;
     Ok(account)

@@ -222,11 +222,33 @@ impl Services {
     ///
     /// Unknown or inactive keys give `InvalidClientTokenId`, as AWS answers.
     pub fn credentials(&self, access_key_id: &str, security_token: Option<&str>) -> Result<(Caller, String), AwsError> {
-        if access_key_id.starts_with("ASIA") {
-            return sts::session_credentials(self, access_key_id, security_token);
+        let found = if access_key_id.starts_with("ASIA") {
+            sts::session_credentials(self, access_key_id, security_token)?
+        } else {
+            let generation = self.store.generation();
+            self.caches.credentials.get_or_load(generation, access_key_id, || self.load_credentials(access_key_id))?
+        };
+        // A closed account's principals, and sessions made before it closed, stop working.
+        if self.closed_accounts()?.contains(&found.0.account) {
+            return Err(AwsError::new(
+                403,
+                "InvalidClientTokenId",
+                "The security token included in the request is invalid.",
+            ));
         }
+        Ok(found)
+    }
+
+    /// The accounts Organizations' `CloseAccount` closed, read once per store generation.
+    pub fn closed_accounts(&self) -> Result<Arc<std::collections::HashSet<String>>, AwsError> {
         let generation = self.store.generation();
-        self.caches.credentials.get_or_load(generation, access_key_id, || self.load_credentials(access_key_id))
+        self.caches.closed_accounts.get_or_load(generation, "", || {
+            let read = self.store.read().map_err(internal)?;
+            let rows = read.scan(model::table::ACCOUNT, "", None, usize::MAX).map_err(internal)?;
+            let accounts: Vec<(String, model::Account)> =
+                model::decode_rows(model::table::ACCOUNT, rows).map_err(internal)?;
+            Ok(Arc::new(accounts.into_iter().filter(|(_, a)| a.closed.is_some()).map(|(_, a)| a.id).collect()))
+        })
     }
 
     /// [`Services::credentials`] for a long-term key, from the store.

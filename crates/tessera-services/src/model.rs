@@ -130,6 +130,10 @@ pub struct Account {
     /// Account alias (IAM `CreateAccountAlias`).
     #[serde(default)]
     pub alias: Option<String>,
+    /// When Organizations' `CloseAccount` closed it (epoch seconds); its status is then
+    /// `SUSPENDED` and its principals no longer authenticate.
+    #[serde(default)]
+    pub closed: Option<i64>,
 }
 
 impl Account {

@@ -71,7 +71,7 @@ fn account_json<R: ReadTxn + ?Sized>(r: &R, org: &Organization, a: &Account) -> 
         "Email": a.email,
         "Name": a.name,
         "Status": a.status,
-        "State": a.status,
+        "State": if a.closed.is_some() { "CLOSED" } else { a.status.as_str() },
         "Paths": [path],
     });
     if let Some(m) = &a.joined_method {
@@ -602,6 +602,48 @@ pub(super) fn remove_account_from_organization(s: &Services, call: &Call, i: In)
         return Err(master_cannot_leave());
     }
     remove_member(txn.as_mut(), &org, acct)?;
+    st(txn.commit())?;
+    Ok(json!({}))
+}
+
+/// At most this many accounts closed in a rolling 30 days: the higher of 250 and 20% of the
+/// member accounts, up to 1,000 (Organizations API reference, `CloseAccount`).
+fn close_quota(members: usize) -> usize {
+    (members / 5).max(250).min(1000)
+}
+
+/// `CloseAccount`, by the management account of an organization with all features: the member
+/// account is closed at once (Tessera closes synchronously, so `PENDING_CLOSURE` is never
+/// seen): status `SUSPENDED`, state `CLOSED`; it stays in the organization, and its users',
+/// roles' and root's credentials, sessions included, no longer authenticate
+/// (`InvalidClientTokenId`). There is no reopening (AWS's is through Support).
+pub(super) fn close_account(s: &Services, call: &Call, i: In) -> Result<Value, AwsError> {
+    let id = i.req_str("AccountId")?;
+    check_account_id(id)?;
+    let org = org_for(s, call)?;
+    authorize(s, call, "organizations:CloseAccount", &account_arn(&org, id), vec![])?;
+    let mut txn = st(s.store.write())?;
+    let org = same_org(&*txn, call, &org)?;
+    require_management(call, &org)?;
+    if org.feature_set != "ALL" {
+        return Err(constraint("ORGANIZATION_NOT_IN_ALL_FEATURES_MODE"));
+    }
+    let mut acct = load_member(&*txn, &org, id)?.ok_or_else(account_not_found)?;
+    if acct.id == org.management_account {
+        return Err(constraint("CANNOT_CLOSE_MANAGEMENT_ACCOUNT"));
+    }
+    if acct.closed.is_some() {
+        return Err(err("AccountAlreadyClosedException", "You attempted to close an account that is already closed."));
+    }
+    let now = s.clock.now_secs();
+    let members = org_accounts(&*txn, &org)?;
+    let recent = members.iter().filter(|a| a.closed.is_some_and(|c| now - c < 30 * 86_400)).count();
+    if recent >= close_quota(members.len().saturating_sub(1)) {
+        return Err(constraint("CLOSE_ACCOUNT_QUOTA_EXCEEDED"));
+    }
+    acct.status = "SUSPENDED".into();
+    acct.closed = Some(now);
+    st(model::save(txn.as_mut(), table::ACCOUNT, &acct.id, &acct))?;
     st(txn.commit())?;
     Ok(json!({}))
 }

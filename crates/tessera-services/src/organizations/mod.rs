@@ -122,6 +122,7 @@ pub fn handle(services: &Services, call: &Call, input: &Value) -> Result<WireRes
         "MoveAccount" => accounts::move_account(s, call, i),
         "RemoveAccountFromOrganization" => accounts::remove_account_from_organization(s, call, i),
         "LeaveOrganization" => accounts::leave_organization(s, call, i),
+        "CloseAccount" => accounts::close_account(s, call, i),
         "EnablePolicyType" => policies::enable_policy_type(s, call, i),
         "DisablePolicyType" => policies::disable_policy_type(s, call, i),
         "CreatePolicy" => policies::create_policy(s, call, i),
@@ -175,6 +176,8 @@ pub(crate) fn constraint(reason: &str) -> AwsError {
             "You attempted to exceed the limit on the number of accounts in an organization."
         }
         "MAX_TAG_LIMIT_EXCEEDED" => "You have exceeded the number of tags allowed on this resource.",
+        "CANNOT_CLOSE_MANAGEMENT_ACCOUNT" => "You attempted to close the management account. To close the management account for the organization, you must first either remove or close all member accounts in the organization. Follow standard account closure process using root credentials.",
+        "CLOSE_ACCOUNT_QUOTA_EXCEEDED" => "You have exceeded close account quota for the past 30-day period.",
         "ORGANIZATION_NOT_IN_ALL_FEATURES_MODE" => {
             "You attempted to perform an operation that requires the organization to be configured to support all features."
         }
