@@ -609,7 +609,7 @@ pub(super) fn remove_account_from_organization(s: &Services, call: &Call, i: In)
 /// At most this many accounts closed in a rolling 30 days: the higher of 250 and 20% of the
 /// member accounts, up to 1,000 (Organizations API reference, `CloseAccount`).
 fn close_quota(members: usize) -> usize {
-    (members / 5).max(250).min(1000)
+    (members / 5).clamp(250, 1000)
 }
 
 /// `CloseAccount`, by the management account of an organization with all features: the member
