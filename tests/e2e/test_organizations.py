@@ -541,3 +541,48 @@ def test_close_account(fresh_tessera):
     expect(org.close_account, "ConstraintViolationException", "CANNOT_CLOSE_MANAGEMENT_ACCOUNT",
            AccountId=accounts.mgmt)
     expect(org.close_account, "AccountNotFoundException", AccountId="000000000000")
+
+
+def test_invitations_by_handshake(fresh_tessera):
+    """Handshakes (Organizations API reference, InviteAccountToOrganization and friends): an
+    account that left the organization is invited back by id and by email; decline, cancel and
+    accept move the handshake as AWS does, and accepting joins the root with JoinedMethod INVITED."""
+    from conftest import Accounts
+    t = fresh_tessera
+    accounts = Accounts(t)
+    org = t.client("organizations")
+    wanderer, bystander = accounts.create("wanderer"), accounts.create("bystander")
+    email = org.describe_account(AccountId=wanderer)["Account"]["Email"]
+    org.remove_account_from_organization(AccountId=wanderer)
+    theirs = t.client("organizations", **accounts.admin_creds(wanderer))
+    others = t.client("organizations", **accounts.admin_creds(bystander))
+
+    h = org.invite_account_to_organization(Target={"Id": wanderer, "Type": "ACCOUNT"}, Notes="come back")["Handshake"]
+    assert h["State"] == "OPEN" and h["Action"] == "INVITE" and h["Id"].startswith("h-")
+    assert {"Value": "come back", "Type": "NOTES"} in h["Resources"]
+    assert h["ExpirationTimestamp"] > h["RequestedTimestamp"]
+    assert [x["Id"] for x in theirs.list_handshakes_for_account()["Handshakes"]] == [h["Id"]]
+    expect(org.invite_account_to_organization, "DuplicateHandshakeException", Target={"Id": wanderer, "Type": "ACCOUNT"})
+    expect(others.describe_handshake, "HandshakeNotFoundException", HandshakeId=h["Id"])
+    expect(org.accept_handshake, "HandshakeNotFoundException", HandshakeId=h["Id"])  # not the invited party
+    assert theirs.decline_handshake(HandshakeId=h["Id"])["Handshake"]["State"] == "DECLINED"
+    expect(theirs.decline_handshake, "HandshakeAlreadyInStateException", HandshakeId=h["Id"])
+
+    h2 = org.invite_account_to_organization(Target={"Id": wanderer, "Type": "ACCOUNT"})["Handshake"]
+    assert org.cancel_handshake(HandshakeId=h2["Id"])["Handshake"]["State"] == "CANCELED"
+    expect(theirs.accept_handshake, "InvalidHandshakeTransitionException", HandshakeId=h2["Id"])
+
+    h3 = org.invite_account_to_organization(Target={"Id": email, "Type": "EMAIL"})["Handshake"]
+    accepted = theirs.accept_handshake(HandshakeId=h3["Id"])["Handshake"]
+    assert accepted["State"] == "ACCEPTED"
+    joined = org.describe_account(AccountId=wanderer)["Account"]
+    assert joined["JoinedMethod"] == "INVITED" and joined["Status"] == "ACTIVE"
+    root = org.list_roots()["Roots"][0]["Id"]
+    assert org.list_parents(ChildId=wanderer)["Parents"][0]["Id"] == root
+    expect(org.invite_account_to_organization, "HandshakeConstraintViolationException", "ALREADY_IN_AN_ORGANIZATION",
+           Target={"Id": bystander, "Type": "ACCOUNT"})
+    listed = org.list_handshakes_for_organization()["Handshakes"]
+    assert sorted((x["Id"], x["State"]) for x in listed) == sorted(
+        [(h["Id"], "DECLINED"), (h2["Id"], "CANCELED"), (h3["Id"], "ACCEPTED")])
+    assert org.list_handshakes_for_organization(Filter={"ActionType": "ENABLE_ALL_FEATURES"})["Handshakes"] == []
+    expect(org.describe_handshake, "InvalidInputException", HandshakeId="nope")

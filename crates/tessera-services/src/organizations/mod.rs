@@ -13,6 +13,7 @@
 
 mod accounts;
 mod delegation;
+mod handshakes;
 mod input;
 mod policies;
 mod view;
@@ -123,6 +124,13 @@ pub fn handle(services: &Services, call: &Call, input: &Value) -> Result<WireRes
         "RemoveAccountFromOrganization" => accounts::remove_account_from_organization(s, call, i),
         "LeaveOrganization" => accounts::leave_organization(s, call, i),
         "CloseAccount" => accounts::close_account(s, call, i),
+        "InviteAccountToOrganization" => handshakes::invite(s, call, i),
+        "AcceptHandshake" => handshakes::accept(s, call, i),
+        "DeclineHandshake" => handshakes::decline(s, call, i),
+        "CancelHandshake" => handshakes::cancel(s, call, i),
+        "DescribeHandshake" => handshakes::describe(s, call, i),
+        "ListHandshakesForAccount" => handshakes::list_for_account(s, call, i),
+        "ListHandshakesForOrganization" => handshakes::list_for_organization(s, call, i),
         "EnablePolicyType" => policies::enable_policy_type(s, call, i),
         "DisablePolicyType" => policies::disable_policy_type(s, call, i),
         "CreatePolicy" => policies::create_policy(s, call, i),
