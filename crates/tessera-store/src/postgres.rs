@@ -196,6 +196,33 @@ impl Conn {
     }
 }
 
+/// A session on the database of a store URL, configured as the store's own (durable commits,
+/// its `schema=NAME` as the search path), for tables other crates keep beside the store's.
+pub fn connect_url(url: &str) -> Result<Client, StoreError> {
+    let (config, schema) = configure(url)?;
+    connect(&config, schema.as_deref())
+}
+
+/// Run `f`, which blocks on a PostgreSQL client, from any thread (see `blocking`): for other
+/// crates' clients of [`connect_url`].
+pub fn off_async<R>(f: impl FnOnce() -> R) -> R {
+    blocking(f)
+}
+
+/// The connection settings of a store URL (a 10 s connect timeout and the application name
+/// `tessera` unless it sets them) and the schema it names.
+fn configure(url: &str) -> Result<(Config, Option<String>), StoreError> {
+    let (url, schema) = split_schema(url)?;
+    let mut config = Config::from_str(&url).map_err(be)?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(Duration::from_secs(10));
+    }
+    if config.get_application_name().is_none() {
+        config.application_name("tessera");
+    }
+    Ok((config, schema))
+}
+
 /// Apply missing migrations, under a transaction-scoped advisory lock so that servers starting
 /// together do not race. Creates the schema first when the URL names one that does not exist.
 fn migrate(client: &mut Client, schema: Option<&str>) -> Result<(), StoreError> {
@@ -309,14 +336,7 @@ impl PostgresStore {
     /// parameter in a URL puts the tables in that schema, created when missing; otherwise they
     /// go in the connection's `search_path` (normally `public`).
     pub fn open(url: &str) -> Result<Self, StoreError> {
-        let (url, schema) = split_schema(url)?;
-        let mut config = Config::from_str(&url).map_err(be)?;
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(Duration::from_secs(10));
-        }
-        if config.get_application_name().is_none() {
-            config.application_name("tessera");
-        }
+        let (config, schema) = configure(url)?;
         let mut client = connect(&config, schema.as_deref())?;
         migrate(&mut client, schema.as_deref())?;
         let writer = Conn::prepare(client)?;
