@@ -7,6 +7,7 @@ node acknowledged before `kill -9` reach the cluster's trail exactly once, by it
 The tests run when TESSERA_TEST_POSTGRES_URL names a database; each uses a fresh schema of its
 own (`?schema=...`), dropped afterwards. Without the variable they are skipped."""
 
+import gzip
 import json
 import shutil
 import subprocess
@@ -108,17 +109,36 @@ def test_a_trail_delivered_while_two_nodes_take_traffic_verifies(tessera_factory
     ct.create_trail(Name="cluster", S3BucketName=bucket, EnableLogFileValidation=True)
     ct.start_logging(Name="cluster")
     want = []
-    for i in range(12):
-        for t in (a, b):
-            r = t.client("sts").get_caller_identity()
-            want.append(r["ResponseMetadata"]["RequestId"])
-        time.sleep(0.25)
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        status = a.client("cloudtrail").get_trail_status(Name="cluster")
-        if "LatestDigestDeliveryTime" in status and status.get("LatestDeliveryTime"):
-            break
-        time.sleep(0.5)
+
+    def traffic(nodes, rounds):
+        for _ in range(rounds):
+            for t in nodes:
+                want.append(t.client("sts").get_caller_identity()["ResponseMetadata"]["RequestId"])
+            time.sleep(0.25)
+
+    def delivered_after(t, since, key="LatestDigestDeliveryTime"):
+        """Wait until the trail's `key` (GetTrailStatus through `t`) is later than `since`."""
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            status = t.client("cloudtrail").get_trail_status(Name="cluster")
+            if status.get(key) and (since is None or status[key] > since):
+                return status[key]
+            time.sleep(0.3)
+        raise AssertionError(f"no {key} after {since} through {t.endpoint}")
+
+    traffic((a, b), 8)
+    first = delivered_after(b, None)
+    # Hand over: with A stopped (it gives up the lease if it held it), B delivers and digests;
+    # then B stopped and A back, A goes on with the same chains.
+    assert a.stop() == 0
+    traffic((b,), 8)
+    second = delivered_after(b, first)
+    a.start()
+    assert b.stop() == 0
+    traffic((a,), 8)
+    delivered_after(a, second)
+    b.start()
+    traffic((a, b), 4)
     a.client("cloudtrail").stop_logging(Name="cluster")
     time.sleep(3)  # the final delivery and the closing digest of whichever node holds the lease
     for t in (a, b):
@@ -133,8 +153,6 @@ def test_a_trail_delivered_while_two_nodes_take_traffic_verifies(tessera_factory
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
         for o in page.get("Contents", []):
             body = s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()
-            import gzip
-
             doc = json.loads(gzip.decompress(body))
             if "/CloudTrail-Digest/" in o["Key"]:
                 digests += 1
@@ -142,7 +160,7 @@ def test_a_trail_delivered_while_two_nodes_take_traffic_verifies(tessera_factory
                 delivered.extend(r["requestID"] for r in doc["Records"])
     for rid in want:
         assert delivered.count(rid) == 1, rid
-    assert digests >= 2
+    assert digests >= 4
     for t in (a, b):
         ok = tessera_cmd("audit", "verify", "--data-dir", str(t.data_dir), "--store-url", store_url)
         assert ok.returncode == 0, ok.stdout + ok.stderr

@@ -650,6 +650,9 @@ impl DeliveryHandle {
         if let Err(e) = self.deliverer.run_once(true) {
             tracing::error!(error = %e, "final trail delivery failed");
         }
+        if let Err(e) = self.deliverer.store.release_delivery_lease() {
+            tracing::warn!(error = %e, "cannot release the trail delivery lease; another server takes over when it expires");
+        }
     }
 
     fn stop_thread(&mut self) {

@@ -1006,4 +1006,12 @@ impl AuditStore for PostgresAuditStore {
             Ok(row.is_some())
         })
     }
+
+    fn release_delivery_lease(&self) -> Result<(), AuditError> {
+        self.with_reader(|c| {
+            c.execute("DELETE FROM audit_leases WHERE name = $1 AND holder = $2", &[&DELIVERY_LEASE, &self.shared.node])
+                .map(|_| ())
+                .map_err(pe)
+        })
+    }
 }

@@ -390,6 +390,11 @@ pub trait AuditStore: Send + Sync {
         let _ = ttl;
         Ok(true)
     }
+    /// Give up the delivery lease if this server holds it (a clean stop, after the final
+    /// delivery), so that another server takes over at once.
+    fn release_delivery_lease(&self) -> Result<(), AuditError> {
+        Ok(())
+    }
 }
 
 /// A store that refuses everything: the default of services that were not given one, so that an
