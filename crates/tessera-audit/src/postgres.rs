@@ -16,7 +16,7 @@
 //! every other live node (heartbeat within [`LIVE_MILLIS`]) has published a shipped-up-to
 //! watermark at or after the lookup's start, both times read from PostgreSQL's clock. A node's
 //! watermark is a PostgreSQL time read before it loaded its journal's durable mark, set once
-//! everything up to that mark is shipped.
+//! everything up to that mark is shipped (each shipment or heartbeat, every [`SHIP_IDLE`]).
 //!
 //! Trails, the digest chains' state, the digest signing key, the last-access index and the
 //! trail delivery lease live in the shared tables too.
@@ -197,13 +197,11 @@ fn valid_node_id(s: &str) -> bool {
     !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// The shipper's state: where it reads the journal, what it shipped, its connection, and the
-/// PostgreSQL time it saw before it last loaded the durable mark.
+/// The shipper's state: where it reads the journal, what it shipped, and its connection.
 struct ShipState {
     journal: JournalReader,
     shipped: i64,
     client: Option<Client>,
-    clock_before: Option<i64>,
 }
 
 struct Shared {
@@ -250,7 +248,11 @@ fn ship_rows(
 ) -> Result<(u64, i64), AuditError> {
     let mut tx = client.transaction().map_err(pe)?;
     let mut inserted = 0u64;
-    if !rows.is_empty() {
+    if rows.is_empty() {
+        // A heartbeat alone need not wait for the WAL flush: losing it to a crash of the
+        // database only makes lookups wait for this node a little longer.
+        tx.batch_execute("SET LOCAL synchronous_commit = off").map_err(pe)?;
+    } else {
         tx.execute("SELECT pg_advisory_xact_lock(hashtext('tessera-audit-ship/' || current_schema()))", &[])
             .map_err(pe)?;
         let seqs: Vec<i64> = rows.iter().map(|(s, _)| *s).collect();
@@ -382,14 +384,17 @@ fn client<'a>(slot: &'a mut Option<Client>, url: &str) -> Result<&'a mut Client,
 }
 
 /// Ship every event durable now; then publish the heartbeat, and the watermark if this ran
-/// through what was durable when PostgreSQL's clock last read `clock_before`.
+/// (when it shipped everything durable).
 fn ship(shared: &Shared, max_batches: usize) -> Result<(), AuditError> {
     let mut state = lock(&shared.ship);
-    let watermark = state.clock_before;
-    let durable = shared.progress.durable.load(Ordering::SeqCst);
     let state = &mut *state;
     let mut batches = 0;
     let result = blocking(|| -> Result<(), AuditError> {
+        // PostgreSQL's time before the durable mark is loaded: once everything up to the mark
+        // is shipped, every event acknowledged before that time is.
+        let c = client(&mut state.client, &shared.url)?;
+        let watermark: i64 = c.query_one(&format!("SELECT {CLOCK}"), &[]).and_then(|r| r.try_get(0)).map_err(pe)?;
+        let durable = shared.progress.durable.load(Ordering::SeqCst);
         loop {
             let rows = if state.shipped < durable {
                 state.journal.read(state.shipped, durable, SHIP_BATCH)?
@@ -399,19 +404,14 @@ fn ship(shared: &Shared, max_batches: usize) -> Result<(), AuditError> {
             let last = rows.last().map_or(state.shipped, |(s, _)| *s);
             let done = last >= durable || rows.is_empty();
             let c = client(&mut state.client, &shared.url)?;
-            let (_, now) = ship_rows(c, &shared.node, &rows, last, Some(if done { watermark } else { None }))?;
+            ship_rows(c, &shared.node, &rows, last, Some(done.then_some(watermark)))?;
             state.shipped = last;
             shared.progress.indexed.store(last, Ordering::SeqCst);
             if !rows.is_empty() {
                 state.journal.remove_indexed(last)?;
             }
             batches += 1;
-            if done {
-                // Read after `durable` was loaded: the next round's watermark.
-                state.clock_before = Some(now);
-                return Ok(());
-            }
-            if batches >= max_batches {
+            if done || batches >= max_batches {
                 return Ok(());
             }
         }
@@ -550,17 +550,17 @@ impl PostgresAuditStore {
     ) -> Result<Self, AuditError> {
         let mut c = connect(url)?;
         // Joins the live nodes before it acknowledges any event, so that every lookup from now
-        // on waits for its watermark; the clock read here precedes every event it will record.
-        let (shipped, clock): (i64, i64) = blocking(|| {
+        // on waits for its watermark.
+        let shipped: i64 = blocking(|| {
             c.query_one(
                 &format!(
                     "INSERT INTO audit_nodes(node_id, heartbeat_millis) VALUES ($1, {CLOCK})
                      ON CONFLICT (node_id) DO UPDATE SET heartbeat_millis = excluded.heartbeat_millis
-                     RETURNING shipped_through, heartbeat_millis"
+                     RETURNING shipped_through"
                 ),
                 &[&node],
             )
-            .and_then(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .and_then(|r| r.try_get(0))
             .map_err(pe)
         })?;
         // Never number a new event like one already shipped: it would be taken for a duplicate.
@@ -571,7 +571,7 @@ impl PostgresAuditStore {
         let shared = Arc::new(Shared {
             url: url.to_string(),
             node: node.to_string(),
-            ship: Mutex::new(ShipState { journal: reader, shipped, client: Some(c), clock_before: Some(clock) }),
+            ship: Mutex::new(ShipState { journal: reader, shipped, client: Some(c) }),
             progress: Arc::clone(&progress),
         });
         let (nudge, nudged) = mpsc::sync_channel::<()>(1);
