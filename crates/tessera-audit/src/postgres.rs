@@ -36,7 +36,7 @@ use tessera_store::secrets::SecretBox;
 
 use crate::digest::{DigestSigner, PublicKeyInfo};
 use crate::event::{AuditEvent, LookupResource};
-use crate::front::{lock, lower_priority, CatchUp, Front, Progress};
+use crate::front::{lock, CatchUp, Front, Progress};
 use crate::journal::{self, JournalReader, JournalWriter, Row};
 use crate::last_access::{self, LastAccess};
 use crate::sqlite::{account_key, account_string, decompress, encode};
@@ -50,8 +50,9 @@ const SHIP_BATCH: usize = 2000;
 /// Unshipped events past which the writer ships on its own thread (as the SQLite store's
 /// indexer bound).
 const MAX_BACKLOG: i64 = 10_000_000;
-/// How often an idle shipper publishes its heartbeat and watermark.
-const SHIP_IDLE: Duration = Duration::from_millis(100);
+/// How often an idle shipper publishes its heartbeat and watermark (what a lookup on another
+/// node waits for, at most about this long).
+const SHIP_IDLE: Duration = Duration::from_millis(50);
 /// Unshipped events that wake the shipper before [`SHIP_IDLE`].
 const SHIP_STEP: usize = 256;
 /// A node whose heartbeat is older than this is not waited for by lookups.
@@ -426,8 +427,10 @@ fn ship(shared: &Shared, max_batches: usize) -> Result<(), AuditError> {
 /// The shipper: ships and publishes its heartbeat every [`SHIP_IDLE`], or sooner once
 /// [`SHIP_STEP`] events wait, and prunes every [`PRUNE_EVERY`]. It stops when the writer does
 /// (after one last round).
+///
+/// Unlike the SQLite store's indexer it keeps its normal priority: lookups on other nodes wait
+/// for its watermark, and a shipper starved by a busy node would make them time out.
 fn shipper_loop(shared: &Shared, nudged: &Receiver<()>, limits: AuditLimits) {
-    lower_priority();
     let mut last_prune: Option<Instant> = None;
     loop {
         let stop = matches!(nudged.recv_timeout(SHIP_IDLE), Err(mpsc::RecvTimeoutError::Disconnected));
