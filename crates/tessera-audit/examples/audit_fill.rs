@@ -3,6 +3,9 @@
 //!
 //! Events span the last 80 days, 5 accounts (70% in the first), 2,000 user names and 40 event
 //! names with a skewed mix. A second run on the same DIR skips the fill and only measures.
+//!
+//! With `AUDIT_FILL_STORE_URL=postgres://...` the events go through DIR's journal into the
+//! PostgreSQL cluster store instead of DIR/audit.db.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -10,6 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 use tessera_audit::event::*;
+use tessera_audit::postgres::PostgresAuditStore;
 use tessera_audit::sqlite::SqliteAuditStore;
 use tessera_audit::store::{AuditLimits, AuditStore, Cursor, LookupAttribute, LookupQuery};
 use tessera_store::secrets::SecretBox;
@@ -159,7 +163,7 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[i].as_secs_f64() * 1000.0
 }
 
-fn measure(store: &SqliteAuditStore, label: &str, mut make: impl FnMut(&mut rand::rngs::StdRng) -> LookupQuery) {
+fn measure(store: &dyn AuditStore, label: &str, mut make: impl FnMut(&mut rand::rngs::StdRng) -> LookupQuery) {
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let mut times = Vec::new();
     let mut results = 0usize;
@@ -188,12 +192,28 @@ fn main() {
     std::fs::create_dir_all(&dir).expect("dir");
     let path = dir.join("audit.db");
     let limits = AuditLimits { retention_days: 3650, max_events: u64::MAX / 2 };
-    let store = Arc::new(SqliteAuditStore::open(&path, SecretBox::new(&[7u8; 32]), limits).expect("open"));
+    let url = std::env::var("AUDIT_FILL_STORE_URL").ok();
+    let (store, shutdown): (Arc<dyn AuditStore>, Box<dyn Fn()>) = match &url {
+        Some(url) => {
+            let s = Arc::new(PostgresAuditStore::open(&dir, url, SecretBox::new(&[7u8; 32]), limits).expect("open"));
+            let s2 = Arc::clone(&s);
+            (s, Box::new(move || s2.shutdown()))
+        }
+        None => {
+            let s = Arc::new(SqliteAuditStore::open(&path, SecretBox::new(&[7u8; 32]), limits).expect("open"));
+            let s2 = Arc::clone(&s);
+            (s, Box::new(move || s2.shutdown()))
+        }
+    };
     let have = store.max_seq().expect("max_seq") as u64;
     let end = now_millis();
     let span = 80 * 86_400_000i64;
     if have < n {
-        println!("filling {} events into {}", n - have, path.display());
+        println!(
+            "filling {} events into {}",
+            n - have,
+            url.as_deref().map_or(path.display().to_string(), |_| "PostgreSQL".into())
+        );
         let t = Instant::now();
         let threads = 2u64;
         let batch = 2000u64;
@@ -248,34 +268,36 @@ fn main() {
         max_results: 50,
         after: None,
     };
-    measure(&store, "Username (first page of 50)", |r| {
+    measure(store.as_ref(), "Username (first page of 50)", |r| {
         base(Some(LookupAttribute::Username(format!("user{:04}", r.gen_range(0..USERS)))))
     });
-    measure(&store, "EventName (first page of 50)", |r| {
+    measure(store.as_ref(), "EventName (first page of 50)", |r| {
         base(Some(LookupAttribute::EventName(NAMES[r.gen_range(0..NAMES.len())].into())))
     });
-    measure(&store, "EventName, rarest name", |_| {
+    measure(store.as_ref(), "EventName, rarest name", |_| {
         base(Some(LookupAttribute::EventName("AssumeRoleWithWebIdentity".into())))
     });
-    measure(&store, "EventName, no such name", |_| base(Some(LookupAttribute::EventName("NoSuchOperation".into()))));
-    measure(&store, "Username, one day 40 days ago", |r| {
+    measure(store.as_ref(), "EventName, no such name", |_| {
+        base(Some(LookupAttribute::EventName("NoSuchOperation".into())))
+    });
+    measure(store.as_ref(), "Username, one day 40 days ago", |r| {
         let mut q = base(Some(LookupAttribute::Username(format!("user{:04}", r.gen_range(0..USERS)))));
         q.end_millis = end - 40 * 86_400_000;
         q.start_millis = q.end_millis - 86_400_000;
         q
     });
-    measure(&store, "EventName, page 2 (NextToken)", |r| {
+    measure(store.as_ref(), "EventName, page 2 (NextToken)", |r| {
         let mut q = base(Some(LookupAttribute::EventName(NAMES[r.gen_range(0..NAMES.len())].into())));
         q.after = Some(Cursor { event_time_millis: end - r.gen_range(0..span), seq: i64::MAX });
         q
     });
-    measure(&store, "ResourceName (role ARN)", |r| {
+    measure(store.as_ref(), "ResourceName (role ARN)", |r| {
         base(Some(LookupAttribute::ResourceName(format!(
             "arn:aws:iam::{}:role/role{}",
             ACCOUNTS[0],
             r.gen_range(0..50)
         ))))
     });
-    measure(&store, "no attribute", |_| base(None));
-    store.shutdown();
+    measure(store.as_ref(), "no attribute", |_| base(None));
+    shutdown();
 }

@@ -355,6 +355,12 @@ impl Deliverer {
         Deliverer { store, target, config, clock, running: Mutex::new(()) }
     }
 
+    /// How long a delivery lease lasts: three delivery intervals, at least 15 seconds. The holder
+    /// renews it at each delivery; if it stops, another server takes over once it expires.
+    fn lease_ttl(&self) -> Duration {
+        (self.config.interval * 3).max(Duration::from_secs(15))
+    }
+
     /// The delivery target.
     pub fn target(&self) -> &Arc<dyn TrailDelivery> {
         &self.target
@@ -364,6 +370,10 @@ impl Deliverer {
     /// undigested log files or time (server shutdown).
     pub fn run_once(&self, close: bool) -> Result<(), AuditError> {
         let _one_at_a_time = self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Servers sharing a store take turns: only the lease holder delivers.
+        if !self.store.delivery_lease(self.lease_ttl())? {
+            return Ok(());
+        }
         let now = (self.clock)();
         let trails: Vec<Trail> = self
             .store
@@ -639,6 +649,9 @@ impl DeliveryHandle {
         self.stop_thread();
         if let Err(e) = self.deliverer.run_once(true) {
             tracing::error!(error = %e, "final trail delivery failed");
+        }
+        if let Err(e) = self.deliverer.store.release_delivery_lease() {
+            tracing::warn!(error = %e, "cannot release the trail delivery lease; another server takes over when it expires");
         }
     }
 

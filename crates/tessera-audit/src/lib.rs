@@ -12,8 +12,11 @@
 pub mod delivery;
 pub mod digest;
 pub mod event;
+mod front;
 mod journal;
 pub mod last_access;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod redact;
 pub mod shape;
 pub mod sqlite;

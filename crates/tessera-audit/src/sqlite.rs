@@ -13,17 +13,18 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use tessera_store::secrets::SecretBox;
 
 use crate::digest::{DigestSigner, PublicKeyInfo};
 use crate::event::{AuditEvent, LookupResource};
+use crate::front::{lock, lower_priority, wall_millis, CatchUp, Front, Progress};
 use crate::journal::{self, JournalReader, JournalWriter, Row};
 use crate::last_access::{self, LastAccess};
 use crate::store::{
@@ -31,8 +32,6 @@ use crate::store::{
     Trail,
 };
 
-/// Largest number of events committed in one transaction.
-const MAX_BATCH_EVENTS: usize = 8192;
 /// Events indexed per transaction by a reader (or the writer) catching up.
 const INDEX_BATCH: usize = 4096;
 /// Events indexed per transaction by the background indexer: small, because a reader that
@@ -45,8 +44,6 @@ const MAX_BACKLOG: i64 = 10_000_000;
 /// How long the indexer waits for a full step before it indexes fewer events (or sleeps after a
 /// failure).
 const INDEX_IDLE: Duration = Duration::from_millis(50);
-/// How long after a failed write `ready()` refuses new requests.
-const FAILURE_HOLD: Duration = Duration::from_secs(1);
 /// Rows deleted per pruning transaction.
 const PRUNE_CHUNK: i64 = 5000;
 /// How often the writer prunes.
@@ -120,22 +117,6 @@ CREATE TABLE IF NOT EXISTS signing_keys(
 "
 );
 
-/// What the writer thread is asked to do: make these events durable, then answer.
-struct Job {
-    rows: Vec<Row>,
-    done: tokio::sync::oneshot::Sender<Result<(), AuditError>>,
-}
-
-#[derive(Debug, Default)]
-struct Health {
-    writer_alive: AtomicBool,
-    last_failure_millis: AtomicI64,
-}
-
-fn wall_millis() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)).unwrap_or(0)
-}
-
 enum Readers {
     /// In-memory: readers share the writer's connection.
     Shared,
@@ -156,19 +137,16 @@ struct Shared {
     conn: Mutex<Connection>,
     /// The indexer's position; lock before `conn`.
     index: Mutex<IndexState>,
-    /// Highest sequence number durable in the journal.
-    durable: AtomicI64,
-    /// Highest sequence number indexed (a copy of `index.indexed`, read without the lock).
-    indexed: AtomicI64,
-    health: Health,
+    /// The journal's durable and indexed marks (`indexed` is a copy of `index.indexed`, read
+    /// without the lock).
+    progress: Arc<Progress>,
 }
 
 /// The SQLite [`AuditStore`].
 pub struct SqliteAuditStore {
     shared: Arc<Shared>,
     readers: Readers,
-    sender: RwLock<Option<Sender<Job>>>,
-    writer: Mutex<Option<JoinHandle<()>>>,
+    front: Front,
     indexer: Mutex<Option<JoinHandle<()>>>,
     /// The checkpoint thread (file stores) and the sender whose drop stops it.
     checkpointer: Mutex<Option<(SyncSender<()>, JoinHandle<()>)>>,
@@ -180,10 +158,6 @@ impl std::fmt::Debug for SqliteAuditStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqliteAuditStore").finish()
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn configure(conn: &Connection, in_memory: bool) -> Result<(), AuditError> {
@@ -311,28 +285,19 @@ impl SqliteAuditStore {
         secrets: SecretBox,
         limits: AuditLimits,
     ) -> SqliteAuditStore {
+        let progress = Arc::new(Progress::new(indexed, next_seq));
         let shared = Arc::new(Shared {
             conn,
             index: Mutex::new(IndexState { journal: reader, indexed }),
-            durable: AtomicI64::new(next_seq - 1),
-            indexed: AtomicI64::new(indexed),
-            health: Health::default(),
+            progress: Arc::clone(&progress),
         });
-        shared.health.writer_alive.store(true, Ordering::SeqCst);
-        let (tx, rx) = mpsc::channel::<Job>();
         // The writer nudges the indexer once a step of events waits; dropping it stops the indexer.
         let (nudge, nudged) = mpsc::sync_channel::<()>(1);
-        let writer = {
+        let catch_up: CatchUp = {
             let shared = Arc::clone(&shared);
-            std::thread::Builder::new()
-                .name("audit-writer".into())
-                .spawn(move || writer_loop(&shared, &rx, journal, next_seq, &nudge))
-                .map_err(|e| tracing::error!(error = %e, "cannot start the audit writer"))
-                .ok()
+            Box::new(move |upto, n| index_upto(&shared, upto, n, 1))
         };
-        if writer.is_none() {
-            shared.health.writer_alive.store(false, Ordering::SeqCst);
-        }
+        let front = Front::start(progress, journal, next_seq, nudge, (INDEX_STEP, MAX_BACKLOG), catch_up);
         let indexer = {
             let shared = Arc::clone(&shared);
             std::thread::Builder::new()
@@ -346,8 +311,7 @@ impl SqliteAuditStore {
         SqliteAuditStore {
             shared,
             readers,
-            sender: RwLock::new(Some(tx)),
-            writer: Mutex::new(writer),
+            front,
             indexer: Mutex::new(indexer),
             checkpointer: Mutex::new(None),
             secrets,
@@ -358,12 +322,7 @@ impl SqliteAuditStore {
     /// Stop the writer after the events already queued are durable. Events not yet indexed stay
     /// in the journal and are indexed by the next store opened on the same file.
     pub fn shutdown(&self) {
-        if let Ok(mut s) = self.sender.write() {
-            s.take();
-        }
-        if let Some(h) = lock(&self.writer).take() {
-            let _ = h.join();
-        }
+        self.front.stop();
         if let Some(h) = lock(&self.indexer).take() {
             let _ = h.join();
         }
@@ -382,12 +341,12 @@ impl SqliteAuditStore {
     /// The highest sequence number indexed so far (tests of the background indexer).
     #[cfg(test)]
     pub(crate) fn indexed_seq(&self) -> i64 {
-        self.shared.indexed.load(Ordering::SeqCst)
+        self.shared.progress.indexed.load(Ordering::SeqCst)
     }
 
     /// Index every event made durable so far, on the caller's thread, so that a read sees them all.
     fn flush(&self) -> Result<(), AuditError> {
-        index_upto(&self.shared, self.shared.durable.load(Ordering::SeqCst), INDEX_BATCH, usize::MAX)
+        index_upto(&self.shared, self.shared.progress.durable.load(Ordering::SeqCst), INDEX_BATCH, usize::MAX)
     }
 
     fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> Result<T, AuditError>) -> Result<T, AuditError> {
@@ -425,18 +384,18 @@ impl Drop for SqliteAuditStore {
 
 /// First byte of an LZ4-compressed record. Records were raw deflate before; a deflate stream
 /// never starts with it (block type 3 is reserved), so stores written then still read.
-const LZ4_RECORD: u8 = 0x06;
+pub(crate) const LZ4_RECORD: u8 = 0x06;
 
 /// A record as stored: LZ4 block with its length (fast to make: a record is compressed on the
 /// request's thread, so deflate's per-stream setup of a few hundred KiB cost more than the rest).
-fn compress(data: &[u8]) -> Vec<u8> {
+pub(crate) fn compress(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(1 + lz4_flex::block::get_maximum_output_size(data.len()) + 4);
     out.push(LZ4_RECORD);
     out.extend_from_slice(&lz4_flex::compress_prepend_size(data));
     out
 }
 
-fn decompress(data: &[u8]) -> Result<String, AuditError> {
+pub(crate) fn decompress(data: &[u8]) -> Result<String, AuditError> {
     let corrupt = |e: &dyn std::fmt::Display| AuditError::Storage(format!("corrupt audit record: {e}"));
     match data.split_first() {
         Some((&LZ4_RECORD, block)) => {
@@ -452,18 +411,18 @@ fn decompress(data: &[u8]) -> Result<String, AuditError> {
 }
 
 /// A 12-digit account id as the integer column value.
-fn account_key(account: &str) -> Result<i64, AuditError> {
+pub(crate) fn account_key(account: &str) -> Result<i64, AuditError> {
     if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
         return Err(AuditError::Invalid(format!("account id '{account}' is not 12 digits")));
     }
     account.parse::<i64>().map_err(|_| AuditError::Invalid(format!("account id '{account}' is not 12 digits")))
 }
 
-fn account_string(key: i64) -> String {
+pub(crate) fn account_string(key: i64) -> String {
     format!("{key:012}")
 }
 
-fn encode(event: &AuditEvent) -> Result<Row, AuditError> {
+pub(crate) fn encode(event: &AuditEvent) -> Result<Row, AuditError> {
     let json = serde_json::to_vec(&event.record).map_err(|e| AuditError::Storage(e.to_string()))?;
     let mut resources = event.resources.clone();
     resources.sort();
@@ -500,8 +459,8 @@ fn index_upto(shared: &Shared, upto: i64, batch: usize, max_batches: usize) -> R
         let Some(last) = rows.last().map(|(seq, _)| *seq) else { break };
         insert_indexed(&mut lock(&shared.conn), &rows, last)?;
         state.indexed = last;
-        shared.indexed.store(last, Ordering::SeqCst);
-        let lag = shared.durable.load(Ordering::SeqCst) - last;
+        shared.progress.indexed.store(last, Ordering::SeqCst);
+        let lag = shared.progress.durable.load(Ordering::SeqCst) - last;
         metrics::gauge!("tessera_audit_indexer_lag_events").set(lag.max(0) as f64);
         batches += 1;
     }
@@ -611,80 +570,6 @@ fn index_pending(conn: &Mutex<Connection>, limit: i64) -> Result<i64, AuditError
     Ok(i64::try_from(moved).unwrap_or(i64::MAX))
 }
 
-/// The writer: each turn takes every job queued (up to [`MAX_BATCH_EVENTS`] events), appends
-/// them to the journal with one sync, answers them, and nudges the indexer once a step waits.
-fn writer_loop(
-    shared: &Shared,
-    rx: &Receiver<Job>,
-    mut journal: JournalWriter,
-    mut next_seq: i64,
-    nudge: &SyncSender<()>,
-) {
-    while let Ok(first) = rx.recv() {
-        let mut n = first.rows.len();
-        let mut jobs = vec![first];
-        while n < MAX_BATCH_EVENTS {
-            let Ok(j) = rx.try_recv() else { break };
-            n += j.rows.len();
-            jobs.push(j);
-        }
-        let mut rows = Vec::with_capacity(n);
-        let mut waiting = Vec::with_capacity(jobs.len());
-        for job in jobs {
-            rows.extend(job.rows);
-            waiting.push(job.done);
-        }
-        metrics::gauge!("tessera_audit_queue_depth").decrement(n as f64);
-        metrics::histogram!("tessera_audit_batch_events").record(n as f64);
-        let started = Instant::now();
-        let result = journal.append(next_seq, rows);
-        metrics::histogram!("tessera_audit_sync_seconds").record(started.elapsed().as_secs_f64());
-        match &result {
-            Ok(()) => {
-                next_seq += i64::try_from(n).unwrap_or(0);
-                shared.durable.store(next_seq - 1, Ordering::SeqCst);
-                shared.health.last_failure_millis.store(0, Ordering::SeqCst);
-            }
-            Err(e) => {
-                metrics::counter!("tessera_audit_sync_failures_total").increment(1);
-                tracing::error!(error = %e, events = n, "audit events could not be written; their requests fail");
-                shared.health.last_failure_millis.store(wall_millis(), Ordering::SeqCst);
-            }
-        }
-        for done in waiting {
-            let _ = done.send(result.clone());
-        }
-        let durable = shared.durable.load(Ordering::SeqCst);
-        let backlog = durable - shared.indexed.load(Ordering::SeqCst);
-        metrics::gauge!("tessera_audit_indexer_lag_events").set(backlog as f64);
-        if backlog >= INDEX_STEP as i64 {
-            let _ = nudge.try_send(());
-        }
-        if backlog > MAX_BACKLOG {
-            // Twice what was just committed: the backlog shrinks, in steps short enough that
-            // the requests waiting behind the writer see a pause of a few milliseconds at most.
-            if let Err(e) = index_upto(shared, durable, (2 * n).max(INDEX_STEP), 1) {
-                tracing::warn!(error = %e, "indexing audit events failed; retrying");
-            }
-        }
-    }
-    shared.health.writer_alive.store(false, Ordering::SeqCst);
-}
-
-/// Run the calling thread under `SCHED_IDLE`: background indexing is work that can wait,
-/// and under full load they yield the CPU to requests (a request thread that wakes up preempts
-/// them at once, which a nice value alone does not promise). Failure only costs speed.
-fn lower_priority() {
-    use thread_priority::{
-        set_thread_priority_and_policy, thread_native_id, NormalThreadSchedulePolicy, ThreadPriority,
-        ThreadSchedulePolicy,
-    };
-    let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
-    if let Err(e) = set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, idle) {
-        tracing::debug!(error = ?e, "cannot lower the priority of an audit background thread");
-    }
-}
-
 /// The indexer: once [`INDEX_STEP`] events wait (the writer nudges it), or after [`INDEX_IDLE`]
 /// with fewer, it indexes what the journal holds, one transaction of at most [`INDEX_STEP`] at a
 /// time so that readers can flush in between, and prunes every [`PRUNE_EVERY`]. Waiting for a
@@ -701,8 +586,8 @@ fn indexer_loop(shared: &Shared, nudged: &Receiver<()>, limits: AuditLimits) {
                 tracing::warn!(error = %e, "pruning audit events failed");
             }
         }
-        let durable = shared.durable.load(Ordering::SeqCst);
-        let backlog = durable - shared.indexed.load(Ordering::SeqCst);
+        let durable = shared.progress.durable.load(Ordering::SeqCst);
+        let backlog = durable - shared.progress.indexed.load(Ordering::SeqCst);
         if backlog >= INDEX_STEP as i64 || (backlog > 0 && waited) {
             waited = false;
             if backlog > MAX_BACKLOG {
@@ -714,7 +599,7 @@ fn indexer_loop(shared: &Shared, nudged: &Receiver<()>, limits: AuditLimits) {
                     Err(mpsc::RecvTimeoutError::Disconnected) => break,
                 }
             }
-            if let Err(e) = index_upto(shared, shared.durable.load(Ordering::SeqCst), INDEX_STEP, 1) {
+            if let Err(e) = index_upto(shared, shared.progress.durable.load(Ordering::SeqCst), INDEX_STEP, 1) {
                 tracing::warn!(error = %e, "indexing audit events failed; retrying");
                 std::thread::sleep(INDEX_IDLE);
             }
@@ -824,41 +709,16 @@ fn read_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventRow> {
 
 impl AuditStore for SqliteAuditStore {
     fn ready(&self) -> Result<(), AuditError> {
-        if !self.shared.health.writer_alive.load(Ordering::SeqCst) {
-            return Err(AuditError::Unavailable("the audit writer has stopped".into()));
-        }
-        let failed = self.shared.health.last_failure_millis.load(Ordering::SeqCst);
-        if failed != 0 && wall_millis() - failed < i64::try_from(FAILURE_HOLD.as_millis()).unwrap_or(1000) {
-            return Err(AuditError::Unavailable("the audit log could not be written a moment ago".into()));
-        }
-        Ok(())
+        self.front.ready()
     }
 
     fn submit(&self, events: Vec<AuditEvent>) -> Result<Receipt, AuditError> {
-        if events.is_empty() {
-            return Ok(Receipt::done(Ok(())));
-        }
-        let rows = events.iter().map(encode).collect::<Result<Vec<_>, _>>()?;
-        let (done, receipt) = Receipt::channel();
-        let sender = self.sender.read().map_err(|_| AuditError::Unavailable("audit writer lock poisoned".into()))?;
-        let Some(sender) = sender.as_ref() else {
-            return Err(AuditError::Unavailable("the audit store is shut down".into()));
-        };
-        let queued = rows.len() as f64;
-        sender.send(Job { rows, done }).map_err(|_| AuditError::Unavailable("the audit writer has stopped".into()))?;
-        metrics::gauge!("tessera_audit_queue_depth").increment(queued);
-        Ok(receipt)
+        self.front.submit(&events, encode)
     }
 
     fn lookup(&self, q: &LookupQuery) -> Result<LookupPage, AuditError> {
         let account = account_key(&q.account)?;
-        let limit = q.max_results.clamp(1, 1000);
-        // Upper bound: the query's end, or the cursor's time (events at the cursor's time with a
-        // smaller seq still follow).
-        let (upper, cursor_time, cursor_seq) = match q.after {
-            Some(c) => (q.end_millis.min(c.event_time_millis), c.event_time_millis, c.seq),
-            None => (q.end_millis, i64::MAX, i64::MAX),
-        };
+        let crate::store::Scan { limit, fetch, upper, cursor_time, cursor_seq } = q.scan();
         let (from, cond, value): (String, &str, Option<rusqlite::types::Value>) = match &q.attribute {
             None => ("events e INDEXED BY ev_time".to_string(), "", None),
             Some(LookupAttribute::EventName(v)) => {
@@ -910,7 +770,6 @@ impl AuditStore for SqliteAuditStore {
             }
             _ => value.unwrap_or(rusqlite::types::Value::Null),
         };
-        let fetch = i64::try_from(limit + 1).unwrap_or(51);
         self.flush()?;
         let rows = self.with_reader(|c| {
             let mut stmt = c.prepare_cached(&sql)?;
@@ -919,10 +778,9 @@ impl AuditStore for SqliteAuditStore {
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
         })?;
-        let more = rows.len() > limit;
-        let mut events = Vec::with_capacity(limit);
+        let mut events = Vec::with_capacity(rows.len());
         for (seq, time, event_id, event_name, event_source, username, access_key_id, read_only, resources, record) in
-            rows.into_iter().take(limit)
+            rows
         {
             events.push(StoredEvent {
                 seq,
@@ -937,12 +795,7 @@ impl AuditStore for SqliteAuditStore {
                 cloudtrail_event: decompress(&record)?,
             });
         }
-        let next = if more {
-            events.last().map(|e| crate::store::Cursor { event_time_millis: e.event_time_millis, seq: e.seq })
-        } else {
-            None
-        };
-        Ok(LookupPage { events, next })
+        Ok(LookupPage::of(events, limit))
     }
 
     fn last_accessed(&self, principals: &[String], since_millis: i64) -> Result<Vec<LastAccess>, AuditError> {

@@ -76,6 +76,48 @@ pub struct LookupQuery {
     pub after: Option<Cursor>,
 }
 
+/// The bounds of a lookup as both stores scan them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Scan {
+    /// Page size, clamped to 1-1000.
+    pub limit: usize,
+    /// Rows fetched: one more than the page, to know whether another page follows.
+    pub fetch: i64,
+    /// Latest event time: the query's end, or the cursor's time (events at the cursor's time
+    /// with a smaller seq still follow).
+    pub upper: i64,
+    /// Events strictly before (`cursor_time`, `cursor_seq`) qualify.
+    pub cursor_time: i64,
+    /// See `cursor_time`.
+    pub cursor_seq: i64,
+}
+
+impl LookupQuery {
+    /// Where the scan of this page starts and how many rows it reads.
+    pub(crate) fn scan(&self) -> Scan {
+        let limit = self.max_results.clamp(1, 1000);
+        let (upper, cursor_time, cursor_seq) = match self.after {
+            Some(c) => (self.end_millis.min(c.event_time_millis), c.event_time_millis, c.seq),
+            None => (self.end_millis, i64::MAX, i64::MAX),
+        };
+        Scan { limit, fetch: i64::try_from(limit + 1).unwrap_or(51), upper, cursor_time, cursor_seq }
+    }
+}
+
+impl LookupPage {
+    /// The page of the first `limit` of `events` (fetched newest first, up to `limit + 1`).
+    pub(crate) fn of(mut events: Vec<StoredEvent>, limit: usize) -> LookupPage {
+        let more = events.len() > limit;
+        events.truncate(limit);
+        let next = if more {
+            events.last().map(|e| Cursor { event_time_millis: e.event_time_millis, seq: e.seq })
+        } else {
+            None
+        };
+        LookupPage { events, next }
+    }
+}
+
 /// One stored event as LookupEvents returns it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredEvent {
@@ -342,6 +384,17 @@ pub trait AuditStore: Send + Sync {
     fn digest_signer(&self, now_millis: i64) -> Result<DigestSigner, AuditError>;
     /// Every digest public key, for verification and ListPublicKeys.
     fn public_keys(&self) -> Result<Vec<PublicKeyInfo>, AuditError>;
+    /// Take or renew, for `ttl`, the right to deliver trails: `false` while another server
+    /// sharing the store holds it. A store of one server always grants it.
+    fn delivery_lease(&self, ttl: std::time::Duration) -> Result<bool, AuditError> {
+        let _ = ttl;
+        Ok(true)
+    }
+    /// Give up the delivery lease if this server holds it (a clean stop, after the final
+    /// delivery), so that another server takes over at once.
+    fn release_delivery_lease(&self) -> Result<(), AuditError> {
+        Ok(())
+    }
 }
 
 /// A store that refuses everything: the default of services that were not given one, so that an

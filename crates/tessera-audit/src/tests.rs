@@ -701,3 +701,251 @@ fn a_backup_holds_indexed_and_journal_only_events_and_opens_as_a_store() {
     s.record(vec![event(ACCT, "DeleteUser", "c", T0 + 20)]).unwrap();
     assert_eq!(s.max_seq().unwrap(), 8, "numbering continues after the copied events");
 }
+
+/// The PostgreSQL cluster store, against the database named by `TESSERA_TEST_POSTGRES_URL`
+/// (each test in a fresh schema, dropped afterwards); skipped, saying so, when it is unset.
+#[cfg(feature = "postgres")]
+mod pg {
+    use std::io::Write as _;
+    use std::path::Path;
+
+    use super::*;
+    use crate::postgres::{import_journal, PostgresAuditStore};
+
+    const PG_ENV: &str = "TESSERA_TEST_POSTGRES_URL";
+
+    /// A fresh schema in the test database, dropped when the test ends.
+    struct Schema {
+        base: String,
+        name: String,
+        url: String,
+    }
+
+    impl Schema {
+        fn fresh() -> Option<Schema> {
+            let Ok(base) = std::env::var(PG_ENV) else {
+                let _ = writeln!(std::io::stderr(), "\nSKIPPED: PostgreSQL audit store tests: {PG_ENV} is not set");
+                return None;
+            };
+            let name = format!("audit_test_{}", hex::encode(rand::random::<[u8; 6]>()));
+            let mut c = ::postgres::Client::connect(&base, ::postgres::NoTls).unwrap();
+            c.batch_execute(&format!("CREATE SCHEMA {name}")).unwrap();
+            let sep = if base.contains('?') { '&' } else { '?' };
+            let url = format!("{base}{sep}schema={name}");
+            Some(Schema { base, name, url })
+        }
+    }
+
+    impl Drop for Schema {
+        fn drop(&mut self) {
+            if let Ok(mut c) = ::postgres::Client::connect(&self.base, ::postgres::NoTls) {
+                let _ = c.batch_execute(&format!("DROP SCHEMA {} CASCADE", self.name));
+            }
+        }
+    }
+
+    fn node(dir: &Path, id: &str, url: &str, key: &[u8; 32]) -> PostgresAuditStore {
+        PostgresAuditStore::open_node(
+            &dir.join("audit.journal"),
+            id,
+            url,
+            SecretBox::new(key),
+            SqliteAuditStore::in_memory_limits(),
+        )
+        .unwrap()
+    }
+
+    fn all_ids(s: &dyn AuditStore) -> Vec<String> {
+        let mut q = query(None);
+        q.max_results = 7;
+        let mut out = Vec::new();
+        loop {
+            let page = s.lookup(&q).unwrap();
+            out.extend(page.events.iter().map(|e| e.event_id.clone()));
+            match page.next {
+                Some(c) => q.after = Some(c),
+                None => return out,
+            }
+        }
+    }
+
+    #[test]
+    fn an_event_recorded_on_one_node_is_found_on_another_by_every_attribute() {
+        let Some(db) = Schema::fresh() else { return };
+        let key = SecretBox::generate_key();
+        let (da, dbb) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let a = node(da.path(), "node-a", &db.url, &key);
+        let b = node(dbb.path(), "node-b", &db.url, &key);
+        // B publishes a heartbeat first, so A's lookups below wait for it too.
+        b.record(vec![event(ACCT, "GetUser", "bob", T0 + 1000)]).unwrap();
+        let mut created = event(ACCT, "CreateUser", "alice", T0 + 2000);
+        created
+            .resources
+            .push(LookupResource { resource_type: "AWS::IAM::AccessKey".into(), resource_name: "AKIAX".into() });
+        let created_id = created.record.event_id.clone();
+        a.record(vec![created, event(OTHER, "CreateUser", "alice", T0 + 3000)]).unwrap();
+        // No waiting in the test: B's lookup itself must see A's acknowledged events.
+        assert_eq!(names(&b.lookup(&query(None)).unwrap()), ["CreateUser", "GetUser"]);
+        assert_eq!(names(&a.lookup(&query(None)).unwrap()), ["CreateUser", "GetUser"]);
+        let by = |attr| names(&b.lookup(&query(Some(attr))).unwrap());
+        assert_eq!(by(LookupAttribute::EventName("GetUser".into())), ["GetUser"]);
+        assert_eq!(by(LookupAttribute::Username("alice".into())), ["CreateUser"]);
+        assert_eq!(by(LookupAttribute::ReadOnly(true)), ["GetUser"]);
+        assert_eq!(by(LookupAttribute::ReadOnly(false)), ["CreateUser"]);
+        assert_eq!(by(LookupAttribute::AccessKeyId("AKIAbob".into())), ["GetUser"]);
+        assert_eq!(by(LookupAttribute::EventSource("iam.amazonaws.com".into())), ["CreateUser", "GetUser"]);
+        assert_eq!(by(LookupAttribute::EventId(created_id)), ["CreateUser"]);
+        assert_eq!(by(LookupAttribute::ResourceType("AWS::IAM::AccessKey".into())), ["CreateUser"]);
+        assert_eq!(by(LookupAttribute::ResourceName("bob".into())), ["GetUser"]);
+        assert_eq!(by(LookupAttribute::ResourceType("AWS::IAM::User".into())), ["CreateUser", "GetUser"]);
+        let mut window = query(None);
+        window.start_millis = T0 + 1500;
+        assert_eq!(names(&b.lookup(&window).unwrap()), ["CreateUser"]);
+        let page = b.lookup(&query(None)).unwrap();
+        let record: serde_json::Value = serde_json::from_str(&page.events[0].cloudtrail_event).unwrap();
+        assert_eq!(record["eventName"], "CreateUser");
+        assert!(b.lookup(&LookupQuery { account: "12".into(), ..query(None) }).is_err());
+    }
+
+    #[test]
+    fn pages_walk_events_of_several_nodes_once_in_time_order() {
+        let Some(db) = Schema::fresh() else { return };
+        let key = SecretBox::generate_key();
+        let (da, dbb) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let a = node(da.path(), "node-a", &db.url, &key);
+        let b = node(dbb.path(), "node-b", &db.url, &key);
+        let mut want = Vec::new();
+        for i in 0..30 {
+            // Several events share a time, across nodes.
+            let e = event(ACCT, "GetUser", "u", T0 + i / 3);
+            want.push((T0 + i / 3, e.record.event_id.clone()));
+            if i % 2 == 0 {
+                a.record(vec![e]).unwrap()
+            } else {
+                b.record(vec![e]).unwrap()
+            }
+        }
+        let got = all_ids(&a);
+        assert_eq!(got.len(), 30);
+        let mut unique = got.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), 30, "no event twice");
+        let times: Vec<i64> = got.iter().map(|id| want.iter().find(|(_, w)| w == id).unwrap().0).collect();
+        assert!(times.windows(2).all(|w| w[0] >= w[1]), "newest first: {times:?}");
+    }
+
+    #[test]
+    fn a_crashed_nodes_journal_is_shipped_once_by_import_and_by_its_restart() {
+        let Some(db) = Schema::fresh() else { return };
+        let key = SecretBox::generate_key();
+        let (da, dbb) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let b = node(dbb.path(), "node-b", &db.url, &key);
+        {
+            let a = node(da.path(), "node-a", &db.url, &key);
+            a.record(vec![event(ACCT, "CreateUser", "first", T0)]).unwrap();
+            a.shutdown();
+        }
+        // What a kill -9 right after a group commit leaves: durable in the journal, not shipped.
+        let lost: Vec<AuditEvent> = (0..5).map(|i| event(ACCT, "CreateUser", &format!("u{i}"), T0 + 10 + i)).collect();
+        crate::sqlite::append_unindexed(&da.path().join("audit.db"), &lost, 2).unwrap();
+        assert_eq!(all_ids(&b).len(), 1, "the journal's events are not shipped yet");
+        let journal = da.path().join("audit.journal");
+        let first = import_journal(&journal, "node-a", &db.url).unwrap();
+        // The segment of the shipped first event may still be there: read again, not inserted.
+        assert!(first.read >= 5 && first.inserted == 5, "{first:?}");
+        let again = import_journal(&journal, "node-a", &db.url).unwrap();
+        assert_eq!(again.inserted, 0, "importing twice adds nothing: {again:?}");
+        assert_eq!(all_ids(&b).len(), 6);
+        // The node comes back on its disk after all: it ships nothing twice and numbers new
+        // events after the imported ones.
+        let a = node(da.path(), "node-a", &db.url, &key);
+        a.record(vec![event(ACCT, "CreateUser", "after", T0 + 100)]).unwrap();
+        let ids = all_ids(&b);
+        assert_eq!(ids.len(), 7, "every event once");
+        assert_eq!(names(&b.lookup(&query(Some(LookupAttribute::Username("after".into())))).unwrap()), ["CreateUser"]);
+        assert!(import_journal(&da.path().join("missing"), "node-a", &db.url).is_err());
+    }
+
+    #[test]
+    fn trails_keys_and_last_access_are_shared_and_one_node_delivers_at_a_time() {
+        let Some(db) = Schema::fresh() else { return };
+        let key = SecretBox::generate_key();
+        let (da, dbb, s3) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let a = Arc::new(node(da.path(), "node-a", &db.url, &key));
+        let b = Arc::new(node(dbb.path(), "node-b", &db.url, &key));
+        assert!(a.insert_trail(&trail("main", true)).unwrap());
+        assert!(!b.insert_trail(&trail("main", true)).unwrap(), "one trail of a name, cluster-wide");
+        let cursor = b.max_seq().unwrap();
+        b.update_trail(ACCT, "main", &mut |t| {
+            t.state.is_logging = true;
+            t.state.start_logging_millis = Some(T0);
+            t.state.cursor = cursor;
+        })
+        .unwrap()
+        .unwrap();
+        assert!(a.trails(Some(ACCT)).unwrap()[0].state.is_logging);
+        assert_eq!(a.digest_signer(T0).unwrap().public.fingerprint, b.digest_signer(T0).unwrap().public.fingerprint);
+        assert_eq!(a.public_keys().unwrap().len(), 1);
+
+        let clock = Arc::new(AtomicI64::new(T0 + 10));
+        let deliverer = |store: Arc<PostgresAuditStore>| {
+            let c = Arc::clone(&clock);
+            Deliverer::new(
+                store,
+                Arc::new(FsDelivery::new(s3.path())),
+                DeliveryConfig { interval: Duration::from_secs(1), digest_period: Duration::from_secs(60) },
+                Arc::new(move || c.load(Ordering::SeqCst)),
+            )
+        };
+        let (on_a, on_b) = (deliverer(Arc::clone(&a)), deliverer(Arc::clone(&b)));
+        let mut ids = Vec::new();
+        for round in 0..6i64 {
+            let ea = event(ACCT, "CreateUser", "x", T0 + 100 + round);
+            let eb = event(ACCT, "GetUser", "y", T0 + 100 + round);
+            ids.push(ea.record.event_id.clone());
+            ids.push(eb.record.event_id.clone());
+            a.record(vec![ea]).unwrap();
+            b.record(vec![eb]).unwrap();
+            clock.fetch_add(30_000, Ordering::SeqCst);
+            // Both try; only the lease holder (A, which asked first) delivers.
+            on_a.run_once(false).unwrap();
+            on_b.run_once(false).unwrap();
+        }
+        // A stops; once its lease expires, B delivers and writes the chain's next digest.
+        drop(on_a);
+        let ea = event(ACCT, "DeleteUser", "x", T0 + 200);
+        ids.push(ea.record.event_id.clone());
+        a.record(vec![ea]).unwrap();
+        a.shutdown();
+        let mut conn = ::postgres::Client::connect(&db.base, ::postgres::NoTls).unwrap();
+        conn.execute(&format!("UPDATE {}.audit_leases SET expires_millis = 0", db.name), &[]).unwrap();
+        clock.fetch_add(60_000, Ordering::SeqCst);
+        on_b.run_once(true).unwrap();
+
+        let t = b.trails(Some(ACCT)).unwrap().remove(0);
+        let report = verify_trail(&t, &b.public_keys().unwrap(), &FsDelivery::new(s3.path()));
+        assert!(report.is_valid(), "{report:?}");
+        assert!(report.digests().1 >= 3, "{report:?}");
+        let mut delivered = Vec::new();
+        for f in files_under(s3.path()).iter().filter(|p| p.to_string_lossy().contains("/CloudTrail/")) {
+            let body = gunzip(&std::fs::read(f).unwrap(), 1 << 30).unwrap();
+            let v: Value = serde_json::from_slice(&body).unwrap();
+            for r in v["Records"].as_array().unwrap() {
+                delivered.push(r["eventID"].as_str().unwrap().to_string());
+            }
+        }
+        delivered.sort();
+        ids.sort();
+        assert_eq!(delivered, ids, "every event delivered exactly once");
+
+        let role = role_session_event("ListRoles", T0 + 5, "eu-west-1");
+        a.shutdown();
+        b.record(vec![role]).unwrap();
+        let dc = tempfile::tempdir().unwrap();
+        let c = node(dc.path(), "node-c", &db.url, &key);
+        let rows = c.last_accessed(&["AROAROLE".to_string()], 0).unwrap();
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        assert_eq!((rows[0].service.as_str(), rows[0].region.as_str()), ("iam", "eu-west-1"));
+    }
+}

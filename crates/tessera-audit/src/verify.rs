@@ -268,13 +268,23 @@ pub fn verify_data_dir(
         return Err(AuditError::Invalid(format!("{} does not exist", db.display())));
     }
     let (trails, keys) = crate::sqlite::read_offline(&db)?;
+    verify_trails(&trails, &keys, target, trail)
+}
+
+/// Check `trails` (only the one named `trail`, by name or ARN, if given) against `keys`.
+pub fn verify_trails(
+    trails: &[Trail],
+    keys: &[PublicKeyInfo],
+    target: &dyn TrailDelivery,
+    trail: Option<&str>,
+) -> Result<Vec<TrailReport>, AuditError> {
     let chosen: Vec<&Trail> = trails.iter().filter(|t| trail.is_none_or(|n| t.name == n || t.arn() == n)).collect();
     if let Some(n) = trail {
         if chosen.is_empty() {
             return Err(AuditError::Invalid(format!("no trail named {n}")));
         }
     }
-    Ok(chosen.into_iter().map(|t| verify_trail(t, &keys, target)).collect())
+    Ok(chosen.into_iter().map(|t| verify_trail(t, keys, target)).collect())
 }
 
 #[cfg(test)]

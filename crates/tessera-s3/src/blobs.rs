@@ -1,4 +1,9 @@
-//! Object bytes on disk: `DIR/s3/data/<2 hex>/<32 hex>` files, written through
+//! Object bytes. On the embedded store they are files on disk; when the store is PostgreSQL they
+//! are rows of the same database ([`tessera_store::pgblobs`]), so that every server sharing it
+//! serves every object (docs/S3.md, "Object bytes on PostgreSQL"). [`Blobs`] is either; the rest
+//! of this comment is about the files.
+//!
+//! Files: `DIR/s3/data/<2 hex>/<32 hex>`, written through
 //! `DIR/s3/tmp/` (write, fsync, atomic rename, fsync of the directory). A blob is never
 //! modified once renamed into place; an upload that fails or is interrupted leaves only a
 //! temporary file, removed at once (or at the next start after a crash).
@@ -17,6 +22,8 @@ use bytes::{Bytes, BytesMut};
 use futures::{Stream, StreamExt};
 use md5::{Digest, Md5};
 use rand::Rng;
+use tessera_store::pgblobs::{BlobSnapshot, PgBlobs, CHUNK};
+use tessera_store::{Store, StoreError};
 use tokio::io::AsyncWriteExt;
 
 use crate::records::{ObjectRecord, Segment};
@@ -33,10 +40,12 @@ const READ_CHUNK: usize = 64 * 1024;
 /// Most segment files a read opens before it starts (the rest open as the stream reaches them).
 const PINNED_SEGMENTS: usize = 64;
 
-/// The blob directory of one data dir.
+/// Where object bytes live: the blob directory of one data dir, or the PostgreSQL store.
 #[derive(Debug, Clone)]
 pub struct Blobs {
     root: PathBuf,
+    /// `Some`: the bytes are in PostgreSQL (`root` is not used for them).
+    pg: Option<PgBlobs>,
 }
 
 /// A blob written and made durable.
@@ -94,9 +103,19 @@ impl Drop for TempGuard {
 /// record the reader holds is stale: [`Blobs::pin`] says `NotFound` and the caller reads the record
 /// again. Only the first [`PINNED_SEGMENTS`] segments of a range are opened ahead (a multipart
 /// object may have 10,000); a later one replaced mid-stream ends the stream with an error.
-#[derive(Debug, Default)]
+///
+/// On PostgreSQL the pin is a read snapshot taken after the record was read: a blob present in
+/// it stays readable through it whatever commits later, so every segment is pinned.
+#[derive(Default)]
 pub struct Pinned {
     files: Vec<Option<std::fs::File>>,
+    snapshot: Option<BlobSnapshot>,
+}
+
+impl std::fmt::Debug for Pinned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pinned").field("files", &self.files.len()).field("snapshot", &self.snapshot.is_some()).finish()
+    }
 }
 
 impl Pinned {
@@ -125,6 +144,10 @@ pub fn clear_retained(root: &Path) {
     }
 }
 
+fn pg_io(e: StoreError) -> io::Error {
+    io::Error::other(e.to_string())
+}
+
 fn new_blob_id() -> String {
     let mut b = [0u8; 16];
     rand::rngs::OsRng.fill(&mut b);
@@ -145,7 +168,70 @@ impl Blobs {
         if !root.join(BACKUP_LOCK).exists() {
             clear_retained(root);
         }
-        Ok(Blobs { root: root.to_path_buf() })
+        Ok(Blobs { root: root.to_path_buf(), pg: None })
+    }
+
+    /// The blobs of a server on `store`: in PostgreSQL when `store` is, else [`Blobs::open`] of
+    /// `root`. On PostgreSQL, blob files a version before this one left in `root` are moved into
+    /// the database first (each whole, in one transaction, then its file removed), so that the
+    /// objects they hold stay readable, through every server.
+    pub fn open_for(store: &dyn Store, root: &Path) -> io::Result<Blobs> {
+        match store.as_postgres() {
+            None => Blobs::open(root),
+            Some(pg) => {
+                let blobs = Blobs { root: root.to_path_buf(), pg: Some(pg.blobs()) };
+                blobs.import_files()?;
+                Ok(blobs)
+            }
+        }
+    }
+
+    /// [`Blobs::attach`] for a second user of a server's blobs on `store`.
+    pub fn attach_for(store: &dyn Store, root: &Path) -> io::Result<Blobs> {
+        match store.as_postgres() {
+            None => Blobs::attach(root),
+            Some(pg) => Ok(Blobs { root: root.to_path_buf(), pg: Some(pg.blobs()) }),
+        }
+    }
+
+    /// Whether the bytes are in PostgreSQL.
+    pub fn in_postgres(&self) -> bool {
+        self.pg.is_some()
+    }
+
+    /// Move the files of `root/data/` into PostgreSQL ([`Blobs::open_for`]).
+    fn import_files(&self) -> io::Result<()> {
+        let Some(pg) = &self.pg else { return Ok(()) };
+        let Ok(shards) = std::fs::read_dir(self.root.join("data")) else { return Ok(()) };
+        let mut moved = 0u64;
+        for shard in shards.flatten() {
+            let Ok(files) = std::fs::read_dir(shard.path()) else { continue };
+            for file in files.flatten() {
+                let Some(id) = file.file_name().to_str().map(str::to_string) else { continue };
+                if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    continue;
+                }
+                if !pg.exists(&id).map_err(pg_io)? {
+                    let mut writer = pg.writer(&id).map_err(pg_io)?;
+                    let mut f = std::fs::File::open(file.path())?;
+                    let mut buf = vec![0u8; CHUNK];
+                    loop {
+                        let n = f.read(&mut buf)?;
+                        if n == 0 {
+                            break;
+                        }
+                        writer.write(&buf[..n]).map_err(pg_io)?;
+                    }
+                    writer.finish().map_err(pg_io)?;
+                }
+                std::fs::remove_file(file.path())?;
+                moved += 1;
+            }
+        }
+        if moved > 0 {
+            tracing::info!(blobs = moved, "moved object bytes from the data dir into PostgreSQL");
+        }
+        Ok(())
     }
 
     /// Use `root` as [`Blobs::open`] left it, without clearing `tmp/` (for a second user of
@@ -153,7 +239,7 @@ impl Blobs {
     pub fn attach(root: &Path) -> io::Result<Blobs> {
         std::fs::create_dir_all(root.join("data"))?;
         std::fs::create_dir_all(root.join("tmp"))?;
-        Ok(Blobs { root: root.to_path_buf() })
+        Ok(Blobs { root: root.to_path_buf(), pg: None })
     }
 
     /// Write `data` into a new blob durably, from a blocking thread: the same steps as
@@ -161,6 +247,12 @@ impl Blobs {
     pub fn write_bytes(&self, data: &[u8]) -> io::Result<Written> {
         use std::io::Write as _;
         let id = new_blob_id();
+        if let Some(pg) = &self.pg {
+            let mut writer = pg.writer(&id).map_err(pg_io)?;
+            writer.write(data).map_err(pg_io)?;
+            writer.finish().map_err(pg_io)?;
+            return Ok(Written { blob: id, size: data.len() as u64, md5: Md5::digest(data).into() });
+        }
         let tmp_path = self.root.join("tmp").join(&id);
         let mut guard = TempGuard { path: Some(tmp_path.clone()) };
         let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp_path)?;
@@ -190,26 +282,18 @@ impl Blobs {
         E: std::fmt::Display,
     {
         let id = new_blob_id();
+        if let Some(pg) = &self.pg {
+            return write_pg(pg, id, body, expected).await;
+        }
         let tmp_path = self.root.join("tmp").join(&id);
         let mut guard = TempGuard { path: Some(tmp_path.clone()) };
         let file = tokio::fs::OpenOptions::new().write(true).create_new(true).open(&tmp_path).await?;
         let mut out = tokio::io::BufWriter::with_capacity(WRITE_BUFFER, file);
-        let mut md5 = Md5::new();
-        let mut size: u64 = 0;
+        let mut check = BodyCheck::new(expected);
         while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| WriteError::Body(e.to_string()))?;
-            md5.update(&chunk);
-            size += chunk.len() as u64;
-            if expected.is_some_and(|n| size > n) {
-                return Err(WriteError::Length { expected: expected.unwrap_or(0), got: size });
-            }
-            out.write_all(&chunk).await?;
+            out.write_all(&check.take(chunk)?).await?;
         }
-        if let Some(n) = expected {
-            if size != n {
-                return Err(WriteError::Length { expected: n, got: size });
-            }
-        }
+        let (size, md5) = check.finish()?;
         out.flush().await?;
         let file = out.into_inner();
         file.sync_all().await?;
@@ -224,7 +308,7 @@ impl Blobs {
         .await
         .map_err(|e| io::Error::other(e.to_string()))??;
         guard.path = None;
-        Ok(Written { blob: id, size, md5: md5.finalize().into() })
+        Ok(Written { blob: id, size, md5 })
     }
 
     /// Concatenate `segments[range]`-style copy of an existing object into a new blob.
@@ -238,6 +322,14 @@ impl Blobs {
     /// [`PINNED_SEGMENTS`] of them) so that a concurrent overwrite cannot take them away; see
     /// [`Pinned`]. `NotFound` ([`is_gone`]) means the record is stale: read it again.
     pub fn pin(&self, segments: &[Segment], offset: u64, len: u64) -> io::Result<Pinned> {
+        if let Some(pg) = &self.pg {
+            let mut snapshot = pg.snapshot().map_err(pg_io)?;
+            let wanted: Vec<&str> = overlapping(segments, offset, len).map(|s| s.blob.as_str()).collect();
+            if !snapshot.all_present(&wanted).map_err(pg_io)? {
+                return Err(io::Error::new(io::ErrorKind::NotFound, "a blob of the record is gone"));
+            }
+            return Ok(Pinned { files: Vec::new(), snapshot: Some(snapshot) });
+        }
         let mut files = Vec::with_capacity(segments.len().min(PINNED_SEGMENTS));
         let (mut at, end) = (0u64, offset.saturating_add(len));
         let mut opened = 0;
@@ -251,7 +343,7 @@ impl Blobs {
                 files.push(None);
             }
         }
-        Ok(Pinned { files })
+        Ok(Pinned { files, snapshot: None })
     }
 
     /// After an object record's commit: on success drop the blobs of the object it replaced,
@@ -280,6 +372,13 @@ impl Blobs {
     /// before the backup's database snapshot, and the records were dropped before this call, so
     /// a blob the snapshot names is either still in `data/` or here.
     pub fn remove(&self, ids: impl IntoIterator<Item = String>) {
+        if let Some(pg) = &self.pg {
+            let ids: Vec<String> = ids.into_iter().collect();
+            if let Err(e) = pg.remove(&ids) {
+                tracing::warn!(blobs = ids.len(), error = %e, "could not remove blobs");
+            }
+            return;
+        }
         let retain = self.root.join(BACKUP_LOCK).exists();
         for id in ids {
             let result = if retain {
@@ -299,6 +398,21 @@ impl Blobs {
     /// Read `len` bytes from `offset` of the concatenation of `segments` into memory (small
     /// objects). `pinned` is [`Blobs::pin`] of the range, or [`Pinned::none`].
     pub fn read_small(&self, segments: &[Segment], mut pinned: Pinned, offset: u64, len: u64) -> io::Result<Bytes> {
+        if let Some(pg) = &self.pg {
+            let mut snapshot = match pinned.snapshot.take() {
+                Some(s) => s,
+                None => pg.snapshot().map_err(pg_io)?,
+            };
+            let mut out = BytesMut::with_capacity(usize::try_from(len).unwrap_or(0));
+            for (seg, skip, take) in ranges(segments, offset, len) {
+                let take = usize::try_from(take).map_err(io::Error::other)?;
+                out.extend_from_slice(&snapshot.read(&seg.blob, skip, take).map_err(pg_io)?);
+            }
+            if out.len() as u64 != len {
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "blob shorter than its record"));
+            }
+            return Ok(out.freeze());
+        }
         let mut out = BytesMut::with_capacity(usize::try_from(len).unwrap_or(0));
         let mut skip = offset;
         let mut left = len;
@@ -333,8 +447,13 @@ impl Blobs {
     /// A stream of `len` bytes from `offset` of the concatenation of `segments`.
     /// `pinned` is [`Blobs::pin`] of the range, or [`Pinned::none`].
     pub fn read_stream(&self, segments: Vec<Segment>, pinned: Pinned, offset: u64, len: u64) -> io::Result<BlobStream> {
+        let pg = self.pg.clone();
+        let mut pinned = pinned;
+        let snapshot = pinned.snapshot.take();
         Ok(BlobStream {
             blobs: self.clone(),
+            pg,
+            snapshot,
             segments,
             pinned,
             index: 0,
@@ -342,6 +461,73 @@ impl Blobs {
             left: len,
             state: StreamState::Idle(None),
         })
+    }
+}
+
+/// The segments holding bytes `offset..offset + len` of their concatenation.
+fn overlapping(segments: &[Segment], offset: u64, len: u64) -> impl Iterator<Item = &Segment> {
+    ranges(segments, offset, len).map(|(seg, _, _)| seg)
+}
+
+/// For bytes `offset..offset + len` of the concatenation of `segments`: each segment holding
+/// some, with where they start in it and how many.
+fn ranges(segments: &[Segment], offset: u64, len: u64) -> impl Iterator<Item = (&Segment, u64, u64)> {
+    let end = offset.saturating_add(len);
+    let mut at = 0u64;
+    segments.iter().filter_map(move |seg| {
+        let (start, stop) = (at, at + seg.size);
+        at = stop;
+        let (from, to) = (start.max(offset), stop.min(end));
+        (from < to).then(|| (seg, from - start, to - from))
+    })
+}
+
+/// [`Blobs::write`] into PostgreSQL: every chunk in one transaction, committed once the body
+/// has its announced length; any failure before rolls it back (no row stays).
+async fn write_pg<S, E>(pg: &PgBlobs, id: String, mut body: S, expected: Option<u64>) -> Result<Written, WriteError>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let mut writer = pg.writer(&id).map_err(pg_io)?;
+    let mut check = BodyCheck::new(expected);
+    while let Some(chunk) = body.next().await {
+        writer.write(&check.take(chunk)?).map_err(pg_io)?;
+    }
+    let (size, md5) = check.finish()?;
+    writer.finish().map_err(pg_io)?;
+    Ok(Written { blob: id, size, md5 })
+}
+
+/// A request body on its way into a blob: its MD5, and its length against the announced one.
+struct BodyCheck {
+    md5: Md5,
+    size: u64,
+    expected: Option<u64>,
+}
+
+impl BodyCheck {
+    fn new(expected: Option<u64>) -> BodyCheck {
+        BodyCheck { md5: Md5::new(), size: 0, expected }
+    }
+
+    /// The next piece of the body, counted (an error once it is longer than announced).
+    fn take<E: std::fmt::Display>(&mut self, chunk: Result<Bytes, E>) -> Result<Bytes, WriteError> {
+        let chunk = chunk.map_err(|e| WriteError::Body(e.to_string()))?;
+        self.md5.update(&chunk);
+        self.size += chunk.len() as u64;
+        match self.expected {
+            Some(n) if self.size > n => Err(WriteError::Length { expected: n, got: self.size }),
+            _ => Ok(chunk),
+        }
+    }
+
+    /// The body's length and MD5, once it ended with its announced length.
+    fn finish(self) -> Result<(u64, [u8; 16]), WriteError> {
+        match self.expected {
+            Some(n) if self.size != n => Err(WriteError::Length { expected: n, got: self.size }),
+            _ => Ok((self.size, self.md5.finalize().into())),
+        }
     }
 }
 
@@ -357,15 +543,38 @@ fn sync_dir(_dir: &Path) -> io::Result<()> {
 
 type ReadFuture = Pin<Box<dyn std::future::Future<Output = io::Result<(Bytes, ReadState)>> + Send + Sync>>;
 
-/// Where a stream is inside one segment file.
+/// Where a stream is inside one segment.
 struct ReadState {
-    file: std::fs::File,
+    source: Source,
     remaining_in_segment: u64,
 }
 
-/// Streams bytes out of a list of segments, one blocking read of up to 64 KiB at a time.
+/// What a stream reads a segment from.
+enum Source {
+    /// The segment's file, at the next byte to read.
+    File(std::fs::File),
+    /// The segment's blob in PostgreSQL, through the stream's snapshot.
+    Pg { snapshot: Box<BlobSnapshot>, blob: String, at: u64 },
+}
+
+/// The next segment to open: its file (pinned) or path, its blob, where to start, how much.
+struct Open {
+    file: Option<std::fs::File>,
+    path: PathBuf,
+    blob: String,
+    skip: u64,
+    remaining: u64,
+    snapshot: Option<BlobSnapshot>,
+}
+
+/// Streams bytes out of a list of segments, one blocking read at a time (up to 64 KiB of a
+/// file; on PostgreSQL, up to the end of the current 1 MiB chunk).
 pub struct BlobStream {
     blobs: Blobs,
+    pg: Option<PgBlobs>,
+    /// The PostgreSQL snapshot the stream reads in (from [`Blobs::pin`], else taken at the first
+    /// read), while no read holds it.
+    snapshot: Option<BlobSnapshot>,
     segments: Vec<Segment>,
     pinned: Pinned,
     index: usize,
@@ -386,53 +595,89 @@ impl BlobStream {
     }
 
     fn next_read(&mut self, state: Option<ReadState>) -> ReadFuture {
-        let want = self.left.min(READ_CHUNK as u64);
         let open = match state {
             Some(s) if s.remaining_in_segment > 0 => Ok(s),
-            _ => loop {
-                let Some(seg) = self.segments.get(self.index) else {
-                    return Box::pin(async {
-                        Err(io::Error::new(io::ErrorKind::UnexpectedEof, "blob shorter than its record"))
-                    });
-                };
-                let index = self.index;
-                self.index += 1;
-                if self.skip >= seg.size {
-                    self.skip -= seg.size;
-                    continue;
+            parked => {
+                if let Some(ReadState { source: Source::Pg { snapshot, .. }, .. }) = parked {
+                    self.snapshot = Some(*snapshot);
                 }
-                let file = self.pinned.take(index).ok_or_else(|| self.blobs.path(&seg.blob));
-                let skip = self.skip;
-                let remaining = seg.size - skip;
-                self.skip = 0;
-                break Err((file, skip, remaining));
-            },
-        };
-        Box::pin(async move {
-            tokio::task::spawn_blocking(move || -> io::Result<(Bytes, ReadState)> {
-                let mut state = match open {
-                    Ok(s) => s,
-                    Err((file, skip, remaining)) => {
-                        let mut file = match file {
-                            Ok(f) => f,
-                            Err(path) => std::fs::File::open(path)?,
-                        };
-                        if skip > 0 {
-                            file.seek(SeekFrom::Start(skip))?;
-                        }
-                        ReadState { file, remaining_in_segment: remaining }
+                loop {
+                    let Some(seg) = self.segments.get(self.index) else {
+                        return Box::pin(async {
+                            Err(io::Error::new(io::ErrorKind::UnexpectedEof, "blob shorter than its record"))
+                        });
+                    };
+                    let index = self.index;
+                    self.index += 1;
+                    if self.skip >= seg.size {
+                        self.skip -= seg.size;
+                        continue;
                     }
-                };
-                let n = want.min(state.remaining_in_segment);
-                let mut buf = BytesMut::zeroed(usize::try_from(n).map_err(io::Error::other)?);
-                state.file.read_exact(&mut buf)?;
-                state.remaining_in_segment -= n;
-                Ok((buf.freeze(), state))
-            })
-            .await
-            .map_err(|e| io::Error::other(e.to_string()))?
-        })
+                    let open = Open {
+                        file: self.pinned.take(index),
+                        path: self.blobs.path(&seg.blob),
+                        blob: seg.blob.clone(),
+                        skip: self.skip,
+                        remaining: seg.size - self.skip,
+                        snapshot: self.snapshot.take(),
+                    };
+                    self.skip = 0;
+                    break Err(open);
+                }
+            }
+        };
+        let (pg, left) = (self.pg.clone(), self.left);
+        let read = tokio::task::spawn_blocking(move || -> io::Result<(Bytes, ReadState)> {
+            let mut state = match open {
+                Ok(s) => s,
+                Err(o) => open_segment(pg.as_ref(), o)?,
+            };
+            let bytes = match &mut state.source {
+                Source::File(file) => {
+                    let n = left.min(READ_CHUNK as u64).min(state.remaining_in_segment);
+                    let mut buf = BytesMut::zeroed(usize::try_from(n).map_err(io::Error::other)?);
+                    file.read_exact(&mut buf)?;
+                    buf.freeze()
+                }
+                Source::Pg { snapshot, blob, at } => {
+                    let to_chunk_end = CHUNK as u64 - *at % CHUNK as u64;
+                    let n = left.min(to_chunk_end).min(state.remaining_in_segment);
+                    let n = usize::try_from(n).map_err(io::Error::other)?;
+                    let bytes = Bytes::from(snapshot.read(blob, *at, n).map_err(pg_io)?);
+                    *at += n as u64;
+                    bytes
+                }
+            };
+            state.remaining_in_segment -= bytes.len() as u64;
+            Ok((bytes, state))
+        });
+        Box::pin(async move { read.await.map_err(|e| io::Error::other(e.to_string()))? })
     }
+}
+
+/// Start reading a segment (on a blocking thread): open and seek its file, or take the
+/// PostgreSQL snapshot the stream reads in.
+fn open_segment(pg: Option<&PgBlobs>, o: Open) -> io::Result<ReadState> {
+    let source = match pg {
+        Some(pg) => {
+            let snapshot = match o.snapshot {
+                Some(s) => s,
+                None => pg.snapshot().map_err(pg_io)?,
+            };
+            Source::Pg { snapshot: Box::new(snapshot), blob: o.blob, at: o.skip }
+        }
+        None => {
+            let mut file = match o.file {
+                Some(f) => f,
+                None => std::fs::File::open(o.path)?,
+            };
+            if o.skip > 0 {
+                file.seek(SeekFrom::Start(o.skip))?;
+            }
+            Source::File(file)
+        }
+    };
+    Ok(ReadState { source, remaining_in_segment: o.remaining })
 }
 
 /// The error type `s3s` streams carry.

@@ -320,7 +320,8 @@ fn check_bucket_policy(doc: &str, bucket: &str) -> S3Result<()> {
 impl Backend {
     /// The operations over `services`, bytes under `root`.
     pub fn open(services: Arc<Services>, root: &Path) -> std::io::Result<Backend> {
-        Ok(Backend { services, blobs: Blobs::open(root)? })
+        let blobs = Blobs::open_for(services.store.as_ref(), root)?;
+        Ok(Backend { services, blobs })
     }
 
     fn read_bucket(&self, name: &str) -> S3Result<Option<BucketRecord>> {

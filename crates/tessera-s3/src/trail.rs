@@ -53,7 +53,8 @@ impl TrailBuckets {
     /// Over the S3 records in `store` and the blob directory `root` (`DIR/s3`), which the S3
     /// endpoint of the same server also uses.
     pub fn open(store: Arc<dyn Store>, clock: Arc<dyn Clock>, root: &Path) -> io::Result<TrailBuckets> {
-        Ok(TrailBuckets { store, clock, blobs: Blobs::attach(root)? })
+        let blobs = Blobs::attach_for(store.as_ref(), root)?;
+        Ok(TrailBuckets { store, clock, blobs })
     }
 
     fn bucket(&self, name: &str) -> io::Result<Option<BucketRecord>> {

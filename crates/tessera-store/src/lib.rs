@@ -8,6 +8,8 @@
 //! [`secrets::SecretBox`] seals secrets at rest.
 
 #[cfg(feature = "postgres")]
+pub mod pgblobs;
+#[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod secrets;
 pub mod sqlite;
@@ -75,6 +77,13 @@ pub trait Store: Send + Sync + 'static {
     /// A number that changes whenever a write transaction commits (through this handle or, for
     /// a shared backend, any other). Caches of decoded records are exact when keyed on it.
     fn generation(&self) -> u64;
+    /// This store as the PostgreSQL backend, when it is one (S3 then keeps object bytes in the
+    /// same database, [`postgres::PostgresStore::blobs`], so that every server sharing it serves
+    /// every object).
+    #[cfg(feature = "postgres")]
+    fn as_postgres(&self) -> Option<&postgres::PostgresStore> {
+        None
+    }
 }
 
 /// Run `f` in a write transaction: commit when it returns `Ok`, roll back otherwise.

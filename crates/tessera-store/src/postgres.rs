@@ -18,9 +18,10 @@ use ::postgres::{Client, Config, NoTls, Statement};
 use crate::{ReadTxn, Row, Store, StoreError, WriteTxn};
 
 /// Schema migrations, applied in order; `tessera_migrations` records each one that has run.
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "key-value tables and the commit generation",
-    "CREATE TABLE tessera_kv (
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "key-value tables and the commit generation",
+        "CREATE TABLE tessera_kv (
          t text COLLATE \"C\" NOT NULL,
          k bytea NOT NULL,
          v bytea NOT NULL,
@@ -31,7 +32,18 @@ const MIGRATIONS: &[(&str, &str)] = &[(
          g bigint NOT NULL
      );
      INSERT INTO tessera_generation (id, g) VALUES (true, 1);",
-)];
+    ),
+    (
+        "S3 object bytes in 1 MiB chunks (crate::pgblobs)",
+        "CREATE TABLE tessera_blob_chunks (
+             blob text COLLATE \"C\" NOT NULL,
+             n integer NOT NULL,
+             data bytea NOT NULL,
+             PRIMARY KEY (blob, n)
+         );
+         ALTER TABLE tessera_blob_chunks ALTER COLUMN data SET STORAGE EXTERNAL;",
+    ),
+];
 
 /// Most read connections open at once (the writer has its own).
 const MAX_READERS: usize = 16;
@@ -56,7 +68,7 @@ const GENERATION: &str = "SELECT g FROM tessera_generation";
 const BEGIN_WRITE: &str = "BEGIN ISOLATION LEVEL READ COMMITTED; UPDATE tessera_generation SET g = g + 1";
 const BEGIN_READ: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
 
-fn be(e: ::postgres::Error) -> StoreError {
+pub(crate) fn be(e: ::postgres::Error) -> StoreError {
     if let Some(db) = e.as_db_error() {
         return StoreError::Backend(format!("postgres {} {}: {}", db.severity(), db.code().code(), db.message()));
     }
@@ -125,7 +137,7 @@ struct Conn {
 }
 
 /// Connect and configure a session: durable commits, the schema, the write-lock timeout.
-fn connect(config: &Config, schema: Option<&str>) -> Result<Client, StoreError> {
+pub(crate) fn connect(config: &Config, schema: Option<&str>) -> Result<Client, StoreError> {
     let mut client = config.connect(NoTls).map_err(be)?;
     let mut setup = format!(
         "SET synchronous_commit = on; SET lock_timeout = '{}s'; SET default_transaction_isolation = 'read committed';",
@@ -196,6 +208,33 @@ impl Conn {
     }
 }
 
+/// A session on the database of a store URL, configured as the store's own (durable commits,
+/// its `schema=NAME` as the search path), for tables other crates keep beside the store's.
+pub fn connect_url(url: &str) -> Result<Client, StoreError> {
+    let (config, schema) = configure(url)?;
+    connect(&config, schema.as_deref())
+}
+
+/// Run `f`, which blocks on a PostgreSQL client, from any thread (see `blocking`): for other
+/// crates' clients of [`connect_url`].
+pub fn off_async<R>(f: impl FnOnce() -> R) -> R {
+    blocking(f)
+}
+
+/// The connection settings of a store URL (a 10 s connect timeout and the application name
+/// `tessera` unless it sets them) and the schema it names.
+fn configure(url: &str) -> Result<(Config, Option<String>), StoreError> {
+    let (url, schema) = split_schema(url)?;
+    let mut config = Config::from_str(&url).map_err(be)?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(Duration::from_secs(10));
+    }
+    if config.get_application_name().is_none() {
+        config.application_name("tessera");
+    }
+    Ok((config, schema))
+}
+
 /// Apply missing migrations, under a transaction-scoped advisory lock so that servers starting
 /// together do not race. Creates the schema first when the URL names one that does not exist.
 fn migrate(client: &mut Client, schema: Option<&str>) -> Result<(), StoreError> {
@@ -263,22 +302,63 @@ fn migrate(client: &mut Client, schema: Option<&str>) -> Result<(), StoreError> 
 /// (the S3 front end reads the store inline in its handlers) that would panic with "Cannot start
 /// a runtime from within a runtime", so there the worker first hands its other tasks to another
 /// thread (`block_in_place`); on a blocking-pool or plain thread `f` just runs.
-fn blocking<R>(f: impl FnOnce() -> R) -> R {
+pub(crate) fn blocking<R>(f: impl FnOnce() -> R) -> R {
     match tokio::runtime::Handle::try_current() {
         Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
         _ => f(),
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock cannot leave the database inconsistent (transactions roll back).
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-struct Pool {
-    idle: Vec<Conn>,
-    /// Read connections open, idle or leased.
-    open: usize,
+/// A bounded set of connections: the idle ones, and how many are open (idle or leased).
+pub(crate) struct Pool<C> {
+    pub(crate) idle: Vec<C>,
+    pub(crate) open: usize,
+}
+
+impl<C> Pool<C> {
+    pub(crate) fn new() -> Pool<C> {
+        Pool { idle: Vec::new(), open: 0 }
+    }
+}
+
+/// A connection of `pool`: an idle one, a new one (`open`) while fewer than `max` are open, or
+/// the next one freed (`freed` is notified), waiting at most [`WAIT`]. `what` names the pool in
+/// the error.
+pub(crate) fn take_connection<C>(
+    pool: &Mutex<Pool<C>>,
+    freed: &Condvar,
+    max: usize,
+    what: &str,
+    open: impl FnOnce() -> Result<C, StoreError>,
+) -> Result<C, StoreError> {
+    let deadline = Instant::now() + WAIT;
+    let mut guard = lock(pool);
+    loop {
+        if let Some(conn) = guard.idle.pop() {
+            return Ok(conn);
+        }
+        if guard.open < max {
+            guard.open += 1;
+            drop(guard);
+            return open().inspect_err(|_| {
+                lock(pool).open -= 1;
+                freed.notify_one();
+            });
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(StoreError::Backend(format!(
+                "no PostgreSQL {what} connection became free within {}s",
+                WAIT.as_secs()
+            )));
+        }
+        guard = freed.wait_timeout(guard, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
+    }
 }
 
 /// PostgreSQL-backed [`Store`].
@@ -287,7 +367,7 @@ pub struct PostgresStore {
     schema: Option<String>,
     /// The connection write transactions run on (reconnected when it breaks).
     writer: Mutex<Option<Conn>>,
-    readers: Mutex<Pool>,
+    readers: Mutex<Pool<Conn>>,
     reader_freed: Condvar,
     unknown_generation: AtomicU64,
 }
@@ -309,14 +389,7 @@ impl PostgresStore {
     /// parameter in a URL puts the tables in that schema, created when missing; otherwise they
     /// go in the connection's `search_path` (normally `public`).
     pub fn open(url: &str) -> Result<Self, StoreError> {
-        let (url, schema) = split_schema(url)?;
-        let mut config = Config::from_str(&url).map_err(be)?;
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(Duration::from_secs(10));
-        }
-        if config.get_application_name().is_none() {
-            config.application_name("tessera");
-        }
+        let (config, schema) = configure(url)?;
         let mut client = connect(&config, schema.as_deref())?;
         migrate(&mut client, schema.as_deref())?;
         let writer = Conn::prepare(client)?;
@@ -324,7 +397,7 @@ impl PostgresStore {
             config,
             schema,
             writer: Mutex::new(Some(writer)),
-            readers: Mutex::new(Pool { idle: Vec::new(), open: 0 }),
+            readers: Mutex::new(Pool::new()),
             reader_freed: Condvar::new(),
             unknown_generation: AtomicU64::new(UNKNOWN_GENERATION_BASE),
         })
@@ -335,36 +408,19 @@ impl PostgresStore {
         self.schema.as_deref()
     }
 
+    /// S3 object bytes in this database, beside the tables ([`crate::pgblobs`]), on connections of
+    /// their own.
+    pub fn blobs(&self) -> crate::pgblobs::PgBlobs {
+        crate::pgblobs::PgBlobs::new(self.config.clone(), self.schema.clone())
+    }
+
     /// A read connection: an idle one, a new one while fewer than [`MAX_READERS`] are open, or
     /// the next one freed (waiting at most [`WAIT`]).
     fn lease(&self) -> Result<Lease<'_>, StoreError> {
-        let deadline = Instant::now() + WAIT;
-        let mut pool = lock(&self.readers);
-        loop {
-            if let Some(conn) = pool.idle.pop() {
-                return Ok(Lease { conn: Some(conn), broken: false, store: self });
-            }
-            if pool.open < MAX_READERS {
-                pool.open += 1;
-                drop(pool);
-                return match Conn::open(&self.config, self.schema.as_deref()) {
-                    Ok(conn) => Ok(Lease { conn: Some(conn), broken: false, store: self }),
-                    Err(e) => {
-                        lock(&self.readers).open -= 1;
-                        self.reader_freed.notify_one();
-                        Err(e)
-                    }
-                };
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(StoreError::Backend(format!(
-                    "no PostgreSQL read connection became free within {}s",
-                    WAIT.as_secs()
-                )));
-            }
-            pool = self.reader_freed.wait_timeout(pool, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
-        }
+        let conn = take_connection(&self.readers, &self.reader_freed, MAX_READERS, "read", || {
+            Conn::open(&self.config, self.schema.as_deref())
+        })?;
+        Ok(Lease { conn: Some(conn), broken: false, store: self })
     }
 
     /// Run `f` on a leased read connection. A pooled connection found closed (the server
@@ -621,6 +677,10 @@ impl Store for PostgresStore {
 
     fn backend_name(&self) -> &'static str {
         "postgres"
+    }
+
+    fn as_postgres(&self) -> Option<&PostgresStore> {
+        Some(self)
     }
 
     fn generation(&self) -> u64 {

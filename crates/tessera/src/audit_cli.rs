@@ -1,4 +1,4 @@
-//! The audit trail's command line: `serve` options and `tessera audit verify`.
+//! The audit trail's command line: `serve` options, `tessera audit verify` and `tessera audit import`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use tessera_audit::delivery::{Deliverer, DeliveryConfig, DeliveryHandle, TrailDelivery};
+use tessera_audit::postgres::PostgresAuditStore;
 use tessera_audit::sqlite::SqliteAuditStore;
 use tessera_audit::{AuditLimits, AuditStore};
 use tessera_services::Services;
@@ -64,11 +65,38 @@ pub enum AuditCommand {
         #[arg(long, env = "TESSERA_STORE_URL", hide_env_values = true, value_name = "URL", value_parser = crate::parse_store_url)]
         store_url: Option<String>,
     },
+    /// Ship the audit journal of a node that will not come back into the cluster's PostgreSQL
+    /// audit trail, so that every event it acknowledged is in LookupEvents and trails.
+    /// Idempotent: events already shipped (by the node itself or an earlier import) are skipped.
+    #[command(verbatim_doc_comment)]
+    Import {
+        /// The dead node's data dir, or its `audit.journal` directory (a copy will do).
+        #[arg(long, value_name = "DIR")]
+        journal: PathBuf,
+        /// The node's id; default: read from `node-id` in the data dir.
+        #[arg(long)]
+        node_id: Option<String>,
+        /// The cluster's PostgreSQL store.
+        #[arg(long, env = "TESSERA_STORE_URL", hide_env_values = true, value_name = "URL", value_parser = crate::parse_store_url)]
+        store_url: String,
+    },
 }
 
-/// Open DIR/audit.db with the data dir's key-encryption key.
-pub fn open_store(data_dir: &Path, kek: &[u8; 32], opts: &AuditOptions) -> anyhow::Result<Arc<SqliteAuditStore>> {
+/// Open the audit store with the data dir's key-encryption key: DIR/audit.db, or with a
+/// PostgreSQL store the cluster's audit tables there (events still pass through DIR/audit.journal).
+pub fn open_store(
+    data_dir: &Path,
+    store_url: Option<&str>,
+    kek: &[u8; 32],
+    opts: &AuditOptions,
+) -> anyhow::Result<Arc<dyn AuditStore>> {
     let limits = AuditLimits { retention_days: opts.audit_retention_days, max_events: opts.audit_max_events };
+    if let Some(url) = store_url {
+        let store = PostgresAuditStore::open(data_dir, url, SecretBox::new(kek), limits)
+            .context("opening the audit store (PostgreSQL)")?;
+        tracing::info!(node_id = %store.node_id(), "audit trail shared through PostgreSQL");
+        return Ok(Arc::new(store));
+    }
     let store = SqliteAuditStore::open(&data_dir.join("audit.db"), SecretBox::new(kek), limits)
         .context("opening the audit store (audit.db)")?;
     Ok(Arc::new(store))
@@ -107,6 +135,7 @@ pub fn run(command: AuditCommand) -> anyhow::Result<()> {
         AuditCommand::Verify { data_dir, trail, store_url } => {
             verify(&data_dir, trail.as_deref(), store_url.as_deref())?
         }
+        AuditCommand::Import { journal, node_id, store_url } => import(&journal, node_id.as_deref(), &store_url)?,
     };
     if code != ExitCode::SUCCESS {
         use std::io::Write;
@@ -120,8 +149,15 @@ fn verify(data_dir: &Path, trail: Option<&str>, store_url: Option<&str>) -> anyh
     let store = crate::server::open_existing_store(data_dir, store_url)?;
     let target = tessera_s3::TrailBuckets::open(store, Arc::new(tessera_services::SystemClock), &data_dir.join("s3"))
         .context("opening S3 storage")?;
-    let reports =
-        tessera_audit::verify::verify_data_dir(data_dir, &target, trail).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let reports = match store_url {
+        // A cluster: trails and keys are in PostgreSQL.
+        Some(url) => {
+            let (trails, keys) = tessera_audit::postgres::read_offline(url).map_err(|e| anyhow::anyhow!("{e}"))?;
+            tessera_audit::verify::verify_trails(&trails, &keys, &target, trail)
+        }
+        None => tessera_audit::verify::verify_data_dir(data_dir, &target, trail),
+    }
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     if reports.is_empty() {
         println!("No trails in {}.", data_dir.display());
         return Ok(ExitCode::SUCCESS);
@@ -163,6 +199,24 @@ fn verify(data_dir: &Path, trail: Option<&str>, store_url: Option<&str>) -> anyh
         println!();
     }
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn import(journal: &Path, node_id: Option<&str>, store_url: &str) -> anyhow::Result<ExitCode> {
+    let dir =
+        if journal.join("audit.journal").is_dir() { journal.join("audit.journal") } else { journal.to_path_buf() };
+    let node = match node_id {
+        Some(n) => n.to_string(),
+        None => tessera_audit::postgres::journal_node_id(&dir).map_err(|e| anyhow::anyhow!("{e}"))?,
+    };
+    let shipped =
+        tessera_audit::postgres::import_journal(&dir, &node, store_url).map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "Imported the audit journal of node {node} from {}: {} events read, {} new.",
+        dir.display(),
+        shipped.read,
+        shipped.inserted
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn invalid_suffix(n: usize, what: &str) -> String {

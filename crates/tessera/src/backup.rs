@@ -337,7 +337,7 @@ pub fn backup(req: &BackupRequest) -> anyhow::Result<BackupSummary> {
     if postgres {
         progress(
             "the store is PostgreSQL: this archive holds the data dir's files only; back the database up \
-             with pg_dump (docs/OPERATIONS.md)",
+             (records and S3 object bytes) with pg_dump (docs/OPERATIONS.md)",
         );
     } else {
         progress("snapshotting tessera.db");

@@ -147,7 +147,7 @@ fn open(data_dir: &Path, store_url: Option<&str>, audit: &crate::audit_cli::Audi
     };
     let secrets = SecretBox::new(&kek);
     check_master_key(store.as_ref(), &secrets, data_dir)?;
-    let audit = crate::audit_cli::open_store(data_dir, &kek, audit)?;
+    let audit = crate::audit_cli::open_store(data_dir, store_url, &kek, audit)?;
     Ok(Services::new(
         store,
         secrets,
