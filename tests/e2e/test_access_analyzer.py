@@ -368,3 +368,64 @@ def test_findings_on_postgres(tessera_factory, store_url):  # noqa: F811
     t.stop()
     t.start()
     assert [f["status"] for f in aa(t, t.root_creds).list_findings(analyzerArn=arn)["findings"]] == ["RESOLVED"]
+
+
+def test_validate_policy_in_access_analyzer_shape(tessera, member):
+    _, creds = member
+    client = aa(tessera, creds)
+    doc = '{\n  "Version": "2012-10-17",\n  "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjekt"], "Resource": "*"}]\n}'
+    found = client.validate_policy(policyDocument=doc, policyType="IDENTITY_POLICY")["findings"]
+    [bad] = [f for f in found if f["findingType"] == "ERROR"]
+    assert bad["issueCode"] == "INVALID_ACTION" and "s3:GetObjekt" in bad["findingDetails"]
+    assert bad["learnMoreLink"].startswith("https://docs.aws.amazon.com/IAM/latest/UserGuide/access-analyzer-reference-policy-checks.html#")
+    [loc] = bad["locations"]
+    assert loc["path"] == [{"key": "Statement"}, {"index": 0}, {"key": "Action"}, {"index": 1}]
+    start, end = loc["span"]["start"], loc["span"]["end"]
+    assert doc[start["offset"]:end["offset"]] == '"s3:GetObjekt"' and start["line"] == 3
+
+    clean = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}]})
+    assert [f for f in client.validate_policy(policyDocument=clean, policyType="IDENTITY_POLICY")["findings"] if f["findingType"] == "ERROR"] == []
+    broken = client.validate_policy(policyDocument="{not json", policyType="IDENTITY_POLICY")["findings"]
+    assert [f["issueCode"] for f in broken] == ["JSON_SYNTAX_ERROR"]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        client.validate_policy(policyDocument=clean, policyType="SESSION_POLICY")
+    assert error_of(e) == "ValidationException"
+
+
+def test_custom_policy_checks(tessera, member):
+    _, creds = member
+    client = aa(tessera, creds)
+    public = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "Pub", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}]})
+    private = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": OUTSIDE}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}]})
+    r = client.check_no_public_access(policyDocument=public, resourceType="AWS::S3::Bucket")
+    assert r["result"] == "FAIL" and r["reasons"][0]["statementIndex"] == 0 and r["reasons"][0]["statementId"] == "Pub"
+    assert client.check_no_public_access(policyDocument=private, resourceType="AWS::S3::Bucket")["result"] == "PASS"
+    assert client.check_no_public_access(policyDocument=trust("*"), resourceType="AWS::IAM::AssumeRolePolicyDocument")["result"] == "FAIL"
+    assert client.check_no_public_access(policyDocument=trust(OUTSIDE), resourceType="AWS::IAM::AssumeRolePolicyDocument")["result"] == "PASS"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        client.check_no_public_access(policyDocument=public, resourceType="AWS::KMS::Key")
+    assert error_of(e) == "NotImplemented"
+
+    identity = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:Get*", "Resource": "arn:aws:s3:::b/*"},
+        {"Effect": "Deny", "Action": "s3:GetObjectAcl", "Resource": "*"}]})
+    grants = lambda **access: client.check_access_not_granted(  # noqa: E731
+        policyDocument=identity, policyType="IDENTITY_POLICY", access=[access])["result"]
+    assert grants(actions=["s3:GetObject"]) == "FAIL"
+    assert grants(actions=["s3:GetObjectAcl"]) == "PASS", "denied explicitly"
+    assert grants(actions=["s3:PutObject"]) == "PASS"
+    assert grants(actions=["s3:GetObject"], resources=["arn:aws:s3:::other/*"]) == "PASS"
+    assert grants(resources=["arn:aws:s3:::b/*"]) == "FAIL"
+
+    narrower = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/reports/*"}]})
+    broader = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "arn:aws:s3:::b/*"}]})
+    new_access = lambda new, old, ty="IDENTITY_POLICY": client.check_no_new_access(  # noqa: E731
+        newPolicyDocument=new, existingPolicyDocument=old, policyType=ty)["result"]
+    assert new_access(narrower, identity) == "PASS"
+    assert new_access(broader, identity) == "FAIL"
+    assert new_access(public, private, "RESOURCE_POLICY") == "FAIL"
+    assert new_access(private, public, "RESOURCE_POLICY") == "PASS"

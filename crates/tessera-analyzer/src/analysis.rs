@@ -98,6 +98,8 @@ pub struct Candidate {
     pub condition: BTreeMap<String, String>,
     pub is_public: bool,
     pub sources: Vec<String>,
+    /// The indexes of the policy statements that allow it.
+    pub statements: BTreeSet<usize>,
 }
 
 /// The zone of trust of an analyzer: its account, or every account of its organization.
@@ -193,29 +195,30 @@ fn bucket_findings(
             condition: BTreeMap::new(),
             is_public,
             sources: vec!["BUCKET_ACL".to_string()],
+            statements: BTreeSet::new(),
         });
     }
     Ok(out)
 }
 
 /// The resource a policy is attached to.
-struct Resource<'a> {
-    arn: &'a str,
-    owner: &'a str,
-    resource_type: &'static str,
+pub(crate) struct Resource<'a> {
+    pub arn: &'a str,
+    pub owner: &'a str,
+    pub resource_type: &'static str,
 }
 
 /// One outside caller to ask the engine about.
-struct Probe {
+pub(crate) struct Probe {
     /// The principal as a finding shows it.
-    shown: BTreeMap<String, String>,
-    principal: Principal,
-    context: Context,
-    is_public: bool,
+    pub shown: BTreeMap<String, String>,
+    pub principal: Principal,
+    pub context: Context,
+    pub is_public: bool,
 }
 
 /// The findings a resource policy gives: one per outside principal it allows.
-fn policy_findings(
+pub(crate) fn policy_findings(
     r: &(impl ReadTxn + ?Sized),
     zone: &BTreeSet<String>,
     zone_org: Option<&str>,
@@ -241,6 +244,7 @@ fn policy_findings(
     for probe in probes(r, zone, zone_org, &statements) {
         let mut allowed = BTreeSet::new();
         let mut condition = BTreeMap::new();
+        let mut allowing = BTreeSet::new();
         let set = PolicySet {
             identity: if probe.principal.has_identity_side() { vec![&allow_all] } else { Vec::new() },
             resource: Some(&policy),
@@ -259,6 +263,7 @@ fn policy_findings(
             if d.is_allowed() {
                 allowed.insert(action.to_string());
                 for m in d.matched.iter().filter(|m| m.policy_type == ty) {
+                    allowing.insert(m.statement_index);
                     if let Some(c) = reported.get(&m.statement_index) {
                         condition.extend(c.clone());
                     }
@@ -289,13 +294,14 @@ fn policy_findings(
             condition,
             is_public: probe.is_public,
             sources: vec!["POLICY".to_string()],
+            statements: allowing,
         });
     }
     out
 }
 
 /// The statements of a policy document (one object or a list).
-fn statements(doc: &Value) -> Vec<Value> {
+pub(crate) fn statements(doc: &Value) -> Vec<Value> {
     match doc.get("Statement") {
         Some(Value::Array(a)) => a.clone(),
         Some(o @ Value::Object(_)) => vec![o.clone()],
@@ -304,7 +310,7 @@ fn statements(doc: &Value) -> Vec<Value> {
 }
 
 /// Strings of a value that is a string or a list of strings.
-fn strings(v: &Value) -> Vec<String> {
+pub(crate) fn strings(v: &Value) -> Vec<String> {
     match v {
         Value::String(s) => vec![s.clone()],
         Value::Array(a) => a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect(),
@@ -328,7 +334,7 @@ fn object_resources(statements: &[Value], bucket_arn: &str) -> Vec<String> {
 /// The document with every condition on a caller-supplied key taken out of its `Allow`
 /// statements, and the conditions of each `Allow` statement as a finding reports them, by
 /// statement index (key → values joined by `,`).
-fn relax(doc: &Value) -> (Value, BTreeMap<usize, BTreeMap<String, String>>) {
+pub(crate) fn relax(doc: &Value) -> (Value, BTreeMap<usize, BTreeMap<String, String>>) {
     let mut removed = BTreeMap::new();
     let mut doc = doc.clone();
     let single = doc.get("Statement").is_some_and(Value::is_object);
@@ -371,7 +377,7 @@ fn relax(doc: &Value) -> (Value, BTreeMap<usize, BTreeMap<String, String>>) {
 /// The outside callers a policy's `Allow` statements name. `*` (and `NotPrincipal`) is the
 /// public, asked as a caller from an unknown account, and as a caller from each account or
 /// organization an identity condition names.
-fn probes(
+pub(crate) fn probes(
     r: &(impl ReadTxn + ?Sized),
     zone: &BTreeSet<String>,
     zone_org: Option<&str>,
@@ -485,7 +491,7 @@ fn probe(
 }
 
 /// The identity keys of a caller.
-fn identity_context(p: &Principal, mut context: Context) -> Context {
+pub(crate) fn identity_context(p: &Principal, mut context: Context) -> Context {
     if !p.account.is_empty() {
         context.insert_one("aws:PrincipalAccount", p.account.clone());
     }
@@ -508,7 +514,7 @@ fn identity_context(p: &Principal, mut context: Context) -> Context {
 
 /// A caller of `account` granted whatever its account allows: an IAM user (the root user
 /// cannot assume roles, so it would not stand for the account in a trust policy).
-fn root(account: &str) -> Principal {
+pub(crate) fn root(account: &str) -> Principal {
     Principal {
         arn: format!("arn:aws:iam::{account}:user/access-analyzer-probe"),
         account: account.to_string(),
@@ -541,6 +547,22 @@ fn principal_of(value: &str, account: &str) -> Option<Principal> {
         });
     }
     Principal::from_arn(value)
+}
+
+/// A store that holds nothing: policies checked on their own (`CheckNoPublicAccess`, ...) know
+/// no accounts or organizations.
+pub(crate) struct NoStore;
+
+impl ReadTxn for NoStore {
+    fn get(&self, _: &str, _: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(None)
+    }
+    fn scan(&self, _: &str, _: &str, _: Option<&str>, _: usize) -> Result<Vec<tessera_store::Row>, StoreError> {
+        Ok(Vec::new())
+    }
+    fn count(&self, _: &str, _: &str) -> Result<u64, StoreError> {
+        Ok(0)
+    }
 }
 
 #[cfg(test)]
@@ -579,26 +601,11 @@ mod tests {
 mod engine_tests {
     use super::*;
     use std::collections::BTreeMap;
-    use tessera_store::Row;
-
-    /// A read-only store of nothing (no accounts known).
-    struct Empty;
-    impl ReadTxn for Empty {
-        fn get(&self, _: &str, _: &str) -> Result<Option<Vec<u8>>, StoreError> {
-            Ok(None)
-        }
-        fn scan(&self, _: &str, _: &str, _: Option<&str>, _: usize) -> Result<Vec<Row>, StoreError> {
-            Ok(Vec::new())
-        }
-        fn count(&self, _: &str, _: &str) -> Result<u64, StoreError> {
-            Ok(0)
-        }
-    }
 
     fn findings(doc: &str, ty: PolicyType, arn: &str) -> Vec<Candidate> {
         let zone = BTreeSet::from(["111111111111".to_string()]);
         let resource = Resource { arn, owner: "111111111111", resource_type: ROLE };
-        policy_findings(&Empty, &zone, None, &resource, doc, ty)
+        policy_findings(&NoStore, &zone, None, &resource, doc, ty)
     }
 
     #[test]

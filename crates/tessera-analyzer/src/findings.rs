@@ -324,17 +324,7 @@ pub fn list_findings(services: &Services, call: &Call, input: &Value, v2: bool) 
     if !(filter.is_null() || filter.is_object()) {
         return Err(invalid_field("filter", "Member must be a map"));
     }
-    let max = match input.get("maxResults") {
-        None | Some(Value::Null) => 100,
-        Some(v) => match v.as_u64() {
-            Some(n) if n >= 1 => usize::try_from(n.min(1000)).unwrap_or(1000),
-            _ => return Err(invalid_field("maxResults", "Member must be a positive integer")),
-        },
-    };
-    let start = match input.get("nextToken").and_then(Value::as_str) {
-        None => 0,
-        Some(t) => t.parse::<usize>().map_err(|_| invalid_field("nextToken", "The pagination token is not valid"))?,
-    };
+    let (max, start) = crate::page(input)?;
     let (attribute, descending) = match input.get("sort") {
         None | Some(Value::Null) => ("createdAt".to_string(), false),
         Some(s) => {
@@ -544,6 +534,7 @@ mod tests {
             condition: BTreeMap::new(),
             is_public: true,
             sources: vec!["POLICY".into()],
+            statements: Default::default(),
         };
         let new = diff(&[], std::slice::from_ref(&c), &[], 5);
         assert_eq!((new.len(), new[0].status.as_str()), (1, "ACTIVE"));

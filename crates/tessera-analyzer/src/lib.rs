@@ -11,6 +11,7 @@
 
 mod analysis;
 mod analyzers;
+mod checks;
 mod findings;
 mod records;
 
@@ -157,9 +158,36 @@ pub fn handle(services: &Services, call: &Call, input: &Input) -> Result<WireRes
         "GetFindingV2" => findings::get_finding_v2(s, call, input),
         "UpdateFindings" => findings::update_findings(s, call, input),
         "GetFindingsStatistics" => findings::get_findings_statistics(s, call, input),
+        "ValidatePolicy" => checks::validate(s, call, input),
+        "CheckNoPublicAccess" => checks::check_no_public_access(s, call, input),
+        "CheckAccessNotGranted" => checks::check_access_not_granted(s, call, input),
+        "CheckNoNewAccess" => checks::check_no_new_access(s, call, input),
         _ => Err(AwsError::not_implemented("access-analyzer", op)),
     }?;
     Ok(WireResponse::rest_json(&out, &call.meta.request_id))
+}
+
+/// `maxResults` (default 100) and the offset a `nextToken` carries.
+pub(crate) fn page(input: &Value) -> Result<(usize, usize), AwsError> {
+    let max = match input.get("maxResults") {
+        None | Some(Value::Null) => 100,
+        Some(v) => match v.as_u64() {
+            Some(n) if n >= 1 => usize::try_from(n.min(1000)).unwrap_or(1000),
+            _ => {
+                return Err(tessera_services::account::input::invalid_field(
+                    "maxResults",
+                    "Member must be a positive integer",
+                ))
+            }
+        },
+    };
+    let start = match input.get("nextToken").and_then(Value::as_str) {
+        None => 0,
+        Some(t) => t.parse::<usize>().map_err(|_| {
+            tessera_services::account::input::invalid_field("nextToken", "The pagination token is not valid")
+        })?,
+    };
+    Ok((max, start))
 }
 
 /// Authorize `access-analyzer:<operation>` on `resource` (AWS's `AccessDeniedException`).
