@@ -429,3 +429,26 @@ def test_custom_policy_checks(tessera, member):
     assert new_access(broader, identity) == "FAIL"
     assert new_access(public, private, "RESOURCE_POLICY") == "FAIL"
     assert new_access(private, public, "RESOURCE_POLICY") == "PASS"
+
+
+def test_analyzed_resources_and_resource_scan(tessera, member):
+    account, creds = member
+    client, iam, s3 = aa(tessera, creds), tessera.client("iam", **creds), tessera.client("s3", **creds)
+    arn = client.create_analyzer(analyzerName=unique("acct-"), type="ACCOUNT")["arn"]
+    role, bucket = unique("scanned-"), unique("aa-scanned-")
+    role_arn = f"arn:aws:iam::{account}:role/{role}"
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust("*"))
+    s3.create_bucket(Bucket=bucket)
+    listed = client.list_analyzed_resources(analyzerArn=arn)["analyzedResources"]
+    assert {"resourceArn": role_arn, "resourceOwnerAccount": account, "resourceType": "AWS::IAM::Role"} in listed
+    assert [r["resourceArn"] for r in client.list_analyzed_resources(analyzerArn=arn, resourceType="AWS::S3::Bucket")["analyzedResources"]] == [f"arn:aws:s3:::{bucket}"]
+
+    client.start_resource_scan(analyzerArn=arn, resourceArn=role_arn)
+    got = client.get_analyzed_resource(analyzerArn=arn, resourceArn=role_arn)["resource"]
+    assert (got["isPublic"], got["status"], got["resourceType"], got["sharedVia"]) == (True, "ACTIVE", "AWS::IAM::Role", ["POLICY"])
+    assert "sts:AssumeRole" in got["actions"]
+    quiet = client.get_analyzed_resource(analyzerArn=arn, resourceArn=f"arn:aws:s3:::{bucket}")["resource"]
+    assert (quiet["isPublic"], quiet["actions"], "status" in quiet) == (False, [], False)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        client.get_analyzed_resource(analyzerArn=arn, resourceArn=f"arn:aws:iam::{OUTSIDE}:role/elsewhere")
+    assert error_of(e) == "ResourceNotFoundException"

@@ -122,31 +122,72 @@ fn org_of(r: &(impl ReadTxn + ?Sized), account: &str) -> Option<String> {
     model::load::<model::Account>(r, model::table::ACCOUNT, account).ok().flatten().and_then(|a| a.organization_id)
 }
 
-/// Every finding of `analyzer` as the store stands, and the number of resources analyzed.
-pub fn analyze(r: &(impl ReadTxn + ?Sized), analyzer: &Analyzer) -> Result<(Vec<Candidate>, usize), StoreError> {
-    let zone = zone(r, analyzer)?;
-    let zone_org = analyzer.organization_id.as_deref();
+/// A resource in an analyzer's zone of trust.
+pub struct ZoneResource {
+    pub arn: String,
+    pub resource_type: &'static str,
+    pub owner: String,
+    /// Creation time (epoch milliseconds).
+    pub created_millis: i64,
+    source: Source,
+}
+
+enum Source {
+    Role(Box<model::Role>),
+    Bucket(Box<BucketRecord>),
+}
+
+/// The resources an analyzer covers: the roles of its zone of trust (roles are global) and the
+/// buckets of its zone in its Region.
+pub fn resources(
+    r: &(impl ReadTxn + ?Sized),
+    analyzer: &Analyzer,
+    zone: &BTreeSet<String>,
+) -> Result<Vec<ZoneResource>, StoreError> {
     let mut out = Vec::new();
-    let mut resources = 0;
-    for account in &zone {
+    for account in zone {
         for (_, v) in r.scan(model::table::ROLE, &format!("{account}/"), None, usize::MAX)? {
             let Ok(role) = serde_json::from_slice::<model::Role>(&v) else { continue };
-            resources += 1;
-            let arn = format!("arn:aws:iam::{}:role{}{}", role.account, role.path, role.name);
-            let resource = Resource { arn: &arn, owner: &role.account, resource_type: ROLE };
-            let doc = &role.assume_role_policy_document;
-            out.extend(policy_findings(r, &zone, zone_org, &resource, doc, PolicyType::Trust));
+            out.push(ZoneResource {
+                arn: format!("arn:aws:iam::{}:role{}{}", role.account, role.path, role.name),
+                resource_type: ROLE,
+                owner: role.account.clone(),
+                created_millis: role.created.saturating_mul(1000),
+                source: Source::Role(Box::new(role)),
+            });
         }
     }
     for (_, v) in r.scan(s3_table::BUCKET, "", None, usize::MAX)? {
         let Ok(bucket) = serde_json::from_slice::<BucketRecord>(&v) else { continue };
-        if !zone.contains(&bucket.owner) || bucket.region != analyzer.region {
-            continue;
+        if zone.contains(&bucket.owner) && bucket.region == analyzer.region {
+            out.push(ZoneResource {
+                arn: bucket.arn(),
+                resource_type: BUCKET,
+                owner: bucket.owner.clone(),
+                created_millis: bucket.created_millis,
+                source: Source::Bucket(Box::new(bucket)),
+            });
         }
-        resources += 1;
-        out.extend(bucket_findings(r, &zone, zone_org, &bucket)?);
     }
-    Ok((out, resources))
+    Ok(out)
+}
+
+/// Every finding of `analyzer` as the store stands.
+pub fn analyze(r: &(impl ReadTxn + ?Sized), analyzer: &Analyzer) -> Result<Vec<Candidate>, StoreError> {
+    let zone = zone(r, analyzer)?;
+    let zone_org = analyzer.organization_id.as_deref();
+    let mut out = Vec::new();
+    for res in resources(r, analyzer, &zone)? {
+        match &res.source {
+            Source::Role(role) => {
+                let resource = Resource { arn: &res.arn, owner: &res.owner, resource_type: ROLE };
+                let doc = &role.assume_role_policy_document;
+                out.extend(policy_findings(r, &zone, zone_org, &resource, doc, PolicyType::Trust));
+            }
+            Source::Bucket(bucket) => out.extend(bucket_findings(r, &zone, zone_org, bucket)?),
+        }
+    }
+    Ok(out)
 }
 
 /// The findings of one bucket: its policy (unless Block Public Access restricts a public one)

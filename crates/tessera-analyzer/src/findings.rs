@@ -18,7 +18,7 @@ use tessera_services::{model, Call, Services};
 use tessera_store::{ReadTxn, WriteTxn};
 use tessera_wire::AwsError;
 
-use crate::analysis::{analyze, Candidate};
+use crate::analysis::{analyze, resources, zone, Candidate, ZoneResource};
 use crate::analyzers::{all_analyzers, analyzer_by_arn, archive_rules};
 use crate::records::{table, Analyzer, Finding, Identity};
 use crate::{internal, invalid, not_found, timestamp};
@@ -68,7 +68,7 @@ pub fn catch_up(services: &Services) -> Result<(), AwsError> {
 pub fn refresh_analyzer(services: &Services, analyzer: &Analyzer, now: i64) -> Result<(), AwsError> {
     let (candidates, rules) = {
         let r = services.store.read().map_err(internal)?;
-        let (candidates, _) = analyze(&*r, analyzer).map_err(internal)?;
+        let candidates = analyze(&*r, analyzer).map_err(internal)?;
         let rules = archive_rules(&*r, &analyzer.arn)?;
         if diff(&findings_of(&*r, &analyzer.arn)?, &candidates, &rules, now).is_empty() {
             return Ok(());
@@ -488,6 +488,86 @@ pub fn get_findings_statistics(services: &Services, call: &Call, input: &Value) 
         }],
         "lastUpdatedAt": timestamp(last),
     }))
+}
+
+/// The resources `analyzer` covers, as the store stands.
+fn zone_resources(services: &Services, analyzer: &Analyzer) -> Result<Vec<ZoneResource>, AwsError> {
+    let r = services.store.read().map_err(internal)?;
+    let zone = zone(&*r, analyzer).map_err(internal)?;
+    resources(&*r, analyzer, &zone).map_err(internal)
+}
+
+/// The resource `resourceArn` of the analyzer `analyzerArn` (`ResourceNotFoundException` when
+/// the analyzer does not cover it).
+fn analyzed_resource(services: &Services, call: &Call, input: &Value) -> Result<(Analyzer, ZoneResource), AwsError> {
+    let arn = analyzer_arn(input)?;
+    let mut f = Fields::default();
+    let resource =
+        f.string(input, "resourceArn", true, Rule { min: 1, max: 2048, pattern: Some(|s| s.starts_with("arn:")) });
+    f.finish()?;
+    let resource = resource.ok_or_else(AwsError::internal)?;
+    let analyzer = analyzer_by_arn(services, call, arn)?;
+    let found = zone_resources(services, &analyzer)?.into_iter().find(|r| r.arn == resource);
+    let found =
+        found.ok_or_else(|| not_found(format!("Resource {resource} has not been analyzed by this analyzer")))?;
+    Ok((analyzer, found))
+}
+
+/// `StartResourceScan`: analyze the analyzer again now (its findings for the resource with it).
+pub fn start_resource_scan(services: &Services, call: &Call, input: &Value) -> Result<Value, AwsError> {
+    let (analyzer, _) = analyzed_resource(services, call, input)?;
+    refresh_analyzer(services, &analyzer, call.meta.now_millis)?;
+    Ok(json!({}))
+}
+
+/// `ListAnalyzedResources`: the resources the analyzer covers (`resourceType` filter, pages).
+pub fn list_analyzed_resources(services: &Services, call: &Call, input: &Value) -> Result<Value, AwsError> {
+    let arn = analyzer_arn(input)?;
+    let (max, start) = crate::page(input)?;
+    let ty = input.get("resourceType").and_then(Value::as_str);
+    let analyzer = analyzer_by_arn(services, call, arn)?;
+    let all: Vec<Value> = zone_resources(services, &analyzer)?
+        .into_iter()
+        .filter(|r| ty.is_none_or(|t| t == r.resource_type))
+        .map(|r| json!({"resourceArn": r.arn, "resourceOwnerAccount": r.owner, "resourceType": r.resource_type}))
+        .collect();
+    let total = all.len();
+    let mut v = json!({ "analyzedResources": all.into_iter().skip(start).take(max).collect::<Vec<_>>() });
+    if start + max < total {
+        v["nextToken"] = json!((start + max).to_string());
+    }
+    Ok(v)
+}
+
+/// `GetAnalyzedResource`: the resource with what its active findings grant (`isPublic`,
+/// `actions`, `sharedVia`, `status`).
+pub fn get_analyzed_resource(services: &Services, call: &Call, input: &Value) -> Result<Value, AwsError> {
+    let (analyzer, res) = analyzed_resource(services, call, input)?;
+    catch_up(services)?;
+    let r = services.store.read().map_err(internal)?;
+    let mine: Vec<Finding> = findings_of(&*r, &analyzer.arn)?.into_iter().filter(|f| f.resource == res.arn).collect();
+    let active: Vec<&Finding> = mine.iter().filter(|f| f.status == "ACTIVE").collect();
+    let actions: std::collections::BTreeSet<&str> =
+        active.iter().flat_map(|f| f.action.iter().map(String::as_str)).collect();
+    let shared: std::collections::BTreeSet<&str> =
+        active.iter().flat_map(|f| f.sources.iter().map(String::as_str)).collect();
+    let analyzed = mine.iter().map(|f| f.analyzed_millis).max().unwrap_or(analyzer.created_millis);
+    let updated = mine.iter().map(|f| f.updated_millis).max().unwrap_or(res.created_millis);
+    let mut v = json!({
+        "resourceArn": res.arn,
+        "resourceType": res.resource_type,
+        "createdAt": timestamp(res.created_millis),
+        "analyzedAt": timestamp(analyzed),
+        "updatedAt": timestamp(updated),
+        "isPublic": active.iter().any(|f| f.is_public),
+        "actions": actions,
+        "sharedVia": shared,
+        "resourceOwnerAccount": res.owner,
+    });
+    if !mine.is_empty() {
+        v["status"] = json!(if active.is_empty() { "RESOLVED" } else { "ACTIVE" });
+    }
+    Ok(json!({ "resource": v }))
 }
 
 #[cfg(test)]
