@@ -59,12 +59,7 @@ pub fn validate(services: &Services, call: &Call, input: &Value) -> Result<Value
             })
         })
         .collect();
-    let total = all.len();
-    let mut v = json!({ "findings": all.into_iter().skip(start).take(max).collect::<Vec<_>>() });
-    if start + max < total {
-        v["nextToken"] = json!((start + max).to_string());
-    }
-    Ok(v)
+    Ok(crate::paged("findings", all, max, start))
 }
 
 /// A linter location (`Statement[0].Action[1]`, `Version`, empty for the document) as a

@@ -348,18 +348,8 @@ pub fn list_findings(services: &Services, call: &Call, input: &Value, v2: bool) 
     if descending {
         found.reverse();
     }
-    let total = found.len();
-    let page: Vec<Value> = found
-        .into_iter()
-        .skip(start)
-        .take(max)
-        .map(|(_, f)| if v2 { finding_v2(&f) } else { finding_v1(&f) })
-        .collect();
-    let mut v = json!({ "findings": page });
-    if start + max < total {
-        v["nextToken"] = json!((start + max).to_string());
-    }
-    Ok(v)
+    let all: Vec<Value> = found.into_iter().map(|(_, f)| if v2 { finding_v2(&f) } else { finding_v1(&f) }).collect();
+    Ok(crate::paged("findings", all, max, start))
 }
 
 /// The finding `id` of the analyzer `analyzerArn`.
@@ -531,12 +521,7 @@ pub fn list_analyzed_resources(services: &Services, call: &Call, input: &Value) 
         .filter(|r| ty.is_none_or(|t| t == r.resource_type))
         .map(|r| json!({"resourceArn": r.arn, "resourceOwnerAccount": r.owner, "resourceType": r.resource_type}))
         .collect();
-    let total = all.len();
-    let mut v = json!({ "analyzedResources": all.into_iter().skip(start).take(max).collect::<Vec<_>>() });
-    if start + max < total {
-        v["nextToken"] = json!((start + max).to_string());
-    }
-    Ok(v)
+    Ok(crate::paged("analyzedResources", all, max, start))
 }
 
 /// `GetAnalyzedResource`: the resource with what its active findings grant (`isPublic`,

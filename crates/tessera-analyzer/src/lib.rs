@@ -193,6 +193,16 @@ pub(crate) fn page(input: &Value) -> Result<(usize, usize), AwsError> {
     Ok((max, start))
 }
 
+/// `{member: <the page of items from start>, nextToken}` (the token is the next offset).
+pub(crate) fn paged(member: &str, items: Vec<Value>, max: usize, start: usize) -> Value {
+    let total = items.len();
+    let mut v = serde_json::json!({ member: items.into_iter().skip(start).take(max).collect::<Vec<_>>() });
+    if start + max < total {
+        v["nextToken"] = Value::String((start + max).to_string());
+    }
+    v
+}
+
 /// Authorize `access-analyzer:<operation>` on `resource` (AWS's `AccessDeniedException`).
 pub(crate) fn authorize(services: &Services, call: &Call, resource: &str) -> Result<(), AwsError> {
     let action = format!("access-analyzer:{}", call.operation);
