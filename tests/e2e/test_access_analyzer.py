@@ -7,6 +7,7 @@ Each test works in member accounts of its own (an account may hold one ACCOUNT a
 Region), made through Organizations on the session server."""
 
 import json
+import os
 import time
 from datetime import datetime, timezone
 
@@ -128,7 +129,7 @@ def test_unbuilt_analyzer_types_and_operations_say_not_implemented(tessera, memb
     _, creds = member
     client = aa(tessera, creds)
     with pytest.raises(botocore.exceptions.ClientError) as e:
-        client.create_analyzer(analyzerName=unique("unused-"), type="ACCOUNT_UNUSED_ACCESS")
+        client.create_analyzer(analyzerName=unique("internal-"), type="ACCOUNT_INTERNAL_ACCESS")
     assert error_of(e) == "NotImplemented" and e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
     with pytest.raises(botocore.exceptions.ClientError) as e:
         client.list_policy_generations()
@@ -452,3 +453,58 @@ def test_analyzed_resources_and_resource_scan(tessera, member):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         client.get_analyzed_resource(analyzerArn=arn, resourceArn=f"arn:aws:iam::{OUTSIDE}:role/elsewhere")
     assert error_of(e) == "ResourceNotFoundException"
+
+
+# Debian's libfaketime (package faketime, which scripts/test installs): the server's clock, and
+# the AWS CLI's that signs for it, moved past the tracking period.
+LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+
+
+def test_unused_access_after_the_tracking_period(tessera_factory):
+    if not os.path.exists(LIBFAKETIME):
+        pytest.skip("faketime is not installed (apt-get install faketime)")
+    t = tessera_factory("data").start()
+    iam, client = t.client("iam"), t.client("accessanalyzer")
+    account = t.client("sts").get_caller_identity()["Account"]
+    iam.create_user(UserName="idle")
+    idle_key = iam.create_access_key(UserName="idle")["AccessKey"]["AccessKeyId"]
+    iam.create_login_profile(UserName="idle", Password="Idle-password-1!")
+    iam.create_user(UserName="busy")
+    busy = iam.create_access_key(UserName="busy")["AccessKey"]
+    iam.create_role(RoleName="idle-role", AssumeRolePolicyDocument=trust(f"arn:aws:iam::{account}:root"))
+    arn = client.create_analyzer(
+        analyzerName="unused", type="ACCOUNT_UNUSED_ACCESS", configuration={"unusedAccess": {"unusedAccessAge": 30}},
+    )["arn"]
+    assert client.get_analyzer(analyzerName="unused")["analyzer"]["configuration"] == {"unusedAccess": {"unusedAccessAge": 30}}
+    assert client.list_findings_v2(analyzerArn=arn)["findings"] == [], "everything is new"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        client.list_findings(analyzerArn=arn)
+    assert error_of(e) == "ValidationException"
+
+    # 40 days on: the server and the CLI that signs for it.
+    t.stop()
+    fake = {"LD_PRELOAD": LIBFAKETIME, "FAKETIME": "+40d", "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+    t.proc_env = dict(os.environ, **fake)
+    t.start()
+    later = dict(t.root_env, **fake)
+    t.cli("sts", "get-caller-identity", env=dict(t.env_for(busy["AccessKeyId"], busy["SecretAccessKey"]), **fake))
+    found = t.cli("accessanalyzer", "list-findings-v2", "--analyzer-arn", arn, env=later)["findings"]
+    kinds = sorted((f["findingType"], f["resource"]) for f in found if f["status"] == "ACTIVE")
+    assert kinds == [
+        ("UnusedIAMRole", f"arn:aws:iam::{account}:role/idle-role"),
+        ("UnusedIAMUserAccessKey", f"arn:aws:iam::{account}:user/idle"),
+        ("UnusedIAMUserPassword", f"arn:aws:iam::{account}:user/idle"),
+    ], "the busy key was used today"
+    keys = [f for f in found if f["findingType"] == "UnusedIAMUserAccessKey"]
+    [key] = [f for f in keys if f["status"] == "ACTIVE"]
+    # The background analysis may have found the busy key unused at the restart, before its use.
+    assert all(f["status"] == "RESOLVED" for f in keys if f["resource"].endswith(":user/busy"))
+    details = t.cli("accessanalyzer", "get-finding-v2", "--analyzer-arn", arn, "--id", key["id"], env=later)["findingDetails"]
+    assert details == [{"unusedIamUserAccessKeyDetails": {"accessKeyId": idle_key}}], "never used: no lastAccessed"
+    stats = t.cli("accessanalyzer", "get-findings-statistics", "--analyzer-arn", arn, env=later)["findingsStatistics"][0]
+    assert stats["unusedAccessFindingsStatistics"]["totalActiveFindings"] == 3
+
+    # Deleting the idle key resolves its finding.
+    t.cli("iam", "delete-access-key", "--user-name", "idle", "--access-key-id", idle_key, env=later)
+    found = t.cli("accessanalyzer", "list-findings-v2", "--analyzer-arn", arn, env=later)["findings"]
+    assert {f["status"] for f in found if f["findingType"] == "UnusedIAMUserAccessKey"} == {"RESOLVED"}

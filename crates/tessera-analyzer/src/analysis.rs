@@ -30,6 +30,8 @@ use crate::records::Analyzer;
 pub const ROLE: &str = "AWS::IAM::Role";
 /// `AWS::S3::Bucket`.
 pub const BUCKET: &str = "AWS::S3::Bucket";
+/// `AWS::IAM::User`.
+pub const USER: &str = "AWS::IAM::User";
 
 /// The account an outside caller of a public (`*`) grant is taken from: no Tessera account
 /// has this id (ids are random 12-digit numbers that never start with 0).
@@ -100,6 +102,65 @@ pub struct Candidate {
     pub sources: Vec<String>,
     /// The indexes of the policy statements that allow it.
     pub statements: BTreeSet<usize>,
+    /// `ExternalAccess` or an unused access type.
+    pub finding_type: &'static str,
+    /// The access key id of an unused key finding.
+    pub subject: String,
+    /// The `FindingDetails` member of an unused access finding.
+    pub details: Value,
+}
+
+impl Candidate {
+    /// An external-access finding.
+    #[allow(clippy::too_many_arguments)]
+    fn external(
+        resource: &Resource<'_>,
+        principal: BTreeMap<String, String>,
+        action: Vec<String>,
+        condition: BTreeMap<String, String>,
+        is_public: bool,
+        source: &str,
+        statements: BTreeSet<usize>,
+    ) -> Candidate {
+        Candidate {
+            resource: resource.arn.to_string(),
+            resource_type: resource.resource_type,
+            owner: resource.owner.to_string(),
+            principal,
+            action,
+            condition,
+            is_public,
+            sources: vec![source.to_string()],
+            statements,
+            finding_type: "ExternalAccess",
+            subject: String::new(),
+            details: Value::Null,
+        }
+    }
+
+    /// An unused access finding.
+    fn unused(
+        arn: String,
+        resource_type: &'static str,
+        owner: &str,
+        finding_type: &'static str,
+        details: Value,
+    ) -> Candidate {
+        Candidate {
+            resource: arn,
+            resource_type,
+            owner: owner.to_string(),
+            principal: BTreeMap::new(),
+            action: Vec::new(),
+            condition: BTreeMap::new(),
+            is_public: false,
+            sources: Vec::new(),
+            statements: BTreeSet::new(),
+            finding_type,
+            subject: String::new(),
+            details,
+        }
+    }
 }
 
 /// The zone of trust of an analyzer: its account, or every account of its organization.
@@ -190,6 +251,63 @@ pub fn analyze(r: &(impl ReadTxn + ?Sized), analyzer: &Analyzer) -> Result<Vec<C
     Ok(out)
 }
 
+/// The unused access of an unused access analyzer's zone of trust at `now_millis`: roles not
+/// assumed, active access keys not used, console passwords not used within the tracking period
+/// (`unusedAccessAge` days, 90 by default), counted from creation when never used. Service-linked
+/// roles are left out, as on AWS.
+pub fn analyze_unused(
+    r: &(impl ReadTxn + ?Sized),
+    analyzer: &Analyzer,
+    now_millis: i64,
+) -> Result<Vec<Candidate>, StoreError> {
+    let zone = zone(r, analyzer)?;
+    let cutoff = now_millis / 1000 - analyzer.unused_access_age.unwrap_or(90).saturating_mul(86_400);
+    let last_accessed = |last: Option<i64>| match last {
+        Some(secs) => serde_json::json!({ "lastAccessed": crate::timestamp(secs.saturating_mul(1000)) }),
+        None => serde_json::json!({}),
+    };
+    let mut out = Vec::new();
+    for res in resources(r, analyzer, &zone)? {
+        let Source::Role(role) = &res.source else { continue };
+        let last = role.last_used.as_ref().map(|(t, _)| *t);
+        if role.path.starts_with("/aws-service-role/") || last.unwrap_or(role.created) >= cutoff {
+            continue;
+        }
+        let details = serde_json::json!({ "unusedIamRoleDetails": last_accessed(last) });
+        out.push(Candidate::unused(res.arn.clone(), ROLE, &res.owner, "UnusedIAMRole", details));
+    }
+    let mut users = BTreeMap::new();
+    for account in &zone {
+        for (_, v) in r.scan(model::table::USER, &format!("{account}/"), None, usize::MAX)? {
+            let Ok(user) = serde_json::from_slice::<model::User>(&v) else { continue };
+            if let Some(profile) = &user.login_profile {
+                if user.password_last_used.unwrap_or(profile.created) < cutoff {
+                    let details =
+                        serde_json::json!({ "unusedIamUserPasswordDetails": last_accessed(user.password_last_used) });
+                    out.push(Candidate::unused(user.arn(), USER, account, "UnusedIAMUserPassword", details));
+                }
+            }
+            users.insert((user.account.clone(), user.name.to_ascii_lowercase()), user.arn());
+        }
+    }
+    for (_, v) in r.scan(model::table::ACCESS_KEY, "", None, usize::MAX)? {
+        let Ok(key) = serde_json::from_slice::<model::AccessKey>(&v) else { continue };
+        let model::KeyOwner::User { name } = &key.owner else { continue };
+        let Some(user_arn) = users.get(&(key.account.clone(), name.to_ascii_lowercase())) else { continue };
+        let last = key.last_used.as_ref().map(|(t, _, _)| *t);
+        if key.status != "Active" || last.unwrap_or(key.created) >= cutoff {
+            continue;
+        }
+        let mut detail = last_accessed(last);
+        detail["accessKeyId"] = Value::String(key.access_key_id.clone());
+        let details = serde_json::json!({ "unusedIamUserAccessKeyDetails": detail });
+        let mut c = Candidate::unused(user_arn.clone(), USER, &key.account, "UnusedIAMUserAccessKey", details);
+        c.subject = key.access_key_id.clone();
+        out.push(c);
+    }
+    Ok(out)
+}
+
 /// The findings of one bucket: its policy (unless Block Public Access restricts a public one)
 /// and its ACL (unless ACLs are disabled, or public ones are ignored).
 fn bucket_findings(
@@ -227,17 +345,18 @@ fn bucket_findings(
         if actions.is_empty() {
             continue;
         }
-        out.push(Candidate {
-            resource: arn.clone(),
-            resource_type: BUCKET,
-            owner: bucket.owner.clone(),
-            principal: BTreeMap::from([(ty, value)]),
-            action: actions.into_iter().map(str::to_string).collect(),
-            condition: BTreeMap::new(),
+        let action = actions.into_iter().map(str::to_string).collect();
+        let principal = BTreeMap::from([(ty, value)]);
+        let condition = BTreeMap::new();
+        out.push(Candidate::external(
+            &resource,
+            principal,
+            action,
+            condition,
             is_public,
-            sources: vec!["BUCKET_ACL".to_string()],
-            statements: BTreeSet::new(),
-        });
+            "BUCKET_ACL",
+            BTreeSet::new(),
+        ));
     }
     Ok(out)
 }
@@ -326,17 +445,8 @@ pub(crate) fn policy_findings(
         if allowed.is_empty() {
             continue;
         }
-        out.push(Candidate {
-            resource: resource.arn.to_string(),
-            resource_type: resource.resource_type,
-            owner: resource.owner.to_string(),
-            principal: probe.shown,
-            action: allowed.into_iter().collect(),
-            condition,
-            is_public: probe.is_public,
-            sources: vec!["POLICY".to_string()],
-            statements: allowing,
-        });
+        let action = allowed.into_iter().collect();
+        out.push(Candidate::external(resource, probe.shown, action, condition, probe.is_public, "POLICY", allowing));
     }
     out
 }

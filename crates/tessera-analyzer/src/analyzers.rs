@@ -31,7 +31,7 @@ const TYPES: &[&str] = &[
     "ACCOUNT_INTERNAL_ACCESS",
     "ORGANIZATION_INTERNAL_ACCESS",
 ];
-const BUILT_TYPES: &[&str] = &["ACCOUNT", "ORGANIZATION"];
+const BUILT_TYPES: &[&str] = &["ACCOUNT", "ORGANIZATION", "ACCOUNT_UNUSED_ACCESS", "ORGANIZATION_UNUSED_ACCESS"];
 
 /// `AnalyzerName` / `Name`: 1-255 of `[A-Za-z_][A-Za-z0-9_.-]*`.
 const NAME: Rule = Rule { min: 1, max: 255, pattern: Some(is_name) };
@@ -154,6 +154,9 @@ fn summary(a: &Analyzer) -> Value {
         v["lastResourceAnalyzed"] = json!(res);
         v["lastResourceAnalyzedAt"] = timestamp(*at);
     }
+    if let Some(age) = a.unused_access_age {
+        v["configuration"] = json!({"unusedAccess": {"unusedAccessAge": age}});
+    }
     v
 }
 
@@ -180,6 +183,17 @@ pub fn create_analyzer(services: &Services, call: &Call, input: &Value) -> Resul
     if tags.len() > MAX_TAGS {
         f.push("tags", format!("Member must have at most {MAX_TAGS} entries"));
     }
+    let unused = input.get("configuration").and_then(|c| c.get("unusedAccess"));
+    let unused_access_age = match unused.and_then(|u| u.get("unusedAccessAge")) {
+        None | Some(Value::Null) => None,
+        Some(v) => match v.as_i64() {
+            Some(n) if (1..=365).contains(&n) => Some(n),
+            _ => {
+                f.push("configuration.unusedAccess.unusedAccessAge", "Member must be between 1 and 365".into());
+                None
+            }
+        },
+    };
     f.finish()?;
     let (Some(name), Some(ty)) = (name, ty) else { return Err(AwsError::internal()) };
     let region = region(call).to_string();
@@ -203,10 +217,24 @@ pub fn create_analyzer(services: &Services, call: &Call, input: &Value) -> Resul
         return Err(AwsError::new(
             501,
             "NotImplemented",
-            format!("access-analyzer:CreateAnalyzer of type {ty} is not implemented by Tessera (it builds ACCOUNT and ORGANIZATION analyzers)"),
+            format!(
+                "access-analyzer:CreateAnalyzer of type {ty} is not implemented by Tessera (it builds {})",
+                BUILT_TYPES.join(", ")
+            ),
         ));
     }
-    let organization_id = if ty == "ORGANIZATION" { Some(organization_for(services, call)?) } else { None };
+    if unused.and_then(|u| u.get("analysisRule")).is_some_and(|r| !r.is_null()) {
+        return Err(AwsError::new(
+            501,
+            "NotImplemented",
+            "access-analyzer:CreateAnalyzer with an unused access analysisRule is not implemented by Tessera",
+        ));
+    }
+    let is_unused = ty.ends_with("_UNUSED_ACCESS");
+    if unused.is_some() && !is_unused {
+        return Err(invalid("An unusedAccess configuration is valid only for an unused access analyzer."));
+    }
+    let organization_id = if ty.starts_with("ORGANIZATION") { Some(organization_for(services, call)?) } else { None };
     let now = call.meta.now_millis;
     let analyzer = Analyzer {
         arn: arn.clone(),
@@ -218,6 +246,7 @@ pub fn create_analyzer(services: &Services, call: &Call, input: &Value) -> Resul
         created_millis: now,
         tags,
         last_resource_analyzed: None,
+        unused_access_age: is_unused.then_some(unused_access_age.unwrap_or(90)),
     };
     crate::transact(services, |w| {
         let key = Analyzer::key(&account, &region, name);

@@ -18,7 +18,7 @@ use tessera_services::{model, Call, Services};
 use tessera_store::{ReadTxn, WriteTxn};
 use tessera_wire::AwsError;
 
-use crate::analysis::{analyze, resources, zone, Candidate, ZoneResource};
+use crate::analysis::{analyze, analyze_unused, resources, zone, Candidate, ZoneResource};
 use crate::analyzers::{all_analyzers, analyzer_by_arn, archive_rules};
 use crate::records::{table, Analyzer, Finding, Identity};
 use crate::{internal, invalid, not_found, timestamp};
@@ -33,26 +33,40 @@ static ANALYZED_AT: Mutex<Vec<(usize, u64)>> = Mutex::new(Vec::new());
 /// Start the thread that keeps every analyzer's findings current: each time the store's
 /// generation changes, every analyzer is analyzed again (within [`POLL`] of the change).
 pub fn start_background(services: Arc<Services>) -> std::io::Result<()> {
-    std::thread::Builder::new().name("access-analyzer".into()).spawn(move || loop {
-        std::thread::sleep(POLL);
-        if let Err(e) = catch_up(&services) {
-            tracing::warn!(code = %e.code, message = %e.message, "access analyzer: analysis failed");
+    std::thread::Builder::new().name("access-analyzer".into()).spawn(move || {
+        for tick in 0u64.. {
+            std::thread::sleep(POLL);
+            // Unused access depends on the time too: once a minute even without a change.
+            if let Err(e) = analyze_if_stale(&services, tick % UNUSED_EVERY_TICKS == 0) {
+                tracing::warn!(code = %e.code, message = %e.message, "access analyzer: analysis failed");
+            }
         }
     })?;
     Ok(())
 }
 
-/// Bring every analyzer's findings up to date with the store, unless they already are.
+/// How many [`POLL`]s apart unused access analyzers are analyzed when the store did not change.
+const UNUSED_EVERY_TICKS: u64 = 600;
+
+/// Bring every analyzer's findings up to date before a read: external access when the store
+/// changed, unused access always (it depends on the time).
 pub fn catch_up(services: &Services) -> Result<(), AwsError> {
+    analyze_if_stale(services, true)
+}
+
+/// Analyze every analyzer when the store changed since the last analysis, and the unused access
+/// analyzers also when `unused` says so.
+fn analyze_if_stale(services: &Services, unused: bool) -> Result<(), AwsError> {
     let store_id = Arc::as_ptr(&services.store) as *const () as usize;
     let mut seen = ANALYZED_AT.lock().map_err(|_| AwsError::internal())?;
     let generation = services.store.generation();
-    if seen.iter().any(|(s, g)| *s == store_id && *g == generation) {
+    let fresh = seen.iter().any(|(s, g)| *s == store_id && *g == generation);
+    if fresh && !unused {
         return Ok(());
     }
-    let analyzers = {
+    let analyzers: Vec<Analyzer> = {
         let r = services.store.read().map_err(internal)?;
-        all_analyzers(&*r)?
+        all_analyzers(&*r)?.into_iter().filter(|a| !fresh || a.is_unused_access()).collect()
     };
     let now = services.clock.now_millis();
     for a in &analyzers {
@@ -68,7 +82,11 @@ pub fn catch_up(services: &Services) -> Result<(), AwsError> {
 pub fn refresh_analyzer(services: &Services, analyzer: &Analyzer, now: i64) -> Result<(), AwsError> {
     let (candidates, rules) = {
         let r = services.store.read().map_err(internal)?;
-        let candidates = analyze(&*r, analyzer).map_err(internal)?;
+        let candidates = if analyzer.is_unused_access() {
+            analyze_unused(&*r, analyzer, now).map_err(internal)?
+        } else {
+            analyze(&*r, analyzer).map_err(internal)?
+        };
         let rules = archive_rules(&*r, &analyzer.arn)?;
         if diff(&findings_of(&*r, &analyzer.arn)?, &candidates, &rules, now).is_empty() {
             return Ok(());
@@ -125,6 +143,9 @@ fn diff(
             created_millis: now,
             updated_millis: now,
             analyzed_millis: now,
+            finding_type: c.finding_type.to_string(),
+            subject: c.subject.clone(),
+            details: c.details.clone(),
         };
         match by_identity.remove(&f.identity()) {
             Some(old) if old.status != "RESOLVED" && old.action == f.action => {}
@@ -172,7 +193,7 @@ fn field(f: &Finding, key: &str) -> Option<Vec<String>> {
         "resourceOwnerAccount" => one(&f.resource_owner_account),
         "isPublic" => one(if f.is_public { "true" } else { "false" }),
         "action" => Some(f.action.clone()),
-        "findingType" => one("ExternalAccess"),
+        "findingType" => one(&f.finding_type),
         "sources" | "source" => Some(f.sources.clone()),
         k => {
             if let Some(p) = k.strip_prefix("principal.") {
@@ -295,7 +316,7 @@ fn finding_v2(f: &Finding) -> Value {
         "resourceOwnerAccount": f.resource_owner_account,
         "status": f.status,
         "updatedAt": timestamp(f.updated_millis),
-        "findingType": "ExternalAccess",
+        "findingType": f.finding_type,
     })
 }
 
@@ -310,7 +331,7 @@ fn sort_key(f: &Finding, attribute: &str) -> Result<String, AwsError> {
         "resourceOwnerAccount" => f.resource_owner_account.clone(),
         "status" => f.status.clone(),
         "id" => f.id.clone(),
-        "findingType" => "ExternalAccess".into(),
+        "findingType" => f.finding_type.clone(),
         other => return Err(invalid(format!("Cannot sort findings by '{other}'"))),
     })
 }
@@ -320,6 +341,9 @@ fn sort_key(f: &Finding, attribute: &str) -> Result<String, AwsError> {
 pub fn list_findings(services: &Services, call: &Call, input: &Value, v2: bool) -> Result<Value, AwsError> {
     let arn = analyzer_arn(input)?;
     let analyzer = analyzer_by_arn(services, call, arn)?;
+    if !v2 && analyzer.is_unused_access() {
+        return Err(v1_only_external());
+    }
     let filter = input.get("filter").cloned().unwrap_or(Value::Null);
     if !(filter.is_null() || filter.is_object()) {
         return Err(invalid_field("filter", "Member must be a map"));
@@ -352,6 +376,12 @@ pub fn list_findings(services: &Services, call: &Call, input: &Value, v2: bool) 
     Ok(crate::paged("findings", all, max, start))
 }
 
+/// `ListFindings` and `GetFinding` answer external access findings only (AWS's V2 operations
+/// carry the other types).
+fn v1_only_external() -> AwsError {
+    invalid("ListFindings and GetFinding return external access findings only; use ListFindingsV2 and GetFindingV2 for unused access findings.")
+}
+
 /// The finding `id` of the analyzer `analyzerArn`.
 fn one_finding(services: &Services, call: &Call, input: &Value) -> Result<Finding, AwsError> {
     let arn = analyzer_arn(input)?;
@@ -370,6 +400,9 @@ fn one_finding(services: &Services, call: &Call, input: &Value) -> Result<Findin
 /// `GetFinding`.
 pub fn get_finding(services: &Services, call: &Call, input: &Value) -> Result<Value, AwsError> {
     let f = one_finding(services, call, input)?;
+    if f.finding_type != "ExternalAccess" {
+        return Err(v1_only_external());
+    }
     Ok(json!({ "finding": finding_v1(&f) }))
 }
 
@@ -377,6 +410,10 @@ pub fn get_finding(services: &Services, call: &Call, input: &Value) -> Result<Va
 pub fn get_finding_v2(services: &Services, call: &Call, input: &Value) -> Result<Value, AwsError> {
     let f = one_finding(services, call, input)?;
     let mut v = finding_v2(&f);
+    if f.finding_type != "ExternalAccess" {
+        v["findingDetails"] = json!([f.details]);
+        return Ok(v);
+    }
     v["findingDetails"] = json!([{
         "externalAccessDetails": {
             "action": f.action,
@@ -467,6 +504,24 @@ pub fn get_findings_statistics(services: &Services, call: &Call, input: &Value) 
         })
         .collect();
     let last = findings.iter().map(|f| f.updated_millis).max().unwrap_or(analyzer.created_millis);
+    if analyzer.is_unused_access() {
+        let mut by_kind: BTreeMap<&str, usize> = BTreeMap::new();
+        for f in findings.iter().filter(|f| f.status == "ACTIVE") {
+            *by_kind.entry(f.finding_type.as_str()).or_default() += 1;
+        }
+        let kinds: Vec<Value> = by_kind.into_iter().map(|(k, n)| json!({"unusedAccessType": k, "total": n})).collect();
+        return Ok(json!({
+            "findingsStatistics": [{
+                "unusedAccessFindingsStatistics": {
+                    "unusedAccessTypeStatistics": kinds,
+                    "totalActiveFindings": count("ACTIVE"),
+                    "totalArchivedFindings": count("ARCHIVED"),
+                    "totalResolvedFindings": count("RESOLVED"),
+                }
+            }],
+            "lastUpdatedAt": timestamp(last),
+        }));
+    }
     Ok(json!({
         "findingsStatistics": [{
             "externalAccessFindingsStatistics": {
@@ -574,6 +629,9 @@ mod tests {
             created_millis: 1,
             updated_millis: 1,
             analyzed_millis: 1,
+            finding_type: "ExternalAccess".into(),
+            subject: String::new(),
+            details: Value::Null,
         }
     }
 
@@ -600,6 +658,9 @@ mod tests {
             is_public: true,
             sources: vec!["POLICY".into()],
             statements: Default::default(),
+            finding_type: "ExternalAccess",
+            subject: String::new(),
+            details: Value::Null,
         };
         let new = diff(&[], std::slice::from_ref(&c), &[], 5);
         assert_eq!((new.len(), new[0].status.as_str()), (1, "ACTIVE"));

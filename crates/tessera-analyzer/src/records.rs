@@ -40,9 +40,18 @@ pub struct Analyzer {
     /// The last resource analyzed and when (epoch milliseconds).
     #[serde(default)]
     pub last_resource_analyzed: Option<(String, i64)>,
+    /// The tracking period of an unused access analyzer, in days (`unusedAccessAge`).
+    #[serde(default)]
+    pub unused_access_age: Option<i64>,
 }
 
 impl Analyzer {
+    /// Whether it is an unused access analyzer (`ACCOUNT_UNUSED_ACCESS`,
+    /// `ORGANIZATION_UNUSED_ACCESS`).
+    pub fn is_unused_access(&self) -> bool {
+        self.analyzer_type.ends_with("_UNUSED_ACCESS")
+    }
+
     /// The store key.
     pub fn key(account: &str, region: &str, name: &str) -> String {
         format!("{account}/{region}/{name}")
@@ -63,7 +72,7 @@ pub struct ArchiveRule {
 }
 
 /// What identifies a finding across analyses (see [`Finding::identity`]).
-pub type Identity = (String, BTreeMap<String, String>, BTreeMap<String, String>, bool, Vec<String>);
+pub type Identity = (String, BTreeMap<String, String>, BTreeMap<String, String>, bool, Vec<String>, String, String);
 
 /// A finding of an analyzer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,12 +103,34 @@ pub struct Finding {
     pub updated_millis: i64,
     /// Epoch milliseconds.
     pub analyzed_millis: i64,
+    /// `ExternalAccess`, `UnusedIAMRole`, `UnusedIAMUserAccessKey`, `UnusedIAMUserPassword`.
+    #[serde(default = "external_access")]
+    pub finding_type: String,
+    /// What an unused access finding is about beyond its resource (the access key id).
+    #[serde(default)]
+    pub subject: String,
+    /// The `FindingDetails` member of an unused access finding (`unusedIamRoleDetails`, ...).
+    #[serde(default)]
+    pub details: Value,
+}
+
+fn external_access() -> String {
+    "ExternalAccess".to_string()
 }
 
 impl Finding {
     /// What identifies a finding across analyses: the resource, the principal, the
-    /// conditions, whether it is public and where the access comes from.
+    /// conditions, whether it is public, where the access comes from, the finding type and its
+    /// subject.
     pub fn identity(&self) -> Identity {
-        (self.resource.clone(), self.principal.clone(), self.condition.clone(), self.is_public, self.sources.clone())
+        (
+            self.resource.clone(),
+            self.principal.clone(),
+            self.condition.clone(),
+            self.is_public,
+            self.sources.clone(),
+            self.finding_type.clone(),
+            self.subject.clone(),
+        )
     }
 }
