@@ -132,7 +132,7 @@ def test_unbuilt_analyzer_types_and_operations_say_not_implemented(tessera, memb
         client.create_analyzer(analyzerName=unique("internal-"), type="ACCOUNT_INTERNAL_ACCESS")
     assert error_of(e) == "NotImplemented" and e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
     with pytest.raises(botocore.exceptions.ClientError) as e:
-        client.list_policy_generations()
+        client.list_access_previews(analyzerArn="arn:aws:access-analyzer:us-east-1:111111111111:analyzer/x")
     assert error_of(e) == "NotImplemented"
     assert client.list_analyzers()["analyzers"] == []
 
@@ -508,3 +508,45 @@ def test_unused_access_after_the_tracking_period(tessera_factory):
     t.cli("iam", "delete-access-key", "--user-name", "idle", "--access-key-id", idle_key, env=later)
     found = t.cli("accessanalyzer", "list-findings-v2", "--analyzer-arn", arn, env=later)["findings"]
     assert {f["status"] for f in found if f["findingType"] == "UnusedIAMUserAccessKey"} == {"RESOLVED"}
+
+
+def test_policy_generation_from_the_trail(tessera, member):
+    account, creds = member
+    client, iam = aa(tessera, creds), tessera.client("iam", **creds)
+    role_arn = f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole"
+    user = unique("generated-")
+    iam.create_user(UserName=user)
+    iam.list_users()
+    iam.tag_user(UserName=user, Tags=[{"Key": "k", "Value": "v"}])
+    trail = tessera.client("cloudtrail", **creds)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        names = {e["EventName"] for e in trail.lookup_events()["Events"]}
+        if {"CreateUser", "TagUser"} <= names:
+            break
+        time.sleep(0.2)
+    started = datetime.fromtimestamp(time.time() - 3600, tz=timezone.utc)
+    job = client.start_policy_generation(
+        policyGenerationDetails={"principalArn": role_arn},
+        cloudTrailDetails={
+            "trails": [{"cloudTrailArn": f"arn:aws:cloudtrail:us-east-1:{account}:trail/t", "allRegions": True}],
+            "accessRole": f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole",
+            "startTime": started,
+        },
+    )["jobId"]
+    got = client.get_generated_policy(jobId=job)
+    assert got["jobDetails"]["status"] == "SUCCEEDED"
+    assert got["generatedPolicyResult"]["properties"]["principalArn"] == role_arn
+    policy = json.loads(got["generatedPolicyResult"]["generatedPolicies"][0]["policy"])
+    actions = {a for s in policy["Statement"] for a in s["Action"]}
+    assert {"iam:CreateUser", "iam:TagUser"} <= actions, actions
+    assert "sts:AssumeRole" not in actions, "called by the management account's admin, not by this role"
+    assert all(s["Effect"] == "Allow" and s["Resource"] == "*" for s in policy["Statement"])
+    listed = client.list_policy_generations(principalArn=role_arn)["policyGenerations"]
+    assert [(g["jobId"], g["status"]) for g in listed] == [(job, "SUCCEEDED")]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        client.start_policy_generation(policyGenerationDetails={"principalArn": f"arn:aws:iam::{account}:role/nope"})
+    assert error_of(e) == "ResourceNotFoundException"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        client.get_generated_policy(jobId="00000000-0000-4000-a000-000000000000")
+    assert error_of(e) == "ResourceNotFoundException"

@@ -157,7 +157,7 @@ fn diff(
                 out.push(f);
             }
             None => {
-                f.id = finding_id();
+                f.id = crate::uuid();
                 f.status = opened(&f).to_string();
                 out.push(f);
             }
@@ -173,12 +173,6 @@ fn diff(
         }
     }
     out
-}
-
-/// A new finding id (a random UUID).
-fn finding_id() -> String {
-    let h = tessera_services::ids::lower_hex(32);
-    format!("{}-{}-4{}-a{}-{}", &h[..8], &h[8..12], &h[13..16], &h[17..20], &h[20..32])
 }
 
 /// The values of a finding for a filter key (`status`, `resourceType`, `principal.AWS`,

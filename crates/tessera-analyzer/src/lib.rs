@@ -13,6 +13,7 @@ mod analysis;
 mod analyzers;
 mod checks;
 mod findings;
+mod generation;
 mod records;
 
 use serde_json::{Map, Value};
@@ -161,6 +162,10 @@ pub fn handle(services: &Services, call: &Call, input: &Input) -> Result<WireRes
         "StartResourceScan" => findings::start_resource_scan(s, call, input),
         "ListAnalyzedResources" => findings::list_analyzed_resources(s, call, input),
         "GetAnalyzedResource" => findings::get_analyzed_resource(s, call, input),
+        "StartPolicyGeneration" => generation::start(s, call, input),
+        "GetGeneratedPolicy" => generation::get(s, call, input),
+        "ListPolicyGenerations" => generation::list(s, call, input),
+        "CancelPolicyGeneration" => generation::cancel(s, call, input),
         "ValidatePolicy" => checks::validate(s, call, input),
         "CheckNoPublicAccess" => checks::check_no_public_access(s, call, input),
         "CheckAccessNotGranted" => checks::check_access_not_granted(s, call, input),
@@ -245,6 +250,12 @@ pub(crate) fn transact<R>(
     let out = f(txn.as_mut())?;
     txn.commit().map_err(internal)?;
     Ok(out)
+}
+
+/// A random UUID (version 4 form): finding ids, policy generation job ids.
+pub(crate) fn uuid() -> String {
+    let h = tessera_services::ids::lower_hex(32);
+    format!("{}-{}-4{}-a{}-{}", &h[..8], &h[8..12], &h[13..16], &h[17..20], &h[20..32])
 }
 
 /// ISO 8601 with milliseconds (the model's `Timestamp` format).
