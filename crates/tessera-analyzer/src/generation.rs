@@ -95,8 +95,8 @@ pub fn start(services: &Services, call: &Call, input: &Value) -> Result<Value, A
     let trail = input.get("cloudTrailDetails").cloned().unwrap_or(Value::Null);
     let now = call.meta.now_millis;
     let end = time_millis(&trail, "endTime")?.unwrap_or(now).min(now);
-    let start = time_millis(&trail, "startTime")?.unwrap_or(end - MAX_PERIOD_DAYS * 86_400_000);
-    if start > end || end - start > MAX_PERIOD_DAYS * 86_400_000 {
+    let start = time_millis(&trail, "startTime")?.unwrap_or(end.saturating_sub(MAX_PERIOD_DAYS * 86_400_000));
+    if start > end || end.saturating_sub(start) > MAX_PERIOD_DAYS * 86_400_000 {
         return Err(invalid(format!("The period must start before it ends and span at most {MAX_PERIOD_DAYS} days.")));
     }
     let mut actions = BTreeSet::new();

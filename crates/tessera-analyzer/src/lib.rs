@@ -202,8 +202,9 @@ pub(crate) fn page(input: &Value) -> Result<(usize, usize), AwsError> {
 pub(crate) fn paged(member: &str, items: Vec<Value>, max: usize, start: usize) -> Value {
     let total = items.len();
     let mut v = serde_json::json!({ member: items.into_iter().skip(start).take(max).collect::<Vec<_>>() });
-    if start + max < total {
-        v["nextToken"] = Value::String((start + max).to_string());
+    let next = start.saturating_add(max);
+    if next < total {
+        v["nextToken"] = Value::String(next.to_string());
     }
     v
 }
