@@ -470,8 +470,14 @@ def test_unused_access_after_the_tracking_period(tessera_factory):
     idle_key = iam.create_access_key(UserName="idle")["AccessKey"]["AccessKeyId"]
     iam.create_login_profile(UserName="idle", Password="Idle-password-1!")
     iam.create_user(UserName="busy")
+    iam.put_user_policy(UserName="busy", PolicyName="assume", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}))
     busy = iam.create_access_key(UserName="busy")["AccessKey"]
     iam.create_role(RoleName="idle-role", AssumeRolePolicyDocument=trust(f"arn:aws:iam::{account}:root"))
+    # A role that lists users but never lists buckets: its s3 permission is unused.
+    iam.create_role(RoleName="worker", AssumeRolePolicyDocument=trust(f"arn:aws:iam::{account}:root"))
+    iam.put_role_policy(RoleName="worker", PolicyName="work", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["iam:ListUsers", "s3:ListAllMyBuckets"], "Resource": "*"}]}))
     arn = client.create_analyzer(
         analyzerName="unused", type="ACCOUNT_UNUSED_ACCESS", configuration={"unusedAccess": {"unusedAccessAge": 30}},
     )["arn"]
@@ -487,14 +493,22 @@ def test_unused_access_after_the_tracking_period(tessera_factory):
     t.proc_env = dict(os.environ, **fake)
     t.start()
     later = dict(t.root_env, **fake)
-    t.cli("sts", "get-caller-identity", env=dict(t.env_for(busy["AccessKeyId"], busy["SecretAccessKey"]), **fake))
+    as_busy = dict(t.env_for(busy["AccessKeyId"], busy["SecretAccessKey"]), **fake)
+    session = t.cli("sts", "assume-role", "--role-arn", f"arn:aws:iam::{account}:role/worker",
+                    "--role-session-name", "worker", env=as_busy)["Credentials"]
+    as_worker = dict(t.env_for(session["AccessKeyId"], session["SecretAccessKey"], session["SessionToken"]), **fake)
+    t.cli("iam", "list-users", env=as_worker)
     found = t.cli("accessanalyzer", "list-findings-v2", "--analyzer-arn", arn, env=later)["findings"]
     kinds = sorted((f["findingType"], f["resource"]) for f in found if f["status"] == "ACTIVE")
     assert kinds == [
         ("UnusedIAMRole", f"arn:aws:iam::{account}:role/idle-role"),
         ("UnusedIAMUserAccessKey", f"arn:aws:iam::{account}:user/idle"),
         ("UnusedIAMUserPassword", f"arn:aws:iam::{account}:user/idle"),
-    ], "the busy key was used today"
+        ("UnusedPermission", f"arn:aws:iam::{account}:role/worker"),
+    ], "the busy key and the worker role were used today, the worker's iam permission too"
+    [perm] = [f for f in found if f["findingType"] == "UnusedPermission" and f["status"] == "ACTIVE"]
+    perm_details = t.cli("accessanalyzer", "get-finding-v2", "--analyzer-arn", arn, "--id", perm["id"], env=later)["findingDetails"]
+    assert perm_details == [{"unusedPermissionDetails": {"serviceNamespace": "s3"}}]
     keys = [f for f in found if f["findingType"] == "UnusedIAMUserAccessKey"]
     [key] = [f for f in keys if f["status"] == "ACTIVE"]
     # The background analysis may have found the busy key unused at the restart, before its use.
@@ -502,7 +516,7 @@ def test_unused_access_after_the_tracking_period(tessera_factory):
     details = t.cli("accessanalyzer", "get-finding-v2", "--analyzer-arn", arn, "--id", key["id"], env=later)["findingDetails"]
     assert details == [{"unusedIamUserAccessKeyDetails": {"accessKeyId": idle_key}}], "never used: no lastAccessed"
     stats = t.cli("accessanalyzer", "get-findings-statistics", "--analyzer-arn", arn, env=later)["findingsStatistics"][0]
-    assert stats["unusedAccessFindingsStatistics"]["totalActiveFindings"] == 3
+    assert stats["unusedAccessFindingsStatistics"]["totalActiveFindings"] == 4
 
     # Deleting the idle key resolves its finding.
     t.cli("iam", "delete-access-key", "--user-name", "idle", "--access-key-id", idle_key, env=later)

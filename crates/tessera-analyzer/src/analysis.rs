@@ -251,6 +251,13 @@ pub fn analyze(r: &(impl ReadTxn + ?Sized), analyzer: &Analyzer) -> Result<Vec<C
     Ok(out)
 }
 
+/// A principal whose permissions are checked for use.
+type Holder = (String, &'static str, String, String, i64, Vec<String>);
+
+/// The audit trail's last-access rows of some principals (unique ids).
+pub type LastAccessLookup<'a> =
+    dyn Fn(&[String]) -> Result<Vec<tessera_audit::last_access::LastAccess>, StoreError> + 'a;
+
 /// The unused access of an unused access analyzer's zone of trust at `now_millis`: roles not
 /// assumed, active access keys not used, console passwords not used within the tracking period
 /// (`unusedAccessAge` days, 90 by default), counted from creation when never used. Service-linked
@@ -259,6 +266,7 @@ pub fn analyze_unused(
     r: &(impl ReadTxn + ?Sized),
     analyzer: &Analyzer,
     now_millis: i64,
+    last_access: &LastAccessLookup<'_>,
 ) -> Result<Vec<Candidate>, StoreError> {
     let zone = zone(r, analyzer)?;
     let cutoff = now_millis / 1000 - analyzer.unused_access_age.unwrap_or(90).saturating_mul(86_400);
@@ -276,6 +284,18 @@ pub fn analyze_unused(
         let details = serde_json::json!({ "unusedIamRoleDetails": last_accessed(last) });
         out.push(Candidate::unused(res.arn.clone(), ROLE, &res.owner, "UnusedIAMRole", details));
     }
+    // Permissions: the services a used role's or a user's identity policies grant, not called
+    // within the period. (ARN, type, owner, unique id, creation, identity policy documents.)
+    let mut holders: Vec<Holder> = Vec::new();
+    for res in resources(r, analyzer, &zone)? {
+        let Source::Role(role) = &res.source else { continue };
+        let last = role.last_used.as_ref().map(|(t, _)| *t);
+        if role.path.starts_with("/aws-service-role/") || last.unwrap_or(role.created) < cutoff {
+            continue;
+        }
+        let docs = identity_documents(r, &role.account, &role.inline_policies, &role.attached_policies)?;
+        holders.push((res.arn.clone(), ROLE, res.owner.clone(), role.role_id.clone(), role.created, docs));
+    }
     let mut users = BTreeMap::new();
     for account in &zone {
         for (_, v) in r.scan(model::table::USER, &format!("{account}/"), None, usize::MAX)? {
@@ -288,6 +308,29 @@ pub fn analyze_unused(
                 }
             }
             users.insert((user.account.clone(), user.name.to_ascii_lowercase()), user.arn());
+            let docs = identity_documents(r, &user.account, &user.inline_policies, &user.attached_policies)?;
+            holders.push((user.arn(), USER, user.account.clone(), user.user_id.clone(), user.created, docs));
+        }
+    }
+    let ids: Vec<String> = holders.iter().map(|h| h.3.clone()).collect();
+    let mut last_by: BTreeMap<(String, String), i64> = BTreeMap::new();
+    for a in last_access(&ids)? {
+        let e = last_by.entry((a.principal, a.service)).or_insert(a.last_millis);
+        *e = (*e).max(a.last_millis);
+    }
+    for (arn, ty, owner, id, created, docs) in holders {
+        for service in granted_services(&docs) {
+            let last = last_by.get(&(id.clone(), service.clone())).copied();
+            // Counted from the principal's creation when never used, like keys and roles.
+            if last.map_or(created, |l| l / 1000) >= cutoff {
+                continue;
+            }
+            let mut detail = last_accessed(last.map(|l| l / 1000));
+            detail["serviceNamespace"] = Value::String(service.clone());
+            let details = serde_json::json!({ "unusedPermissionDetails": detail });
+            let mut c = Candidate::unused(arn.clone(), ty, &owner, "UnusedPermission", details);
+            c.subject = service;
+            out.push(c);
         }
     }
     for (_, v) in r.scan(model::table::ACCESS_KEY, "", None, usize::MAX)? {
@@ -306,6 +349,64 @@ pub fn analyze_unused(
         out.push(c);
     }
     Ok(out)
+}
+
+/// The identity policy documents of a role or user: inline, and attached managed ones.
+fn identity_documents(
+    r: &(impl ReadTxn + ?Sized),
+    account: &str,
+    inline: &[(String, String)],
+    attached: &[String],
+) -> Result<Vec<String>, StoreError> {
+    let mut docs: Vec<String> = inline.iter().map(|(_, d)| d.clone()).collect();
+    for arn in attached {
+        let read: &dyn ReadTxn = &Reader(r);
+        docs.extend(tessera_services::iam::principal::managed_policy_document(read, account, arn)?);
+    }
+    Ok(docs)
+}
+
+/// A `&dyn ReadTxn` over any reader.
+struct Reader<'a, R: ReadTxn + ?Sized>(&'a R);
+
+impl<R: ReadTxn + ?Sized> ReadTxn for Reader<'_, R> {
+    fn get(&self, table: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.0.get(table, key)
+    }
+    fn scan(
+        &self,
+        table: &str,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<tessera_store::Row>, StoreError> {
+        self.0.scan(table, prefix, after, limit)
+    }
+    fn count(&self, table: &str, prefix: &str) -> Result<u64, StoreError> {
+        self.0.count(table, prefix)
+    }
+}
+
+/// The service namespaces that `Allow` statements of the documents grant actions of, by a
+/// literal prefix (`s3:Get*` grants `s3`; `*` and `NotAction` name no service and are left out).
+fn granted_services(docs: &[String]) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for doc in docs {
+        let Ok(v) = serde_json::from_str::<Value>(doc) else { continue };
+        for s in statements(&v) {
+            if s.get("Effect").and_then(Value::as_str) != Some("Allow") {
+                continue;
+            }
+            for action in s.get("Action").map(strings).unwrap_or_default() {
+                if let Some((service, _)) = action.split_once(':') {
+                    if !service.is_empty() && !service.contains(['*', '?']) {
+                        out.insert(service.to_ascii_lowercase());
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The findings of one bucket: its policy (unless Block Public Access restricts a public one)

@@ -83,7 +83,10 @@ pub fn refresh_analyzer(services: &Services, analyzer: &Analyzer, now: i64) -> R
     let (candidates, rules) = {
         let r = services.store.read().map_err(internal)?;
         let candidates = if analyzer.is_unused_access() {
-            analyze_unused(&*r, analyzer, now).map_err(internal)?
+            let audit = |ids: &[String]| {
+                services.audit.last_accessed(ids, 0).map_err(|e| tessera_store::StoreError::Backend(e.to_string()))
+            };
+            analyze_unused(&*r, analyzer, now, &audit).map_err(internal)?
         } else {
             analyze(&*r, analyzer).map_err(internal)?
         };
