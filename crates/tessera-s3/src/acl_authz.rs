@@ -42,7 +42,7 @@ pub struct AclCaller<'a> {
 
 /// The actions a permission gives on a bucket, and the resource they are on (acl-overview.html,
 /// "Mapping of ACL permissions and access policy permissions").
-fn bucket_actions(permission: &str, bucket: &str) -> Vec<(&'static [&'static str], String)> {
+pub(crate) fn bucket_actions(permission: &str, bucket: &str) -> Vec<(&'static [&'static str], String)> {
     let arn = format!("arn:aws:s3:::{bucket}");
     let read: &[&str] = &["s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads"];
     let write: &[&str] = &["s3:PutObject", "s3:DeleteObject"];

@@ -16,6 +16,7 @@
 
 mod acl;
 mod acl_authz;
+pub mod acl_grants;
 mod anonymous;
 mod audit;
 pub mod blobs;

@@ -48,6 +48,8 @@ pub enum ServiceName {
     S3,
     /// AWS Account Management (REST-JSON).
     Account,
+    /// IAM Access Analyzer (REST-JSON); its operations run in the `tessera-analyzer` crate.
+    AccessAnalyzer,
 }
 
 impl ServiceName {
@@ -61,6 +63,7 @@ impl ServiceName {
             "cloudtrail" => ServiceName::CloudTrail,
             "s3" => ServiceName::S3,
             "account" => ServiceName::Account,
+            "access-analyzer" => ServiceName::AccessAnalyzer,
             _ => return None,
         })
     }
@@ -75,6 +78,7 @@ impl ServiceName {
             ServiceName::CloudTrail => "cloudtrail",
             ServiceName::S3 => "s3",
             ServiceName::Account => "account",
+            ServiceName::AccessAnalyzer => "access-analyzer",
         }
     }
 
@@ -86,7 +90,7 @@ impl ServiceName {
             ServiceName::Organizations | ServiceName::CloudTrail => Protocol::Json,
             ServiceName::Ec2 => Protocol::Ec2,
             ServiceName::S3 => Protocol::RestXml,
-            ServiceName::Account => Protocol::RestJson,
+            ServiceName::Account | ServiceName::AccessAnalyzer => Protocol::RestJson,
         }
     }
 
@@ -95,12 +99,14 @@ impl ServiceName {
     pub fn rest_routes(self) -> &'static [(&'static str, &'static str, &'static str)] {
         match self {
             ServiceName::Account => tessera_wire::operations::ACCOUNT_ROUTES,
+            ServiceName::AccessAnalyzer => tessera_wire::operations::ACCESSANALYZER_ROUTES,
             _ => &[],
         }
     }
 
     /// The signing names of every service Tessera serves.
-    pub const SERVED: &'static [&'static str] = &["sts", "iam", "organizations", "ec2", "cloudtrail", "s3", "account"];
+    pub const SERVED: &'static [&'static str] =
+        &["sts", "iam", "organizations", "ec2", "cloudtrail", "s3", "account", "access-analyzer"];
 
     /// Every operation name of the service's API model.
     pub fn operations(self) -> &'static [&'static str] {
@@ -113,6 +119,7 @@ impl ServiceName {
             ServiceName::CloudTrail => CLOUDTRAIL_OPERATIONS,
             ServiceName::S3 => S3_OPERATIONS,
             ServiceName::Account => ACCOUNT_OPERATIONS,
+            ServiceName::AccessAnalyzer => ACCESSANALYZER_OPERATIONS,
         }
     }
 }

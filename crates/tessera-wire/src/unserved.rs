@@ -43,7 +43,6 @@ pub enum Family {
 /// falls back to the request's content type.
 pub const SIGNING_NAME_PROTOCOLS: &[(&str, Family)] = &[
     ("acm", Family::Json11),
-    ("access-analyzer", Family::RestJson),
     ("apigateway", Family::RestJson),
     ("appsync", Family::RestJson),
     ("athena", Family::Json11),

@@ -70,6 +70,7 @@ pub fn run(
     if services.trail_target.set(Arc::clone(&target)).is_err() {
         anyhow::bail!("trail target set twice");
     }
+    tessera_analyzer::start_background(Arc::clone(&services)).context("starting the access analyzer")?;
     let delivery = crate::audit_cli::start_delivery(&services, Arc::clone(&services.audit), target, audit)?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     rt.block_on(async move {
@@ -402,6 +403,11 @@ fn decode(parts: &Parts, body: &Bytes, service: ServiceName) -> Result<(String, 
                 .ok_or_else(|| AwsError::new(400, "UnknownOperationException", ""))?;
             Ok((op.to_string(), Input::Json(tessera_wire::json::parse_body(body)?)))
         }
+        Protocol::RestJson if service == ServiceName::AccessAnalyzer => {
+            let (op, input) =
+                tessera_analyzer::decode(parts.method.as_str(), parts.uri.path(), parts.uri.query(), body)?;
+            Ok((op, Input::Json(input)))
+        }
         Protocol::RestJson => {
             let method = parts.method.as_str();
             let path = parts.uri.path();
@@ -562,7 +568,10 @@ fn run_audited(
             return fail(e);
         }
     }
-    let outcome = services.handle(service, call, input);
+    let outcome = match service {
+        ServiceName::AccessAnalyzer => tessera_analyzer::handle(services, call, input),
+        _ => services.handle(service, call, input),
+    };
     if audited {
         match tessera_services::cloudtrail::submit_call(services, service, call, input, &outcome) {
             Ok(receipt) => {

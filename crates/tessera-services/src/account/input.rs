@@ -5,19 +5,19 @@ use serde_json::Value;
 use tessera_wire::AwsError;
 
 /// A `ValidationException` for one field.
-pub(super) fn invalid_field(name: &str, message: &str) -> AwsError {
+pub fn invalid_field(name: &str, message: &str) -> AwsError {
     Fields::default().fail(name, message).into_error().unwrap_or_else(AwsError::internal)
 }
 
 /// The failures found in one request.
 #[derive(Debug, Default)]
-pub(super) struct Fields {
+pub struct Fields {
     failures: Vec<(String, String)>,
 }
 
 /// A string member's constraints.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Rule {
+pub struct Rule {
     pub min: usize,
     pub max: usize,
     pub pattern: Option<fn(&str) -> bool>,

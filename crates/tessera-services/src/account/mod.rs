@@ -12,7 +12,7 @@
 //! the organization checks, then the store. See `docs/ACCOUNT.md`.
 
 mod contacts;
-mod input;
+pub mod input;
 
 #[cfg(test)]
 mod tests;

@@ -255,7 +255,7 @@ fn lookup_resources(service: ServiceName, request: &Value, response: &Value) -> 
             add("AWS::Organizations::Policy", text(request, &["policyId"]));
             add("AWS::Organizations::OrganizationalUnit", text(request, &["organizationalUnitId"]));
         }
-        ServiceName::Ec2 | ServiceName::S3 | ServiceName::Account => {}
+        ServiceName::Ec2 | ServiceName::S3 | ServiceName::Account | ServiceName::AccessAnalyzer => {}
     }
     out
 }

@@ -276,7 +276,7 @@ pub(crate) fn load_account<R: ReadTxn + ?Sized>(r: &R, id: &str) -> Result<Optio
 }
 
 /// The organization `account` belongs to.
-pub(crate) fn org_of<R: ReadTxn + ?Sized>(r: &R, account: &str) -> Result<Option<Organization>, AwsError> {
+pub fn org_of<R: ReadTxn + ?Sized>(r: &R, account: &str) -> Result<Option<Organization>, AwsError> {
     let Some(acct) = load_account(r, account)? else { return Ok(None) };
     match acct.organization_id {
         None => Ok(None),
