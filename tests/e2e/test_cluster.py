@@ -225,7 +225,8 @@ def test_blob_files_of_an_earlier_version_move_into_the_database(tessera_factory
     a.client("s3").create_bucket(Bucket=bucket)
     data = body(2 * MIB + 5, "upgrade")
     a.client("s3").put_object(Bucket=bucket, Key="old", Body=data)
-    a.stop()
+    assert a.client("s3").get_object(Bucket=bucket, Key="old")["Body"].read() == data
+    assert a.stop() == 0, "a clean stop, its blob connections closed"
     # Make it look like an earlier version's: the bytes in a file of A's data dir, not in the database.
     blob = psql(database, "SELECT DISTINCT blob FROM tessera_blob_chunks").stdout.split()
     assert len(blob) == 1, blob
