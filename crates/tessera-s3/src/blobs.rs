@@ -541,7 +541,9 @@ fn sync_dir(_dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-type ReadFuture = Pin<Box<dyn std::future::Future<Output = io::Result<(Bytes, ReadState)>> + Send + Sync>>;
+/// A read's bytes, and where the stream is afterwards (`None` once it has read its last byte, so
+/// that a file or database snapshot is let go as soon as the stream ends).
+type ReadFuture = Pin<Box<dyn std::future::Future<Output = io::Result<(Bytes, Option<ReadState>)>> + Send + Sync>>;
 
 /// Where a stream is inside one segment.
 struct ReadState {
@@ -627,7 +629,7 @@ impl BlobStream {
             }
         };
         let (pg, left) = (self.pg.clone(), self.left);
-        let read = tokio::task::spawn_blocking(move || -> io::Result<(Bytes, ReadState)> {
+        let read = tokio::task::spawn_blocking(move || -> io::Result<(Bytes, Option<ReadState>)> {
             let mut state = match open {
                 Ok(s) => s,
                 Err(o) => open_segment(pg.as_ref(), o)?,
@@ -649,7 +651,9 @@ impl BlobStream {
                 }
             };
             state.remaining_in_segment -= bytes.len() as u64;
-            Ok((bytes, state))
+            // The last read lets go of the file or snapshot here, off the async threads.
+            let more = (bytes.len() as u64) < left;
+            Ok((bytes, more.then_some(state)))
         });
         Box::pin(async move { read.await.map_err(|e| io::Error::other(e.to_string()))? })
     }
@@ -708,7 +712,7 @@ impl Stream for BlobStream {
                         }
                         Poll::Ready(Ok((bytes, state))) => {
                             this.left = this.left.saturating_sub(bytes.len() as u64);
-                            this.state = StreamState::Idle(Some(state));
+                            this.state = StreamState::Idle(state);
                             Poll::Ready(Some(Ok(bytes)))
                         }
                     };
@@ -746,5 +750,61 @@ mod tests {
         std::fs::remove_file(dir.path().join(BACKUP_LOCK)).unwrap();
         Blobs::open(dir.path()).unwrap();
         assert!(!dir.path().join(RETAINED).join(&b.blob).exists(), "a start without the lock empties retained/");
+    }
+
+    /// On PostgreSQL (when `TESSERA_TEST_POSTGRES_URL` names a database; a fresh schema, dropped
+    /// after): a read that pinned its blobs streams them whole, across segments and chunks, after
+    /// they were removed; a later pin says they are gone; a short body leaves nothing.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_reads_keep_their_snapshot() {
+        let Ok(base) = std::env::var("TESSERA_TEST_POSTGRES_URL") else {
+            eprintln!("SKIPPED: TESSERA_TEST_POSTGRES_URL is not set");
+            return;
+        };
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        let schema = format!("tessera_s3blobs_{}_{}", std::process::id(), nanos % 1_000_000_000);
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{sep}schema={schema}");
+        let store = tokio::task::block_in_place(|| tessera_store::postgres::PostgresStore::open(&url)).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = Blobs::open_for(&store, dir.path()).unwrap();
+        assert!(blobs.in_postgres());
+
+        let first: Vec<u8> = (0..CHUNK + CHUNK / 2).map(|i| (i % 253) as u8).collect();
+        let second: Vec<u8> = (0..2 * CHUNK + 3).map(|i| (i % 251) as u8).collect();
+        let pieces: Vec<Result<Bytes, io::Error>> =
+            first.chunks(100_000).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+        let a = blobs.write(futures::stream::iter(pieces), Some(first.len() as u64)).await.unwrap();
+        assert_eq!(a.md5, <[u8; 16]>::from(Md5::digest(&first)));
+        let b = blobs.write_bytes(&second).unwrap();
+        let segments =
+            vec![Segment { blob: a.blob.clone(), size: a.size }, Segment { blob: b.blob.clone(), size: b.size }];
+        let whole: Vec<u8> = first.iter().chain(second.iter()).copied().collect();
+        let (offset, len) = (100u64, whole.len() as u64 - 200);
+
+        let pinned = blobs.pin(&segments, offset, len).unwrap();
+        blobs.remove([a.blob.clone(), b.blob.clone()]);
+        let mut stream = blobs.read_stream(segments.clone(), pinned, offset, len).unwrap();
+        let mut got = Vec::new();
+        while let Some(piece) = stream.next().await {
+            let piece = piece.unwrap();
+            assert!(piece.len() <= CHUNK, "one chunk at a time");
+            got.extend_from_slice(&piece);
+        }
+        assert_eq!(got, &whole[offset as usize..(offset + len) as usize]);
+        assert_eq!(stream.remaining(), 0);
+        drop(stream);
+        let gone = blobs.pin(&segments, 0, 10).unwrap_err();
+        assert!(is_gone(&gone), "{gone}");
+
+        let short: Vec<Result<Bytes, io::Error>> = vec![Ok(Bytes::from_static(b"abc"))];
+        let err = blobs.write(futures::stream::iter(short), Some(4)).await.unwrap_err();
+        assert!(matches!(err, WriteError::Length { expected: 4, got: 3 }));
+        drop(blobs);
+        drop(store);
+        let dropped = std::process::Command::new("psql")
+            .args([base.as_str(), "-c", &format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")])
+            .output();
+        assert!(dropped.is_ok_and(|o| o.status.success()), "the test schema is dropped");
     }
 }

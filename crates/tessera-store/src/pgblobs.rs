@@ -44,6 +44,17 @@ struct Pool {
     freed: Condvar,
 }
 
+impl Drop for Pool {
+    fn drop(&mut self) {
+        // A client owns a small runtime, which must not be dropped on an async runtime's thread:
+        // the idle connections close on a thread of their own.
+        let idle = std::mem::take(&mut lock(&self.idle).idle);
+        if !idle.is_empty() {
+            let _ = std::thread::spawn(move || drop(idle)).join();
+        }
+    }
+}
+
 /// The blob store of one PostgreSQL database (cheap to clone; clones share connections).
 #[derive(Clone)]
 pub struct PgBlobs {

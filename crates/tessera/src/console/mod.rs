@@ -53,7 +53,8 @@ impl Console {
             .and_then(|v| v.trim().parse::<i64>().ok())
             .filter(|v| *v >= 1)
             .unwrap_or(session::DEFAULT_SESSION_SECS);
-        Console { services, s3, sessions: Sessions::default(), session_secs }
+        let sessions = Sessions::new(services.clone());
+        Console { services, s3, sessions, session_secs }
     }
 
     fn now(&self) -> i64 {
@@ -279,7 +280,7 @@ impl Console {
             return Resp::redirect("/console/signin");
         };
         let mut identity = (**identity).clone();
-        let mut flash = self.sessions.take_flash(&sid);
+        let mut flash = self.sessions.take_flash(&sid, &session);
         // The role session lives as long as its credentials.
         let caller = match &identity.role {
             Some(role) => match self.services.credentials(&role.access_key_id, Some(&role.session_token)) {
