@@ -302,8 +302,6 @@ def test_postgresql_backup_is_the_data_dir_files_plus_pg_dump(tmp_path, tessera_
     url = f"{PG_URL}{'&' if '?' in PG_URL else '?'}schema={schema}"
     try:
         t = tessera_factory("data", ["--store-url", url]).start()
-        # IAM only: S3 on a PostgreSQL store panics in this build (the client blocks on an async
-        # thread), a separate bug.
         iam = t.client("iam")
         iam.create_user(UserName="pg-user")
         key = iam.create_access_key(UserName="pg-user")["AccessKey"]
@@ -319,7 +317,9 @@ def test_postgresql_backup_is_the_data_dir_files_plus_pg_dump(tmp_path, tessera_
         assert json.loads(proc.stdout)["store"] == "postgresql"
         with tarfile.open(archive) as tar:
             names = tar.getnames()
-        assert "tessera.db" not in names and "audit.db" in names and "credentials" in names
+        # The audit trail is in PostgreSQL (pg_dump); the archive has the node's id and journal.
+        assert "tessera.db" not in names and "audit.db" not in names and "credentials" in names
+        assert "node-id" in names and any(n.startswith("audit.journal/") for n in names), names
         t.stop()
         subprocess.run(["psql", PG_URL, "-v", "ON_ERROR_STOP=1", "-c", f'DROP SCHEMA "{schema}" CASCADE'],
                        check=True, capture_output=True, timeout=60)
@@ -332,5 +332,9 @@ def test_postgresql_backup_is_the_data_dir_files_plus_pg_dump(tmp_path, tessera_
         sts = r.client("sts", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
         assert sts.get_caller_identity()["Arn"].endswith(":user/pg-user")
         assert r.client("iam").get_user(UserName="pg-user")["User"]["UserName"] == "pg-user"
+        # The audit trail came back once: from the dump, and the restored journal adds no copy.
+        events = r.client("cloudtrail").lookup_events(
+            LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "CreateUser"}])["Events"]
+        assert [e["Resources"][0]["ResourceName"] for e in events if e.get("Resources")] == ["pg-user"], events
     finally:
         subprocess.run(["psql", PG_URL, "-c", f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'], capture_output=True, timeout=60)

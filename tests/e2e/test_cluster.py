@@ -445,3 +445,32 @@ def test_postgres_restart_under_load_loses_nothing_and_recovers(tessera_factory,
     for node in (a, b):
         assert node.client("sts").get_caller_identity()["Account"]
         check_acked(node, bucket, acked)
+
+
+@needs_postgres
+def test_an_mfa_code_is_spent_on_every_node(tessera_factory, database):
+    """A TOTP code accepted by one node is refused by the other (the device's last used step is
+    in the shared store), as one AWS endpoint refuses a code used twice."""
+    import pyotp
+    a, b = start_cluster(tessera_factory, database, 2)
+    iam = a.client("iam")
+    user = unique("mfa-user-")
+    iam.create_user(UserName=user)
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    creds = {"aws_access_key_id": key["AccessKeyId"], "aws_secret_access_key": key["SecretAccessKey"]}
+    device = iam.create_virtual_mfa_device(VirtualMFADeviceName=user)["VirtualMFADevice"]
+    seed = device["Base32StringSeed"]
+    totp = pyotp.TOTP(seed.decode() if isinstance(seed, bytes) else seed)
+    now = time.time()
+    iam.enable_mfa_device(UserName=user, SerialNumber=device["SerialNumber"],
+                          AuthenticationCode1=totp.at(now - 30), AuthenticationCode2=totp.at(now))
+    # The codes that enabled it are spent; wait for the next step's code.
+    time.sleep(30 - time.time() % 30 + 0.5)
+    code = totp.now()
+    sts_a, sts_b = a.client("sts", **creds), b.client("sts", **creds)
+    wait_for_key(sts_a)
+    assert sts_a.get_session_token(SerialNumber=device["SerialNumber"], TokenCode=code)["Credentials"]
+    with pytest.raises(botocore.exceptions.ClientError) as replay:
+        sts_b.get_session_token(SerialNumber=device["SerialNumber"], TokenCode=code)
+    assert replay.value.response["Error"]["Code"] == "AccessDenied"
+    assert "MultiFactorAuthentication failed" in replay.value.response["Error"]["Message"]

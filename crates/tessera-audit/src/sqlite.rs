@@ -1016,6 +1016,27 @@ pub fn backup_to(path: &Path, out_dir: &Path) -> Result<AuditBackup, AuditError>
     Ok(AuditBackup { files, events: u64::try_from(in_db + in_journal).unwrap_or(0) })
 }
 
+/// A copy of a PostgreSQL node's journal (`DIR/audit.journal`) into `out_dir/audit.journal`,
+/// made beside the running node (`tessera backup` of a node whose audit trail is in
+/// PostgreSQL): the events it acknowledged and has not shipped yet. A node restored on the copy,
+/// with its `node-id`, ships them on start; those already shipped are skipped (each event is keyed
+/// by node id and sequence). `events` counts the events the copied segments hold.
+pub fn journal_backup_to(journal: &Path, out_dir: &Path) -> Result<AuditBackup, AuditError> {
+    let journal_out = out_dir.join("audit.journal");
+    let segments = journal::copy_segments(journal, &journal_out)?;
+    let events: i64 = segments.iter().filter_map(|s| s.last.map(|last| (last - s.first + 1).max(0))).sum();
+    let files = segments
+        .iter()
+        .map(|s| {
+            journal::segment_path(&journal_out, s.first)
+                .strip_prefix(out_dir)
+                .map(Path::to_path_buf)
+                .unwrap_or_default()
+        })
+        .collect();
+    Ok(AuditBackup { files, events: u64::try_from(events).unwrap_or(0) })
+}
+
 /// Public keys and trails read from an audit database file without starting a writer (for
 /// `tessera audit verify`).
 pub fn read_offline(path: &Path) -> Result<(Vec<Trail>, Vec<PublicKeyInfo>), AuditError> {

@@ -329,6 +329,12 @@ pub fn backup(req: &BackupRequest) -> anyhow::Result<BackupSummary> {
     let audit = if audit_db.is_file() {
         progress("copying the audit journal, then snapshotting audit.db");
         tessera_audit::sqlite::backup_to(&audit_db, &staging).map_err(|e| anyhow::anyhow!("audit store: {e}"))?
+    } else if postgres && dir.join("audit.journal").is_dir() {
+        progress(
+            "the audit trail is in PostgreSQL (pg_dump holds it); copying this node's journal (events not shipped yet)",
+        );
+        tessera_audit::sqlite::journal_backup_to(&dir.join("audit.journal"), &staging)
+            .map_err(|e| anyhow::anyhow!("audit journal: {e}"))?
     } else {
         tessera_audit::sqlite::AuditBackup { files: Vec::new(), events: 0 }
     };
@@ -362,6 +368,10 @@ pub fn backup(req: &BackupRequest) -> anyhow::Result<BackupSummary> {
     }
     // Small files are read whole, so each is one consistent version.
     let mut small = vec![PathBuf::from("credentials")];
+    if postgres && dir.join("node-id").is_file() {
+        // The node's identity in the shared audit tables: its restored journal ships under it.
+        small.push(PathBuf::from("node-id"));
+    }
     if req.include_master_key {
         small.push(PathBuf::from("master.key"));
     }

@@ -5,9 +5,6 @@
 //! Codes are TOTP (RFC 6238): HMAC-SHA1, 30-second steps, 6 digits. The seed is 40 random bytes,
 //! sealed at rest; it leaves the server once, in the `CreateVirtualMFADevice` response.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
-
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -208,13 +205,6 @@ fn seed_of(services: &Services, device: &MfaDevice) -> Result<Vec<u8>, AwsError>
     base32_decode(&text).ok_or_else(AwsError::internal)
 }
 
-/// Steps accepted for one code in the process, beyond the record's `last_step` (STS verifies
-/// without writing the store; a code accepted once is not accepted again by this process).
-fn used_steps() -> &'static Mutex<HashMap<String, i64>> {
-    static USED: OnceLock<Mutex<HashMap<String, i64>>> = OnceLock::new();
-    USED.get_or_init(|| Mutex::new(HashMap::new()))
-}
-
 /// See [`super::verify_mfa_token`].
 pub fn verify_token(services: &Services, serial: &str, code: &str, now_secs: i64) -> Result<bool, AwsError> {
     if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
@@ -231,14 +221,24 @@ pub fn verify_token(services: &Services, serial: &str, code: &str, now_secs: i64
     let Some(step) = matching_step(&key, code, center - 1..=center + 1) else {
         return Ok(false);
     };
-    let serial_key = device.key();
-    let mut used = used_steps().lock().unwrap_or_else(|p| p.into_inner());
-    let last = used.get(&serial_key).copied().unwrap_or(i64::MIN).max(device.last_step);
-    if step <= last {
+    if step <= device.last_step {
         return Ok(false);
     }
-    used.insert(serial_key, step);
-    Ok(true)
+    // The step is spent for every server sharing the store: the record's `last_step` is compared
+    // and set in one transaction, so of two calls with one code (on one node or two) only the
+    // first to commit is accepted.
+    let serial_key = device.key();
+    write(services, |txn| {
+        let Some(mut current) = model::load::<MfaDevice>(txn, MFA_DEVICE, &serial_key).ise()? else {
+            return Ok(false);
+        };
+        if current.user.is_none() || step <= current.last_step {
+            return Ok(false);
+        }
+        current.last_step = step;
+        model::save(txn, MFA_DEVICE, &serial_key, &current).ise()?;
+        Ok(true)
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
