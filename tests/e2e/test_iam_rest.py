@@ -1,0 +1,285 @@
+"""The rest of IAM's API (issue "IAM, STS and Organizations, every operation", bullet "IAM, the
+rest"): SSH public keys and signing certificates, through boto3 and the AWS CLI."""
+
+import base64
+import hashlib
+import json
+from datetime import datetime, timedelta, timezone
+
+import boto3
+import botocore.config
+import botocore.exceptions
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
+
+from conftest import REGION, unique, user_with_key
+
+
+def code(exc):
+    return exc.value.response["Error"]["Code"]
+
+
+def status(exc):
+    return exc.value.response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def unvalidated(t):
+    """A root IAM client that skips botocore's own parameter checks, to see the server's."""
+    return boto3.session.Session(region_name=REGION).client(
+        "iam", endpoint_url=t.endpoint,
+        config=botocore.config.Config(parameter_validation=False, retries={"max_attempts": 1}), **t.root_creds)
+
+
+def policy(*statements):
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+# ---------------------------------------------------------------------------------------------
+# SSH public keys (id_credentials_ssh-keys.html)
+
+
+def rsa_key(bits=2048):
+    return rsa.generate_private_key(public_exponent=65537, key_size=bits).public_key()
+
+
+def openssh(public):
+    return public.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+
+
+def md5_fingerprint(ssh_line):
+    """What `ssh-keygen -l -E md5` shows, without its `MD5:` prefix."""
+    digest = hashlib.md5(base64.b64decode(ssh_line.split()[1])).hexdigest()
+    return ":".join(digest[i:i + 2] for i in range(0, 32, 2))
+
+
+def test_ssh_public_key_lifecycle(tessera):
+    t = tessera
+    iam = t.client("iam")
+    user = unique("ssh-")
+    iam.create_user(UserName=user)
+    key = rsa_key()
+    line = openssh(key) + " me@laptop"
+    up = iam.upload_ssh_public_key(UserName=user, SSHPublicKeyBody=line)["SSHPublicKey"]
+    kid = up["SSHPublicKeyId"]
+    assert kid.startswith("APKA") and len(kid) == 20
+    assert up["UserName"] == user and up["Status"] == "Active"
+    assert up["Fingerprint"] == md5_fingerprint(line)
+    assert up["SSHPublicKeyBody"] == line
+
+    ssh = iam.get_ssh_public_key(UserName=user, SSHPublicKeyId=kid, Encoding="SSH")["SSHPublicKey"]
+    assert ssh["SSHPublicKeyBody"].split()[:2] == line.split()[:2]
+    assert ssh["Fingerprint"] == up["Fingerprint"]
+    pem = iam.get_ssh_public_key(UserName=user, SSHPublicKeyId=kid, Encoding="PEM")["SSHPublicKey"]
+    loaded = serialization.load_pem_public_key(pem["SSHPublicKeyBody"].encode())
+    assert loaded.public_numbers() == key.public_numbers()
+
+    # The same key in PEM is recognized as the same key.
+    pem_body = key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.upload_ssh_public_key(UserName=user, SSHPublicKeyBody=pem_body)
+    assert code(e) == "DuplicateSSHPublicKey" and status(e) == 400
+    # PKCS#1 PEM is accepted, and fingerprinted like its ssh-rsa form.
+    other = rsa_key(3072)
+    pkcs1 = other.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.PKCS1).decode()
+    second = iam.upload_ssh_public_key(UserName=user, SSHPublicKeyBody=pkcs1)["SSHPublicKey"]
+    assert second["Fingerprint"] == md5_fingerprint(openssh(other))
+
+    listed = iam.list_ssh_public_keys(UserName=user)["SSHPublicKeys"]
+    assert sorted(k["SSHPublicKeyId"] for k in listed) == sorted([kid, second["SSHPublicKeyId"]])
+    assert all("SSHPublicKeyBody" not in k for k in listed)
+    page = iam.list_ssh_public_keys(UserName=user, MaxItems=1)
+    assert page["IsTruncated"] and len(page["SSHPublicKeys"]) == 1
+    rest = iam.list_ssh_public_keys(UserName=user, Marker=page["Marker"])["SSHPublicKeys"]
+    assert [k["SSHPublicKeyId"] for k in page["SSHPublicKeys"] + rest] == [k["SSHPublicKeyId"] for k in listed]
+
+    iam.update_ssh_public_key(UserName=user, SSHPublicKeyId=kid, Status="Inactive")
+    got = iam.get_ssh_public_key(UserName=user, SSHPublicKeyId=kid, Encoding="SSH")["SSHPublicKey"]
+    assert got["Status"] == "Inactive"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.update_ssh_public_key(UserName=user, SSHPublicKeyId=kid, Status="Expired")
+    assert code(e) == "InvalidInput"
+
+    # DeleteUser refuses while keys remain; a rename carries them.
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.delete_user(UserName=user)
+    assert code(e) == "DeleteConflict"
+    renamed = unique("ssh-renamed-")
+    iam.update_user(UserName=user, NewUserName=renamed)
+    moved = iam.list_ssh_public_keys(UserName=renamed)["SSHPublicKeys"]
+    assert {k["UserName"] for k in moved} == {renamed} and len(moved) == 2
+    for k in moved:
+        iam.delete_ssh_public_key(UserName=renamed, SSHPublicKeyId=k["SSHPublicKeyId"])
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.get_ssh_public_key(UserName=renamed, SSHPublicKeyId=kid, Encoding="SSH")
+    assert code(e) == "NoSuchEntity" and status(e) == 404
+    iam.delete_user(UserName=renamed)
+
+
+def test_ssh_public_key_errors_quota_denial_and_cli(tessera, tmp_path):
+    t = tessera
+    iam = t.client("iam")
+    user = unique("ssh-err-")
+    creds = user_with_key(t, t.root_creds, user)
+
+    ed = ec.generate_private_key(ec.SECP256R1()).public_key()
+    for body, expected in [
+        ("not a key", "UnrecognizedPublicKeyEncoding"),
+        (openssh(ed), "UnrecognizedPublicKeyEncoding"),
+        ("ssh-rsa AAAA!!!", "InvalidPublicKey"),
+        ("ssh-rsa " + base64.b64encode(b"\x00\x00\x00\x07ssh-rsa").decode(), "InvalidPublicKey"),
+        (openssh(rsa_key(1024)), "InvalidPublicKey"),
+    ]:
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            iam.upload_ssh_public_key(UserName=user, SSHPublicKeyBody=body)
+        assert code(e) == expected, body
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.upload_ssh_public_key(UserName="nobody-" + user, SSHPublicKeyBody=openssh(rsa_key()))
+    assert code(e) == "NoSuchEntity"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        unvalidated(t).get_ssh_public_key(UserName=user, SSHPublicKeyId="APKA0000000000000000", Encoding="DER")
+    assert code(e) == "ValidationError"
+
+    # The user cannot manage its own keys without a policy allowing it.
+    own = t.client("iam", **creds)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        own.upload_ssh_public_key(UserName=user, SSHPublicKeyBody=openssh(rsa_key()))
+    assert code(e) == "AccessDenied"
+    iam.put_user_policy(UserName=user, PolicyName="own-ssh", PolicyDocument=policy(
+        {"Effect": "Allow", "Action": ["iam:UploadSSHPublicKey", "iam:ListSSHPublicKeys"],
+         "Resource": f"arn:aws:iam::*:user/{user}"}))
+    # Quota: five per user.
+    for _ in range(5):
+        own.upload_ssh_public_key(UserName=user, SSHPublicKeyBody=openssh(rsa_key()))
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        own.upload_ssh_public_key(UserName=user, SSHPublicKeyBody=openssh(rsa_key()))
+    assert code(e) == "LimitExceeded"
+    assert len(own.list_ssh_public_keys()["SSHPublicKeys"]) == 5
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        own.delete_ssh_public_key(UserName=user, SSHPublicKeyId=own.list_ssh_public_keys()["SSHPublicKeys"][0]["SSHPublicKeyId"])
+    assert code(e) == "AccessDenied"
+
+    # The AWS CLI.
+    listed = t.cli("iam", "list-ssh-public-keys", "--user-name", user)["SSHPublicKeys"]
+    kid = listed[0]["SSHPublicKeyId"]
+    got = t.cli("iam", "get-ssh-public-key", "--user-name", user, "--ssh-public-key-id", kid, "--encoding", "PEM")
+    assert got["SSHPublicKey"]["SSHPublicKeyBody"].startswith("-----BEGIN PUBLIC KEY-----")
+    t.cli("iam", "delete-ssh-public-key", "--user-name", user, "--ssh-public-key-id", kid)
+    assert len(t.cli("iam", "list-ssh-public-keys", "--user-name", user)["SSHPublicKeys"]) == 4
+
+
+# ---------------------------------------------------------------------------------------------
+# Signing certificates (id_credentials_signing-certificates in the IAM user guide)
+
+
+def make_certificate(common_name, not_before_days=-1, days=30):
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now + timedelta(days=not_before_days))
+            .not_valid_after(now + timedelta(days=days)).sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def test_signing_certificate_lifecycle(tessera):
+    t = tessera
+    iam = t.client("iam")
+    user = unique("sign-")
+    iam.create_user(UserName=user)
+    body = make_certificate("one")
+    cert = iam.upload_signing_certificate(UserName=user, CertificateBody=body)["Certificate"]
+    cid = cert["CertificateId"]
+    assert len(cid) >= 24 and cert["UserName"] == user and cert["Status"] == "Active"
+    assert cert["CertificateBody"] == body
+    # The same certificate on another user of the account is a duplicate.
+    other = unique("sign-other-")
+    iam.create_user(UserName=other)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.upload_signing_certificate(UserName=other, CertificateBody=body)
+    assert code(e) == "DuplicateCertificate" and status(e) == 409
+    second = iam.upload_signing_certificate(UserName=user, CertificateBody=make_certificate("two"))["Certificate"]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.upload_signing_certificate(UserName=user, CertificateBody=make_certificate("three"))
+    assert code(e) == "LimitExceeded"
+    listed = iam.list_signing_certificates(UserName=user)["Certificates"]
+    assert sorted(c["CertificateId"] for c in listed) == sorted([cid, second["CertificateId"]])
+    iam.update_signing_certificate(UserName=user, CertificateId=cid, Status="Inactive")
+    statuses = {c["CertificateId"]: c["Status"] for c in iam.list_signing_certificates(UserName=user)["Certificates"]}
+    assert statuses == {cid: "Inactive", second["CertificateId"]: "Active"}
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.delete_user(UserName=user)
+    assert code(e) == "DeleteConflict"
+    renamed = unique("sign-renamed-")
+    iam.update_user(UserName=user, NewUserName=renamed)
+    assert {c["UserName"] for c in iam.list_signing_certificates(UserName=renamed)["Certificates"]} == {renamed}
+    for c in iam.list_signing_certificates(UserName=renamed)["Certificates"]:
+        iam.delete_signing_certificate(UserName=renamed, CertificateId=c["CertificateId"])
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.delete_signing_certificate(UserName=renamed, CertificateId=cid)
+    assert code(e) == "NoSuchEntity"
+    iam.delete_user(UserName=renamed)
+    iam.delete_user(UserName=other)
+
+
+def test_signing_certificate_errors_root_and_cli(fresh_tessera):
+    t = fresh_tessera
+    iam = t.client("iam")
+    user = unique("sign-err-")
+    creds = user_with_key(t, t.root_creds, user)
+    for body, expected in [
+        ("garbage", "MalformedCertificate"),
+        ("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----", "MalformedCertificate"),
+        (make_certificate("a") + make_certificate("b"), "MalformedCertificate"),
+        (make_certificate("expired", not_before_days=-10, days=-1), "InvalidCertificate"),
+        (make_certificate("future", not_before_days=5, days=10), "InvalidCertificate"),
+    ]:
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            iam.upload_signing_certificate(UserName=user, CertificateBody=body)
+        assert code(e) == expected, body[:40]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        unvalidated(t).update_signing_certificate(CertificateId="short", Status="Active")
+    assert code(e) == "ValidationError"
+
+    # Root without UserName manages the root user's own certificates.
+    assert iam.get_account_summary()["SummaryMap"]["AccountSigningCertificatesPresent"] == 0
+    root_cert = iam.upload_signing_certificate(CertificateBody=make_certificate("root"))["Certificate"]
+    assert iam.get_account_summary()["SummaryMap"]["AccountSigningCertificatesPresent"] == 1
+    assert "UserName" not in root_cert
+    assert [c["CertificateId"] for c in iam.list_signing_certificates()["Certificates"]] == [root_cert["CertificateId"]]
+    assert iam.list_signing_certificates(UserName=user)["Certificates"] == []
+
+    # A user without permission is denied even on its own certificates; with it, it acts on its own.
+    own = t.client("iam", **creds)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        own.upload_signing_certificate(CertificateBody=make_certificate("mine"))
+    assert code(e) == "AccessDenied"
+    iam.put_user_policy(UserName=user, PolicyName="own-certs", PolicyDocument=policy(
+        {"Effect": "Allow", "Action": "iam:*SigningCertificate*", "Resource": f"arn:aws:iam::*:user/{user}"}))
+    mine = own.upload_signing_certificate(CertificateBody=make_certificate("mine"))["Certificate"]
+    assert mine["UserName"] == user
+    own.update_signing_certificate(CertificateId=mine["CertificateId"], Status="Inactive")
+
+    # The credential report shows them (a fresh server: no earlier report is reused).
+    iam.generate_credential_report()
+    rows = [r.split(",") for r in iam.get_credential_report()["Content"].decode().splitlines()]
+    report = {r[0]: dict(zip(rows[0], r)) for r in rows[1:]}
+    assert report["<root_account>"]["cert_1_active"] == "true"
+    assert report[user]["cert_1_active"] == "false" and report[user]["cert_1_last_rotated"] != "N/A"
+    assert report[user]["cert_2_active"] == "false" and report[user]["cert_2_last_rotated"] == "N/A"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        own.delete_signing_certificate(UserName="root-cert-is-not-mine", CertificateId=root_cert["CertificateId"])
+    assert code(e) == "AccessDenied"
+
+    # The AWS CLI.
+    path = t.data_dir.parent / "cert.pem"
+    path.write_text(make_certificate("cli"))
+    out = t.cli("iam", "upload-signing-certificate", "--certificate-body", f"file://{path}")
+    cid = out["Certificate"]["CertificateId"]
+    listed = t.cli("iam", "list-signing-certificates")["Certificates"]
+    assert sorted(c["CertificateId"] for c in listed) == sorted([cid, root_cert["CertificateId"]])
+    t.cli("iam", "update-signing-certificate", "--certificate-id", cid, "--status", "Inactive")
+    t.cli("iam", "delete-signing-certificate", "--certificate-id", cid)
+    assert [c["CertificateId"] for c in iam.list_signing_certificates()["Certificates"]] == [root_cert["CertificateId"]]
