@@ -175,13 +175,21 @@ def test_ssh_public_key_errors_quota_denial_and_cli(tessera, tmp_path):
 
 
 def make_certificate(common_name, not_before_days=-1, days=30):
+    """A self-signed certificate (PEM)."""
+    return make_certificate_and_key(common_name, not_before_days, days)[0]
+
+
+def make_certificate_and_key(common_name, not_before_days=-1, days=30):
+    """A self-signed certificate and its private key (PEM)."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = datetime.now(timezone.utc).replace(microsecond=0)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now + timedelta(days=not_before_days))
             .not_valid_after(now + timedelta(days=days)).sign(key, hashes.SHA256()))
-    return cert.public_bytes(serialization.Encoding.PEM).decode()
+    pem_key = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                serialization.NoEncryption()).decode()
+    return cert.public_bytes(serialization.Encoding.PEM).decode(), pem_key
 
 
 def test_signing_certificate_lifecycle(tessera):
@@ -283,3 +291,55 @@ def test_signing_certificate_errors_root_and_cli(fresh_tessera):
     t.cli("iam", "update-signing-certificate", "--certificate-id", cid, "--status", "Inactive")
     t.cli("iam", "delete-signing-certificate", "--certificate-id", cid)
     assert [c["CertificateId"] for c in iam.list_signing_certificates()["Certificates"]] == [root_cert["CertificateId"]]
+
+
+# ---------------------------------------------------------------------------------------------
+# Server certificate tags (id_tags_server-certs.html)
+
+
+def test_server_certificate_tags(tessera):
+    t = tessera
+    iam = t.client("iam")
+    name = unique("tagged-cert-")
+    body, key = make_certificate_and_key(name)
+    iam.upload_server_certificate(ServerCertificateName=name, CertificateBody=body, PrivateKey=key,
+                                  Tags=[{"Key": "team", "Value": "web"}])
+    iam.tag_server_certificate(ServerCertificateName=name, Tags=[{"Key": "env", "Value": "prod"},
+                                                                 {"Key": "team", "Value": "edge"}])
+    tags = iam.list_server_certificate_tags(ServerCertificateName=name)["Tags"]
+    assert {x["Key"]: x["Value"] for x in tags} == {"team": "edge", "env": "prod"}
+    assert {x["Key"]: x["Value"] for x in iam.get_server_certificate(ServerCertificateName=name)
+            ["ServerCertificate"]["Tags"]} == {"team": "edge", "env": "prod"}
+    page = iam.list_server_certificate_tags(ServerCertificateName=name, MaxItems=1)
+    assert page["IsTruncated"] and len(page["Tags"]) == 1
+    iam.untag_server_certificate(ServerCertificateName=name, TagKeys=["team"])
+    assert iam.list_server_certificate_tags(ServerCertificateName=name)["Tags"] == [{"Key": "env", "Value": "prod"}]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.tag_server_certificate(ServerCertificateName=name, Tags=[{"Key": "aws:x", "Value": "y"}])
+    assert code(e) == "InvalidInput"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.tag_server_certificate(ServerCertificateName=name,
+                                   Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(50)])
+    assert code(e) == "LimitExceeded"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.list_server_certificate_tags(ServerCertificateName="no-" + name)
+    assert code(e) == "NoSuchEntity"
+
+    # Tag-based authorization: a user may tag only certificates whose env is dev.
+    user = unique("cert-tagger-")
+    creds = user_with_key(t, t.root_creds, user, policy(
+        {"Effect": "Allow", "Action": ["iam:TagServerCertificate", "iam:ListServerCertificateTags"],
+         "Resource": "*", "Condition": {"StringEquals": {"aws:ResourceTag/env": "dev"}}}))
+    limited = t.client("iam", **creds)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        limited.tag_server_certificate(ServerCertificateName=name, Tags=[{"Key": "x", "Value": "y"}])
+    assert code(e) == "AccessDenied"
+    iam.tag_server_certificate(ServerCertificateName=name, Tags=[{"Key": "env", "Value": "dev"}])
+    limited.tag_server_certificate(ServerCertificateName=name, Tags=[{"Key": "x", "Value": "y"}])
+
+    # The AWS CLI.
+    out = t.cli("iam", "list-server-certificate-tags", "--server-certificate-name", name)
+    assert {x["Key"]: x["Value"] for x in out["Tags"]} == {"env": "dev", "x": "y"}
+    t.cli("iam", "untag-server-certificate", "--server-certificate-name", name, "--tag-keys", "x", "env")
+    assert iam.list_server_certificate_tags(ServerCertificateName=name)["Tags"] == []
+    iam.delete_server_certificate(ServerCertificateName=name)

@@ -118,6 +118,9 @@ pub fn handle(services: &Services, call: &Call, params: &QueryParams) -> Option<
         "ListServerCertificates" => server_certificates::list(&cx),
         "UpdateServerCertificate" => server_certificates::update(&cx),
         "DeleteServerCertificate" => server_certificates::delete(&cx),
+        "TagServerCertificate" => tags::tag::<model::ServerCertificate>(&cx),
+        "UntagServerCertificate" => tags::untag::<model::ServerCertificate>(&cx),
+        "ListServerCertificateTags" => tags::list::<model::ServerCertificate>(&cx),
         _ => return None,
     };
     Some(result)

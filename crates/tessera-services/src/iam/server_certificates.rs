@@ -36,6 +36,26 @@ fn no_such_certificate(name: &str) -> AwsError {
     no_such_entity(format!("The Server Certificate with name {name} cannot be found."))
 }
 
+impl super::tags::Taggable for ServerCertificate {
+    const TABLE: &'static str = table::SERVER_CERTIFICATE;
+    const OP_WORD: &'static str = "ServerCertificate";
+    const ARN_WORD: &'static str = "server-certificate";
+    const NAME_MAX: usize = 128;
+    const CASE_INSENSITIVE: bool = false;
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn arn(&self) -> String {
+        ServerCertificate::arn(self)
+    }
+    fn tags_mut(&mut self) -> &mut Vec<model::Tag> {
+        &mut self.tags
+    }
+    fn not_found(name: &str) -> AwsError {
+        no_such_certificate(name)
+    }
+}
+
 /// The RSA public key of a certificate.
 fn certificate_key(cert: &Certificate) -> Option<RsaPublicKey> {
     let der = cert.tbs_certificate.subject_public_key_info.to_der().ok()?;
