@@ -343,3 +343,27 @@ def test_server_certificate_tags(tessera):
     t.cli("iam", "untag-server-certificate", "--server-certificate-name", name, "--tag-keys", "x", "env")
     assert iam.list_server_certificate_tags(ServerCertificateName=name)["Tags"] == []
     iam.delete_server_certificate(ServerCertificateName=name)
+
+
+# ---------------------------------------------------------------------------------------------
+# SetSecurityTokenServicePreferences (id_credentials_temp_enable-regions.html)
+
+
+def test_security_token_service_preferences(fresh_tessera):
+    t = fresh_tessera
+    iam = t.client("iam")
+    assert iam.get_account_summary()["SummaryMap"]["GlobalEndpointTokenVersion"] == 1
+    iam.set_security_token_service_preferences(GlobalEndpointTokenVersion="v2Token")
+    assert iam.get_account_summary()["SummaryMap"]["GlobalEndpointTokenVersion"] == 2
+    t.cli("iam", "set-security-token-service-preferences", "--global-endpoint-token-version", "v1Token")
+    assert iam.get_account_summary()["SummaryMap"]["GlobalEndpointTokenVersion"] == 1
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        unvalidated(t).set_security_token_service_preferences(GlobalEndpointTokenVersion="v3Token")
+    assert code(e) == "ValidationError"
+    user = unique("sts-prefs-")
+    creds = user_with_key(t, t.root_creds, user, policy({"Effect": "Allow", "Action": "iam:GetAccountSummary",
+                                                         "Resource": "*"}))
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        t.client("iam", **creds).set_security_token_service_preferences(GlobalEndpointTokenVersion="v2Token")
+    assert code(e) == "AccessDenied"
+    assert t.client("iam", **creds).get_account_summary()["SummaryMap"]["GlobalEndpointTokenVersion"] == 1

@@ -207,9 +207,14 @@ pub fn get_account_summary(services: &Services, call: &Call) -> Result<WireRespo
         let root_keys = r.count(access_keys::USER_ACCESS_KEY, &format!("{account}/:root/")).ise()?;
         let root_certs = r.count(table::SIGNING_CERTIFICATE, &format!("{account}/:root/")).ise()?;
         let server_certs = r.count(table::SERVER_CERTIFICATE, &prefix).ise()?;
-        Ok((entities, [mfa_all, mfa_in_use, providers, instance_profiles, root_keys, root_certs, server_certs]))
+        let token_version = crate::iam::sts_preferences::global_endpoint_token_version(r, account).ise()?;
+        Ok((
+            entities,
+            [mfa_all, mfa_in_use, providers, instance_profiles, root_keys, root_certs, server_certs, token_version],
+        ))
     })?;
-    let [mfa_all, mfa_in_use, providers, instance_profiles, root_keys, root_certs, server_certs] = counts;
+    let [mfa_all, mfa_in_use, providers, instance_profiles, root_keys, root_certs, server_certs, token_version] =
+        counts;
     let n = |v: usize| v as u64;
     let entries: Vec<(&str, u64)> = vec![
         ("Users", n(entities.users.len())),
@@ -244,7 +249,7 @@ pub fn get_account_summary(services: &Services, call: &Call) -> Result<WireRespo
         ("AttachedPoliciesPerRoleQuota", quota::ATTACHED_POLICIES_PER_ENTITY),
         ("AttachedPoliciesPerUserQuota", quota::ATTACHED_POLICIES_PER_ENTITY),
         ("VersionsPerPolicyQuota", quota::VERSIONS_PER_POLICY),
-        ("GlobalEndpointTokenVersion", 1),
+        ("GlobalEndpointTokenVersion", token_version),
     ];
     let mut w = XmlWriter::fragment();
     w.open("SummaryMap", None);

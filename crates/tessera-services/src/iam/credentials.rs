@@ -109,6 +109,8 @@ pub fn handle(services: &Services, call: &Call, params: &QueryParams) -> Option<
         "UpdateSigningCertificate" => super::signing_certificates::update(services, call, params),
         "DeleteSigningCertificate" => super::signing_certificates::delete(services, call, params),
 
+        "SetSecurityTokenServicePreferences" => super::sts_preferences::set(services, call, params),
+
         "SimulateCustomPolicy" => simulate::simulate_custom_policy(services, call, params),
         "SimulatePrincipalPolicy" => simulate::simulate_principal_policy(services, call, params),
         "GetContextKeysForCustomPolicy" => simulate::get_context_keys_for_custom_policy(services, call, params),

@@ -16,6 +16,7 @@ pub mod server_certificates;
 pub mod service_credentials;
 pub mod signing_certificates;
 pub mod ssh_keys;
+pub mod sts_preferences;
 pub mod tags;
 pub mod users;
 pub mod x509;
