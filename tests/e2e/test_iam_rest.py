@@ -367,3 +367,133 @@ def test_security_token_service_preferences(fresh_tessera):
         t.client("iam", **creds).set_security_token_service_preferences(GlobalEndpointTokenVersion="v2Token")
     assert code(e) == "AccessDenied"
     assert t.client("iam", **creds).get_account_summary()["SummaryMap"]["GlobalEndpointTokenVersion"] == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Service-linked roles (using-service-linked-roles.html)
+
+
+def test_service_linked_role_lifecycle_and_protection(fresh_tessera):
+    t = fresh_tessera
+    iam = t.client("iam")
+    role = iam.create_service_linked_role(AWSServiceName="elasticloadbalancing.amazonaws.com",
+                                          Description="for the load balancers")["Role"]
+    assert role["RoleName"] == "AWSServiceRoleForElasticLoadBalancing"
+    assert role["Path"] == "/aws-service-role/elasticloadbalancing.amazonaws.com/"
+    assert role["Arn"].endswith(":role/aws-service-role/elasticloadbalancing.amazonaws.com/"
+                                "AWSServiceRoleForElasticLoadBalancing")
+    assert role["Description"] == "for the load balancers"
+    trust = role["AssumeRolePolicyDocument"]
+    trust = json.loads(trust) if isinstance(trust, str) else trust
+    assert trust["Statement"][0]["Principal"] == {"Service": "elasticloadbalancing.amazonaws.com"}
+    assert trust["Statement"][0]["Action"] == "sts:AssumeRole"
+    name = role["RoleName"]
+    attached = iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]
+    assert [p["PolicyArn"] for p in attached] == [
+        "arn:aws:iam::aws:policy/aws-service-role/AWSElasticLoadBalancingServiceRolePolicy"]
+    users_of = iam.list_entities_for_policy(
+        PolicyArn="arn:aws:iam::aws:policy/aws-service-role/AWSElasticLoadBalancingServiceRolePolicy")
+    assert [r["RoleName"] for r in users_of["PolicyRoles"]] == [name]
+
+    # A second one for the same service: its name is taken; no suffix for this service.
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.create_service_linked_role(AWSServiceName="elasticloadbalancing.amazonaws.com")
+    assert code(e) == "InvalidInput" and "has been taken" in e.value.response["Error"]["Message"]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.create_service_linked_role(AWSServiceName="elasticloadbalancing.amazonaws.com", CustomSuffix="two")
+    assert code(e) == "InvalidInput"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.create_service_linked_role(AWSServiceName="no-such-service.amazonaws.com")
+    assert code(e) == "InvalidInput"
+    # Auto Scaling allows a custom suffix.
+    suffixed = iam.create_service_linked_role(AWSServiceName="autoscaling.amazonaws.com", CustomSuffix="web")["Role"]
+    assert suffixed["RoleName"] == "AWSServiceRoleForAutoScaling_web"
+
+    # Users cannot change it, as on AWS; the description can be changed.
+    doc = policy({"Effect": "Allow", "Action": "s3:*", "Resource": "*"})
+    trust_doc = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+    attempts = [
+        lambda: iam.update_assume_role_policy(RoleName=name, PolicyDocument=trust_doc),
+        lambda: iam.put_role_policy(RoleName=name, PolicyName="extra", PolicyDocument=doc),
+        lambda: iam.attach_role_policy(RoleName=name, PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess"),
+        lambda: iam.detach_role_policy(RoleName=name, PolicyArn=attached[0]["PolicyArn"]),
+        lambda: iam.put_role_permissions_boundary(RoleName=name,
+                                                  PermissionsBoundary="arn:aws:iam::aws:policy/ReadOnlyAccess"),
+        lambda: iam.delete_role(RoleName=name),
+    ]
+    for attempt in attempts:
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            attempt()
+        assert code(e) == "UnmodifiableEntity" and status(e) == 400
+        assert f"'{name}'" in e.value.response["Error"]["Message"]
+    iam.update_role_description(RoleName=name, Description="changed")
+    assert iam.get_role(RoleName=name)["Role"]["Description"] == "changed"
+    assert len(iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]) == 1
+    assert iam.list_role_policies(RoleName=name)["PolicyNames"] == []
+
+    # Deletion: a task that has succeeded; the role and its attachment are gone.
+    task = iam.delete_service_linked_role(RoleName=name)["DeletionTaskId"]
+    assert task.startswith(f"task/aws-service-role/elasticloadbalancing.amazonaws.com/{name}/")
+    assert iam.get_service_linked_role_deletion_status(DeletionTaskId=task)["Status"] == "SUCCEEDED"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.get_role(RoleName=name)
+    assert code(e) == "NoSuchEntity"
+    assert iam.list_entities_for_policy(PolicyArn=attached[0]["PolicyArn"])["PolicyRoles"] == []
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.get_service_linked_role_deletion_status(DeletionTaskId="nonsense")
+    assert code(e) == "InvalidInput"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.get_service_linked_role_deletion_status(DeletionTaskId=task[:-4] + "ffff")
+    assert code(e) == "NoSuchEntity"
+    # An ordinary role is not deleted through it.
+    iam.create_role(RoleName="plain", AssumeRolePolicyDocument=trust_doc)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.delete_service_linked_role(RoleName="plain")
+    assert code(e) == "InvalidInput"
+    iam.put_role_policy(RoleName="plain", PolicyName="p", PolicyDocument=doc)
+
+    # A role still in an instance profile: the deletion task fails and the role stays.
+    iam.create_instance_profile(InstanceProfileName="holder")
+    iam.add_role_to_instance_profile(InstanceProfileName="holder", RoleName=suffixed["RoleName"])
+    failed = iam.delete_service_linked_role(RoleName=suffixed["RoleName"])["DeletionTaskId"]
+    status_ = iam.get_service_linked_role_deletion_status(DeletionTaskId=failed)
+    assert status_["Status"] == "FAILED" and status_["Reason"]["Reason"]
+    assert iam.get_role(RoleName=suffixed["RoleName"])["Role"]["Path"] == "/aws-service-role/autoscaling.amazonaws.com/"
+
+
+def test_service_linked_role_authorization_and_cli(fresh_tessera):
+    t = fresh_tessera
+    iam = t.client("iam")
+    user = unique("slr-")
+    creds = user_with_key(t, t.root_creds, user, policy(
+        {"Effect": "Allow", "Action": "iam:CreateServiceLinkedRole", "Resource": "*",
+         "Condition": {"StringEquals": {"iam:AWSServiceName": "rds.amazonaws.com"}}},
+        {"Effect": "Allow", "Action": ["iam:PutRolePolicy", "iam:GetServiceLinkedRoleDeletionStatus"],
+         "Resource": "*"}))
+    limited = t.client("iam", **creds)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        limited.create_service_linked_role(AWSServiceName="ecs.amazonaws.com")
+    assert code(e) == "AccessDenied"
+    role = limited.create_service_linked_role(AWSServiceName="rds.amazonaws.com")["Role"]
+    assert role["RoleName"] == "AWSServiceRoleForRDS"
+    # Not allowed to delete it; allowed PutRolePolicy, which AWS still refuses on it.
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        limited.delete_service_linked_role(RoleName="AWSServiceRoleForRDS")
+    assert code(e) == "AccessDenied"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        limited.put_role_policy(RoleName="AWSServiceRoleForRDS", PolicyName="x",
+                                PolicyDocument=policy({"Effect": "Allow", "Action": "s3:*", "Resource": "*"}))
+    assert code(e) == "UnmodifiableEntity"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        limited.delete_role(RoleName="AWSServiceRoleForRDS")
+    assert code(e) == "AccessDenied"
+
+    # The AWS CLI.
+    out = t.cli("iam", "create-service-linked-role", "--aws-service-name", "guardduty.amazonaws.com")
+    assert out["Role"]["RoleName"] == "AWSServiceRoleForAmazonGuardDuty"
+    task = t.cli("iam", "delete-service-linked-role", "--role-name", "AWSServiceRoleForAmazonGuardDuty")
+    got = t.cli("iam", "get-service-linked-role-deletion-status", "--deletion-task-id", task["DeletionTaskId"])
+    assert got["Status"] == "SUCCEEDED"
+    assert limited.get_service_linked_role_deletion_status(DeletionTaskId=task["DeletionTaskId"])["Status"] == \
+        "SUCCEEDED"

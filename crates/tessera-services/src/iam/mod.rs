@@ -14,6 +14,7 @@ pub mod principal;
 pub mod roles;
 pub mod server_certificates;
 pub mod service_credentials;
+pub mod service_linked_roles;
 pub mod signing_certificates;
 pub mod ssh_keys;
 pub mod sts_preferences;
