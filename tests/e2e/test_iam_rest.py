@@ -497,3 +497,63 @@ def test_service_linked_role_authorization_and_cli(fresh_tessera):
     assert got["Status"] == "SUCCEEDED"
     assert limited.get_service_linked_role_deletion_status(DeletionTaskId=task["DeletionTaskId"])["Status"] == \
         "SUCCEEDED"
+
+
+# ---------------------------------------------------------------------------------------------
+# ListPoliciesGrantingServiceAccess (access_policies_last-accessed-view-data.html)
+
+
+def test_list_policies_granting_service_access(tessera):
+    t = tessera
+    iam = t.client("iam")
+    user, group, role = unique("grant-u-"), unique("grant-g-"), unique("grant-r-")
+    iam.create_user(UserName=user)
+    iam.create_group(GroupName=group)
+    iam.add_user_to_group(GroupName=group, UserName=user)
+    iam.put_user_policy(UserName=user, PolicyName="s3-read", PolicyDocument=policy(
+        {"Effect": "Allow", "Action": "s3:Get*", "Resource": "*"}))
+    iam.put_user_policy(UserName=user, PolicyName="deny-ec2", PolicyDocument=policy(
+        {"Effect": "Deny", "Action": "ec2:*", "Resource": "*"}))
+    iam.attach_user_policy(UserName=user, PolicyArn="arn:aws:iam::aws:policy/AmazonEC2ReadOnlyAccess")
+    iam.put_group_policy(GroupName=group, PolicyName="not-iam", PolicyDocument=policy(
+        {"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}))
+    arn = iam.get_user(UserName=user)["User"]["Arn"]
+    out = iam.list_policies_granting_service_access(Arn=arn, ServiceNamespaces=["s3", "ec2", "iam"])
+    assert out["IsTruncated"] is False
+    by_ns = {e["ServiceNamespace"]: e["Policies"] for e in out["PoliciesGrantingServiceAccess"]}
+    names = {ns: sorted(p["PolicyName"] for p in ps) for ns, ps in by_ns.items()}
+    assert names == {"s3": ["not-iam", "s3-read"], "ec2": ["AmazonEC2ReadOnlyAccess", "not-iam"], "iam": []}
+    s3 = {p["PolicyName"]: p for p in by_ns["s3"]}
+    assert s3["s3-read"]["PolicyType"] == "INLINE" and s3["s3-read"]["EntityType"] == "USER"
+    assert s3["s3-read"]["EntityName"] == user
+    assert s3["not-iam"]["EntityType"] == "GROUP" and s3["not-iam"]["EntityName"] == group
+    ec2 = {p["PolicyName"]: p for p in by_ns["ec2"]}
+    assert ec2["AmazonEC2ReadOnlyAccess"]["PolicyType"] == "MANAGED"
+    assert ec2["AmazonEC2ReadOnlyAccess"]["PolicyArn"] == "arn:aws:iam::aws:policy/AmazonEC2ReadOnlyAccess"
+
+    # A role; the group alone; errors; the CLI.
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}))
+    iam.attach_role_policy(RoleName=role, PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")
+    role_arn = iam.get_role(RoleName=role)["Role"]["Arn"]
+    got = iam.list_policies_granting_service_access(Arn=role_arn, ServiceNamespaces=["dynamodb"])
+    assert [p["PolicyName"] for p in got["PoliciesGrantingServiceAccess"][0]["Policies"]] == ["AdministratorAccess"]
+    group_arn = iam.get_group(GroupName=group)["Group"]["Arn"]
+    got = iam.list_policies_granting_service_access(Arn=group_arn, ServiceNamespaces=["iam"])
+    assert got["PoliciesGrantingServiceAccess"][0]["Policies"] == []
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.list_policies_granting_service_access(Arn=arn + "-gone", ServiceNamespaces=["s3"])
+    assert code(e) == "NoSuchEntity"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.list_policies_granting_service_access(Arn="arn:aws:s3:::bucket-name", ServiceNamespaces=["s3"])
+    assert code(e) == "InvalidInput"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.list_policies_granting_service_access(Arn=arn, ServiceNamespaces=["nosuchservice"])
+    assert code(e) == "InvalidInput"
+    outsider = user_with_key(t, t.root_creds, unique("grant-none-"))
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        t.client("iam", **outsider).list_policies_granting_service_access(Arn=arn, ServiceNamespaces=["s3"])
+    assert code(e) == "AccessDenied"
+    cli = t.cli("iam", "list-policies-granting-service-access", "--arn", arn, "--service-namespaces", "s3")
+    assert sorted(p["PolicyName"] for p in cli["PoliciesGrantingServiceAccess"][0]["Policies"]) == \
+        ["not-iam", "s3-read"]

@@ -56,6 +56,7 @@ pub fn handle(services: &Services, call: &Call, params: &QueryParams) -> Option<
         "UpdateAssumeRolePolicy" => roles::update_assume_role_policy(&cx),
         "DeleteRole" => roles::delete_role(&cx),
         "ListRoles" => roles::list_roles(&cx),
+        "ListPoliciesGrantingServiceAccess" => super::policies_granting::list(&cx),
         "CreateServiceLinkedRole" => service_linked_roles::create(&cx),
         "DeleteServiceLinkedRole" => service_linked_roles::delete(&cx),
         "GetServiceLinkedRoleDeletionStatus" => service_linked_roles::deletion_status(&cx),

@@ -10,6 +10,7 @@ pub mod last_accessed;
 pub mod org_features;
 pub mod per_user;
 pub mod policies;
+pub mod policies_granting;
 pub mod principal;
 pub mod roles;
 pub mod server_certificates;
