@@ -4,6 +4,10 @@ rest"): SSH public keys and signing certificates, through boto3 and the AWS CLI.
 import base64
 import hashlib
 import json
+import os
+import shutil
+import subprocess
+import time
 from datetime import datetime, timedelta, timezone
 
 import boto3
@@ -557,3 +561,43 @@ def test_list_policies_granting_service_access(tessera):
     cli = t.cli("iam", "list-policies-granting-service-access", "--arn", arn, "--service-namespaces", "s3")
     assert sorted(p["PolicyName"] for p in cli["PoliciesGrantingServiceAccess"][0]["Policies"]) == \
         ["not-iam", "s3-read"]
+
+
+# ---------------------------------------------------------------------------------------------
+# The same records on the PostgreSQL backend (a fresh schema, dropped after).
+
+
+PG_URL = os.environ.get("TESSERA_TEST_POSTGRES_URL")
+
+
+@pytest.mark.skipif(not PG_URL, reason="TESSERA_TEST_POSTGRES_URL is not set: no PostgreSQL server")
+def test_on_postgres(tessera_factory):
+    schema = f"tessera_iamrest_{os.getpid()}_{time.time_ns() % 10**12}"
+    sep = "&" if "?" in PG_URL else "?"
+    try:
+        t = tessera_factory("data", ["--store-url", f"{PG_URL}{sep}schema={schema}"]).start()
+        iam = t.client("iam")
+        iam.create_user(UserName="pg-user")
+        kid = iam.upload_ssh_public_key(UserName="pg-user", SSHPublicKeyBody=openssh(rsa_key()))["SSHPublicKey"][
+            "SSHPublicKeyId"]
+        iam.upload_signing_certificate(UserName="pg-user", CertificateBody=make_certificate("pg"))
+        root_cert = iam.upload_signing_certificate(CertificateBody=make_certificate("pg-root"))["Certificate"]
+        iam.update_user(UserName="pg-user", NewUserName="pg-renamed")
+        assert [k["SSHPublicKeyId"] for k in iam.list_ssh_public_keys(UserName="pg-renamed")["SSHPublicKeys"]] == [kid]
+        assert len(iam.list_signing_certificates(UserName="pg-renamed")["Certificates"]) == 1
+        assert [c["CertificateId"] for c in iam.list_signing_certificates()["Certificates"]] == \
+            [root_cert["CertificateId"]]
+        summary = iam.get_account_summary()["SummaryMap"]
+        assert summary["AccountSigningCertificatesPresent"] == 1
+        iam.set_security_token_service_preferences(GlobalEndpointTokenVersion="v2Token")
+        assert iam.get_account_summary()["SummaryMap"]["GlobalEndpointTokenVersion"] == 2
+        role = iam.create_service_linked_role(AWSServiceName="config.amazonaws.com")["Role"]
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            iam.delete_role(RoleName=role["RoleName"])
+        assert code(e) == "UnmodifiableEntity"
+        task = iam.delete_service_linked_role(RoleName=role["RoleName"])["DeletionTaskId"]
+        assert iam.get_service_linked_role_deletion_status(DeletionTaskId=task)["Status"] == "SUCCEEDED"
+    finally:
+        if shutil.which("psql"):
+            subprocess.run(["psql", PG_URL, "-Atc", f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'],
+                           capture_output=True, timeout=60)
