@@ -181,7 +181,7 @@ pub(crate) fn allow_blocks(documents: &[String]) -> Vec<(bool, Vec<String>)> {
 }
 
 /// Whether some `Allow` statement could grant `namespace:action`.
-pub(crate) fn allowed(blocks: &[(bool, Vec<String>)], namespace: &str, action: &str) -> bool {
+fn allowed(blocks: &[(bool, Vec<String>)], namespace: &str, action: &str) -> bool {
     let full = format!("{namespace}:{action}");
     blocks.iter().any(|(not, pats)| pats.iter().any(|p| wildcard(p, &full)) != *not)
 }

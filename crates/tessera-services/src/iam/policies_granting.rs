@@ -13,7 +13,7 @@ use tessera_wire::xml::XmlWriter;
 use tessera_wire::{AwsError, WireResponse};
 
 use super::entities::{invalid_input, load_named, no_such_entity, resolve_policy, Cx, Entity};
-use super::last_accessed::{allow_blocks, allowed};
+use super::last_accessed::allow_blocks;
 use crate::model::{table, Group, Role, User};
 use crate::validate::Checks;
 
@@ -23,7 +23,32 @@ struct Granting {
     /// `INLINE` (with its owner) or `MANAGED` (with its ARN).
     inline_owner: Option<(&'static str, String)>,
     arn: Option<String>,
+    /// The `Allow` statements' (`NotAction`?, lower-cased patterns).
     blocks: Vec<(bool, Vec<String>)>,
+}
+
+/// Lower-case the patterns once.
+fn lowered(blocks: Vec<(bool, Vec<String>)>) -> Vec<(bool, Vec<String>)> {
+    blocks.into_iter().map(|(not, pats)| (not, pats.iter().map(|p| p.to_ascii_lowercase()).collect())).collect()
+}
+
+/// Whether a lower-cased action pattern can match an action of `ns` at all: actions have one
+/// `:`, so a pattern with a `:` must match the namespace before it.
+fn may_match(pattern: &str, ns: &str) -> bool {
+    pattern.split_once(':').is_none_or(|(service, _)| tessera_policy::wildcard_match(service, ns))
+}
+
+/// Whether some `Allow` block grants one of `actions` (lower-cased `ns:Action`).
+fn grants(blocks: &[(bool, Vec<String>)], ns: &str, actions: &[String]) -> bool {
+    blocks.iter().any(|(not, pats)| {
+        let relevant: Vec<&String> = pats.iter().filter(|p| may_match(p, ns)).collect();
+        let matched = |a: &String| relevant.iter().any(|p| tessera_policy::wildcard_match(p, a));
+        if *not {
+            actions.iter().any(|a| !matched(a))
+        } else {
+            !relevant.is_empty() && actions.iter().any(matched)
+        }
+    })
 }
 
 /// The inline and attached policies of one entity, appended to `out` (managed ones once).
@@ -43,7 +68,7 @@ fn policies_of<E: Entity>(
             name: name.clone(),
             inline_owner: Some((owner, e.name().to_string())),
             arn: None,
-            blocks: allow_blocks(std::slice::from_ref(doc)),
+            blocks: lowered(allow_blocks(std::slice::from_ref(doc))),
         });
     }
     for arn in e.attached() {
@@ -56,7 +81,7 @@ fn policies_of<E: Entity>(
                 name: p.name().to_string(),
                 inline_owner: None,
                 arn: Some(arn.clone()),
-                blocks: allow_blocks(&docs),
+                blocks: lowered(allow_blocks(&docs)),
             });
         }
     }
@@ -133,17 +158,18 @@ pub(crate) fn list(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
     let mut w = XmlWriter::fragment();
     w.open("PoliciesGrantingServiceAccess", None);
     for ns in &namespaces {
-        let prefix = format!("{}:", ns.to_ascii_lowercase());
-        let actions: Vec<&str> = tessera_policy::validate::known_actions()
+        let ns_lower = ns.to_ascii_lowercase();
+        let prefix = format!("{ns_lower}:");
+        let actions: Vec<String> = tessera_policy::validate::known_actions()
             .iter()
-            .filter(|a| a.to_ascii_lowercase().starts_with(&prefix))
-            .map(|a| &a[prefix.len()..])
+            .filter(|a| a.len() > prefix.len() && a.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes()))
+            .map(|a| a.to_ascii_lowercase())
             .collect();
         if actions.is_empty() {
             return Err(invalid_input(format!("Service namespace {ns} is not valid.")));
         }
         w.open("member", None).elem("ServiceNamespace", ns).open("Policies", None);
-        for p in policies.iter().filter(|p| actions.iter().any(|a| allowed(&p.blocks, ns, a))) {
+        for p in policies.iter().filter(|p| grants(&p.blocks, &ns_lower, &actions)) {
             w.open("member", None).elem("PolicyName", &p.name);
             match &p.inline_owner {
                 Some((kind, owner)) => {
@@ -160,4 +186,24 @@ pub(crate) fn list(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
     }
     w.close().elem("IsTruncated", "false");
     Ok(cx.respond(Some(w.finish())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_and_not_action() {
+        let actions = vec!["s3:getobject".to_string(), "s3:putobject".to_string()];
+        let block = |not: bool, p: &[&str]| vec![(not, p.iter().map(|s| s.to_string()).collect())];
+        assert!(grants(&block(false, &["*"]), "s3", &actions));
+        assert!(grants(&block(false, &["s3:get*"]), "s3", &actions));
+        assert!(grants(&block(false, &["s*"]), "s3", &actions));
+        assert!(!grants(&block(false, &["ec2:*"]), "s3", &actions));
+        assert!(!grants(&block(false, &["s3:list*"]), "s3", &actions));
+        assert!(grants(&block(true, &["iam:*"]), "s3", &actions));
+        assert!(!grants(&block(true, &["s3:*"]), "s3", &actions));
+        assert!(grants(&block(true, &["s3:get*"]), "s3", &actions));
+        assert!(!grants(&[], "s3", &actions));
+    }
 }
