@@ -50,6 +50,10 @@ pub mod table {
     pub const SERVICE_CREDENTIAL: &str = "iam_service_credential";
     /// [`super::ServerCertificate`] by `<acct>/<lower name>`.
     pub const SERVER_CERTIFICATE: &str = "iam_server_certificate";
+    /// [`super::SshPublicKey`] by `<acct>/<lower user>/<key id>`.
+    pub const SSH_PUBLIC_KEY: &str = "iam_ssh_public_key";
+    /// [`super::SigningCertificate`] by `<acct>/<lower user or :root>/<certificate id>`.
+    pub const SIGNING_CERTIFICATE: &str = "iam_signing_certificate";
 }
 
 /// Key of a per-account, case-insensitively named entity.
@@ -697,4 +701,43 @@ impl ServerCertificate {
     pub fn seal_context(id: &str) -> String {
         format!("server-certificate/{id}")
     }
+}
+
+/// An SSH public key of an IAM user (`UploadSSHPublicKey`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SshPublicKey {
+    /// `APKA...`.
+    pub id: String,
+    /// The user's name (case as created).
+    pub user_name: String,
+    /// The key as uploaded (ssh-rsa or PEM text).
+    pub body: String,
+    /// The key in OpenSSH `ssh-rsa <base64>` form.
+    pub ssh: String,
+    /// The key as a PEM `PUBLIC KEY` (SubjectPublicKeyInfo).
+    pub pem: String,
+    /// MD5 of the SSH key blob, colon-separated hex.
+    pub fingerprint: String,
+    /// `Active` / `Inactive`.
+    pub status: String,
+    /// Upload time (epoch seconds).
+    pub uploaded: i64,
+}
+
+/// An X.509 signing certificate of an IAM user or of the root user (`UploadSigningCertificate`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SigningCertificate {
+    /// Certificate id (28 characters).
+    pub id: String,
+    /// The user's name (case as created); `None` for the root user.
+    #[serde(default)]
+    pub user_name: Option<String>,
+    /// The certificate (PEM).
+    pub body: String,
+    /// SHA-256 of the certificate's DER, hex (duplicates are refused account-wide).
+    pub der_sha256: String,
+    /// `Active` / `Inactive`.
+    pub status: String,
+    /// Upload time (epoch seconds).
+    pub uploaded: i64,
 }

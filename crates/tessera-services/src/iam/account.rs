@@ -205,9 +205,16 @@ pub fn get_account_summary(services: &Services, call: &Call) -> Result<WireRespo
         let providers = providers::count_providers(r, account).ise()?;
         let instance_profiles = r.count(table::INSTANCE_PROFILE, &prefix).ise()?;
         let root_keys = r.count(access_keys::USER_ACCESS_KEY, &format!("{account}/:root/")).ise()?;
-        Ok((entities, [mfa_all, mfa_in_use, providers, instance_profiles, root_keys]))
+        let root_certs = r.count(table::SIGNING_CERTIFICATE, &format!("{account}/:root/")).ise()?;
+        let server_certs = r.count(table::SERVER_CERTIFICATE, &prefix).ise()?;
+        let token_version = crate::iam::sts_preferences::global_endpoint_token_version(r, account).ise()?;
+        Ok((
+            entities,
+            [mfa_all, mfa_in_use, providers, instance_profiles, root_keys, root_certs, server_certs, token_version],
+        ))
     })?;
-    let [mfa_all, mfa_in_use, providers, instance_profiles, root_keys] = counts;
+    let [mfa_all, mfa_in_use, providers, instance_profiles, root_keys, root_certs, server_certs, token_version] =
+        counts;
     let n = |v: usize| v as u64;
     let entries: Vec<(&str, u64)> = vec![
         ("Users", n(entities.users.len())),
@@ -220,7 +227,7 @@ pub fn get_account_summary(services: &Services, call: &Call) -> Result<WireRespo
         ("PoliciesQuota", quota::POLICIES),
         ("PolicyVersionsInUse", n(entities.attachments().count())),
         ("PolicyVersionsInUseQuota", quota::POLICY_VERSIONS_IN_USE),
-        ("ServerCertificates", 0),
+        ("ServerCertificates", server_certs),
         ("ServerCertificatesQuota", quota::SERVER_CERTIFICATES),
         ("InstanceProfiles", instance_profiles),
         ("InstanceProfilesQuota", quota::INSTANCE_PROFILES),
@@ -228,7 +235,7 @@ pub fn get_account_summary(services: &Services, call: &Call) -> Result<WireRespo
         ("MFADevicesInUse", mfa_in_use),
         ("AccountMFAEnabled", 0),
         ("AccountAccessKeysPresent", u64::from(root_keys > 0)),
-        ("AccountSigningCertificatesPresent", 0),
+        ("AccountSigningCertificatesPresent", u64::from(root_certs > 0)),
         ("Providers", providers),
         ("UserPolicySizeQuota", quota::USER_POLICY_SIZE),
         ("GroupPolicySizeQuota", quota::GROUP_POLICY_SIZE),
@@ -242,7 +249,7 @@ pub fn get_account_summary(services: &Services, call: &Call) -> Result<WireRespo
         ("AttachedPoliciesPerRoleQuota", quota::ATTACHED_POLICIES_PER_ENTITY),
         ("AttachedPoliciesPerUserQuota", quota::ATTACHED_POLICIES_PER_ENTITY),
         ("VersionsPerPolicyQuota", quota::VERSIONS_PER_POLICY),
-        ("GlobalEndpointTokenVersion", 1),
+        ("GlobalEndpointTokenVersion", token_version),
     ];
     let mut w = XmlWriter::fragment();
     w.open("SummaryMap", None);
@@ -529,7 +536,8 @@ fn report_date(secs: i64) -> String {
     format!("{}+00:00", iso.trim_end_matches('Z'))
 }
 
-fn key_columns(out: &mut Vec<String>, keys: &[AccessKey]) {
+/// The access key and signing certificate columns (`cert_N_last_rotated` is the upload date).
+fn key_columns(out: &mut Vec<String>, keys: &[AccessKey], certs: &[crate::model::SigningCertificate]) {
     for i in 0..2 {
         match keys.get(i) {
             Some(k) => {
@@ -550,8 +558,12 @@ fn key_columns(out: &mut Vec<String>, keys: &[AccessKey]) {
             }
         }
     }
-    // Signing certificates are not supported by Tessera: none exist.
-    out.extend(["false", "N/A", "false", "N/A"].map(String::from));
+    for i in 0..2 {
+        match certs.get(i) {
+            Some(c) => out.extend([(c.status == "Active").to_string(), report_date(c.uploaded)]),
+            None => out.extend(["false".to_string(), "N/A".to_string()]),
+        }
+    }
 }
 
 fn csv_field(s: &str) -> String {
@@ -580,7 +592,9 @@ fn build_report(r: &(impl ReadTxn + ?Sized), account_id: &str) -> Result<String,
         "not_supported".into(),
         "false".into(),
     ];
-    key_columns(&mut root, &access_keys::keys_of(r, account_id, &KeyOwner::Root)?);
+    let root_certs =
+        crate::iam::per_user::of_owner(r, table::SIGNING_CERTIFICATE, account_id, crate::iam::per_user::ROOT_OWNER)?;
+    key_columns(&mut root, &access_keys::keys_of(r, account_id, &KeyOwner::Root)?, &root_certs);
     lines.push(root.join(","));
 
     let rows = r.scan(table::USER, &format!("{account_id}/"), None, usize::MAX)?;
@@ -608,7 +622,8 @@ fn build_report(r: &(impl ReadTxn + ?Sized), account_id: &str) -> Result<String,
             mfa_active.to_string(),
         ];
         let keys = access_keys::keys_of(r, account_id, &KeyOwner::User { name: user.name.clone() })?;
-        key_columns(&mut row, &keys);
+        let certs = crate::iam::per_user::of_owner(r, table::SIGNING_CERTIFICATE, account_id, &user.name)?;
+        key_columns(&mut row, &keys, &certs);
         lines.push(row.join(","));
     }
     let mut csv = lines.join("\n");

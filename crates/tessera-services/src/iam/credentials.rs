@@ -99,6 +99,18 @@ pub fn handle(services: &Services, call: &Call, params: &QueryParams) -> Option<
         "UpdateServiceSpecificCredential" => service_credentials::update(services, call, params),
         "DeleteServiceSpecificCredential" => service_credentials::delete(services, call, params),
 
+        "UploadSSHPublicKey" => super::ssh_keys::upload(services, call, params),
+        "GetSSHPublicKey" => super::ssh_keys::get(services, call, params),
+        "ListSSHPublicKeys" => super::ssh_keys::list(services, call, params),
+        "UpdateSSHPublicKey" => super::ssh_keys::update(services, call, params),
+        "DeleteSSHPublicKey" => super::ssh_keys::delete(services, call, params),
+        "UploadSigningCertificate" => super::signing_certificates::upload(services, call, params),
+        "ListSigningCertificates" => super::signing_certificates::list(services, call, params),
+        "UpdateSigningCertificate" => super::signing_certificates::update(services, call, params),
+        "DeleteSigningCertificate" => super::signing_certificates::delete(services, call, params),
+
+        "SetSecurityTokenServicePreferences" => super::sts_preferences::set(services, call, params),
+
         "SimulateCustomPolicy" => simulate::simulate_custom_policy(services, call, params),
         "SimulatePrincipalPolicy" => simulate::simulate_principal_policy(services, call, params),
         "GetContextKeysForCustomPolicy" => simulate::get_context_keys_for_custom_policy(services, call, params),
@@ -507,6 +519,12 @@ pub fn user_delete_conflict(
     if super::service_credentials::user_has_credentials(r, account, user_name)? {
         return Ok(Some("Cannot delete entity, must remove service specific credentials first."));
     }
+    if super::per_user::has_any(r, table::SSH_PUBLIC_KEY, account, user_name)? {
+        return Ok(Some("Cannot delete entity, must delete SSH public keys first."));
+    }
+    if super::per_user::has_any(r, table::SIGNING_CERTIFICATE, account, user_name)? {
+        return Ok(Some("Cannot delete entity, must delete signing certificates first."));
+    }
     Ok(None)
 }
 
@@ -523,6 +541,14 @@ pub fn rename_user_credentials(
     mfa::rename_user(txn, account, old_name, new_name)?;
     login::rename_user(txn, account, old_name, new_name)?;
     super::service_credentials::rename_user(txn, account, old_name, new_name)?;
+    super::per_user::rename_owner::<model::SshPublicKey>(txn, table::SSH_PUBLIC_KEY, account, old_name, new_name)?;
+    super::per_user::rename_owner::<model::SigningCertificate>(
+        txn,
+        table::SIGNING_CERTIFICATE,
+        account,
+        old_name,
+        new_name,
+    )?;
     Ok(())
 }
 

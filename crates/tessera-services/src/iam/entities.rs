@@ -19,7 +19,8 @@ use tessera_wire::xml::XmlWriter;
 use tessera_wire::{AwsError, QueryParams, WireResponse};
 
 use super::{
-    groups, inline, instance_profiles, last_accessed, org_features, policies, roles, server_certificates, tags, users,
+    groups, inline, instance_profiles, last_accessed, org_features, policies, roles, server_certificates,
+    service_linked_roles, tags, users,
 };
 use crate::authz::AuthzRequest;
 use crate::ids::{self, IdKind};
@@ -31,6 +32,9 @@ use crate::{clock, Call, Services};
 /// Run the operation if it belongs to this area.
 pub fn handle(services: &Services, call: &Call, params: &QueryParams) -> Option<Result<WireResponse, AwsError>> {
     let cx = Cx { services, call, params };
+    if let Err(e) = service_linked_roles::refuse_protected(&cx) {
+        return Some(Err(e));
+    }
     let result = match call.operation.as_str() {
         "CreateUser" => users::create_user(&cx),
         "GetUser" => users::get_user(&cx),
@@ -52,9 +56,10 @@ pub fn handle(services: &Services, call: &Call, params: &QueryParams) -> Option<
         "UpdateAssumeRolePolicy" => roles::update_assume_role_policy(&cx),
         "DeleteRole" => roles::delete_role(&cx),
         "ListRoles" => roles::list_roles(&cx),
-        "CreateServiceLinkedRole" | "DeleteServiceLinkedRole" | "GetServiceLinkedRoleDeletionStatus" => {
-            Err(AwsError::not_implemented("iam", &call.operation))
-        }
+        "ListPoliciesGrantingServiceAccess" => super::policies_granting::list(&cx),
+        "CreateServiceLinkedRole" => service_linked_roles::create(&cx),
+        "DeleteServiceLinkedRole" => service_linked_roles::delete(&cx),
+        "GetServiceLinkedRoleDeletionStatus" => service_linked_roles::deletion_status(&cx),
         "PutUserPolicy" => inline::put::<User>(&cx),
         "GetUserPolicy" => inline::get::<User>(&cx),
         "DeleteUserPolicy" => inline::delete::<User>(&cx),
@@ -118,6 +123,9 @@ pub fn handle(services: &Services, call: &Call, params: &QueryParams) -> Option<
         "ListServerCertificates" => server_certificates::list(&cx),
         "UpdateServerCertificate" => server_certificates::update(&cx),
         "DeleteServerCertificate" => server_certificates::delete(&cx),
+        "TagServerCertificate" => tags::tag::<model::ServerCertificate>(&cx),
+        "UntagServerCertificate" => tags::untag::<model::ServerCertificate>(&cx),
+        "ListServerCertificateTags" => tags::list::<model::ServerCertificate>(&cx),
         _ => return None,
     };
     Some(result)

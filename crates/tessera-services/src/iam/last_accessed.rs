@@ -150,7 +150,7 @@ fn wildcard(pattern: &str, text: &str) -> bool {
 }
 
 /// The `Action`/`NotAction` blocks of the `Allow` statements of the documents: (not, patterns).
-fn allow_blocks(documents: &[String]) -> Vec<(bool, Vec<String>)> {
+pub(crate) fn allow_blocks(documents: &[String]) -> Vec<(bool, Vec<String>)> {
     let strings = |v: &serde_json::Value| -> Vec<String> {
         match v {
             serde_json::Value::String(s) => vec![s.clone()],

@@ -248,7 +248,8 @@ fn login_subject(
     }
 }
 
-fn user_name_64(params: &QueryParams) -> Result<Option<&str>, AwsError> {
+/// The optional `UserName` of the operations whose model caps it at 64 (`userNameType`).
+pub(crate) fn user_name_64(params: &QueryParams) -> Result<Option<&str>, AwsError> {
     let name = params.get("UserName");
     Checks::new()
         .length_opt("userName", name, 1, 64)

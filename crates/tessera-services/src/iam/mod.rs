@@ -8,13 +8,20 @@ pub mod inline;
 pub mod instance_profiles;
 pub mod last_accessed;
 pub mod org_features;
+pub mod per_user;
 pub mod policies;
+pub mod policies_granting;
 pub mod principal;
 pub mod roles;
 pub mod server_certificates;
 pub mod service_credentials;
+pub mod service_linked_roles;
+pub mod signing_certificates;
+pub mod ssh_keys;
+pub mod sts_preferences;
 pub mod tags;
 pub mod users;
+pub mod x509;
 
 use tessera_wire::{AwsError, QueryParams, WireResponse};
 

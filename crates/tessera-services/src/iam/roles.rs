@@ -88,13 +88,15 @@ pub fn create_role_with_quota(
     Ok(role)
 }
 
-fn description_opt(cx: &Cx<'_>, c: &mut Checks) -> Option<String> {
+/// The optional role `Description` (0-1000, the model's pattern).
+pub(crate) fn description_opt(cx: &Cx<'_>, c: &mut Checks) -> Option<String> {
     let d = cx.params.get("Description")?;
     c.length("description", d, 0, 1000).pattern("description", d, ROLE_DESCRIPTION_PATTERN, is_role_description);
     Some(d.to_string())
 }
 
-fn role_xml(role: &Role) -> String {
+/// `<Role>` as Create/Get answer it.
+pub(crate) fn role_xml(role: &Role) -> String {
     let mut w = XmlWriter::fragment();
     w.open("Role", None);
     write_role(&mut w, role, true);
@@ -147,16 +149,23 @@ pub(crate) fn create_role(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
     Ok(cx.respond(Some(role_xml(&role))))
 }
 
+/// Load the role `name` (if it exists) and authorize `action` on it (on its ARN at `/` when it
+/// does not exist, so that an unauthorized caller learns nothing).
+pub(crate) fn authorized_role(cx: &Cx<'_>, name: &str, action: &str) -> Result<Option<Role>, AwsError> {
+    let account = cx.account();
+    let read = cx.read()?;
+    let role: Option<Role> = load_named(read.as_ref(), table::ROLE, account, name)?;
+    drop(read);
+    cx.authorize(action, &arn_or_default(account, role.as_ref(), name), entity_context(role.as_ref()))?;
+    Ok(role)
+}
+
 /// `GetRole`: with the trust policy URL-encoded, `RoleLastUsed`, boundary and tags.
 pub(crate) fn get_role(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
     let mut c = Checks::new();
     let name = cx.name(&mut c, "RoleName", 64);
     c.finish()?;
-    let account = cx.account();
-    let read = cx.read()?;
-    let role: Option<Role> = load_named(read.as_ref(), table::ROLE, account, &name)?;
-    drop(read);
-    cx.authorize("iam:GetRole", &arn_or_default(account, role.as_ref(), &name), entity_context(role.as_ref()))?;
+    let role = authorized_role(cx, &name, "iam:GetRole")?;
     let role = role.ok_or_else(|| super::entities::no_such(model::EntityKind::Role, &name))?;
     Ok(cx.respond(Some(role_xml(&role))))
 }
@@ -282,10 +291,7 @@ pub(crate) fn delete_role(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
     let name = cx.name(&mut c, "RoleName", 64);
     c.finish()?;
     let account = cx.account();
-    let read = cx.read()?;
-    let role: Option<Role> = load_named(read.as_ref(), table::ROLE, account, &name)?;
-    drop(read);
-    cx.authorize("iam:DeleteRole", &arn_or_default(account, role.as_ref(), &name), entity_context(role.as_ref()))?;
+    authorized_role(cx, &name, "iam:DeleteRole")?;
     cx.write(|txn| {
         let role: Role = require(txn, account, &name)?;
         if txn.count(table::ROLE_INSTANCE_PROFILE, &role_profiles_prefix(account, &role.name)).st()? > 0 {

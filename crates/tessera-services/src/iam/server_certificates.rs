@@ -13,26 +13,20 @@ use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
 use rsa::{RsaPrivateKey, RsaPublicKey};
 use tessera_wire::xml::XmlWriter;
 use tessera_wire::{AwsError, WireResponse};
-use x509_cert::der::{DecodePem, Encode};
+use x509_cert::der::Encode;
 use x509_cert::Certificate;
 
 use super::entities::{
     already_exists, check_tag_rules, entity_arn, load_named, no_such_entity, parse_tags, quota_exceeded,
     request_tags_context, resource_tags_context, scan_page, write_tags, Cx, StoreResultExt,
 };
+use super::x509::parse_certificates;
 use crate::clock;
 use crate::model::{self, table, ServerCertificate};
 use crate::validate::{self, Checks};
 
 /// Server certificates per account (IAM quotas).
 pub const PER_ACCOUNT: u64 = 20;
-
-/// `[\u0009\u000A\u000D\u0020-\u00FF]+`: certificate bodies, chains and keys.
-const PEM_PATTERN: &str = r"[\u0009\u000A\u000D\u0020-\u00FF]+";
-
-fn is_pem_text(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{ff}'))
-}
 
 fn malformed(message: &str) -> AwsError {
     AwsError::new(400, "MalformedCertificate", message)
@@ -42,20 +36,24 @@ fn no_such_certificate(name: &str) -> AwsError {
     no_such_entity(format!("The Server Certificate with name {name} cannot be found."))
 }
 
-/// The certificates of a PEM text: one or more `CERTIFICATE` blocks and nothing else but
-/// whitespace. (`Certificate::load_pem_chain` is not used: it panics on empty input.)
-fn parse_certificates(pem: &str) -> Option<Vec<Certificate>> {
-    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
-    const END: &str = "-----END CERTIFICATE-----";
-    let mut certs = Vec::new();
-    let mut rest = pem.trim();
-    while !rest.is_empty() {
-        let block = rest.strip_prefix(BEGIN)?;
-        let end = block.find(END)? + END.len();
-        certs.push(Certificate::from_pem(&rest[..BEGIN.len() + end]).ok()?);
-        rest = block[end..].trim_start();
+impl super::tags::Taggable for ServerCertificate {
+    const TABLE: &'static str = table::SERVER_CERTIFICATE;
+    const OP_WORD: &'static str = "ServerCertificate";
+    const ARN_WORD: &'static str = "server-certificate";
+    const NAME_MAX: usize = 128;
+    const CASE_INSENSITIVE: bool = false;
+    fn name(&self) -> &str {
+        &self.name
     }
-    (!certs.is_empty()).then_some(certs)
+    fn arn(&self) -> String {
+        ServerCertificate::arn(self)
+    }
+    fn tags_mut(&mut self) -> &mut Vec<model::Tag> {
+        &mut self.tags
+    }
+    fn not_found(name: &str) -> AwsError {
+        no_such_certificate(name)
+    }
 }
 
 /// The RSA public key of a certificate.
@@ -124,7 +122,7 @@ pub(crate) fn upload(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
                 None
             }
             Some(v) => {
-                c.length(&field, v, 1, max).pattern(&field, v, PEM_PATTERN, is_pem_text);
+                c.length(&field, v, 1, max).pattern(&field, v, super::x509::PEM_PATTERN, super::x509::is_pem_text);
                 Some(v.to_string())
             }
         }

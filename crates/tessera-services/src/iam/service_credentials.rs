@@ -13,7 +13,7 @@ use tessera_wire::{AwsError, QueryParams, WireResponse};
 
 use super::credentials::login::hash_password;
 use super::credentials::{
-    optional_user_name, read, required_user_name, resolve_subject, respond, write, StoreResultExt, Subject,
+    optional_user_name, read, required_user_name, resolve_subject, respond, write, StoreResultExt,
 };
 use crate::clock;
 use crate::ids;
@@ -126,13 +126,6 @@ fn credential_id(params: &QueryParams) -> Result<&str, AwsError> {
     Ok(id)
 }
 
-fn subject_user(s: Subject) -> Result<Box<model::User>, AwsError> {
-    match s {
-        Subject::User(u) => Ok(u),
-        Subject::Root => Err(AwsError::validation("Must specify userName when calling with non-User credentials")),
-    }
-}
-
 /// `CreateServiceSpecificCredential`.
 pub(crate) fn create(services: &Services, call: &Call, params: &QueryParams) -> Result<WireResponse, AwsError> {
     let user_name = required_user_name(params, 128)?;
@@ -148,8 +141,13 @@ pub(crate) fn create(services: &Services, call: &Call, params: &QueryParams) -> 
             Some(n)
         }
     };
-    let user =
-        subject_user(resolve_subject(services, call, Some(user_name), "iam:CreateServiceSpecificCredential", false)?)?;
+    let user = super::per_user::subject_user(resolve_subject(
+        services,
+        call,
+        Some(user_name),
+        "iam:CreateServiceSpecificCredential",
+        false,
+    )?)?;
     if !is_supported(service) {
         return Err(not_supported(service));
     }
@@ -219,8 +217,13 @@ pub(crate) fn list(services: &Services, call: &Call, params: &QueryParams) -> Re
         .map(|(_, c)| c)
         .collect::<Vec<_>>()
     } else {
-        let user =
-            subject_user(resolve_subject(services, call, user_name, "iam:ListServiceSpecificCredentials", false)?)?;
+        let user = super::per_user::subject_user(resolve_subject(
+            services,
+            call,
+            user_name,
+            "iam:ListServiceSpecificCredentials",
+            false,
+        )?)?;
         read(services, |r| of_user(r, account, &user.name).ise())?
     };
     if let Some(s) = service {
@@ -253,12 +256,9 @@ fn target(
 ) -> Result<(Box<model::User>, ServiceSpecificCredential), AwsError> {
     let user_name = optional_user_name(params, "UserName")?;
     let id = credential_id(params)?;
-    let user = subject_user(resolve_subject(services, call, user_name, action, false)?)?;
-    let cred: Option<ServiceSpecificCredential> = read(services, |r| {
-        model::load(r, table::SERVICE_CREDENTIAL, &key(&call.caller.account, &user.name, id)).ise()
-    })?;
-    let cred = cred.ok_or_else(|| no_such_credential(id))?;
-    Ok((user, cred))
+    super::per_user::user_and_record(services, call, user_name, id, action, table::SERVICE_CREDENTIAL, || {
+        no_such_credential(id)
+    })
 }
 
 /// `ResetServiceSpecificCredential`: a new password (or API key secret), shown once.

@@ -1,4 +1,4 @@
-//! Tags of users, roles, customer managed policies and instance profiles:
+//! Tags of users, roles, customer managed policies, instance profiles and server certificates:
 //! Tag*/Untag*/List*Tags.
 //!
 //! Tag keys of users and roles are case-insensitive (a new `dept` replaces `Dept`); keys of
