@@ -424,3 +424,55 @@ def test_replay_is_refused_on_another_node(tessera_factory):
         if shutil.which("psql"):
             subprocess.run(["psql", PG_URL, "-Atc", f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'],
                            capture_output=True, timeout=60)
+
+
+# --- Console sign-in from an IdP-initiated POST ----------------------------------------------------
+
+
+def console_post(session, tessera, assertion):
+    return session.post(f"{tessera.endpoint}/console/saml", data={"SAMLResponse": assertion}, allow_redirects=False)
+
+
+def test_console_sign_in_with_one_role(tessera, saml):
+    import requests
+    browser = requests.Session()
+    assertion = saml["idp"].response(pair(saml), session_name="alice.console",
+                                     attributes={ATTR + "SessionDuration": ["1800"]})
+    r = console_post(browser, tessera, assertion)
+    assert r.status_code == 200, r.text
+    assert 'url=/console"' in r.text and "SameSite=Strict" in r.headers["set-cookie"]
+    home = browser.get(f"{tessera.endpoint}/console", allow_redirects=False)
+    assert home.status_code == 200
+    assert f"{saml['role']}/alice.console @ {saml['account']}" in home.text
+    # The assertion was spent by the sign-in: posting it again is refused.
+    again = console_post(requests.Session(), tessera, assertion)
+    assert again.status_code == 400 and "InvalidIdentityToken" in again.text
+
+
+def test_console_role_chooser(tessera, saml):
+    import re
+    import requests
+    other = unique("saml-readers")
+    other_arn = tessera.cli("iam", "create-role", "--role-name", other, "--assume-role-policy-document",
+                            trust_policy(saml["provider_arn"]))["Role"]["Arn"]
+    browser = requests.Session()
+    r = console_post(browser, tessera, saml["idp"].response(pair(saml) + pair(saml, other_arn), session_name="bob"))
+    assert r.status_code == 200 and 'id="saml-roles"' in r.text
+    assert saml["role_arn"] in r.text and other_arn in r.text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', r.text).group(1)
+    # Without the CSRF token the choice is refused.
+    bad = browser.post(f"{tessera.endpoint}/console/saml/choose", data={"role": other_arn}, allow_redirects=False)
+    assert bad.status_code == 403
+    chosen = browser.post(f"{tessera.endpoint}/console/saml/choose", data={"csrf": csrf, "role": other_arn},
+                          allow_redirects=False)
+    assert chosen.status_code == 200, chosen.text
+    home = browser.get(f"{tessera.endpoint}/console", allow_redirects=False)
+    assert home.status_code == 200 and f"{other}/bob @ {saml['account']}" in home.text
+
+
+def test_console_refuses_a_tampered_response(tessera, saml):
+    import requests
+    raw = base64.b64decode(saml["idp"].response(pair(saml))).decode().replace(">alice<", ">mallory<")
+    r = console_post(requests.Session(), tessera, base64.b64encode(raw.encode()).decode())
+    assert r.status_code == 400 and "Response signature invalid" in r.text
+    assert "set-cookie" not in r.headers

@@ -83,6 +83,36 @@ pub fn verified_assertion(provider: &SamlProvider, encoded: &str, now: i64) -> R
     Ok((assertion, recipient))
 }
 
+/// Most providers a console sign-in verifies one response against.
+const MAX_CONSOLE_PROVIDERS: usize = 5;
+
+/// For console sign-in from an IdP-initiated POST: the `(role ARN, provider ARN)` pairs a SAML
+/// response offers, read from its assertion as verified against the provider the pairs name
+/// (the assertion is not spent: the chosen role is then assumed with `AssumeRoleWithSAML`), and
+/// the console session length its `SessionDuration` attribute asks for (900-43,200 s, default
+/// 3,600).
+pub fn console_offer(services: &Services, encoded: &str, now: i64) -> Result<(Vec<(String, String)>, i64), AwsError> {
+    let xml = saml_xml::decode_response(encoded)?;
+    let mut error = invalid_identity_token("The SAML response names no SAML provider in its Role attribute.");
+    for provider_arn in saml_xml::named_providers(&xml).into_iter().take(MAX_CONSOLE_PROVIDERS) {
+        let checked =
+            load_provider(services, &provider_arn).and_then(|provider| verified_assertion(&provider, encoded, now));
+        match checked {
+            Ok((a, _)) => {
+                let roles: Vec<(String, String)> =
+                    saml_xml::role_pairs(&a).into_iter().filter(|(_, p)| *p == provider_arn).collect();
+                let secs = match a.attribute(saml_xml::SESSION_DURATION_ATTRIBUTE).as_slice() {
+                    [s] => s.trim().parse::<i64>().ok().filter(|d| (900..=43200).contains(d)),
+                    _ => None,
+                };
+                return Ok((roles, secs.unwrap_or(3600)));
+            }
+            Err(e) => error = e,
+        }
+    }
+    Err(error)
+}
+
 /// Session tags (`PrincipalTag:<key>`, one value each) and transitive keys from the assertion.
 fn assertion_tags(a: &Assertion) -> Result<(Vec<Tag>, Vec<String>), AwsError> {
     let bad = || invalid_identity_token("The SAML assertion's session tag attributes are not valid.");

@@ -448,16 +448,47 @@ pub fn replay_horizon(a: &Assertion) -> i64 {
     expiries.flatten().max().unwrap_or(0) + LEEWAY_SECS
 }
 
-/// The role/provider pair of the `Role` attribute that names `role_arn` and `provider_arn`
-/// (each value `role-arn,provider-arn`, in either order; spaces around the comma ignored).
-pub fn offers_role(a: &Assertion, role_arn: &str, provider_arn: &str) -> bool {
-    a.attribute(ROLE_ATTRIBUTE).iter().any(|v| {
-        let Some((x, y)) = v.split_once(',') else {
-            return false;
-        };
+/// The `(role ARN, provider ARN)` pairs of the `Role` attribute (each value `role-arn,provider-arn`,
+/// in either order; spaces around the comma ignored; a value naming no `:saml-provider/` is
+/// skipped).
+pub fn role_pairs(a: &Assertion) -> Vec<(String, String)> {
+    role_pairs_of(a.attribute(ROLE_ATTRIBUTE))
+}
+
+fn role_pairs_of<'a>(values: impl IntoIterator<Item = &'a str>) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for v in values {
+        let Some((x, y)) = v.split_once(',') else { continue };
         let (x, y) = (x.trim(), y.trim());
-        (x == role_arn && y == provider_arn) || (y == role_arn && x == provider_arn)
-    })
+        let pair = if y.contains(":saml-provider/") { (x, y) } else { (y, x) };
+        if pair.1.contains(":saml-provider/") && !out.iter().any(|(r, p)| r == pair.0 && p == pair.1) {
+            out.push((pair.0.to_string(), pair.1.to_string()));
+        }
+    }
+    out
+}
+
+/// Whether the `Role` attribute offers `role_arn` with `provider_arn`.
+pub fn offers_role(a: &Assertion, role_arn: &str, provider_arn: &str) -> bool {
+    role_pairs(a).iter().any(|(r, p)| r == role_arn && p == provider_arn)
+}
+
+/// The provider ARNs the `Role` attributes of a response name, read **before** any signature
+/// is checked: only to know which providers to verify the response against.
+pub fn named_providers(xml: &str) -> Vec<String> {
+    let Ok(doc) = parse(xml) else { return Vec::new() };
+    let values: Vec<String> = doc
+        .descendants()
+        .filter(|n| is(n, ASSERTION_NS, "Attribute") && n.attribute("Name") == Some(ROLE_ATTRIBUTE))
+        .flat_map(|n| children(n, ASSERTION_NS, "AttributeValue").map(text_of).collect::<Vec<_>>())
+        .collect();
+    let mut providers: Vec<String> = Vec::new();
+    for (_, p) in role_pairs_of(values.iter().map(String::as_str)) {
+        if !providers.contains(&p) {
+            providers.push(p);
+        }
+    }
+    providers
 }
 
 /// `saml:sub_type`: `persistent`, `transient`, or the `Format` URI as given.
