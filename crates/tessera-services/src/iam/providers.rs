@@ -518,19 +518,11 @@ fn metadata_valid_until(metadata: &str) -> Option<i64> {
     time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339).ok().map(|t| t.unix_timestamp())
 }
 
-/// Structural check of an IdP metadata document: an `EntityDescriptor` with an
-/// `IDPSSODescriptor` carrying a signing certificate.
+/// Check of an IdP metadata document as `AssumeRoleWithSAML` will read it: well-formed XML
+/// without a DTD, an `EntityDescriptor` with an `entityID` and an `IDPSSODescriptor` carrying
+/// at least one signing certificate (base64).
 fn check_metadata(metadata: &str) -> Result<(), AwsError> {
-    let trimmed = metadata.trim_start_matches('\u{feff}').trim_start();
-    let ok = trimmed.starts_with('<')
-        && trimmed.contains("EntityDescriptor")
-        && trimmed.contains("IDPSSODescriptor")
-        && trimmed.contains("X509Certificate");
-    if ok {
-        Ok(())
-    } else {
-        Err(invalid_input("Could not parse metadata"))
-    }
+    crate::sts::saml_xml::idp_metadata(metadata).map(|_| ()).map_err(|_| invalid_input("Could not parse metadata"))
 }
 
 fn metadata_param(params: &QueryParams, required: bool) -> Result<Option<&str>, AwsError> {

@@ -6,9 +6,12 @@
 //! - [`encode_authorization_message`] seals what `DecodeAuthorizationMessage` reveals.
 
 pub mod assume_role;
+pub mod federated_role;
 pub mod federation;
 pub mod oidc;
 pub mod params;
+pub mod saml;
+pub mod saml_xml;
 pub mod tokens;
 pub mod web_identity;
 
@@ -27,6 +30,7 @@ pub fn handle(services: &Services, call: &Call, params: &QueryParams) -> Result<
         "GetCallerIdentity" => Ok(get_caller_identity(call)),
         "AssumeRole" => assume_role::assume_role(services, call, params),
         "AssumeRoleWithWebIdentity" => web_identity::assume_role_with_web_identity(services, call, params),
+        "AssumeRoleWithSAML" => saml::assume_role_with_saml(services, call, params),
         "GetSessionToken" => federation::get_session_token(services, call, params),
         "GetFederationToken" => federation::get_federation_token(services, call, params),
         "GetAccessKeyInfo" => get_access_key_info(services, call, params),
@@ -199,3 +203,6 @@ mod web_identity_tests;
 
 #[cfg(test)]
 mod token_attack_tests;
+
+#[cfg(test)]
+mod saml_tests;

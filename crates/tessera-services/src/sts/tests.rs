@@ -810,9 +810,9 @@ fn decode_authorization_message() {
 }
 
 #[test]
-fn saml_and_the_newer_operations_are_not_implemented_yet() {
+fn the_newer_operations_are_not_implemented_yet() {
     let env = env();
-    for op in ["AssumeRoleWithSAML", "AssumeRoot", "GetDelegatedAccessToken", "GetWebIdentityToken"] {
+    for op in ["AssumeRoot", "GetDelegatedAccessToken", "GetWebIdentityToken"] {
         let e = run(&env, user_caller(), op, &[]).unwrap_err();
         assert_eq!((e.status, e.code.as_str()), (501, "NotImplemented"), "{op}");
     }

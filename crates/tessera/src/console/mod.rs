@@ -11,6 +11,7 @@ mod iam_edit;
 mod org_pages;
 mod pages;
 pub mod root_password;
+mod saml;
 mod session;
 mod signin;
 mod simulator_page;
@@ -248,6 +249,10 @@ impl Console {
         if !is_post && req.method != Method::GET && req.method != Method::HEAD {
             return Resp::html("Method not allowed".into()).status(StatusCode::METHOD_NOT_ALLOWED);
         }
+        if is_post && req.path == "/saml" {
+            // An IdP-initiated POST carries no CSRF token: the signed response is the credential.
+            return self.saml_post(req, now);
+        }
         if is_post {
             let Some((_, session)) = &found else {
                 // No live session: a sign-in form without one is a CSRF failure; anything else
@@ -265,6 +270,7 @@ impl Console {
         match req.path.as_str() {
             "/signin" => return self.signin(req, found, now),
             "/mfa" => return self.mfa(req, found, now),
+            "/saml/choose" => return self.saml_choose(req, found, now),
             "/signout" => {
                 if let Some((id, _)) = &found {
                     self.sessions.remove(id);
@@ -342,13 +348,13 @@ impl Console {
         Ok(items)
     }
 
-    fn meta(&self, cx: &Cx) -> CallMeta {
+    fn meta(&self, req: &Req) -> CallMeta {
         CallMeta {
             request_id: ids::request_id(),
             region: "us-east-1".into(),
-            source_ip: cx.req.peer.ip().to_string(),
-            user_agent: format!("tessera-console {}", cx.req.user_agent),
-            secure_transport: cx.req.tls,
+            source_ip: req.peer.ip().to_string(),
+            user_agent: format!("tessera-console {}", req.user_agent),
+            secure_transport: req.tls,
             now_millis: self.services.clock.now_millis(),
         }
     }
@@ -356,6 +362,18 @@ impl Console {
     fn call_as(
         &self,
         cx: &Cx,
+        caller: &Caller,
+        service: ServiceName,
+        operation: &str,
+        params: &[(&str, &str)],
+    ) -> Result<xml::Node, AwsError> {
+        self.call_with(cx.req, caller, service, operation, params)
+    }
+
+    /// Run `operation` as `caller` for request `req`, audited like an API call.
+    fn call_with(
+        &self,
+        req: &Req,
         caller: &Caller,
         service: ServiceName,
         operation: &str,
@@ -369,7 +387,7 @@ impl Console {
         let mut pairs: Vec<(&str, &str)> = vec![("Action", operation), ("Version", version)];
         pairs.extend_from_slice(params);
         let input = Input::Query(QueryParams::from_pairs(pairs));
-        let response = self.run(cx, caller, service, operation, &input)?;
+        let response = self.run(req, caller, service, operation, &input)?;
         let text = String::from_utf8_lossy(&response.body);
         xml::parse(&text).ok_or_else(AwsError::internal)
     }
@@ -382,20 +400,20 @@ impl Console {
         operation: &str,
         body: serde_json::Value,
     ) -> Result<serde_json::Value, AwsError> {
-        let response = self.run(cx, &cx.caller, service, operation, &Input::Json(body))?;
+        let response = self.run(cx.req, &cx.caller, service, operation, &Input::Json(body))?;
         serde_json::from_slice(&response.body).map_err(|_| AwsError::internal())
     }
 
     /// One operation through `Services::handle`, recorded in the audit trail like an API call.
     fn run(
         &self,
-        cx: &Cx,
+        req: &Req,
         caller: &Caller,
         service: ServiceName,
         operation: &str,
         input: &Input,
     ) -> Result<tessera_wire::WireResponse, AwsError> {
-        let call = Call { caller: caller.clone(), operation: operation.to_string(), meta: self.meta(cx) };
+        let call = Call { caller: caller.clone(), operation: operation.to_string(), meta: self.meta(req) };
         let audited = crate::server::audited();
         if audited {
             tessera_services::cloudtrail::ready(&self.services)?;
@@ -410,7 +428,7 @@ impl Console {
     /// An S3 request (path-style) as the page's caller.
     fn s3(&self, cx: &Cx, method: Method, path_and_query: &str) -> Result<xml::Node, AwsError> {
         let rt = tokio::runtime::Handle::current();
-        let meta = self.meta(cx);
+        let meta = self.meta(cx.req);
         let resp = rt.block_on(self.s3.handle_as(method, path_and_query, bytes::Bytes::new(), cx.caller.clone(), meta));
         let status = resp.status();
         let body = rt

@@ -115,6 +115,16 @@ pub enum State {
     },
     /// Signed in.
     SignedIn(Box<Identity>),
+    /// A verified SAML response offering several roles: the user picks one
+    /// (`/console/saml/choose`).
+    SamlPending {
+        /// The response, base64, as the IdP posted it (not spent yet).
+        response: String,
+        /// `(role ARN, provider ARN)` pairs offered.
+        roles: Vec<(String, String)>,
+        /// Console session length asked for (`SessionDuration`).
+        secs: i64,
+    },
 }
 
 /// One console session.
