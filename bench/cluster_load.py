@@ -21,7 +21,6 @@ import json
 import os
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import threading
@@ -101,15 +100,12 @@ def main():
             runs = {name: [] for name in configs}
             for _ in range(a.runs):
                 for name, (endpoints, (creds, role)) in configs.items():
-                    bodies = {
-                        "GetCallerIdentity": "Action=GetCallerIdentity&Version=2011-06-15",
-                        "AssumeRole": f"Action=AssumeRole&Version=2011-06-15&RoleArn={role}&RoleSessionName=load",
-                    }
+                    body = variants_load.bodies(role)[op]
                     per = max(2, a.connections // len(endpoints))
                     out = [None] * len(endpoints)
 
                     def one(i, ep):
-                        out[i] = sts_load.wrk(ep, sts_load.signed(ep, creds, bodies[op]), bodies[op], a.duration, per)
+                        out[i] = sts_load.wrk(ep, sts_load.signed(ep, creds, body), body, a.duration, per)
 
                     threads = [threading.Thread(target=one, args=(i, ep)) for i, ep in enumerate(endpoints)]
                     for t in threads:
@@ -119,18 +115,7 @@ def main():
                     r = (sum(x[0] for x in out), max(x[1] for x in out), sum(x[2] for x in out))
                     runs[name].append(r)
                     print(f"{name} {op}: {r[0]:.0f} req/s p99 {r[1]:.2f} ms failed {r[2]}", file=sys.stderr)
-            results[op] = {
-                name: {
-                    "rps_median": round(statistics.median(r[0] for r in rs)),
-                    "p99_ms_median": round(statistics.median(r[1] for r in rs), 2),
-                    "failed_requests": sum(r[2] for r in rs),
-                }
-                for name, rs in runs.items()
-            }
-            base = results[op]["embedded"]["rps_median"]
-            for name in ("pg-1", "pg-2"):
-                if base:
-                    results[op][name]["rps_ratio_over_embedded"] = round(results[op][name]["rps_median"] / base, 3)
+            results[op] = variants_load.summarize(runs, "embedded")
         print(json.dumps(results, indent=2))
     finally:
         for p in procs:

@@ -90,6 +90,32 @@ def setup_caller(endpoint, root, verify):
     return (key["AccessKeyId"], key["SecretAccessKey"]), role
 
 
+def bodies(role):
+    """The query body of each measured op."""
+    return {
+        "GetCallerIdentity": "Action=GetCallerIdentity&Version=2011-06-15",
+        "AssumeRole": f"Action=AssumeRole&Version=2011-06-15&RoleArn={role}&RoleSessionName=load",
+    }
+
+
+def summarize(runs, first):
+    """Medians of each configuration's (req/s, p99 ms, failed) runs, with the throughput ratio
+    over configuration `first`."""
+    out = {
+        name: {
+            "rps_median": round(statistics.median(r[0] for r in rs)),
+            "p99_ms_median": round(statistics.median(r[1] for r in rs), 2),
+            "failed_requests": sum(r[2] for r in rs),
+        }
+        for name, rs in runs.items()
+    }
+    base = out[first]["rps_median"]
+    for name in out:
+        if name != first and base:
+            out[name][f"rps_ratio_over_{first}"] = round(out[name]["rps_median"] / base, 3)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--variants", required=True, help="comma-separated: " + ", ".join(VARIANTS))
@@ -111,27 +137,12 @@ def main():
             for _ in range(a.runs):
                 for name in variants:
                     _, endpoint, (creds, role) = servers[name]
-                    bodies = {
-                        "GetCallerIdentity": "Action=GetCallerIdentity&Version=2011-06-15",
-                        "AssumeRole": f"Action=AssumeRole&Version=2011-06-15&RoleArn={role}&RoleSessionName=load",
-                    }
-                    headers = sts_load.signed(endpoint, creds, bodies[op])
-                    r = sts_load.wrk(endpoint, headers, bodies[op], a.duration, a.connections)
+                    body = bodies(role)[op]
+                    headers = sts_load.signed(endpoint, creds, body)
+                    r = sts_load.wrk(endpoint, headers, body, a.duration, a.connections)
                     runs[name].append(r)
                     print(f"{name} {op}: {r[0]:.0f} req/s p99 {r[1]:.2f} ms failed {r[2]}", file=sys.stderr)
-            results[op] = {
-                name: {
-                    "rps_median": round(statistics.median(r[0] for r in rs)),
-                    "p99_ms_median": round(statistics.median(r[1] for r in rs), 2),
-                    "failed_requests": sum(r[2] for r in rs),
-                }
-                for name, rs in runs.items()
-            }
-            first = variants[0]
-            for name in variants[1:]:
-                base = results[op][first]["rps_median"]
-                if base:
-                    results[op][name][f"rps_ratio_over_{first}"] = round(results[op][name]["rps_median"] / base, 3)
+            results[op] = summarize(runs, variants[0])
         print(json.dumps(results, indent=2))
     finally:
         for proc, _, _ in servers.values():
