@@ -181,7 +181,7 @@ def test_unknown_json_operation(tessera):
 
 def test_unimplemented_operation_says_so(tessera):
     with pytest.raises(CliError) as e:
-        tessera.cli("iam", "list-ssh-public-keys")
+        tessera.cli("iam", "list-delegation-requests")
     assert e.value.code == "NotImplemented"
 
 
