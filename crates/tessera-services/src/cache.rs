@@ -50,8 +50,8 @@ pub struct Caches {
     pub(crate) role: GenCache<Option<std::sync::Arc<crate::model::Role>>>,
     /// Account → its SCP / RCP levels and organization keys.
     pub(crate) organization: GenCache<std::sync::Arc<crate::authz::OrgView>>,
-    /// The closed accounts (one entry, key `""`).
-    pub(crate) closed_accounts: GenCache<std::sync::Arc<std::collections::HashSet<String>>>,
+    /// Account → whether `CloseAccount` closed it.
+    pub(crate) closed_account: GenCache<bool>,
     /// Access key id → the last use recorded in the store (epoch seconds, service, region), so
     /// that `GetAccessKeyLastUsed` bookkeeping costs no store read on most requests.
     pub(crate) key_use: Mutex<HashMap<String, (i64, String, String)>>,
@@ -64,7 +64,7 @@ impl Default for Caches {
             identity: GenCache::new(65_536),
             role: GenCache::new(65_536),
             organization: GenCache::new(4_096),
-            closed_accounts: GenCache::new(1),
+            closed_account: GenCache::new(4_096),
             key_use: Mutex::default(),
         }
     }

@@ -184,6 +184,12 @@ impl std::fmt::Debug for Services {
     }
 }
 
+/// Whether Organizations' `CloseAccount` closed `account`, read in `read`.
+fn account_closed_in(read: &dyn tessera_store::ReadTxn, account: &str) -> Result<bool, AwsError> {
+    let record: Option<model::Account> = model::load(read, model::table::ACCOUNT, account).map_err(internal)?;
+    Ok(record.is_some_and(|a| a.closed.is_some()))
+}
+
 /// A storage failure becomes a generic 500; the detail is logged, never returned.
 pub fn internal(e: StoreError) -> AwsError {
     tracing::error!(error = %e, "storage failure");
@@ -229,44 +235,38 @@ impl Services {
     ///
     /// Unknown or inactive keys give `InvalidClientTokenId`, as AWS answers.
     pub fn credentials(&self, access_key_id: &str, security_token: Option<&str>) -> Result<(Caller, String), AwsError> {
-        let found = if access_key_id.starts_with("ASIA") {
-            sts::session_credentials(self, access_key_id, security_token)?
-        } else {
-            let generation = self.store.generation();
-            self.caches.credentials.get_or_load(generation, access_key_id, || self.load_credentials(access_key_id))?
-        };
-        // A closed account's principals, and sessions made before it closed, stop working.
-        if self.closed_accounts()?.contains(&found.0.account) {
-            return Err(AwsError::new(
-                403,
-                "InvalidClientTokenId",
-                "The security token included in the request is invalid.",
-            ));
+        let generation = self.store.generation();
+        if access_key_id.starts_with("ASIA") {
+            let found = sts::session_credentials(self, access_key_id, security_token)?;
+            // A session outlives nothing: made before its account closed, it stops with it.
+            if self.account_closed(generation, &found.0.account)? {
+                return Err(sts::invalid_token());
+            }
+            return Ok(found);
         }
-        Ok(found)
+        self.caches.credentials.get_or_load(generation, access_key_id, || self.load_credentials(access_key_id))
     }
 
-    /// The accounts Organizations' `CloseAccount` closed, read once per store generation.
-    pub fn closed_accounts(&self) -> Result<Arc<std::collections::HashSet<String>>, AwsError> {
-        let generation = self.store.generation();
-        self.caches.closed_accounts.get_or_load(generation, "", || {
+    /// Whether Organizations' `CloseAccount` closed `account`: its record, read once per store
+    /// generation.
+    fn account_closed(&self, generation: u64, account: &str) -> Result<bool, AwsError> {
+        self.caches.closed_account.get_or_load(generation, account, || {
             let read = self.store.read().map_err(internal)?;
-            let rows = read.scan(model::table::ACCOUNT, "", None, usize::MAX).map_err(internal)?;
-            let accounts: Vec<(String, model::Account)> =
-                model::decode_rows(model::table::ACCOUNT, rows).map_err(internal)?;
-            Ok(Arc::new(accounts.into_iter().filter(|(_, a)| a.closed.is_some()).map(|(_, a)| a.id).collect()))
+            account_closed_in(read.as_ref(), account)
         })
     }
 
     /// [`Services::credentials`] for a long-term key, from the store.
+    /// A closed account's keys (its root's and its users') are refused like unknown ones; the
+    /// answer is cached with the key.
     fn load_credentials(&self, access_key_id: &str) -> Result<(Caller, String), AwsError> {
-        let invalid =
-            || AwsError::new(403, "InvalidClientTokenId", "The security token included in the request is invalid.");
+        let invalid = sts::invalid_token;
         let read = self.store.read().map_err(internal)?;
         let key: model::AccessKey = model::load(read.as_ref(), model::table::ACCESS_KEY, access_key_id)
             .map_err(internal)?
             .ok_or_else(invalid)?;
-        if key.status != "Active" {
+        // In this read transaction: a second one beside it would wait on the embedded store.
+        if key.status != "Active" || account_closed_in(read.as_ref(), &key.account)? {
             return Err(invalid());
         }
         let secret =

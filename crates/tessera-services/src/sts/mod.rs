@@ -75,7 +75,8 @@ pub fn unsigned_caller() -> Caller {
     }
 }
 
-fn invalid_token() -> AwsError {
+/// `InvalidClientTokenId` (403): an unknown, inactive, tampered or closed account's credential.
+pub(crate) fn invalid_token() -> AwsError {
     AwsError::new(403, "InvalidClientTokenId", "The security token included in the request is invalid.")
 }
 
