@@ -60,6 +60,8 @@ impl Dependents {
 }
 
 impl Console {
+    /// One field of every item of an IAM list call (all its pages, through
+    /// [`Console::call_all`]); `field` empty: the items are plain strings (`PolicyNames`).
     fn texts(
         &self,
         cx: &Cx,
@@ -68,12 +70,8 @@ impl Console {
         list: &str,
         field: &str,
     ) -> Result<Vec<String>, AwsError> {
-        let n = self.call(cx, ServiceName::Iam, op, params)?;
-        // `field` empty: the members are plain strings (`PolicyNames`).
-        Ok(n.list(list, "member")
-            .iter()
-            .map(|m| if field.is_empty() { m.text.clone() } else { m.child_text(field) })
-            .collect())
+        let items = self.call_all(cx, ServiceName::Iam, op, params, (list, "member"))?;
+        Ok(items.iter().map(|m| if field.is_empty() { m.text.clone() } else { m.child_text(field) }).collect())
     }
 
     fn dependents(&self, cx: &Cx, name: &str) -> Result<Dependents, AwsError> {

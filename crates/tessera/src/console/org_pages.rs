@@ -40,7 +40,7 @@ struct TreeNode {
 
 impl Console {
     /// Every page of a paginated Organizations list (`NextToken`).
-    fn org_list(&self, cx: &Cx, operation: &str, body: Value, list: &str) -> Result<Vec<Value>, AwsError> {
+    pub(super) fn org_list(&self, cx: &Cx, operation: &str, body: Value, list: &str) -> Result<Vec<Value>, AwsError> {
         let mut out = Vec::new();
         let mut body = body;
         for _ in 0..100 {
