@@ -13,7 +13,7 @@ mod query;
 use serde::Serialize;
 
 pub use build::{build, who_can};
-pub use query::{moves_to_admin, paths, Able, Paths, Step, WhoCan};
+pub use query::{admin_paths, paths, Able, Paths, Step, WhoCan};
 
 /// A principal of the graph.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -276,18 +276,18 @@ fn admin_exits<'g>(graph: &'g Graph, search: &Search<'g>) -> Vec<(usize, Vec<&'g
     exits
 }
 
-/// The fewest moves from each principal that reaches admin to admin (0: admin itself); the
-/// principals that do not reach it are absent.
-pub fn moves_to_admin(graph: &Graph) -> HashMap<String, usize> {
+/// For each principal that reaches admin, one of its shortest paths there (empty for an admin
+/// itself), from one search over the whole graph; the principals that do not reach it are absent.
+pub fn admin_paths(graph: &Graph) -> HashMap<String, Vec<Step>> {
     let search = Search::new(graph);
     let best = search.ways(admin_exits(graph, &search));
-    search
-        .names
-        .iter()
-        .zip(best)
-        .filter(|(_, (cost, _))| *cost != usize::MAX)
-        .map(|(name, (cost, _))| (name.to_string(), cost))
-        .collect()
+    let mut out = HashMap::new();
+    for (i, name) in search.names.iter().enumerate() {
+        if let Some(path) = search.paths(&best, i, 1).into_iter().next() {
+            out.insert(name.to_string(), path.into_iter().map(Step::from).collect());
+        }
+    }
+    out
 }
 
 /// "How can `from` reach `to`": `to` is a principal's ARN (a role's, a user's, an account
@@ -417,12 +417,14 @@ mod tests {
     }
 
     #[test]
-    fn moves_to_admin_counts_the_fewest() {
-        let m = moves_to_admin(&sample());
-        assert_eq!(m.get("r2"), Some(&0));
-        assert_eq!(m.get("a"), Some(&2));
-        assert_eq!(m.get("b"), Some(&1));
-        assert_eq!(m.get("c"), None);
+    fn admin_paths_take_the_fewest_moves() {
+        let m = admin_paths(&sample());
+        let moves = |n: &str| m.get(n).map(Vec::len);
+        assert_eq!(moves("r2"), Some(0));
+        assert_eq!(moves("a"), Some(2));
+        assert_eq!(moves("b"), Some(1));
+        assert_eq!(moves("c"), None);
+        assert_eq!(m["b"][0].kind, EdgeKind::PutPolicy);
     }
 
     #[test]

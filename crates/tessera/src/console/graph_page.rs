@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write;
 
-use tessera_graph::{Edge, Graph};
+use tessera_graph::{Edge, Graph, Step};
 use tessera_services::ServiceName;
 
 use super::html::{esc, table};
@@ -43,8 +43,9 @@ impl Console {
         };
         let in_scope =
             |arn: &str| arn.split(':').nth(4).is_some_and(|a| scope.as_ref().map_or(a == account, |s| s.contains(a)));
-        let moves = tessera_graph::moves_to_admin(&graph);
-        let paths_table = paths_table(&graph, &moves, &in_scope);
+        let admin_paths = tessera_graph::admin_paths(&graph);
+        let moves: HashMap<String, usize> = admin_paths.iter().map(|(arn, p)| (arn.clone(), p.len())).collect();
+        let paths_table = paths_table(&admin_paths, &in_scope);
         graph.principals.retain(|n| in_scope(&n.arn));
         graph.edges.retain(|e| in_scope(&e.from));
         let what = match &scope {
@@ -69,24 +70,12 @@ impl Console {
         if org["Organization"]["MasterAccountId"].as_str() != Some(account) {
             return None;
         }
-        let mut ids = HashSet::new();
-        let mut token: Option<String> = None;
-        for _ in 0..100 {
-            let mut body = serde_json::json!({"MaxResults": 20});
-            if let Some(t) = &token {
-                body["NextToken"] = serde_json::Value::String(t.clone());
-            }
-            let page = self.call_json(cx, ServiceName::Organizations, "ListAccounts", body).ok()?;
-            for a in page["Accounts"].as_array().into_iter().flatten() {
-                if a["Status"].as_str() == Some("ACTIVE") {
-                    ids.extend(a["Id"].as_str().map(str::to_string));
-                }
-            }
-            token = page["NextToken"].as_str().map(str::to_string);
-            if token.is_none() {
-                break;
-            }
-        }
+        let accounts = self.org_list(cx, "ListAccounts", serde_json::json!({}), "Accounts").ok()?;
+        let ids = accounts
+            .iter()
+            .filter(|a| a["Status"].as_str() == Some("ACTIVE"))
+            .filter_map(|a| a["Id"].as_str().map(str::to_string))
+            .collect();
         Some(ids)
     }
 }
@@ -224,14 +213,12 @@ fn truncate(s: &str, n: usize) -> String {
 }
 
 /// Each principal in scope that reaches admin through moves, with its shortest path.
-fn paths_table(graph: &Graph, moves: &HashMap<String, usize>, in_scope: &dyn Fn(&str) -> bool) -> String {
-    let mut reaching: Vec<(&String, &usize)> =
-        moves.iter().filter(|(arn, d)| **d > 0 && in_scope(arn.as_str())).collect();
-    reaching.sort_by(|a, b| a.1.cmp(b.1).then(a.0.cmp(b.0)));
+fn paths_table(admin_paths: &HashMap<String, Vec<Step>>, in_scope: &dyn Fn(&str) -> bool) -> String {
+    let mut reaching: Vec<(&String, &Vec<Step>)> =
+        admin_paths.iter().filter(|(arn, p)| !p.is_empty() && in_scope(arn.as_str())).collect();
+    reaching.sort_by(|a, b| a.1.len().cmp(&b.1.len()).then(a.0.cmp(b.0)));
     let mut rows = Vec::new();
-    for (arn, d) in reaching.into_iter().take(MAX_ROWS) {
-        let Ok(p) = tessera_graph::paths(graph, arn, "admin", 1) else { continue };
-        let Some(path) = p.paths.first() else { continue };
+    for (arn, path) in reaching.into_iter().take(MAX_ROWS) {
         let mut steps = String::new();
         for s in path {
             let (to, account) = short(&s.to);
@@ -253,7 +240,7 @@ fn paths_table(graph: &Graph, moves: &HashMap<String, usize>, in_scope: &dyn Fn(
         let (name, account) = short(arn);
         rows.push(vec![
             format!("{} <small>{}</small>", esc(&name), esc(account)),
-            d.to_string(),
+            path.len().to_string(),
             format!("<ol>{steps}</ol>"),
         ]);
     }
