@@ -2,7 +2,8 @@
 own SAML 2.0 identity provider. It makes an RSA key and a self-signed certificate (`cryptography`),
 publishes IdP metadata with that certificate through `aws iam create-saml-provider`, and signs real
 SAML responses with `signxml` (XML-DSig, exclusive c14n, RSA-SHA256), which Tessera verifies with
-libxmlsec1. The call is unsigned, as on AWS."""
+libxmlsec1. The call is unsigned, as on AWS. Encrypted assertions (`EncryptedAssertion`) are made
+here too, with `cryptography`'s RSA-OAEP and AES (W3C XML Encryption framing written by the test)."""
 
 import base64
 import datetime
@@ -18,7 +19,9 @@ import botocore.exceptions
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.x509.oid import NameOID
 from lxml import etree
 from signxml import XMLSigner, methods
@@ -52,6 +55,44 @@ def new_key_and_cert(name):
     return key_pem, cert.public_bytes(serialization.Encoding.PEM)
 
 
+XENC = "http://www.w3.org/2001/04/xmlenc#"
+XENC11 = "http://www.w3.org/2009/xmlenc11#"
+
+
+def encrypt_assertion(assertion_el, public_key, data_alg="aes256-gcm", transport="rsa-oaep-mgf1p"):
+    """`assertion_el` as a `saml:EncryptedAssertion` (W3C XML Encryption) for `public_key`: a
+    fresh AES content key (GCM or CBC), transported with RSA-OAEP (SHA-1) or, for testing the
+    refusal, RSA PKCS#1 v1.5."""
+    plain = etree.tostring(assertion_el)
+    bits = int(data_alg[3:6])
+    key = os.urandom(bits // 8)
+    if data_alg.endswith("gcm"):
+        iv = os.urandom(12)
+        data = iv + AESGCM(key).encrypt(iv, plain, None)
+        data_uri = XENC11 + data_alg
+    else:
+        iv = os.urandom(16)
+        pad = 16 - len(plain) % 16
+        body = plain + os.urandom(pad - 1) + bytes([pad])
+        enc = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
+        data = iv + enc.update(body) + enc.finalize()
+        data_uri = XENC + data_alg
+    if transport == "rsa-oaep-mgf1p":
+        wrapped = public_key.encrypt(key, padding.OAEP(mgf=padding.MGF1(hashes.SHA1()), algorithm=hashes.SHA1(),
+                                                       label=None))
+    else:
+        wrapped = public_key.encrypt(key, padding.PKCS1v15())
+    b64 = lambda b: base64.b64encode(b).decode()
+    return etree.fromstring((
+        f'<saml:EncryptedAssertion xmlns:saml="{SAML}"><xenc:EncryptedData xmlns:xenc="{XENC}" '
+        f'Type="{XENC}Element"><xenc:EncryptionMethod Algorithm="{data_uri}"/>'
+        f'<ds:KeyInfo xmlns:ds="{DS}"><xenc:EncryptedKey><xenc:EncryptionMethod Algorithm="{XENC}{transport}">'
+        f'<ds:DigestMethod Algorithm="http://www.w3.org/2000/09/xmldsig#sha1"/></xenc:EncryptionMethod>'
+        f"<xenc:CipherData><xenc:CipherValue>{b64(wrapped)}</xenc:CipherValue></xenc:CipherData>"
+        f"</xenc:EncryptedKey></ds:KeyInfo><xenc:CipherData><xenc:CipherValue>{b64(data)}</xenc:CipherValue>"
+        f"</xenc:CipherData></xenc:EncryptedData></saml:EncryptedAssertion>").encode())
+
+
 def cert_b64(cert_pem):
     return "".join(line for line in cert_pem.decode().splitlines() if "-----" not in line)
 
@@ -79,7 +120,8 @@ class IdP:
 
     def response(self, roles, session_name="alice", subject=SUBJECT, audience="urn:amazon:webservices",
                  recipient=SIGNIN, not_before=-60, not_on_or_after=300, attributes=None, sign="assertion",
-                 key=None, cert=None, issuer=None, status="urn:oasis:names:tc:SAML:2.0:status:Success"):
+                 key=None, cert=None, issuer=None, status="urn:oasis:names:tc:SAML:2.0:status:Success",
+                 encrypt_for=None, data_alg="aes256-gcm", transport="rsa-oaep-mgf1p"):
         """A base64 SAML response; `roles` are (role_arn, provider_arn) pairs for the Role attribute."""
         assertion_id = "_" + uuid.uuid4().hex
         attrs = {ATTR + "Role": [f"{r},{p}" for r, p in roles]}
@@ -122,6 +164,8 @@ class IdP:
             + ('<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#" Id="placeholder"/>'
                if sign == "response" else "")
             + f'<samlp:Status><samlp:StatusCode Value="{status}"/></samlp:Status></samlp:Response>').encode())
+        if encrypt_for is not None:
+            assertion_el = encrypt_assertion(assertion_el, encrypt_for, data_alg, transport)
         response.append(assertion_el)
         if sign == "response":
             response = signer.sign(response, key=key, cert=cert, reference_uri=response_id)
@@ -476,3 +520,105 @@ def test_console_refuses_a_tampered_response(tessera, saml):
     r = console_post(requests.Session(), tessera, base64.b64encode(raw.encode()).decode())
     assert r.status_code == 400 and "Response signature invalid" in r.text
     assert "set-cookie" not in r.headers
+
+
+# --- Encrypted assertions (IAM User Guide, "Manage SAML encryption keys") --------------------
+
+
+@pytest.fixture(scope="module")
+def encrypted(tessera, saml):
+    """A SAML provider with a private key (`AddPrivateKey`), encryption Allowed, and a role
+    trusting it; `sp_key` is the private key whose public half the IdP encrypts to."""
+    sp_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = sp_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                               serialization.NoEncryption()).decode()
+    iam = tessera.client("iam")
+    name = unique("EncIdP")
+    out = iam.create_saml_provider(Name=name, SAMLMetadataDocument=saml["idp"].metadata(),
+                                   AssertionEncryptionMode="Allowed", AddPrivateKey=pem)
+    provider_arn = out["SAMLProviderArn"]
+    role_arn = iam.create_role(RoleName=unique("saml-enc"),
+                               AssumeRolePolicyDocument=trust_policy(provider_arn))["Role"]["Arn"]
+    return {**saml, "provider_arn": provider_arn, "role_arn": role_arn, "sp_key": sp_key, "name": name}
+
+
+@pytest.mark.parametrize("data_alg", ["aes256-gcm", "aes128-gcm", "aes128-cbc", "aes256-cbc"])
+def test_encrypted_assertion_is_decrypted(tessera, encrypted, data_alg):
+    """A signed assertion encrypted to the provider's key (AES-GCM or AES-CBC content, RSA-OAEP
+    key transport) gives credentials; the session is the assertion's."""
+    ctx = encrypted
+    out = assume(tessera, ctx, ctx["idp"].response(pair(ctx), session_name=f"enc-{data_alg}",
+                                                   encrypt_for=ctx["sp_key"].public_key(), data_alg=data_alg))
+    assert out["AssumedRoleUser"]["Arn"].endswith(f"/enc-{data_alg}")
+    assert out["Issuer"] == ctx["idp"].entity_id and out["Subject"] == SUBJECT
+
+
+def test_encrypted_assertion_in_a_signed_response(tessera, encrypted):
+    """The IdP signs the response (covering the EncryptedAssertion) and not the assertion."""
+    ctx = encrypted
+    out = assume(tessera, ctx, ctx["idp"].response(pair(ctx), sign="response", session_name="enc-outer",
+                                                   encrypt_for=ctx["sp_key"].public_key()))
+    assert out["AssumedRoleUser"]["Arn"].endswith("/enc-outer")
+
+
+def test_encrypted_assertion_refusals(tessera, encrypted, saml):
+    ctx = encrypted
+    idp, pub = ctx["idp"], ctx["sp_key"].public_key()
+    # Encrypted to another key: nothing decrypts it.
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
+    status, code, message = failure(tessera, ctx, idp.response(pair(ctx), encrypt_for=other))
+    assert (status, code) == (400, "InvalidIdentityToken") and "could not be decrypted" in message
+    # Decrypts, but neither the assertion nor the response is signed: decryption is not proof.
+    assert failure(tessera, ctx, idp.response(pair(ctx), sign=None, encrypt_for=pub)) == (
+        400, "InvalidIdentityToken", "Response signature invalid")
+    # Signed by a key the metadata does not name.
+    key, cert = new_key_and_cert("impostor")
+    assert failure(tessera, ctx, idp.response(pair(ctx), key=key, cert=cert, encrypt_for=pub)) == (
+        400, "InvalidIdentityToken", "Response signature invalid")
+    # Altered ciphertext (AES-GCM's tag fails).
+    raw = base64.b64decode(idp.response(pair(ctx), encrypt_for=pub)).decode()
+    at = raw.rindex("</xenc:CipherValue>") - 8
+    flipped = raw[:at] + ("A" if raw[at] != "A" else "B") + raw[at + 1:]
+    status, code, message = failure(tessera, ctx, base64.b64encode(flipped.encode()).decode())
+    assert (status, code) == (400, "InvalidIdentityToken") and "could not be decrypted" in message
+    # RSA PKCS#1 v1.5 key transport is refused (Bleichenbacher).
+    status, code, message = failure(tessera, ctx, idp.response(pair(ctx), encrypt_for=pub, transport="rsa-1_5"))
+    assert (status, code) == (400, "InvalidIdentityToken") and "RSA-OAEP" in message
+    # A provider without a private key cannot read an encrypted assertion.
+    status, code, message = failure(tessera, saml, idp.response(pair(saml), encrypt_for=pub))
+    assert (status, code) == (400, "InvalidIdentityToken") and "no private key" in message
+    # A replayed encrypted assertion is refused like any other.
+    once = idp.response(pair(ctx), encrypt_for=pub)
+    assume(tessera, ctx, once)
+    assert failure(tessera, ctx, once)[1] == "InvalidIdentityToken"
+
+
+def test_required_encryption_and_key_rotation(tessera, encrypted):
+    """With AssertionEncryptionMode Required an unencrypted assertion is refused; a second
+    private key added for rotation decrypts, and once the first is removed its assertions no
+    longer do."""
+    ctx = encrypted
+    iam = tessera.client("iam")
+    idp, old = ctx["idp"], ctx["sp_key"]
+    assume(tessera, ctx, idp.response(pair(ctx)))  # Allowed: unencrypted still accepted
+    [old_id] = [k["KeyId"] for k in iam.get_saml_provider(SAMLProviderArn=ctx["provider_arn"])["PrivateKeyList"]]
+    new = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    new_pem = new.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                serialization.NoEncryption()).decode()
+    iam.update_saml_provider(SAMLProviderArn=ctx["provider_arn"], AssertionEncryptionMode="Required",
+                             AddPrivateKey=new_pem)
+    status, code, message = failure(tessera, ctx, idp.response(pair(ctx)))
+    assert (status, code) == (400, "InvalidIdentityToken") and "Required" in message
+    assume(tessera, ctx, idp.response(pair(ctx), encrypt_for=old.public_key()))
+    assume(tessera, ctx, idp.response(pair(ctx), encrypt_for=new.public_key()))
+    keys = iam.get_saml_provider(SAMLProviderArn=ctx["provider_arn"])["PrivateKeyList"]
+    assert len(keys) == 2
+    iam.update_saml_provider(SAMLProviderArn=ctx["provider_arn"], RemovePrivateKey=old_id)
+    assert failure(tessera, ctx, idp.response(pair(ctx), encrypt_for=old.public_key()))[1] == "InvalidIdentityToken"
+    assume(tessera, ctx, idp.response(pair(ctx), encrypt_for=new.public_key()))
+    # Not an RSA private key: refused, nothing changes.
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.update_saml_provider(SAMLProviderArn=ctx["provider_arn"],
+                                 AddPrivateKey="-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n")
+    assert e.value.response["Error"]["Code"] == "InvalidInput"
+    assert len(iam.get_saml_provider(SAMLProviderArn=ctx["provider_arn"])["PrivateKeyList"]) == 1

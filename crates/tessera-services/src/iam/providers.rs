@@ -566,13 +566,24 @@ fn private_key_param<'a>(params: &'a QueryParams, name: &str) -> Result<Option<&
             super::lower_first(name)
         )));
     }
-    if !(pem.contains("-----BEGIN") && pem.contains("PRIVATE KEY-----")) {
+    if parse_saml_private_key(pem).is_none() {
         return Err(invalid_input("The private key is not a valid PEM-encoded private key."));
     }
     Ok(Some(pem))
 }
 
-fn saml_key_context(account: &str, name: &str, key_id: &str) -> String {
+/// A SAML provider's private key from its PEM (PKCS#8 `PRIVATE KEY` or PKCS#1 `RSA PRIVATE
+/// KEY`); `None` when it is not an RSA private key (encrypted assertions carry their content key
+/// under RSA-OAEP: see `sts::saml_decrypt`).
+pub fn parse_saml_private_key(pem: &str) -> Option<rsa::RsaPrivateKey> {
+    use rsa::pkcs1::DecodeRsaPrivateKey;
+    use rsa::pkcs8::DecodePrivateKey;
+    let pem = pem.trim();
+    rsa::RsaPrivateKey::from_pkcs8_pem(pem).ok().or_else(|| rsa::RsaPrivateKey::from_pkcs1_pem(pem).ok())
+}
+
+/// The sealing context of a SAML provider's private key.
+pub(crate) fn saml_key_context(account: &str, name: &str, key_id: &str) -> String {
     format!("saml-key/{account}/{}/{key_id}", name.to_ascii_lowercase())
 }
 
@@ -963,7 +974,13 @@ mod tests {
         let got = run(&s, &c("GetSAMLProvider"), &[("SAMLProviderArn", &arn)]).unwrap();
         assert_eq!(elem(&got, "ValidUntil").as_deref(), Some("2030-01-01T00:00:00Z"));
         assert!(got.contains("IDPSSODescriptor"));
-        let pem = "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n";
+        let fake = "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n";
+        let e = run(&s, &c("UpdateSAMLProvider"), &[("SAMLProviderArn", &arn), ("AddPrivateKey", fake)]).unwrap_err();
+        assert_eq!(e.code, "InvalidInput", "not an RSA private key");
+        let key = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 1024).unwrap();
+        let pem = rsa::pkcs8::EncodePrivateKey::to_pkcs8_pem(&key, rsa::pkcs8::LineEnding::LF).unwrap();
+        let body = pem.lines().nth(1).unwrap().to_string();
+        let pem = pem.as_str();
         run(
             &s,
             &c("UpdateSAMLProvider"),
@@ -971,14 +988,14 @@ mod tests {
         )
         .unwrap();
         let got = run(&s, &c("GetSAMLProvider"), &[("SAMLProviderArn", &arn)]).unwrap();
-        assert!(!got.contains("MIIE"));
+        assert!(!got.contains(&body));
         let key_id = elem(&got, "KeyId").unwrap();
         let e =
             run(&s, &c("UpdateSAMLProvider"), &[("SAMLProviderArn", &arn), ("RemovePrivateKey", &key_id)]).unwrap_err();
         assert_eq!(e.code, "InvalidInput", "Required needs a key");
         let stored = find_saml_provider(s.store.read().unwrap().as_ref(), &arn).unwrap().unwrap();
         assert_eq!(stored.private_keys.len(), 1);
-        assert!(!stored.private_keys[0].sealed.contains("MIIE"));
+        assert!(!stored.private_keys[0].sealed.contains(&body));
         let list = run(&s, &c("ListSAMLProviders"), &[]).unwrap();
         assert!(list.contains(&arn));
         run(&s, &c("DeleteSAMLProvider"), &[("SAMLProviderArn", &arn)]).unwrap();

@@ -11,6 +11,7 @@ pub mod federation;
 pub mod oidc;
 pub mod params;
 pub mod saml;
+pub mod saml_decrypt;
 pub mod saml_xml;
 pub mod tokens;
 pub mod web_identity;

@@ -14,6 +14,7 @@ use tessera_wire::{AwsError, QueryParams, WireResponse};
 use super::federated_role::{self, FederatedSession};
 use super::oidc::invalid_identity_token;
 use super::params::{self, Check};
+use super::saml_decrypt;
 use super::saml_xml::{self, Assertion};
 use super::write_credentials;
 use crate::iam::credentials::providers::{self, SamlProvider};
@@ -57,15 +58,35 @@ fn load_provider(services: &Services, arn: &str) -> Result<SamlProvider, AwsErro
         .ok_or_else(|| invalid_identity_token("Specified provider doesn't exist"))
 }
 
-/// Verify the response and return its signed assertion (signature, then envelope status, then
-/// the assertion's own checks). Returns the assertion and its bearer `Recipient`.
-pub fn verified_assertion(provider: &SamlProvider, encoded: &str, now: i64) -> Result<(Assertion, String), AwsError> {
+/// The provider's private keys (`AddPrivateKey`), unsealed, for encrypted assertions. A key
+/// that is not an RSA private key decrypts nothing and is skipped.
+fn private_keys(services: &Services, provider: &SamlProvider) -> Result<Vec<rsa::RsaPrivateKey>, AwsError> {
+    let mut keys = Vec::new();
+    for k in &provider.private_keys {
+        let context = providers::saml_key_context(&provider.account, &provider.name, &k.key_id);
+        let pem = services.secrets.open(&context, &k.sealed).map_err(internal)?;
+        if let Some(key) = std::str::from_utf8(&pem).ok().and_then(providers::parse_saml_private_key) {
+            keys.push(key);
+        }
+    }
+    Ok(keys)
+}
+
+/// Verify the response and return its signed assertion (envelope status, then signature and
+/// decryption, then the assertion's own checks). Returns the assertion and its bearer
+/// `Recipient`.
+pub fn verified_assertion(
+    services: &Services,
+    provider: &SamlProvider,
+    encoded: &str,
+    now: i64,
+) -> Result<(Assertion, String), AwsError> {
     let xml = saml_xml::decode_response(encoded)?;
     let envelope = saml_xml::envelope(&xml)?;
-    if envelope.encrypted || provider.assertion_encryption_mode.as_deref() == Some("Required") {
+    if !envelope.encrypted && provider.assertion_encryption_mode.as_deref() == Some("Required") {
         return Err(invalid_identity_token(
-            "Tessera does not decrypt encrypted SAML assertions (EncryptedAssertion): configure the identity \
-             provider to send signed, unencrypted assertions and set no AssertionEncryptionMode Required",
+            "The SAML provider requires encrypted assertions (AssertionEncryptionMode Required) and this one is not \
+             encrypted",
         ));
     }
     if let Some(status) = envelope.status.as_deref().filter(|s| *s != saml_xml::STATUS_SUCCESS) {
@@ -73,12 +94,15 @@ pub fn verified_assertion(provider: &SamlProvider, encoded: &str, now: i64) -> R
             "The identity provider did not authenticate the user (StatusCode {status})"
         )));
     }
-    if !envelope.signed {
-        return Err(invalid_identity_token(saml_xml::SIGNATURE_INVALID));
-    }
     let meta = saml_xml::idp_metadata(&provider.metadata)?;
-    let signed = saml_xml::verify_signature(&xml, &meta.certificates)?;
-    let assertion = saml_xml::signed_assertion(&signed)?;
+    let assertion = if envelope.encrypted {
+        saml_decrypt::encrypted_assertion(&xml, &meta.certificates, &private_keys(services, provider)?)?
+    } else {
+        if !envelope.signed {
+            return Err(invalid_identity_token(saml_xml::SIGNATURE_INVALID));
+        }
+        saml_xml::signed_assertion(&saml_xml::verify_signature(&xml, &meta.certificates)?)?
+    };
     let recipient = saml_xml::check_assertion(&assertion, &meta, &provider.uuid, now)?;
     Ok((assertion, recipient))
 }
@@ -96,7 +120,7 @@ pub fn console_offer(services: &Services, encoded: &str, now: i64) -> Result<(Ve
     let mut error = invalid_identity_token("The SAML response names no SAML provider in its Role attribute.");
     for provider_arn in saml_xml::named_providers(&xml).into_iter().take(MAX_CONSOLE_PROVIDERS) {
         let checked =
-            load_provider(services, &provider_arn).and_then(|provider| verified_assertion(&provider, encoded, now));
+            load_provider(services, &provider_arn).and_then(|p| verified_assertion(services, &p, encoded, now));
         match checked {
             Ok((a, _)) => {
                 let roles: Vec<(String, String)> =
@@ -246,7 +270,7 @@ pub fn assume_role_with_saml(services: &Services, call: &Call, p: &QueryParams) 
     let now = call.now_secs();
 
     let provider = load_provider(services, req.principal_arn)?;
-    let (assertion, recipient) = verified_assertion(&provider, req.assertion, now)?;
+    let (assertion, recipient) = verified_assertion(services, &provider, req.assertion, now)?;
     let provider_arn = provider.arn();
     let denied = || AwsError::access_denied("Not authorized to perform sts:AssumeRoleWithSAML");
     if !saml_xml::offers_role(&assertion, req.role_arn, &provider_arn) {

@@ -64,15 +64,19 @@ pub fn parse(text: &str) -> Result<Document<'_>, AwsError> {
     Document::parse_with_options(text, options).map_err(|_| malformed("not well-formed XML"))
 }
 
-fn is(node: &Node<'_, '_>, ns: &str, name: &str) -> bool {
+pub(crate) fn is(node: &Node<'_, '_>, ns: &str, name: &str) -> bool {
     node.is_element() && node.tag_name().namespace() == Some(ns) && node.tag_name().name() == name
 }
 
-fn children<'a, 'i>(node: Node<'a, 'i>, ns: &'a str, name: &'a str) -> impl Iterator<Item = Node<'a, 'i>> + 'a {
+pub(crate) fn children<'a, 'i>(
+    node: Node<'a, 'i>,
+    ns: &'a str,
+    name: &'a str,
+) -> impl Iterator<Item = Node<'a, 'i>> + 'a {
     node.children().filter(move |c| is(c, ns, name))
 }
 
-fn child<'a, 'i>(node: Node<'a, 'i>, ns: &'a str, name: &'a str) -> Option<Node<'a, 'i>> {
+pub(crate) fn child<'a, 'i>(node: Node<'a, 'i>, ns: &'a str, name: &'a str) -> Option<Node<'a, 'i>> {
     children(node, ns, name).next()
 }
 
@@ -287,7 +291,7 @@ pub fn signed_assertion(signed: &str) -> Result<Assertion, AwsError> {
     read_assertion(assertion, response)
 }
 
-fn read_assertion(a: Node<'_, '_>, response: Option<Node<'_, '_>>) -> Result<Assertion, AwsError> {
+pub(crate) fn read_assertion(a: Node<'_, '_>, response: Option<Node<'_, '_>>) -> Result<Assertion, AwsError> {
     let mut out = Assertion {
         id: a.attribute("ID").filter(|i| !i.is_empty()).ok_or_else(|| malformed("the assertion has no ID"))?.into(),
         issuer: child(a, ASSERTION_NS, "Issuer")
