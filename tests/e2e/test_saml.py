@@ -622,3 +622,55 @@ def test_required_encryption_and_key_rotation(tessera, encrypted):
                                  AddPrivateKey="-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n")
     assert e.value.response["Error"]["Code"] == "InvalidInput"
     assert len(iam.get_saml_provider(SAMLProviderArn=ctx["provider_arn"])["PrivateKeyList"]) == 1
+
+
+# --- The console flow in a real browser ---------------------------------------------------------
+
+CONSOLE_TESTS = __import__("pathlib").Path(__file__).resolve().parents[1] / "console"
+
+
+def idp_post_page(path, tessera, assertion):
+    """The IdP's side of an IdP-initiated sign-in: a page that posts `assertion` to the console
+    as soon as it loads (a cross-site form POST, as Okta's or ADFS's pages do)."""
+    path.write_text(
+        f'<!doctype html><html><body onload="document.forms[0].submit()">'
+        f'<form method="post" action="{tessera.endpoint}/console/saml">'
+        f'<input type="hidden" name="SAMLResponse" value="{assertion}">'
+        f'<input type="hidden" name="RelayState" value=""><noscript><button>Continue</button></noscript>'
+        f"</form></body></html>")
+    return str(path)
+
+
+def test_console_saml_sign_in_in_a_browser(tessera, saml, tmp_path):
+    """Console sign-in from the test IdP in Debian's chromium: one role (straight in), two roles
+    (the role chooser), a tampered response (refused, no session). Screenshots go to
+    tests/console/artifacts/saml/."""
+    import subprocess
+    node = shutil.which("node")
+    chromium = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    if not node:
+        pytest.skip("SKIP: node is not installed: the SAML browser test needs node and npm")
+    if not (CONSOLE_TESTS / "node_modules" / "playwright-core").exists():
+        pytest.skip("SKIP: tests/console/node_modules missing: run `npm ci` in tests/console (scripts/test does)")
+    if not os.path.exists(chromium):
+        pytest.skip(f"SKIP: {chromium} missing: apt-get install chromium (scripts/test does)")
+    idp = saml["idp"]
+    other = unique("saml-browser")
+    other_arn = tessera.cli("iam", "create-role", "--role-name", other, "--assume-role-policy-document",
+                            trust_policy(saml["provider_arn"]))["Role"]["Arn"]
+    raw = base64.b64decode(idp.response(pair(saml), session_name="mallory")).decode()
+    tampered = base64.b64encode(raw.replace(">mallory<", ">root<").encode()).decode()
+    artifacts = CONSOLE_TESTS / "artifacts" / "saml"
+    shutil.rmtree(artifacts, ignore_errors=True)
+    env = dict(
+        os.environ, TESSERA_ENDPOINT=tessera.endpoint, ARTIFACTS=str(artifacts), CHROMIUM=chromium,
+        ONE_ROLE_PAGE=idp_post_page(tmp_path / "one.html", tessera, idp.response(pair(saml), session_name="carol")),
+        ONE_ROLE_IDENTITY=f"{saml['role']}/carol @ {saml['account']}",
+        TWO_ROLES_PAGE=idp_post_page(tmp_path / "two.html", tessera,
+                                     idp.response(pair(saml) + pair(saml, other_arn), session_name="dave")),
+        CHOSEN_ROLE=other_arn, CHOSEN_IDENTITY=f"{other}/dave @ {saml['account']}",
+        TAMPERED_PAGE=idp_post_page(tmp_path / "tampered.html", tessera, tampered))
+    proc = subprocess.run([node, "--test", "--test-reporter=spec", "saml_signin.mjs"], cwd=CONSOLE_TESTS, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
+    assert len(list(artifacts.glob("saml-*.png"))) == 5

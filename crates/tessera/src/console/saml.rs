@@ -31,7 +31,10 @@ fn chooser(csrf: &str, roles: &[(String, String)]) -> String {
         .enumerate()
         .map(|(i, (role, _))| {
             let checked = if i == 0 { " checked" } else { "" };
-            format!(r#"<label><input type="radio" name="role" value="{0}"{checked}> {0}</label>"#, esc(role))
+            format!(
+                r#"<label class="check"><input type="radio" name="role" value="{0}"{checked}> {0}</label>"#,
+                esc(role)
+            )
         })
         .collect();
     let body = format!(
