@@ -15,8 +15,13 @@ use super::{clear_cookie, session_cookie, Console, Cx, Req, Resp};
 
 /// AWS's answer to a wrong account, user name or password.
 const BAD_CREDENTIALS: &str = "Your authentication information is incorrect. Please try again.";
-const LOCKED: &str =
-    "Too many failed sign-in attempts: sign-in for this user is locked for 15 minutes. Try again later.";
+/// The lockout message, with when it ends.
+fn locked_message(until: i64) -> String {
+    format!(
+        "Too many failed sign-in attempts: sign-in for this user is locked for 15 minutes, until {} UTC. Try again then.",
+        tessera_services::clock::iso8601(until).replace('T', " ").trim_end_matches('Z')
+    )
+}
 
 /// A hash to verify against when the user does not exist, so that the answer takes as long.
 fn dummy_hash() -> &'static str {
@@ -24,12 +29,17 @@ fn dummy_hash() -> &'static str {
     H.get_or_init(|| login::hash_password("tessera-console-no-such-user").unwrap_or_default())
 }
 
+/// Whether `user`'s login profile says the password must be changed at the next sign-in.
+fn reset_required(user: &User) -> bool {
+    user.login_profile.as_ref().is_some_and(|p| p.password_reset_required)
+}
+
 fn is_account_id(s: &str) -> bool {
     s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
 }
 
 impl Console {
-    fn read<T>(
+    pub(super) fn read<T>(
         &self,
         f: impl FnOnce(&dyn tessera_store::ReadTxn) -> Result<T, tessera_store::StoreError>,
     ) -> Option<T> {
@@ -113,8 +123,8 @@ impl Console {
         if root {
             let email = req.f("email");
             let who = format!("root/{}", email.to_ascii_lowercase());
-            if self.sessions.locked(&who, now) {
-                return Resp::html(self.signin_page(&session.csrf, true, Some(LOCKED), "", &email))
+            if let Some(until) = self.sessions.locked_until(&who, now) {
+                return Resp::html(self.signin_page(&session.csrf, true, Some(&locked_message(until)), "", &email))
                     .status(StatusCode::TOO_MANY_REQUESTS);
             }
             let account = self
@@ -139,7 +149,7 @@ impl Console {
             let mut caller =
                 Caller::root(&account.id, &tessera_services::sts::tokens::temporary_access_key_id(&account.id));
             caller.session = Some(self.console_session_info(now, false, &caller.arn));
-            let identity = Identity { base: caller, label: "root".into(), role: None };
+            let identity = Identity { base: caller, label: "root".into(), role: None, password_reset: false };
             return self.start_session(req, &old_id, identity, now);
         }
         let account_in = req.f("account");
@@ -150,8 +160,9 @@ impl Console {
             account.clone().unwrap_or_else(|| account_in.to_ascii_lowercase()),
             user_name.to_ascii_lowercase()
         );
-        if self.sessions.locked(&who, now) {
-            return Resp::html(self.signin_page(&session.csrf, false, Some(LOCKED), &account_in, &user_name))
+        if let Some(until) = self.sessions.locked_until(&who, now) {
+            let msg = locked_message(until);
+            return Resp::html(self.signin_page(&session.csrf, false, Some(&msg), &account_in, &user_name))
                 .status(StatusCode::TOO_MANY_REQUESTS);
         }
         let user: Option<User> = match &account {
@@ -194,7 +205,12 @@ impl Console {
             return Resp::redirect("/console/mfa").with_cookie(session_cookie(&id, req.secure));
         }
         self.sessions.succeed(&who);
-        let identity = Identity { base: self.user_caller(&user, now, false), label: user.name.clone(), role: None };
+        let identity = Identity {
+            base: self.user_caller(&user, now, false),
+            label: user.name.clone(),
+            role: None,
+            password_reset: reset_required(&user),
+        };
         self.start_session(req, &old_id, identity, now)
     }
 
@@ -258,8 +274,9 @@ impl Console {
             return Resp::html(self.mfa_page(&session.csrf, None));
         }
         let who = format!("{account}/{}", user.to_ascii_lowercase());
-        if self.sessions.locked(&who, now) {
-            return Resp::html(self.mfa_page(&session.csrf, Some(LOCKED))).status(StatusCode::TOO_MANY_REQUESTS);
+        if let Some(until) = self.sessions.locked_until(&who, now) {
+            return Resp::html(self.mfa_page(&session.csrf, Some(&locked_message(until))))
+                .status(StatusCode::TOO_MANY_REQUESTS);
         }
         let code = req.f("code");
         let valid = code.len() == 6
@@ -276,7 +293,12 @@ impl Console {
                 .status(StatusCode::UNAUTHORIZED);
         };
         self.sessions.succeed(&who);
-        let identity = Identity { base: self.user_caller(&record, now, true), label: record.name.clone(), role: None };
+        let identity = Identity {
+            base: self.user_caller(&record, now, true),
+            label: record.name.clone(),
+            role: None,
+            password_reset: reset_required(&record),
+        };
         self.start_session(req, &id, identity, now)
     }
 
