@@ -1029,6 +1029,10 @@ def test_console_walks_in_a_browser(fresh_tessera):
         iam.create_user(UserName=name)
         iam.create_login_profile(UserName=name, Password=SANDY_PASSWORD, PasswordResetRequired=False)
     iam.attach_user_policy(UserName="walker", PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")
+    iam.create_group(GroupName="walk-group")
+    iam.create_role(RoleName="walk-role", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
+                                                "Action": "sts:AssumeRole"}]}))
     iam.create_user(UserName="marked")
     iam.put_user_policy(UserName="marked", PolicyName="mixed", PolicyDocument=json.dumps({
         "Version": "2012-10-17", "Statement": [
@@ -1037,7 +1041,7 @@ def test_console_walks_in_a_browser(fresh_tessera):
     # A denial in the event history, for the walk to follow to the simulator.
     iam.create_user(UserName="nobody")
     list_users_denied(t, iam, "nobody")
-    artifacts = run_browser_test("walks", 30, TESSERA_ENDPOINT=t.endpoint, ADMIN_USER="walker",
+    artifacts = run_browser_test("walks", 50, TESSERA_ENDPOINT=t.endpoint, ADMIN_USER="walker",
                                  ACCOUNT=t.client("sts").get_caller_identity()["Account"], PASSWORD=SANDY_PASSWORD,
                                  MARKED_USER="marked")
     assert json.loads((artifacts / "axe-violations.json").read_text()) == []
