@@ -1045,3 +1045,63 @@ def test_console_walks_in_a_browser(fresh_tessera):
                                  ACCOUNT=t.client("sts").get_caller_identity()["Account"], PASSWORD=SANDY_PASSWORD,
                                  MARKED_USER="marked")
     assert json.loads((artifacts / "axe-violations.json").read_text()) == []
+
+
+def test_every_new_form_needs_the_token_and_permission(tessera, accounts, member):
+    """Each form added for issue 21: without the CSRF token, 403 and nothing done; with it but
+    without the permission, AWS's AccessDenied naming the action, and nothing changed."""
+    acct = member["account"]
+    admin = tessera.client("iam", **accounts.admin_creds(acct))
+    doc = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListAllMyBuckets",
+                                                               "Resource": "*"}]})
+    try:
+        arn = admin.create_policy(PolicyName="guarded", PolicyDocument=doc)["Policy"]["Arn"]
+    except admin.exceptions.EntityAlreadyExistsException:
+        arn = f"arn:aws:iam::{acct}:policy/guarded"
+    trust_before = admin.get_role(RoleName="NotForYou")["Role"]["AssumeRolePolicyDocument"]
+    serial = f"arn:aws:iam::{acct}:mfa/none"
+    forms = [
+        ("/console/iam/users/plain/inline", {"policy_name": "p", "document": doc}, "iam:PutUserPolicy"),
+        ("/console/iam/users/plain/inline/delete", {"policy_name": "p"}, "iam:DeleteUserPolicy"),
+        ("/console/iam/users/plain/tags", {"key": "k", "value": "v"}, "iam:TagUser"),
+        ("/console/iam/users/plain/tags/delete", {"key": "k"}, "iam:UntagUser"),
+        ("/console/iam/users/plain/boundary", {"policy_arn": arn}, "iam:PutUserPermissionsBoundary"),
+        ("/console/iam/users/plain/boundary/delete", {}, "iam:DeleteUserPermissionsBoundary"),
+        ("/console/iam/users/plain/mfa/resync", {"serial": serial, "code1": "123456", "code2": "654321"},
+         "iam:ResyncMFADevice"),
+        ("/console/iam/users/plain/mfa/remove", {"serial": serial}, "iam:DeactivateMFADevice"),
+        ("/console/iam/roles/NotForYou/inline", {"policy_name": "p", "document": doc}, "iam:PutRolePolicy"),
+        ("/console/iam/roles/NotForYou/tags", {"key": "k", "value": "v"}, "iam:TagRole"),
+        ("/console/iam/roles/NotForYou/boundary", {"policy_arn": arn}, "iam:PutRolePermissionsBoundary"),
+        ("/console/iam/roles/NotForYou/trust", {"document": doc}, "iam:UpdateAssumeRolePolicy"),
+        ("/console/iam/policies/edit/version-create", {"policy_arn": arn, "document": doc, "set_default": "1"},
+         "iam:CreatePolicyVersion"),
+        ("/console/iam/policies/edit/version-default", {"policy_arn": arn, "version": "v1"},
+         "iam:SetDefaultPolicyVersion"),
+        ("/console/iam/policies/edit/version-delete", {"policy_arn": arn, "version": "v1"}, "iam:DeletePolicyVersion"),
+        ("/console/iam/policies/edit/tags", {"policy_arn": arn, "key": "k", "value": "v"}, "iam:TagPolicy"),
+        ("/console/iam/policies/edit/tags/delete", {"policy_arn": arn, "key": "k"}, "iam:UntagPolicy"),
+        ("/console/iam/policies/edit/delete", {"policy_arn": arn, "confirm": "guarded"}, "iam:ListEntitiesForPolicy"),
+        ("/console/security-credentials/keys/create", {}, "iam:CreateAccessKey"),
+        ("/console/password", {"old_password": SANDY_PASSWORD, "new_password": "Another-Pw-99!",
+                               "confirm_password": "Another-Pw-99!"}, "iam:ChangePassword"),
+    ]
+    b = signed_in(tessera, acct, "plain")
+    token = token_of(b)
+    for path, form, action in forms:
+        r = b.post(path, form)
+        assert r.status == 403 and "CSRF" in r.text, path
+        r = b.post(path, dict(form, csrf=token))
+        assert r.status == 403, (path, r.status, r.text[-800:])
+        assert f"User: arn:aws:iam::{acct}:user/plain is not authorized to perform: {action}" in r.text, path
+    assert admin.list_user_policies(UserName="plain")["PolicyNames"] == []
+    assert admin.list_user_tags(UserName="plain")["Tags"] == []
+    assert "PermissionsBoundary" not in admin.get_user(UserName="plain")["User"]
+    role = admin.get_role(RoleName="NotForYou")["Role"]
+    assert role["AssumeRolePolicyDocument"] == trust_before and "PermissionsBoundary" not in role
+    assert admin.list_role_policies(RoleName="NotForYou")["PolicyNames"] == []
+    assert admin.list_role_tags(RoleName="NotForYou")["Tags"] == []
+    assert [v["VersionId"] for v in admin.list_policy_versions(PolicyArn=arn)["Versions"]] == ["v1"]
+    assert admin.list_policy_tags(PolicyArn=arn)["Tags"] == []
+    assert admin.list_access_keys(UserName="plain")["AccessKeyMetadata"] == []
+    assert signed_in(tessera, acct, "plain").get("/console").status == 200  # the password is unchanged
