@@ -963,10 +963,23 @@ def test_policy_versions_and_deleting_a_policy(tessera, accounts, member):
     assert iam.list_policy_tags(PolicyArn=arn)["Tags"] == [{"Key": "k", "Value": "v"}]
     assert b.post("/console/iam/policies/edit/tags/delete", {"csrf": token, "policy_arn": arn, "key": "k"}).status == 303
     assert iam.list_policy_tags(PolicyArn=arn)["Tags"] == []
+    # At IAM's five versions, the editor asks which older version to delete first, as AWS's does.
+    for d in (v2, v1, v2):
+        iam.create_policy_version(PolicyArn=arn, PolicyDocument=json.dumps(d))
+    page = b.get(view).text
+    assert 'id="delete-version"' in page and '<option value="v3">' in page
+    assert '<option value="v1">' not in page  # the default version (v1) is not offered
+    form = {"csrf": token, "policy_arn": arn, "document": json.dumps(v2), "set_default": "1"}
+    r = b.post("/console/iam/policies/edit/version-create", form)
+    assert r.status == 409 and "LimitExceeded" in r.text
+    assert b.post("/console/iam/policies/edit/version-create", dict(form, delete_version="v3")).status == 303
+    versions = sorted(v["VersionId"] for v in iam.list_policy_versions(PolicyArn=arn)["Versions"])
+    assert versions == ["v1", "v2", "v4", "v5", "v6"]
+    assert iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"] == "v6"
     # Deleting: first what AWS requires, listed; the name typed to confirm.
     page = b.get(f"/console/iam/policies/delete?arn={urllib.parse.quote(arn, safe='')}").text
     removes = page[page.index('id="delete-removes"'):]
-    for what in ("Detach from user holder", "Detach from group holders", "Delete version v2"):
+    for what in ("Detach from user holder", "Detach from group holders", "Delete version v1", "Delete version v5"):
         assert what in removes, what
     # Someone without permission is refused and nothing goes.
     plain = signed_in(tessera, member["account"], "plain")

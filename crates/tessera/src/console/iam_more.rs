@@ -78,6 +78,9 @@ pub(super) fn policy_editor(label: &str, document: &str, trust: bool) -> String 
     )
 }
 
+/// Most versions IAM keeps of a managed policy (IAM quotas: "Managed policy versions").
+const MAX_POLICY_VERSIONS: usize = 5;
+
 /// What deleting a managed policy removes first: the entities it is attached to, and its
 /// non-default version ids.
 type PolicyDependents = (Vec<(Kind, String)>, Vec<String>);
@@ -373,6 +376,8 @@ impl Console {
         let csrf = csrf_field(&cx.session.csrf);
         let h = hidden("policy_arn", arn);
         let edit = "/console/iam/policies/edit";
+        // At IAM's limit of versions, AWS's console asks which older version to delete first.
+        let mut make_room = String::new();
         let versions = match self.call_all(
             cx,
             ServiceName::Iam,
@@ -381,6 +386,19 @@ impl Console {
             ("Versions", "member"),
         ) {
             Ok(vs) => {
+                if vs.len() >= MAX_POLICY_VERSIONS {
+                    let options: String = vs
+                        .iter()
+                        .filter(|v| v.child_text("IsDefaultVersion") != "true")
+                        .map(|v| {
+                            let id = esc(&v.child_text("VersionId"));
+                            format!(r#"<option value="{id}">{id}</option>"#)
+                        })
+                        .collect();
+                    make_room = format!(
+                        r#"<label>This policy has the maximum of {MAX_POLICY_VERSIONS} versions: version to delete before saving<select name="delete_version" id="delete-version" required>{options}</select></label>"#
+                    );
+                }
                 let rows: Vec<Vec<String>> = vs
                     .iter()
                     .map(|v| {
@@ -411,7 +429,7 @@ impl Console {
         format!(
             r#"<h2>Policy versions</h2>{versions}
 <h2>Edit policy (new version)</h2><form method="post" action="{edit}/version-create" class="card" id="new-version-form">{csrf}{h}
-{}<label class="check"><input type="checkbox" name="set_default" id="set-default" value="1" checked> Set as default version</label>
+{}{make_room}<label class="check"><input type="checkbox" name="set_default" id="set-default" value="1" checked> Set as default version</label>
 <button type="submit" id="new-version-submit">Save changes</button></form>
 {}
 <h2>Delete policy</h2><p><a href="/console/iam/policies/delete?arn={}" id="delete-policy">Delete this policy…</a></p>"#,
@@ -480,12 +498,16 @@ impl Console {
             "version-create" => {
                 let doc = cx.req.raw("document");
                 let default = if cx.req.checked("set_default") { "true" } else { "false" };
-                self.call(
-                    cx,
-                    ServiceName::Iam,
-                    "CreatePolicyVersion",
-                    &[id, ("PolicyDocument", &doc), ("SetAsDefault", default)],
-                )
+                let old = cx.req.f("delete_version");
+                let room = if old.is_empty() {
+                    Ok(())
+                } else {
+                    self.call(cx, ServiceName::Iam, "DeletePolicyVersion", &[id, ("VersionId", &old)]).map(|_| ())
+                };
+                room.and_then(|()| {
+                    let p = [id, ("PolicyDocument", &doc), ("SetAsDefault", default)];
+                    self.call(cx, ServiceName::Iam, "CreatePolicyVersion", &p)
+                })
                 .map(|n| format!("Version {} created.", n.text_of("VersionId")))
             }
             "version-default" => self
