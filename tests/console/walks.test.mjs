@@ -141,9 +141,11 @@ test("the console walked as a user would, accessible at every page", async () =>
     await page.fill("#ev-value", "CreateOrganizationalUnit");
     await Promise.all([page.waitForNavigation(), page.click("form.filters button[type=submit]")]);
     await step(page, "events-filtered");
+    await narrow(page, "events-filtered");
     await Promise.all([page.waitForNavigation(), page.click("a[href^='/console/cloudtrail/events/']")]);
     assert.match(await page.textContent("#event-record"), /CreateOrganizationalUnit/);
     await step(page, "event-record");
+    await narrow(page, "event-record");
     await page.goto(`${endpoint}/console/cloudtrail?attribute=EventName&value=ListUsers`);
     await Promise.all([page.waitForNavigation(), page.click("a.simulate")]);
     assert.match(await page.textContent("#simulation"), /implicitDeny/);
@@ -235,6 +237,9 @@ test("the console walked as a user would, accessible at every page", async () =>
     ]) {
       await page.goto(`${endpoint}${where}`);
       await step(page, name);
+      if (["users", "role-page", "policies", "escalation-graph", "switch-role", "create-role-wizard"].includes(name)) {
+        await narrow(page, name);
+      }
     }
     await page.goto(`${endpoint}/console/iam/roles/walk-role/trust`);
     await page.waitForSelector("#policy-findings .ok");

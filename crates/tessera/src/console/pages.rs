@@ -567,7 +567,7 @@ impl Console {
         );
         let body = format!(
             r#"{nav}<h1>{}</h1><dl class="facts"><dt>ARN</dt><dd id="role-arn">{}</dd><dt>Created</dt><dd>{}</dd><dt>Maximum session duration</dt><dd>{} seconds</dd><dt>Link to switch roles in console</dt><dd>{}</dd></dl>
-<h2>Permissions policies</h2>{policies}{}<h2>Trust relationships</h2><pre class="policy" id="trust-policy">{}</pre><p><a href="/console/iam/roles/{}/trust" id="edit-trust-policy">Edit trust policy</a></p>{}"#,
+<h2>Permissions policies</h2>{policies}{}<h2>Trust relationships</h2><pre class="policy" id="trust-policy" tabindex="0">{}</pre><p><a href="/console/iam/roles/{}/trust" id="edit-trust-policy">Edit trust policy</a></p>{}"#,
             esc(&title),
             esc(&arn),
             esc(&r.text_of("CreateDate")),
@@ -813,7 +813,7 @@ impl Console {
                 let text = policy_text(&n.text_of("Document"));
                 (
                     format!(
-                        r#"<p>Version <strong id="policy-version">{}</strong>{}</p><pre class="policy" id="policy-json">{}</pre>"#,
+                        r#"<p>Version <strong id="policy-version">{}</strong>{}</p><pre class="policy" id="policy-json" tabindex="0">{}</pre>"#,
                         esc(&version),
                         if version == default_version { " (default)" } else { "" },
                         esc(&text)

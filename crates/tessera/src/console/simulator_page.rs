@@ -232,7 +232,7 @@ impl Console {
         for (n, (id, ty, text, spans)) in policies.iter().enumerate() {
             let _ = write!(
                 out,
-                r#"<h3>{} <small>({})</small></h3><pre class="policy" id="deciding-{n}">{}</pre>"#,
+                r#"<h3>{} <small>({})</small></h3><pre class="policy" id="deciding-{n}" tabindex="0">{}</pre>"#,
                 esc(id),
                 esc(ty),
                 mark_spans(text, spans)
