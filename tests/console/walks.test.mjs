@@ -232,7 +232,7 @@ test("the console walked as a user would, accessible at every page", async () =>
       ["/console/iam/roles/create", "create-role-wizard"], ["/console/iam/roles/walk-role", "role-page"],
       ["/console/iam/roles/walk-role/trust", "trust-policy-editor"], ["/console/iam/policies", "policies"],
       ["/console/iam/users/newbie/delete", "delete-user"], ["/console/iam/graph", "escalation-graph"],
-      ["/console/s3", "s3-buckets"], ["/console/ec2", "ec2-instances"], ["/console/switchrole", "switch-role"],
+      ["/console/s3", "s3-buckets"], ["/console/s3/buckets/walk-bucket", "s3-objects"], ["/console/ec2", "ec2-instances"], ["/console/switchrole", "switch-role"],
       ["/console/organizations/policies?type=RESOURCE_CONTROL_POLICY", "rcps"], ["/console/no-such-page", "not-found"],
     ]) {
       await page.goto(`${endpoint}${where}`);

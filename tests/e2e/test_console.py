@@ -1042,6 +1042,9 @@ def test_console_walks_in_a_browser(fresh_tessera):
         iam.create_user(UserName=name)
         iam.create_login_profile(UserName=name, Password=SANDY_PASSWORD, PasswordResetRequired=False)
     iam.attach_user_policy(UserName="walker", PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")
+    s3 = t.client("s3")
+    s3.create_bucket(Bucket="walk-bucket")
+    s3.put_object(Bucket="walk-bucket", Key="reports/2026.csv", Body=b"a,b\n")
     iam.create_group(GroupName="walk-group")
     iam.create_role(RoleName="walk-role", AssumeRolePolicyDocument=json.dumps({
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
