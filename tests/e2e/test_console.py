@@ -732,6 +732,14 @@ def test_password_reset_required_forces_a_change_first(tessera, accounts):
     assert iam.get_login_profile(UserName="fresh")["LoginProfile"]["PasswordResetRequired"] is False
     assert Browser(tessera.endpoint).sign_in(acct, "fresh", SANDY_PASSWORD).status == 401
     assert signed_in(tessera, acct, "fresh", new).get("/console").status == 200
+    # The trail records the changes, never the passwords.
+    trail = tessera.client("cloudtrail", **accounts.admin_creds(acct))
+    events = trail.lookup_events(LookupAttributes=[{"AttributeKey": "EventName",
+                                                    "AttributeValue": "ChangePassword"}])["Events"]
+    assert len(events) == 3  # two refusals (a weak password, a wrong old one) and the change
+    for e in events:
+        assert new not in e["CloudTrailEvent"] and SANDY_PASSWORD not in e["CloudTrailEvent"]
+        assert "weak" not in e["CloudTrailEvent"] and "Not-The-Old-1!" not in e["CloudTrailEvent"]
     # Without iam:ChangePassword the change is refused with AWS's message, and nothing changes.
     iam.create_user(UserName="stuck")
     iam.create_login_profile(UserName="stuck", Password=SANDY_PASSWORD, PasswordResetRequired=True)
