@@ -1026,6 +1026,14 @@ def test_simulator_marks_the_deciding_statements(tessera, accounts):
     q = urllib.parse.urlencode({"principal": f"arn:aws:iam::{acct}:user/marked", "actions": "s3:GetObject", "run": "1"})
     marks = re.findall(r'<mark class="deciding allow">.*?</mark>', b.get(f"/console/simulator?{q}").text, re.S)
     assert len(marks) == 1 and "ReadAll" in marks[0] and "NoDeletes" not in marks[0]
+    # Under a permissions boundary, the boundary's allowing statement is marked in its text too.
+    edge = iam.create_policy(PolicyName="edge", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "GetsOnly", "Effect": "Allow", "Action": "s3:Get*", "Resource": "*"}]}))["Policy"]["Arn"]
+    iam.put_user_permissions_boundary(UserName="marked", PermissionsBoundary=edge)
+    page = b.get(f"/console/simulator?{q}").text
+    assert "edge <small>(PermissionsBoundaryPolicy)</small>" in page, page[-3000:]
+    marks = re.findall(r'<mark class="deciding allow">.*?</mark>', page, re.S)
+    assert len(marks) == 2 and "ReadAll" in marks[0] and "GetsOnly" in marks[1]
     # A pasted policy: SimulateCustomPolicy.
     pasted = json.dumps({"Version": "2012-10-17", "Statement": [
         {"Sid": "OnlyList", "Effect": "Allow", "Action": "iam:ListUsers", "Resource": "*"}]})

@@ -111,15 +111,33 @@ fn mark_spans(text: &str, spans: &[Span]) -> String {
     out
 }
 
-/// Whether a `SourcePolicyType` names an identity-based policy (the ones the page can show).
-fn is_identity(source_type: &str) -> bool {
-    matches!(source_type, "user" | "group" | "role" | "aws-managed" | "user-managed" | "IAM Policy")
+/// A policy shown with its deciding statements marked.
+struct Shown {
+    /// `SourcePolicyId` in the simulation's answer.
+    id: String,
+    /// `SourcePolicyType` in the simulation's answer.
+    source_type: String,
+    /// The policy's name (a boundary's `SourcePolicyId` is its place in the input list).
+    name: String,
+    /// The pretty-printed document.
+    text: String,
+    /// The marked statements.
+    spans: Vec<Span>,
+}
+
+/// The engine's `SourcePolicyType` of a permissions boundary.
+const BOUNDARY: &str = "PermissionsBoundaryPolicy";
+
+/// Whether a `SourcePolicyType` names a policy the page can show: an identity-based policy or
+/// the principal's permissions boundary.
+fn is_shown(source_type: &str) -> bool {
+    matches!(source_type, "user" | "group" | "role" | "aws-managed" | "user-managed" | "IAM Policy" | BOUNDARY)
 }
 
 impl Console {
     /// The text of identity policy `id` (of `source_type`) of `principal` (a user, group or role
     /// ARN), read as the caller; `None` when it cannot be read.
-    fn principal_policy_text(&self, cx: &Cx, principal: &str, id: &str, source_type: &str) -> Option<String> {
+    fn principal_policy_text(&self, cx: &Cx, principal: &str, id: &str, source_type: &str) -> Option<(String, String)> {
         let resource = principal.splitn(6, ':').nth(5)?;
         let (kind, rest) = resource.split_once('/')?;
         let name = rest.rsplit('/').next()?;
@@ -137,6 +155,16 @@ impl Console {
                 holders.push((Kind::Group, g));
             }
         }
+        if source_type == BOUNDARY {
+            if kind == Kind::Group {
+                return None;
+            }
+            let entity =
+                self.call(cx, ServiceName::Iam, &format!("Get{}", kind.noun()), &[(kind.param(), name)]).ok()?;
+            let arn = entity.find("PermissionsBoundary")?.child_text("PermissionsBoundaryArn");
+            let text = self.managed_policy_text(cx, &arn)?;
+            return Some((arn.rsplit('/').next().unwrap_or_default().to_string(), text));
+        }
         for (k, n) in holders {
             let params = p(k, &n);
             let refs: Vec<(&str, &str)> = params.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
@@ -144,25 +172,24 @@ impl Console {
                 let mut q = refs.clone();
                 q.push(("PolicyName", id));
                 if let Ok(n) = self.call(cx, ServiceName::Iam, &format!("Get{}Policy", k.noun()), &q) {
-                    return Some(policy_text(&n.text_of("PolicyDocument")));
+                    return Some((id.to_string(), policy_text(&n.text_of("PolicyDocument"))));
                 }
             } else if source_type.ends_with("managed") {
                 let op = format!("ListAttached{}Policies", k.noun());
                 let attached = self.call_all(cx, ServiceName::Iam, &op, &refs, ("AttachedPolicies", "member")).ok()?;
                 if let Some(a) = attached.iter().find(|a| a.child_text("PolicyName") == id) {
-                    let arn = a.child_text("PolicyArn");
-                    let v = self
-                        .call(cx, ServiceName::Iam, "GetPolicy", &[("PolicyArn", &arn)])
-                        .ok()?
-                        .text_of("DefaultVersionId");
-                    let n = self
-                        .call(cx, ServiceName::Iam, "GetPolicyVersion", &[("PolicyArn", &arn), ("VersionId", &v)])
-                        .ok()?;
-                    return Some(policy_text(&n.text_of("Document")));
+                    return Some((id.to_string(), self.managed_policy_text(cx, &a.child_text("PolicyArn"))?));
                 }
             }
         }
         None
+    }
+
+    /// The default version's text of managed policy `arn`, read as the caller.
+    fn managed_policy_text(&self, cx: &Cx, arn: &str) -> Option<String> {
+        let v = self.call(cx, ServiceName::Iam, "GetPolicy", &[("PolicyArn", arn)]).ok()?.text_of("DefaultVersionId");
+        let n = self.call(cx, ServiceName::Iam, "GetPolicyVersion", &[("PolicyArn", arn), ("VersionId", &v)]).ok()?;
+        Some(policy_text(&n.text_of("Document")))
     }
 
     /// The policies with deciding statements, each statement marked inside the policy text. The
@@ -180,30 +207,29 @@ impl Console {
             .iter()
             .map(|(k, v)| serde_json::json!({"ContextKeyName": k, "ContextKeyValues": [v], "ContextKeyType": "string"}))
             .collect();
-        // (policy id, type, text, marked spans)
-        let mut policies: Vec<(String, String, String, Vec<Span>)> = Vec::new();
+        let mut policies: Vec<Shown> = Vec::new();
         for r in answer.list("EvaluationResults", "member") {
             let (action, resource) = (r.child_text("EvalActionName"), r.child_text("EvalResourceName"));
             let decision = r.child_text("EvalDecision");
             for m in r.list("MatchedStatements", "member") {
                 let (id, ty) = (m.child_text("SourcePolicyId"), m.child_text("SourcePolicyType"));
-                if !is_identity(&ty) {
+                if !is_shown(&ty) {
                     continue;
                 }
-                let i = match policies.iter().position(|p| p.0 == id && p.1 == ty) {
+                let i = match policies.iter().position(|p| p.id == id && p.source_type == ty) {
                     Some(i) => i,
                     None => {
-                        let text = match principal {
+                        let found = match principal {
                             Some(p) => self.principal_policy_text(cx, p, &id, &ty),
-                            None => Some(pretty_json(pasted)),
+                            None => Some((id.clone(), pretty_json(pasted))),
                         };
-                        let Some(text) = text else { continue };
-                        policies.push((id.clone(), ty.clone(), text, Vec::new()));
+                        let Some((name, text)) = found else { continue };
+                        policies.push(Shown { id: id.clone(), source_type: ty.clone(), name, text, spans: Vec::new() });
                         policies.len() - 1
                     }
                 };
                 let mut input = serde_json::json!({
-                    "PolicyInputList": [policies[i].2],
+                    "PolicyInputList": [policies[i].text],
                     "ActionNames": [action],
                     "ResourceArns": [if resource.is_empty() { "*".to_string() } else { resource.clone() }],
                     "ContextEntries": context,
@@ -220,7 +246,7 @@ impl Console {
                         Some((usize::try_from(line).ok()?, usize::try_from(col).ok()?))
                     };
                     if let (Some(a), Some(b)) = (pos("StartPosition"), pos("EndPosition")) {
-                        policies[i].3.push((a, b, format!("{decision} of {action}")));
+                        policies[i].spans.push((a, b, format!("{decision} of {action}")));
                     }
                 }
             }
@@ -229,13 +255,13 @@ impl Console {
             return String::new();
         }
         let mut out = String::from("<h2>Deciding statements</h2><p>Each policy with a statement that decided a result, the statement marked.</p>");
-        for (n, (id, ty, text, spans)) in policies.iter().enumerate() {
+        for (n, p) in policies.iter().enumerate() {
             let _ = write!(
                 out,
                 r#"<h3>{} <small>({})</small></h3><pre class="policy" id="deciding-{n}" tabindex="0">{}</pre>"#,
-                esc(id),
-                esc(ty),
-                mark_spans(text, spans)
+                esc(&p.name),
+                esc(&p.source_type),
+                mark_spans(&p.text, &p.spans)
             );
         }
         out
