@@ -6,15 +6,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import { chromium } from "playwright-core";
+import { browser as launch, env } from "./browser.mjs";
 
-const env = (name) => {
-  const v = process.env[name];
-  if (!v) throw new Error(`${name} is not set`);
-  return v;
-};
 const endpoint = env("TESSERA_ENDPOINT");
 const trusting = env("TRUSTING_ACCOUNT");
 const trusted = env("TRUSTED_ACCOUNT");
@@ -24,21 +18,7 @@ const display = `${roleName} @ ${trusting}`;
 fs.mkdirSync(artifacts, { recursive: true });
 
 // One browser per account, as the seed uses two browsers; each with a fresh profile.
-async function browser() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tessera-console-"));
-  const context = await chromium.launchPersistentContext(dir, {
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    viewport: { width: 1280, height: 860 },
-    args: [
-      "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    ],
-  });
-  const page = context.pages()[0] || (await context.newPage());
-  page.setDefaultTimeout(20000);
-  return { context, page, dir };
-}
+const browser = () => launch({ width: 1280, height: 860 });
 
 let shot = 0;
 async function snap(page, name) {

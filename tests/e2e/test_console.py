@@ -94,27 +94,40 @@ def seed004(tessera, accounts):
             "trusting_email": account_email(tessera, trusting), "trusted_email": account_email(tessera, trusted)}
 
 
-def test_seed004_in_a_browser(tessera, seed004):
+def browser_tools():
+    """node and chromium for the browser tests, or a SKIP saying what is missing."""
     node = shutil.which("node")
     chromium = os.environ.get("CHROMIUM", "/usr/bin/chromium")
     if not node:
         pytest.skip("SKIP: node is not installed: the console browser test needs node and npm")
-    if not (CONSOLE_TESTS / "node_modules" / "playwright-core").exists():
-        pytest.skip("SKIP: tests/console/node_modules missing: run `npm ci` in tests/console (scripts/test does)")
+    for package in ("playwright-core", "axe-core"):
+        if not (CONSOLE_TESTS / "node_modules" / package).exists():
+            pytest.skip("SKIP: tests/console/node_modules missing: run `npm ci` in tests/console (scripts/test does)")
     if not Path(chromium).exists():
         pytest.skip(f"SKIP: {chromium} missing: apt-get install chromium (scripts/test does)")
-    artifacts = CONSOLE_TESTS / "artifacts"
+    return node, chromium
+
+
+def run_browser_test(name, min_shots, **env):
+    """Run tests/console/<name>.test.mjs with `env`, its screenshots into artifacts/<name>; at
+    least `min_shots` of them. Returns the artifacts directory."""
+    node, chromium = browser_tools()
+    artifacts = CONSOLE_TESTS / "artifacts" / name
     shutil.rmtree(artifacts, ignore_errors=True)
-    env = dict(os.environ, TESSERA_ENDPOINT=tessera.endpoint, TRUSTING_ACCOUNT=seed004["trusting"],
-               TRUSTED_ACCOUNT=seed004["trusted"], TRUSTING_EMAIL=seed004["trusting_email"],
-               TRUSTED_EMAIL=seed004["trusted_email"], ROOT_PASSWORD=ROOT_PASSWORD,
-               SANDY_PASSWORD=SANDY_PASSWORD, BUCKET=seed004["bucket"], ARTIFACTS=str(artifacts),
-               CHROMIUM=chromium)
-    proc = subprocess.run([node, "--test", "--test-reporter=spec", "seed004.test.mjs"], cwd=CONSOLE_TESTS, env=env,
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
+    env = dict(os.environ, ARTIFACTS=str(artifacts), CHROMIUM=chromium, **env)
+    proc = subprocess.run([node, "--test", "--test-reporter=spec", f"{name}.test.mjs"], cwd=CONSOLE_TESTS, env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-8000:] + proc.stderr[-3000:]
     shots = sorted(p.name for p in artifacts.glob("*.png"))
-    assert len(shots) >= 15, shots
+    assert len(shots) >= min_shots, shots
+    return artifacts
+
+
+def test_seed004_in_a_browser(tessera, seed004):
+    run_browser_test("seed004", 15, TESSERA_ENDPOINT=tessera.endpoint, TRUSTING_ACCOUNT=seed004["trusting"],
+                     TRUSTED_ACCOUNT=seed004["trusted"], TRUSTING_EMAIL=seed004["trusting_email"],
+                     TRUSTED_EMAIL=seed004["trusted_email"], ROOT_PASSWORD=ROOT_PASSWORD,
+                     SANDY_PASSWORD=SANDY_PASSWORD, BUCKET=seed004["bucket"])
 
 
 # ---- security, over plain HTTP ------------------------------------------------------------
@@ -430,6 +443,22 @@ def test_cloudtrail_event_history_page(tessera, accounts, member):
     assert r.status == 403 and "cloudtrail:LookupEvents" in r.text and 'id="events"' not in r.text
 
 
+def list_users_denied(t, iam, user):
+    """An iam:ListUsers by `user` (with a new access key) that is denied: an AccessDenied in the
+    event history."""
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    client = t.client("iam", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+    for _ in range(50):  # a new key may take a moment, as on AWS
+        try:
+            client.list_users()
+            pytest.fail(f"{user} may not list users")
+        except client.exceptions.ClientError as e:
+            if e.response["Error"]["Code"] == "AccessDenied":
+                return
+            time.sleep(0.1)
+    pytest.fail("the new key never worked")
+
+
 def test_policy_simulator_page_and_the_link_from_a_denial(tessera, accounts, member):
     """The policy simulator page (issue 21): decisions of SimulatePrincipalPolicy with the reason
     in the words of AccessDenied messages; an AccessDenied event links to it, pre-filled."""
@@ -457,16 +486,7 @@ def test_policy_simulator_page_and_the_link_from_a_denial(tessera, accounts, mem
     assert rows["iam:ListUsers"] == ("implicitDeny", "because no permissions boundary allows the iam:ListUsers action")
     assert rows["s3:DeleteBucket"] == ("explicitDeny", "with an explicit deny in an identity-based policy")
     # A denial in the event history links to the simulator with its principal and action.
-    key = iam.create_access_key(UserName="bounded")["AccessKey"]
-    denied = tessera.client("iam", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
-    for _ in range(50):  # a new key may take a moment, as on AWS
-        try:
-            denied.list_users()
-            pytest.fail("the boundary should deny iam:ListUsers")
-        except denied.exceptions.ClientError as e:
-            if e.response["Error"]["Code"] == "AccessDenied":
-                break
-            time.sleep(0.1)
+    list_users_denied(tessera, iam, "bounded")
     events = b.get("/console/cloudtrail?attribute=EventName&value=ListUsers").text
     link = re.search(r'<a class="simulate" href="([^"]+)">Simulate</a>', events)
     assert link, events[-3000:]
@@ -596,10 +616,13 @@ def test_iam_editing_keys_passwords_deletes_and_session_revocation(tessera, acco
     assert b.post("/console/iam/users/target/password",
                   {"csrf": token, "password": "Target-Pw-123!", "reset_required": "1"}).status == 303
     assert iam.get_login_profile(UserName="target")["LoginProfile"]["PasswordResetRequired"] is True
+    # As AWS's console, the required reset comes with IAMUserChangePassword.
+    attached = {p["PolicyName"] for p in iam.list_attached_user_policies(UserName="target")["AttachedPolicies"]}
+    assert attached == {"ReadOnlyAccess", "IAMUserChangePassword"}
     # Deleting lists what goes first, needs the name typed, then removes it all.
     page = b.get("/console/iam/users/target/delete").text
     removes = page[page.index('id="delete-removes"'):]
-    for what in ("1 access key(s)", "1 console password", "1 inline policy(ies)", "1 attached policy(ies)",
+    for what in ("1 access key(s)", "1 console password", "1 inline policy(ies)", "2 attached policy(ies)",
                  "1 group membership(s)"):
         assert what in removes, what
     assert b.post("/console/iam/users/target/delete", {"csrf": token, "confirm": "wrong"}).status == 200
@@ -655,3 +678,462 @@ def test_iam_editing_keys_passwords_deletes_and_session_revocation(tessera, acco
     assert r.status == 403 and "iam:CreateAccessKey" in r.text
     other = tessera.client("iam", **accounts.admin_creds(member["account"]))
     assert other.list_access_keys(UserName="plain")["AccessKeyMetadata"] == []
+
+
+# ---- issue 21: sign-in rules, own credentials, the rest of IAM editing, the simulator's statements
+
+def signed_in(tessera, account, user, password=SANDY_PASSWORD):
+    b = Browser(tessera.endpoint)
+    r = b.sign_in(account, user, password)
+    assert r.status == 303, r.text[:500]
+    return b
+
+
+def token_of(b):
+    return form_of(b.get("/console").text, "/console/signout")
+
+
+def test_password_reset_required_forces_a_change_first(tessera, accounts):
+    """AWS's sign-in with PasswordResetRequired: the user must choose a new password, meeting the
+    account's password policy, before any other page (IAM User Guide, "Managing passwords for
+    IAM users"); the change is iam:ChangePassword, so a user without it is refused with AWS's
+    AccessDenied and stays on the page. The console's "require reset" attaches
+    IAMUserChangePassword, as AWS's console does."""
+    acct, iam = account_with_admin(tessera, accounts, "console-reset", "admin")
+    admin = signed_in(tessera, acct, "admin")
+    token = token_of(admin)
+    r = admin.post("/console/iam/users/create", {"csrf": token, "user_name": "fresh", "console_access": "1",
+                                                 "password": SANDY_PASSWORD, "reset_required": "1"})
+    assert r.status == 303
+    assert iam.get_login_profile(UserName="fresh")["LoginProfile"]["PasswordResetRequired"] is True
+    attached = [p["PolicyName"] for p in iam.list_attached_user_policies(UserName="fresh")["AttachedPolicies"]]
+    assert attached == ["IAMUserChangePassword"]
+    b = signed_in(tessera, acct, "fresh")
+    for path in ("/console", "/console/iam/users", "/console/security-credentials"):
+        r = b.get(path)
+        assert r.status == 303 and r.headers["Location"] == "/console/password", path
+    page = b.get("/console/password")
+    assert page.status == 200 and 'id="reset-required"' in page.text and "At least 8 characters" in page.text
+    token = form_of(page.text, "/console/password")
+    new = "Brand-New-Pw-42!"
+    form = {"old_password": SANDY_PASSWORD, "new_password": new, "confirm_password": new}
+    assert b.post("/console/password", form).status == 403  # no CSRF token
+    r = b.post("/console/password", dict(form, csrf=token, confirm_password="Other-Pw-42!"))
+    assert r.status == 400 and "do not match" in r.text
+    r = b.post("/console/password", dict(form, csrf=token, new_password="weak", confirm_password="weak"))
+    assert r.status == 400 and "PasswordPolicyViolation" in r.text
+    assert "Password does not conform to the account password policy." in r.text
+    r = b.post("/console/password", dict(form, csrf=token, old_password="Not-The-Old-1!"))
+    assert r.status == 403 and "The old password is incorrect." in r.text
+    assert b.get("/console").status == 303  # still held at the password page
+    r = b.post("/console/password", dict(form, csrf=token))
+    assert r.status == 303 and r.headers["Location"] == "/console"
+    assert b.get("/console").status == 200
+    assert iam.get_login_profile(UserName="fresh")["LoginProfile"]["PasswordResetRequired"] is False
+    assert Browser(tessera.endpoint).sign_in(acct, "fresh", SANDY_PASSWORD).status == 401
+    assert signed_in(tessera, acct, "fresh", new).get("/console").status == 200
+    # The trail records the changes, never the passwords.
+    trail = tessera.client("cloudtrail", **accounts.admin_creds(acct))
+    events = trail.lookup_events(LookupAttributes=[{"AttributeKey": "EventName",
+                                                    "AttributeValue": "ChangePassword"}])["Events"]
+    assert len(events) == 3  # two refusals (a weak password, a wrong old one) and the change
+    for e in events:
+        assert new not in e["CloudTrailEvent"] and SANDY_PASSWORD not in e["CloudTrailEvent"]
+        assert "weak" not in e["CloudTrailEvent"] and "Not-The-Old-1!" not in e["CloudTrailEvent"]
+    # Without iam:ChangePassword the change is refused with AWS's message, and nothing changes.
+    iam.create_user(UserName="stuck")
+    iam.create_login_profile(UserName="stuck", Password=SANDY_PASSWORD, PasswordResetRequired=True)
+    b = signed_in(tessera, acct, "stuck")
+    token = form_of(b.get("/console/password").text, "/console/password")
+    r = b.post("/console/password", {"csrf": token, "old_password": SANDY_PASSWORD, "new_password": new,
+                                     "confirm_password": new})
+    assert r.status == 403
+    assert f"User: arn:aws:iam::{acct}:user/stuck is not authorized to perform: iam:ChangePassword" in r.text
+    assert b.get("/console/iam/users").headers["Location"] == "/console/password"
+    assert signed_in(tessera, acct, "stuck").get("/console").status == 303  # the old password still works
+
+
+def test_lockout_says_when_it_ends(tessera, member):
+    for _ in range(5):
+        Browser(tessera.endpoint).sign_in(member["account"], "lockend", "Wrong-password-1!")
+    r = Browser(tessera.endpoint).sign_in(member["account"], "lockend", "Wrong-password-1!")
+    assert r.status == 429
+    until = re.search(r"locked for 15 minutes, until (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC", r.text)
+    assert until, r.text[-1500:]
+    ends = time.mktime(time.strptime(until.group(1), "%Y-%m-%d %H:%M:%S")) - time.timezone
+    assert 14 * 60 < ends - time.time() <= 15 * 60 + 5
+
+
+def test_an_mfa_code_is_accepted_once(tessera, accounts, member):
+    """A code spent at sign-in cannot sign in again (the store records spent steps)."""
+    iam = tessera.client("iam", **accounts.admin_creds(member["account"]))
+    iam.create_user(UserName="once")
+    iam.create_login_profile(UserName="once", Password=SANDY_PASSWORD, PasswordResetRequired=False)
+    device = iam.create_virtual_mfa_device(VirtualMFADeviceName="once-phone")["VirtualMFADevice"]
+    seed = device["Base32StringSeed"]
+    totp = pyotp.TOTP(seed.decode() if isinstance(seed, bytes) else seed)
+    now = time.time()
+    iam.enable_mfa_device(UserName="once", SerialNumber=device["SerialNumber"],
+                          AuthenticationCode1=totp.at(now - 60), AuthenticationCode2=totp.at(now - 30))
+    code = totp.at(time.time() + 30)
+    first = Browser(tessera.endpoint)
+    assert first.sign_in(member["account"], "once", SANDY_PASSWORD).headers["Location"] == "/console/mfa"
+    assert first.post("/console/mfa", {"csrf": first.csrf("/console/mfa"), "code": code}).status == 303
+    again = Browser(tessera.endpoint)
+    assert again.sign_in(member["account"], "once", SANDY_PASSWORD).headers["Location"] == "/console/mfa"
+    r = again.post("/console/mfa", {"csrf": again.csrf("/console/mfa"), "code": code})
+    assert r.status == 401 and "The MFA code is not valid" in r.text
+    assert again.get("/console").status == 303
+
+
+def test_own_security_credentials(tessera, accounts):
+    """A user's own "Security credentials" page: change password (iam:ChangePassword with the
+    old one) and own access keys; root is told where its password is set."""
+    acct, iam = account_with_admin(tessera, accounts, "console-self", "admin")
+    iam.create_user(UserName="self")
+    iam.create_login_profile(UserName="self", Password=SANDY_PASSWORD, PasswordResetRequired=False)
+    iam.put_user_policy(UserName="self", PolicyName="self-service", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": [
+            "iam:ChangePassword", "iam:*AccessKey*", "iam:GetAccountPasswordPolicy"],
+            "Resource": f"arn:aws:iam::{acct}:user/${{aws:username}}"}]}))
+    b = signed_in(tessera, acct, "self")
+    page = b.get("/console/security-credentials")
+    assert page.status == 200 and f"arn:aws:iam::{acct}:user/self" in page.text
+    token = form_of(page.text, "/console/security-credentials/keys/create")
+    assert b.post("/console/security-credentials/keys/create", {}).status == 403
+    assert iam.list_access_keys(UserName="self")["AccessKeyMetadata"] == []
+    r = b.post("/console/security-credentials/keys/create", {"csrf": token})
+    assert r.status == 200
+    key_id = re.search(r'id="new-key-id"><code>(AKIA[A-Z0-9]+)</code>', r.text).group(1)
+    assert 'href="/console/security-credentials" id="new-key-done"' in r.text
+    assert [k["AccessKeyId"] for k in iam.list_access_keys(UserName="self")["AccessKeyMetadata"]] == [key_id]
+    r = b.post(f"/console/security-credentials/keys/{key_id}/status", {"csrf": token, "status": "Inactive"})
+    assert r.status == 303 and r.headers["Location"] == "/console/security-credentials"
+    assert iam.list_access_keys(UserName="self")["AccessKeyMetadata"][0]["Status"] == "Inactive"
+    assert b.post(f"/console/security-credentials/keys/{key_id}/delete", {"csrf": token}).status == 303
+    assert iam.list_access_keys(UserName="self")["AccessKeyMetadata"] == []
+    new = "Self-Service-Pw-7!"
+    r = b.post("/console/password", {"csrf": token, "old_password": SANDY_PASSWORD, "new_password": new,
+                                     "confirm_password": new})
+    assert r.status == 303 and r.headers["Location"] == "/console/security-credentials"
+    assert signed_in(tessera, acct, "self", new).get("/console").status == 200
+    # The admin's own keys are the admin's: a user's page cannot reach another account.
+    other_acct, other = account_with_admin(tessera, accounts, "console-self-other", "intruder")
+    other.create_user(UserName="self")
+    intruder = signed_in(tessera, other_acct, "intruder")
+    r = intruder.post("/console/iam/users/self/keys/create", {"csrf": token_of(intruder)})
+    assert r.status == 200  # it made a key for its own account's "self" ...
+    assert iam.list_access_keys(UserName="self")["AccessKeyMetadata"] == []  # ... never this one
+    # Root has no IAM password to change here.
+    set_root_password(tessera, acct)
+    root = Browser(tessera.endpoint)
+    t = root.csrf("/console/signin")
+    assert root.post("/console/signin", {"csrf": t, "kind": "root", "email": account_email(tessera, acct),
+                                         "password": ROOT_PASSWORD}).status == 303
+    r = root.get("/console/security-credentials")
+    assert r.status == 200 and 'id="not-a-user"' in r.text and "set-root-password" in r.text
+
+
+def test_inline_policies_tags_boundaries_trust_and_mfa_devices(tessera, accounts, member):
+    """Inline policies of users, groups and roles (add, edit, delete), tags and permissions
+    boundaries of users and roles, a role's trust policy editor (UpdateAssumeRolePolicy,
+    validated), a user's MFA device resync and removal; without the CSRF token, from another
+    account, or without permission nothing changes and AWS's message is shown."""
+    acct, iam = account_with_admin(tessera, accounts, "console-more", "admin")
+    iam.create_user(UserName="u1")
+    iam.create_group(GroupName="g1")
+    iam.create_role(RoleName="r1", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{acct}:root"},
+                                                "Action": "sts:AssumeRole"}]}))
+    b = signed_in(tessera, acct, "admin")
+    token = token_of(b)
+    doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}]}
+    for kind, name, get in (("users", "u1", iam.get_user_policy), ("groups", "g1", iam.get_group_policy),
+                            ("roles", "r1", iam.get_role_policy)):
+        page = b.get(f"/console/iam/{kind}/{name}").text
+        assert 'id="inline-policies"' in page and f'href="/console/iam/{kind}/{name}/inline"' in page
+        editor = b.get(f"/console/iam/{kind}/{name}/inline")
+        assert editor.status == 200 and 'data-validate="/console/api/validate-policy"' in editor.text
+        r = b.post(f"/console/iam/{kind}/{name}/inline", {"csrf": token, "policy_name": "lists",
+                                                          "document": json.dumps(doc)})
+        assert r.status == 303 and r.headers["Location"] == f"/console/iam/{kind}/{name}"
+        key = {"users": "UserName", "groups": "GroupName", "roles": "RoleName"}[kind]
+        assert get(**{key: name}, PolicyName="lists")["PolicyDocument"] == doc
+        # Edit: the editor shows it; a malformed document is refused with IAM's message.
+        assert "s3:ListAllMyBuckets" in b.get(f"/console/iam/{kind}/{name}/inline?policy=lists").text
+        r = b.post(f"/console/iam/{kind}/{name}/inline", {"csrf": token, "policy_name": "lists", "document": "{"})
+        assert r.status == 400 and "MalformedPolicyDocument" in r.text and "{" in r.text
+        assert b.post(f"/console/iam/{kind}/{name}/inline/delete", {"policy_name": "lists"}).status == 403
+        assert get(**{key: name}, PolicyName="lists")
+        assert b.post(f"/console/iam/{kind}/{name}/inline/delete", {"csrf": token, "policy_name": "lists"}).status == 303
+        with pytest.raises(iam.exceptions.NoSuchEntityException):
+            get(**{key: name}, PolicyName="lists")
+    # Tags and boundaries of users and roles.
+    boundary = iam.create_policy(PolicyName="edge", PolicyDocument=json.dumps(doc))["Policy"]["Arn"]
+    for kind, name, tags, get in (("users", "u1", iam.list_user_tags, iam.get_user),
+                                  ("roles", "r1", iam.list_role_tags, iam.get_role)):
+        key = {"users": "UserName", "roles": "RoleName"}[kind]
+        assert b.post(f"/console/iam/{kind}/{name}/tags", {"csrf": token, "key": "team", "value": "blue"}).status == 303
+        assert b.post(f"/console/iam/{kind}/{name}/tags", {"csrf": token, "key": "team", "value": "red"}).status == 303
+        assert tags(**{key: name})["Tags"] == [{"Key": "team", "Value": "red"}]
+        assert "red" in b.get(f"/console/iam/{kind}/{name}").text
+        assert b.post(f"/console/iam/{kind}/{name}/tags/delete", {"csrf": token, "key": "team"}).status == 303
+        assert tags(**{key: name})["Tags"] == []
+        assert b.post(f"/console/iam/{kind}/{name}/boundary", {"csrf": token, "policy_arn": boundary}).status == 303
+        entity = get(**{key: name})["User" if kind == "users" else "Role"]
+        assert entity["PermissionsBoundary"]["PermissionsBoundaryArn"] == boundary
+        assert f'id="boundary-arn"><a href="/console/iam/policies/view?arn=' in b.get(f"/console/iam/{kind}/{name}").text
+        assert b.post(f"/console/iam/{kind}/{name}/boundary/delete", {"csrf": token}).status == 303
+        assert "PermissionsBoundary" not in get(**{key: name})["User" if kind == "users" else "Role"]
+    # The trust policy editor validates as a trust policy and updates through IAM.
+    editor = b.get("/console/iam/roles/r1/trust")
+    assert 'data-validate="/console/api/validate-policy?type=trust"' in editor.text and "sts:AssumeRole" in editor.text
+    r = b.post("/console/api/validate-policy?type=trust", {"document": json.dumps(doc)}, headers={"X-CSRF-Token": token})
+    assert json.loads(r.text)["valid"] is False  # a trust policy needs a principal
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
+                                                     "Action": "sts:AssumeRole"}]}
+    r = b.post("/console/iam/roles/r1/trust", {"csrf": token, "document": json.dumps(doc)})
+    assert r.status == 400 and "MalformedPolicyDocument" in r.text
+    assert b.post("/console/iam/roles/r1/trust", {"csrf": token, "document": json.dumps(trust)}).status == 303
+    assert iam.get_role(RoleName="r1")["Role"]["AssumeRolePolicyDocument"] == trust
+    # MFA: a device assigned through boto3, resynchronized and removed through the console.
+    device = iam.create_virtual_mfa_device(VirtualMFADeviceName="u1-phone")["VirtualMFADevice"]
+    seed = device["Base32StringSeed"]
+    totp = pyotp.TOTP(seed.decode() if isinstance(seed, bytes) else seed)
+    now = time.time()
+    serial = device["SerialNumber"]
+    iam.enable_mfa_device(UserName="u1", SerialNumber=serial, AuthenticationCode1=totp.at(now - 30),
+                          AuthenticationCode2=totp.at(now))
+    assert 'id="mfa-devices"' in b.get("/console/iam/users/u1").text
+    r = b.post("/console/iam/users/u1/mfa/resync", {"csrf": token, "serial": serial, "code1": "000000", "code2": "000000"})
+    assert r.status == 403 and "InvalidAuthenticationCode" in r.text
+    later = time.time() + 120
+    r = b.post("/console/iam/users/u1/mfa/resync", {"csrf": token, "serial": serial,
+                                                    "code1": totp.at(later - 30), "code2": totp.at(later)})
+    assert r.status == 303
+    assert b.post("/console/iam/users/u1/mfa/remove", {"serial": serial}).status == 403
+    assert iam.list_mfa_devices(UserName="u1")["MFADevices"]
+    assert b.post("/console/iam/users/u1/mfa/remove", {"csrf": token, "serial": serial}).status == 303
+    assert iam.list_mfa_devices(UserName="u1")["MFADevices"] == []
+    assert not [d for d in iam.list_virtual_mfa_devices()["VirtualMFADevices"] if d["SerialNumber"] == serial]
+    # Another account's session acts in its own account: this one's u1 is untouched.
+    other_acct, other = account_with_admin(tessera, accounts, "console-more-other", "outsider")
+    outsider = signed_in(tessera, other_acct, "outsider")
+    r = outsider.post("/console/iam/users/u1/tags", {"csrf": token_of(outsider), "key": "x", "value": "y"})
+    assert r.status == 404 and "NoSuchEntity" in r.text
+    assert iam.list_user_tags(UserName="u1")["Tags"] == []
+    # Without permission: AWS's AccessDenied, and nothing changes.
+    plain = signed_in(tessera, member["account"], "plain")
+    t = token_of(plain)
+    r = plain.post("/console/iam/users/plain/inline", {"csrf": t, "policy_name": "mine", "document": json.dumps(doc)})
+    assert r.status == 403
+    assert (f"User: arn:aws:iam::{member['account']}:user/plain is not authorized to perform: iam:PutUserPolicy"
+            in r.text)
+    r = plain.post("/console/iam/users/plain/tags", {"csrf": t, "key": "k", "value": "v"})
+    assert r.status == 403 and "iam:TagUser" in r.text
+    admin = tessera.client("iam", **accounts.admin_creds(member["account"]))
+    assert admin.list_user_policies(UserName="plain")["PolicyNames"] == []
+    assert admin.list_user_tags(UserName="plain")["Tags"] == []
+
+
+def test_policy_versions_and_deleting_a_policy(tessera, accounts, member):
+    """A managed policy's versions (view, create with the editor, set default, delete), tags,
+    and deletion as AWS requires it: the console lists the attachments and non-default
+    versions, removes them, then DeletePolicy."""
+    acct, iam = account_with_admin(tessera, accounts, "console-versions", "admin")
+    v1 = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}]}
+    v2 = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}
+    arn = iam.create_policy(PolicyName="versioned", PolicyDocument=json.dumps(v1))["Policy"]["Arn"]
+    iam.create_user(UserName="holder")
+    iam.create_group(GroupName="holders")
+    iam.attach_user_policy(UserName="holder", PolicyArn=arn)
+    iam.attach_group_policy(GroupName="holders", PolicyArn=arn)
+    b = signed_in(tessera, acct, "admin")
+    view = f"/console/iam/policies/view?arn={urllib.parse.quote(arn, safe='')}"
+    page = b.get(view).text
+    token = form_of(page, "/console/iam/policies/edit/version-create")
+    assert 'id="policy-versions"' in page and 'data-validate="/console/api/validate-policy"' in page
+    form = {"policy_arn": arn, "document": json.dumps(v2), "set_default": "1"}
+    assert b.post("/console/iam/policies/edit/version-create", form).status == 403
+    assert len(iam.list_policy_versions(PolicyArn=arn)["Versions"]) == 1
+    assert b.post("/console/iam/policies/edit/version-create", dict(form, csrf=token)).status == 303
+    assert iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"] == "v2"
+    page = b.get(f"{view}&version=v1").text
+    assert 'id="policy-version">v1<' in page and "s3:ListAllMyBuckets" in page
+    assert b.post("/console/iam/policies/edit/version-default", {"csrf": token, "policy_arn": arn,
+                                                                 "version": "v1"}).status == 303
+    assert iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"] == "v1"
+    # The default version cannot be deleted: IAM's own error, shown as AWS words it.
+    r = b.post("/console/iam/policies/edit/version-delete", {"csrf": token, "policy_arn": arn, "version": "v1"})
+    assert r.status == 409 and "DeleteConflict" in r.text
+    assert b.post("/console/iam/policies/edit/tags", {"csrf": token, "policy_arn": arn, "key": "k",
+                                                      "value": "v"}).status == 303
+    assert iam.list_policy_tags(PolicyArn=arn)["Tags"] == [{"Key": "k", "Value": "v"}]
+    assert b.post("/console/iam/policies/edit/tags/delete", {"csrf": token, "policy_arn": arn, "key": "k"}).status == 303
+    assert iam.list_policy_tags(PolicyArn=arn)["Tags"] == []
+    # At IAM's five versions, the editor asks which older version to delete first, as AWS's does.
+    for d in (v2, v1, v2):
+        iam.create_policy_version(PolicyArn=arn, PolicyDocument=json.dumps(d))
+    page = b.get(view).text
+    assert 'id="delete-version"' in page and '<option value="v3">' in page
+    assert '<option value="v1">' not in page  # the default version (v1) is not offered
+    form = {"csrf": token, "policy_arn": arn, "document": json.dumps(v2), "set_default": "1"}
+    r = b.post("/console/iam/policies/edit/version-create", form)
+    assert r.status == 409 and "LimitExceeded" in r.text
+    assert b.post("/console/iam/policies/edit/version-create", dict(form, delete_version="v3")).status == 303
+    versions = sorted(v["VersionId"] for v in iam.list_policy_versions(PolicyArn=arn)["Versions"])
+    assert versions == ["v1", "v2", "v4", "v5", "v6"]
+    assert iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"] == "v6"
+    # Deleting: first what AWS requires, listed; the name typed to confirm.
+    page = b.get(f"/console/iam/policies/delete?arn={urllib.parse.quote(arn, safe='')}").text
+    removes = page[page.index('id="delete-removes"'):]
+    for what in ("Detach from user holder", "Detach from group holders", "Delete version v1", "Delete version v5"):
+        assert what in removes, what
+    # Someone without permission is refused and nothing goes.
+    plain = signed_in(tessera, member["account"], "plain")
+    r = plain.post("/console/iam/policies/edit/delete", {"csrf": token_of(plain), "policy_arn": arn,
+                                                         "confirm": "versioned"})
+    assert r.status == 403 and "AccessDenied" in r.text
+    assert b.post("/console/iam/policies/edit/delete", {"csrf": token, "policy_arn": arn,
+                                                        "confirm": "wrong"}).status == 400
+    assert iam.get_policy(PolicyArn=arn)
+    r = b.post("/console/iam/policies/edit/delete", {"csrf": token, "policy_arn": arn, "confirm": "versioned"})
+    assert r.status == 303 and r.headers["Location"] == "/console/iam/policies"
+    with pytest.raises(iam.exceptions.NoSuchEntityException):
+        iam.get_policy(PolicyArn=arn)
+    assert iam.list_attached_user_policies(UserName="holder")["AttachedPolicies"] == []
+
+
+def test_simulator_marks_the_deciding_statements(tessera, accounts):
+    """The simulator shows each policy that decided a result with the deciding statement marked
+    (the engine's own match, with its position), for a principal's policies and a pasted one."""
+    acct, iam = account_with_admin(tessera, accounts, "console-marks", "chief")
+    iam.create_user(UserName="marked")
+    iam.put_user_policy(UserName="marked", PolicyName="mixed", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Sid": "ReadAll", "Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+            {"Sid": "NoDeletes", "Effect": "Deny", "Action": "s3:DeleteBucket", "Resource": "*"}]}))
+    b = signed_in(tessera, acct, "chief")
+    q = urllib.parse.urlencode({"principal": f"arn:aws:iam::{acct}:user/marked", "actions": "s3:DeleteBucket",
+                                "run": "1"})
+    r = b.get(f"/console/simulator?{q}")
+    assert r.status == 200
+    marks = re.findall(r'<mark class="deciding deny"><span class="why">Deciding statement \(([^)]*)\):</span>(.*?)</mark>',
+                       r.text, re.S)
+    assert len(marks) == 1, r.text[-3000:]
+    assert marks[0][0] == "explicitDeny of s3:DeleteBucket"
+    assert "NoDeletes" in marks[0][1] and "ReadAll" not in marks[0][1]
+    q = urllib.parse.urlencode({"principal": f"arn:aws:iam::{acct}:user/marked", "actions": "s3:GetObject", "run": "1"})
+    marks = re.findall(r'<mark class="deciding allow">.*?</mark>', b.get(f"/console/simulator?{q}").text, re.S)
+    assert len(marks) == 1 and "ReadAll" in marks[0] and "NoDeletes" not in marks[0]
+    # Under a permissions boundary, the boundary's allowing statement is marked in its text too.
+    edge = iam.create_policy(PolicyName="edge", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "GetsOnly", "Effect": "Allow", "Action": "s3:Get*", "Resource": "*"}]}))["Policy"]["Arn"]
+    iam.put_user_permissions_boundary(UserName="marked", PermissionsBoundary=edge)
+    page = b.get(f"/console/simulator?{q}").text
+    assert "edge <small>(PermissionsBoundaryPolicy)</small>" in page, page[-3000:]
+    marks = re.findall(r'<mark class="deciding allow">.*?</mark>', page, re.S)
+    assert len(marks) == 2 and "ReadAll" in marks[0] and "GetsOnly" in marks[1]
+    # A pasted policy: SimulateCustomPolicy.
+    pasted = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "OnlyList", "Effect": "Allow", "Action": "iam:ListUsers", "Resource": "*"}]})
+    q = urllib.parse.urlencode({"policy": pasted, "actions": "iam:ListUsers\niam:DeleteUser", "run": "1"})
+    r = b.get(f"/console/simulator?{q}")
+    assert r.status == 200
+    rows = dict(re.findall(r"<tr><td>([^<]+)</td><td>[^<]*</td><td><span class=\"decision \w+\">(\w+)</span>", r.text))
+    assert rows == {"iam:ListUsers": "allowed", "iam:DeleteUser": "implicitDeny"}
+    marks = re.findall(r'<mark class="deciding allow">.*?</mark>', r.text, re.S)
+    assert len(marks) == 1 and "OnlyList" in marks[0]
+
+
+def test_console_walks_in_a_browser(fresh_tessera):
+    """tests/console/walks.test.mjs on a server of its own (it creates the organization):
+    Organizations, CloudTrail with a denial followed to the simulator, the simulator's deciding
+    statements, IAM editing with a key download, a required password reset and MFA sign-in; an
+    axe-core check of every page (no serious or critical violation) and the layout at 400 px."""
+    browser_tools()
+    t = fresh_tessera
+    iam = t.client("iam")
+    for name in ("walker", "mfauser"):
+        iam.create_user(UserName=name)
+        iam.create_login_profile(UserName=name, Password=SANDY_PASSWORD, PasswordResetRequired=False)
+    iam.attach_user_policy(UserName="walker", PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")
+    s3 = t.client("s3")
+    s3.create_bucket(Bucket="walk-bucket")
+    s3.put_object(Bucket="walk-bucket", Key="reports/2026.csv", Body=b"a,b\n")
+    iam.create_group(GroupName="walk-group")
+    iam.create_role(RoleName="walk-role", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
+                                                "Action": "sts:AssumeRole"}]}))
+    iam.create_user(UserName="marked")
+    iam.put_user_policy(UserName="marked", PolicyName="mixed", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Sid": "ReadAll", "Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+            {"Sid": "NoDeletes", "Effect": "Deny", "Action": "s3:DeleteBucket", "Resource": "*"}]}))
+    # A denial in the event history, for the walk to follow to the simulator.
+    iam.create_user(UserName="nobody")
+    list_users_denied(t, iam, "nobody")
+    artifacts = run_browser_test("walks", 50, TESSERA_ENDPOINT=t.endpoint, ADMIN_USER="walker",
+                                 ACCOUNT=t.client("sts").get_caller_identity()["Account"], PASSWORD=SANDY_PASSWORD,
+                                 MARKED_USER="marked")
+    assert json.loads((artifacts / "axe-violations.json").read_text()) == []
+
+
+def test_every_new_form_needs_the_token_and_permission(tessera, accounts, member):
+    """Each form added for issue 21: without the CSRF token, 403 and nothing done; with it but
+    without the permission, AWS's AccessDenied naming the action, and nothing changed."""
+    acct = member["account"]
+    admin = tessera.client("iam", **accounts.admin_creds(acct))
+    doc = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListAllMyBuckets",
+                                                               "Resource": "*"}]})
+    try:
+        arn = admin.create_policy(PolicyName="guarded", PolicyDocument=doc)["Policy"]["Arn"]
+    except admin.exceptions.EntityAlreadyExistsException:
+        arn = f"arn:aws:iam::{acct}:policy/guarded"
+    trust_before = admin.get_role(RoleName="NotForYou")["Role"]["AssumeRolePolicyDocument"]
+    serial = f"arn:aws:iam::{acct}:mfa/none"
+    forms = [
+        ("/console/iam/users/plain/inline", {"policy_name": "p", "document": doc}, "iam:PutUserPolicy"),
+        ("/console/iam/users/plain/inline/delete", {"policy_name": "p"}, "iam:DeleteUserPolicy"),
+        ("/console/iam/users/plain/tags", {"key": "k", "value": "v"}, "iam:TagUser"),
+        ("/console/iam/users/plain/tags/delete", {"key": "k"}, "iam:UntagUser"),
+        ("/console/iam/users/plain/boundary", {"policy_arn": arn}, "iam:PutUserPermissionsBoundary"),
+        ("/console/iam/users/plain/boundary/delete", {}, "iam:DeleteUserPermissionsBoundary"),
+        ("/console/iam/users/plain/mfa/resync", {"serial": serial, "code1": "123456", "code2": "654321"},
+         "iam:ResyncMFADevice"),
+        ("/console/iam/users/plain/mfa/remove", {"serial": serial}, "iam:DeactivateMFADevice"),
+        ("/console/iam/roles/NotForYou/inline", {"policy_name": "p", "document": doc}, "iam:PutRolePolicy"),
+        ("/console/iam/roles/NotForYou/tags", {"key": "k", "value": "v"}, "iam:TagRole"),
+        ("/console/iam/roles/NotForYou/boundary", {"policy_arn": arn}, "iam:PutRolePermissionsBoundary"),
+        ("/console/iam/roles/NotForYou/trust", {"document": doc}, "iam:UpdateAssumeRolePolicy"),
+        ("/console/iam/policies/edit/version-create", {"policy_arn": arn, "document": doc, "set_default": "1"},
+         "iam:CreatePolicyVersion"),
+        ("/console/iam/policies/edit/version-default", {"policy_arn": arn, "version": "v1"},
+         "iam:SetDefaultPolicyVersion"),
+        ("/console/iam/policies/edit/version-delete", {"policy_arn": arn, "version": "v1"}, "iam:DeletePolicyVersion"),
+        ("/console/iam/policies/edit/tags", {"policy_arn": arn, "key": "k", "value": "v"}, "iam:TagPolicy"),
+        ("/console/iam/policies/edit/tags/delete", {"policy_arn": arn, "key": "k"}, "iam:UntagPolicy"),
+        ("/console/iam/policies/edit/delete", {"policy_arn": arn, "confirm": "guarded"}, "iam:ListEntitiesForPolicy"),
+        ("/console/security-credentials/keys/create", {}, "iam:CreateAccessKey"),
+        ("/console/password", {"old_password": SANDY_PASSWORD, "new_password": "Another-Pw-99!",
+                               "confirm_password": "Another-Pw-99!"}, "iam:ChangePassword"),
+    ]
+    b = signed_in(tessera, acct, "plain")
+    token = token_of(b)
+    for path, form, action in forms:
+        r = b.post(path, form)
+        assert r.status == 403 and "CSRF" in r.text, path
+        r = b.post(path, dict(form, csrf=token))
+        assert r.status == 403, (path, r.status, r.text[-800:])
+        assert f"User: arn:aws:iam::{acct}:user/plain is not authorized to perform: {action}" in r.text, path
+    assert admin.list_user_policies(UserName="plain")["PolicyNames"] == []
+    assert admin.list_user_tags(UserName="plain")["Tags"] == []
+    assert "PermissionsBoundary" not in admin.get_user(UserName="plain")["User"]
+    role = admin.get_role(RoleName="NotForYou")["Role"]
+    assert role["AssumeRolePolicyDocument"] == trust_before and "PermissionsBoundary" not in role
+    assert admin.list_role_policies(RoleName="NotForYou")["PolicyNames"] == []
+    assert admin.list_role_tags(RoleName="NotForYou")["Tags"] == []
+    assert [v["VersionId"] for v in admin.list_policy_versions(PolicyArn=arn)["Versions"]] == ["v1"]
+    assert admin.list_policy_tags(PolicyArn=arn)["Tags"] == []
+    assert admin.list_access_keys(UserName="plain")["AccessKeyMetadata"] == []
+    assert signed_in(tessera, acct, "plain").get("/console").status == 200  # the password is unchanged

@@ -107,7 +107,7 @@ impl Console {
             .unwrap_or_else(|| record.to_string());
         let name = event["EventName"].as_str().unwrap_or_default();
         let out = format!(
-            r#"<p><a href="/console/cloudtrail">Event history</a></p><h1>{}</h1><dl class="facts"><dt>Event time</dt><dd>{}</dd><dt>User name</dt><dd>{}</dd><dt>Event source</dt><dd>{}</dd><dt>Access key</dt><dd>{}</dd><dt>Event ID</dt><dd>{}</dd></dl><h2>Event record</h2><pre id="event-record">{}</pre>"#,
+            r#"<p><a href="/console/cloudtrail">Event history</a></p><h1>{}</h1><dl class="facts"><dt>Event time</dt><dd>{}</dd><dt>User name</dt><dd>{}</dd><dt>Event source</dt><dd>{}</dd><dt>Access key</dt><dd>{}</dd><dt>Event ID</dt><dd>{}</dd></dl><h2>Event record</h2><pre id="event-record" tabindex="0">{}</pre>"#,
             esc(name),
             esc(&shown_time(event["EventTime"].as_f64().unwrap_or_default())),
             esc(event["Username"].as_str().unwrap_or_default()),

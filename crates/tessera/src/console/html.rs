@@ -112,7 +112,7 @@ pub fn page(title: &str, header: Option<&Header>, flash: Option<&str>, body: &st
             r#"<details class="menu"><summary class="{banner_class}" id="identity">{}</summary><div class="menu-body">"#,
             esc(&h.who)
         );
-        out.push_str(r#"<a href="/console/switchrole" id="switch-role-link">Switch role</a>"#);
+        out.push_str(r#"<a href="/console/security-credentials" id="security-credentials-link">Security credentials</a><a href="/console/switchrole" id="switch-role-link">Switch role</a>"#);
         if h.role_colour.is_some() {
             let _ = write!(
                 out,

@@ -62,7 +62,7 @@ impl Dependents {
 impl Console {
     /// One field of every item of an IAM list call (all its pages, through
     /// [`Console::call_all`]); `field` empty: the items are plain strings (`PolicyNames`).
-    fn texts(
+    pub(super) fn texts(
         &self,
         cx: &Cx,
         op: &str,
@@ -91,23 +91,59 @@ impl Console {
         })
     }
 
-    /// The user page's "Security credentials" section: access keys and console password.
-    pub(super) fn user_credentials(&self, cx: &Cx, name: &str) -> String {
+    /// Where a user's credential forms post and come back to: the user's IAM page, or the
+    /// signed-in user's own "Security credentials" page.
+    fn credentials_base(cx: &Cx, name: &str) -> String {
+        if cx.req.path.starts_with("/security-credentials") {
+            "/console/security-credentials".to_string()
+        } else {
+            format!("/console/iam/users/{}", enc(name))
+        }
+    }
+
+    /// A user's access keys with their forms (create, activate/deactivate, delete).
+    pub(super) fn access_keys_section(&self, cx: &Cx, name: &str) -> String {
         let csrf = csrf_field(&cx.session.csrf);
-        let base = format!("/console/iam/users/{}", enc(name));
+        let base = Self::credentials_base(cx, name);
         let keys = match self.call(cx, ServiceName::Iam, "ListAccessKeys", &[("UserName", name)]) {
             Ok(n) => {
                 let rows: Vec<Vec<String>> =
                     n.list("AccessKeyMetadata", "member").iter().map(|k| self.key_row(cx, &base, &csrf, k)).collect();
-                table("access-keys", &["Access key ID", "Status", "Created", "Last used", ""], &rows, "No access keys")
+                table(
+                    "access-keys",
+                    &["Access key ID", "Status", "Created", "Last used", "Actions"],
+                    &rows,
+                    "No access keys",
+                )
             }
             Err(e) => error_box(&e.code, &e.message),
         };
         format!(
-            r#"<h2>Access keys</h2>{keys}<form method="post" action="{base}/keys/create" class="inline">{csrf}<button type="submit" id="create-access-key">Create access key</button></form>
-<h2>Console password</h2><form method="post" action="{base}/password" class="card" id="password-form">{csrf}<label>New password<input type="password" name="password" autocomplete="new-password" required maxlength="128"></label><label><input type="checkbox" name="reset_required" value="1"> User must create a new password at next sign-in</label><button type="submit">Set console password</button></form><form method="post" action="{base}/password/delete" class="inline">{csrf}<button type="submit" id="remove-console-access">Remove console access</button></form>
-<h2>Delete user</h2><p><a href="{base}/delete" id="delete-user">Delete this user…</a></p>"#
+            r#"<h2>Access keys</h2>{keys}<form method="post" action="{base}/keys/create" class="inline">{csrf}<button type="submit" id="create-access-key">Create access key</button></form>"#
         )
+    }
+
+    /// The user page's "Security credentials" section: access keys and console password.
+    pub(super) fn user_credentials(&self, cx: &Cx, name: &str) -> String {
+        let csrf = csrf_field(&cx.session.csrf);
+        let base = format!("/console/iam/users/{}", enc(name));
+        format!(
+            r#"{}
+<h2>Console password</h2><form method="post" action="{base}/password" class="card" id="password-form">{csrf}<label>New password<input type="password" name="password" id="set-password" autocomplete="new-password" required maxlength="128"></label><label class="check"><input type="checkbox" name="reset_required" id="set-password-reset" value="1"> User must create a new password at next sign-in</label><button type="submit" id="set-password-submit">Set console password</button></form><form method="post" action="{base}/password/delete" class="inline">{csrf}<button type="submit" id="remove-console-access">Remove console access</button></form>
+<h2>Delete user</h2><p><a href="{base}/delete" id="delete-user">Delete this user…</a></p>"#,
+            self.access_keys_section(cx, name)
+        )
+    }
+
+    /// As AWS's console does with "User must create a new password at next sign-in": attach
+    /// `IAMUserChangePassword`, so that the user may choose the new password (IAM User Guide,
+    /// "Create an IAM user in your AWS account").
+    pub(super) fn allow_password_change(&self, cx: &Cx, name: &str, reset: bool) -> Result<(), AwsError> {
+        if !reset {
+            return Ok(());
+        }
+        let arn = "arn:aws:iam::aws:policy/IAMUserChangePassword";
+        self.call(cx, ServiceName::Iam, "AttachUserPolicy", &[("UserName", name), ("PolicyArn", arn)]).map(|_| ())
     }
 
     fn key_row(&self, cx: &Cx, base: &str, csrf: &str, k: &Node) -> Vec<String> {
@@ -142,11 +178,11 @@ impl Console {
         match result {
             Ok(done) => {
                 self.flash(cx, done);
-                Resp::redirect(&format!("/console/iam/users/{}", enc(name)))
+                Resp::redirect(&Self::credentials_base(cx, name))
             }
             // The failed call's own error (the user page may not even be readable).
             Err(e) => {
-                let back = format!("<p>{}</p>", link(&format!("/console/iam/users/{}", enc(name)), "Back to the user"));
+                let back = format!("<p>{}</p>", link(&Self::credentials_base(cx, name), "Back"));
                 self.denied(cx, &format!("User {name}"), &back, &e)
             }
         }
@@ -182,6 +218,7 @@ impl Console {
                     Err(e) if e.code == "NoSuchEntity" => self.call(cx, ServiceName::Iam, "CreateLoginProfile", &p),
                     other => other,
                 };
+                let r = r.and_then(|_| self.allow_password_change(cx, name, reset == "true"));
                 self.back_to_user(cx, name, r.map(|_| "Console password set.".to_string()))
             }
             ["password", "delete"] => {
@@ -189,11 +226,11 @@ impl Console {
                 self.back_to_user(cx, name, r.map(|_| "Console access removed.".to_string()))
             }
             ["delete"] => self.delete_user(cx, name),
-            _ => self.not_found(cx),
+            _ => self.entity_edit(cx, super::iam_more::Kind::User, name, rest),
         }
     }
 
-    fn not_found(&self, cx: &Cx) -> Resp {
+    pub(super) fn not_found(&self, cx: &Cx) -> Resp {
         self.frame(cx, "Not found", "<h1>Not found</h1><p>There is no such console page.</p>")
             .status(http::StatusCode::NOT_FOUND)
     }
@@ -203,12 +240,12 @@ impl Console {
         let (id, secret) = (n.text_of("AccessKeyId"), n.text_of("SecretAccessKey"));
         let csv = format!("Access key ID,Secret access key\n{id},{secret}\n");
         let body = format!(
-            r#"<h1>Access key created</h1><p>This is the only time the secret access key can be viewed or downloaded. You cannot recover it later; you can create a new access key at any time.</p><dl class="facts"><dt>Access key ID</dt><dd id="new-key-id"><code>{}</code></dd><dt>Secret access key</dt><dd id="new-key-secret"><code>{}</code></dd></dl><p><a id="download-key" download="{}_accessKeys.csv" href="data:text/csv;charset=utf-8,{}">Download .csv file</a></p><p><a href="/console/iam/users/{}">Done</a></p>"#,
+            r#"<h1>Access key created</h1><p>This is the only time the secret access key can be viewed or downloaded. You cannot recover it later; you can create a new access key at any time.</p><dl class="facts"><dt>Access key ID</dt><dd id="new-key-id"><code>{}</code></dd><dt>Secret access key</dt><dd id="new-key-secret"><code>{}</code></dd></dl><p><a id="download-key" download="{}_accessKeys.csv" href="data:text/csv;charset=utf-8,{}">Download .csv file</a></p><p><a href="{}" id="new-key-done">Done</a></p>"#,
             esc(&id),
             esc(&secret),
             esc(name),
             enc(&csv),
-            enc(name)
+            esc(&Self::credentials_base(cx, name))
         );
         // Every console answer is `Cache-Control: no-store` (mod.rs), so the secret is not cached.
         self.frame(cx, "Access key created", &body)
@@ -287,7 +324,7 @@ impl Console {
                 self.delete_role(cx, name).map(|()| (format!("Role {name} deleted."), "/console/iam/roles".to_string()))
             }
             ["delete"] => Err(AwsError::validation("Type the role name to confirm.")),
-            _ => return self.not_found(cx),
+            _ => return self.entity_edit(cx, super::iam_more::Kind::Role, name, rest),
         };
         match result {
             Ok((done, to)) => {

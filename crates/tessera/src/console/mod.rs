@@ -8,10 +8,12 @@ mod events_page;
 mod graph_page;
 mod html;
 mod iam_edit;
+mod iam_more;
 mod org_pages;
 mod pages;
 pub mod root_password;
 mod saml;
+mod security_credentials;
 mod session;
 mod signin;
 mod simulator_page;
@@ -286,6 +288,10 @@ impl Console {
             return Resp::redirect("/console/signin");
         };
         let mut identity = (**identity).clone();
+        // A password that must be changed first: nothing else until it is (AWS's sign-in).
+        if identity.password_reset && req.path != "/password" {
+            return Resp::redirect("/console/password");
+        }
         let mut flash = self.sessions.take_flash(&sid, &session);
         // The role session lives as long as its credentials.
         let caller = match &identity.role {

@@ -349,7 +349,7 @@ impl Console {
             .and_then(|v| serde_json::to_string_pretty(&v).ok())
             .unwrap_or_else(|| content.to_string());
         let body = format!(
-            r#"<p>{}</p><h1>{}</h1><p>{}</p><pre id="org-policy-content">{}</pre><h2>Targets</h2>{}<form method="post" action="/console/organizations/policies/{}/attach" class="card" id="attach-form">{csrf}<label>Target ID (root <code>r-…</code>, OU <code>ou-…</code> or a 12-digit account)<input name="target" required maxlength="100"></label><button type="submit">Attach</button></form>"#,
+            r#"<p>{}</p><h1>{}</h1><p>{}</p><pre id="org-policy-content" tabindex="0">{}</pre><h2>Targets</h2>{}<form method="post" action="/console/organizations/policies/{}/attach" class="card" id="attach-form">{csrf}<label>Target ID (root <code>r-…</code>, OU <code>ou-…</code> or a 12-digit account)<input name="target" required maxlength="100"></label><button type="submit">Attach</button></form>"#,
             link(&format!("/console/organizations/policies?type={}", enc(&s(summary, "Type"))), "Policies"),
             esc(&s(summary, "Name")),
             esc(&s(summary, "Description")),

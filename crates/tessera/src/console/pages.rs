@@ -6,23 +6,15 @@ use tessera_services::ServiceName;
 use tessera_wire::AwsError;
 
 use super::html::{csrf_field, enc, error_box, esc, link, table};
+use super::iam_more::{policy_text, Kind};
 use super::xml::Node;
 use super::{Console, Cx, Resp};
 
 /// The policy editor's starting document.
-const EMPTY_POLICY: &str = "{\n    \"Version\": \"2012-10-17\",\n    \"Statement\": [\n        {\n            \"Effect\": \"Allow\",\n            \"Action\": [],\n            \"Resource\": []\n        }\n    ]\n}";
+pub(super) const EMPTY_POLICY: &str = "{\n    \"Version\": \"2012-10-17\",\n    \"Statement\": [\n        {\n            \"Effect\": \"Allow\",\n            \"Action\": [],\n            \"Resource\": []\n        }\n    ]\n}";
 
 fn decode_segment(s: &str) -> String {
     percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
-}
-
-/// A URL-encoded policy document (as IAM returns them), pretty-printed when it is JSON.
-fn policy_text(encoded: &str) -> String {
-    let doc = percent_encoding::percent_decode_str(encoded).decode_utf8_lossy().into_owned();
-    match serde_json::from_str::<serde_json::Value>(&doc) {
-        Ok(v) => serde_json::to_string_pretty(&v).unwrap_or(doc),
-        Err(_) => doc,
-    }
 }
 
 /// A JSON string literal.
@@ -69,7 +61,14 @@ impl Console {
             (false, ["iam"]) => self.iam_home(cx),
             (false, ["iam", "users"]) => self.users(cx),
             (_, ["iam", "users", "create"]) => self.create_user(cx),
+            (_, ["password"]) => self.password_page(cx),
+            (false, ["security-credentials"]) => self.security_credentials(cx),
+            (true, ["security-credentials", "keys", rest @ ..]) => self.own_keys(cx, rest),
             (false, ["iam", "users", name]) => self.user(cx, name, None),
+            (false, ["iam", "users", name, "inline"]) => self.inline_editor(cx, Kind::User, name, None),
+            (false, ["iam", "groups", name, "inline"]) => self.inline_editor(cx, Kind::Group, name, None),
+            (false, ["iam", "roles", name, "inline"]) => self.inline_editor(cx, Kind::Role, name, None),
+            (false, ["iam", "roles", name, "trust"]) => self.trust_editor(cx, name, None),
             (true, ["iam", "users", name, "groups"]) => self.user_add_group(cx, name),
             (true, ["iam", "users", name, "mfa"]) => self.user_mfa(cx, name),
             (_, ["iam", "users", name, "delete"]) => self.user_edit(cx, name, &["delete"]),
@@ -79,6 +78,7 @@ impl Console {
             (false, ["iam", "groups", name]) => self.group(cx, name, None),
             (true, ["iam", "groups", name, "users"]) => self.group_add_user(cx, name),
             (true, ["iam", "groups", name, "delete"]) => self.delete_group(cx, name),
+            (true, ["iam", "groups", name, rest @ ..]) => self.entity_edit(cx, Kind::Group, name, rest),
             (false, ["iam", "roles"]) => self.roles(cx),
             (_, ["iam", "roles", "create"]) => self.create_role(cx),
             (false, ["iam", "roles", name]) => self.role(cx, name),
@@ -88,6 +88,9 @@ impl Console {
             (_, ["iam", "policies", "create"]) => self.create_policy(cx),
             (false, ["iam", "policies", "view"]) => self.policy(cx, None),
             (true, ["iam", "policies", "attach"]) => self.attach_policy(cx),
+            (false, ["iam", "policies", "delete"]) => self.delete_policy_page(cx),
+            (true, ["iam", "policies", "edit", action]) => self.policy_edit(cx, action),
+            (true, ["iam", "policies", "edit", "tags", "delete"]) => self.policy_edit(cx, "tags/delete"),
             (true, ["api", "validate-policy"]) => self.validate_policy(cx),
             (false, ["s3"]) => self.buckets(cx, None),
             (true, ["s3", "create"]) => self.create_bucket(cx),
@@ -125,7 +128,7 @@ impl Console {
             Err(e) => error_box(&e.code, &e.message),
         };
         let body = format!(
-            r#"<h1>Console home</h1>{who}<ul class="tiles"><li><a href="/console/iam">IAM</a><span>Users, groups, roles and policies</span></li><li><a href="/console/s3">S3</a><span>Buckets and objects</span></li><li><a href="/console/ec2">EC2</a><span>Instances</span></li><li><a href="/console/cloudtrail">CloudTrail</a><span>Event history</span></li><li><a href="/console/simulator">Policy simulator</a><span>What the engine decides</span></li><li><a href="/console/organizations">Organizations</a><span>Accounts, OUs and policies</span></li><li><a href="/console/switchrole">Switch role</a><span>Act as a role in another account</span></li></ul>"#
+            r#"<h1>Console home</h1>{who}<ul class="tiles"><li><a href="/console/iam">IAM</a><span>Users, groups, roles and policies</span></li><li><a href="/console/s3">S3</a><span>Buckets and objects</span></li><li><a href="/console/ec2">EC2</a><span>Instances</span></li><li><a href="/console/cloudtrail">CloudTrail</a><span>Event history</span></li><li><a href="/console/simulator">Policy simulator</a><span>What the engine decides</span></li><li><a href="/console/organizations">Organizations</a><span>Accounts, OUs and policies</span></li><li><a href="/console/switchrole">Switch role</a><span>Act as a role in another account</span></li><li><a href="/console/security-credentials" id="my-credentials">My security credentials</a><span>Your password and access keys</span></li></ul>"#
         );
         self.frame(cx, "Console home", &body)
     }
@@ -221,12 +224,14 @@ impl Console {
         if r.checked("console_access") {
             let reset = if r.checked("reset_required") { "true" } else { "false" };
             let password = r.raw("password");
-            if let Err(e) = self.call(
+            let created = self.call(
                 cx,
                 ServiceName::Iam,
                 "CreateLoginProfile",
                 &[("UserName", &name), ("Password", &password), ("PasswordResetRequired", reset)],
-            ) {
+            );
+            let changed = created.and_then(|_| self.allow_password_change(cx, &name, reset == "true"));
+            if let Err(e) = changed {
                 problems.push(format!("Console password: {}: {}", e.code, e.message));
             }
         }
@@ -279,7 +284,7 @@ impl Console {
         let policies = section("ListAttachedUserPolicies", "AttachedPolicies", "member", "PolicyName", &|m| {
             Some(format!("/console/iam/policies/view?arn={}", enc(&m.child_text("PolicyArn"))))
         });
-        let mfa = section("ListMFADevices", "MFADevices", "member", "SerialNumber", &|_| None);
+        let mfa = self.mfa_section(cx, name);
         let console_access = match self.call(cx, ServiceName::Iam, "GetLoginProfile", &[("UserName", name)]) {
             Ok(_) => "Enabled".to_string(),
             Err(e) if e.code == "NoSuchEntity" => "Disabled".to_string(),
@@ -288,8 +293,9 @@ impl Console {
         let csrf = csrf_field(&cx.session.csrf);
         let body = format!(
             r#"{nav}<h1>{}</h1>{}<dl class="facts"><dt>ARN</dt><dd id="user-arn">{}</dd><dt>Created</dt><dd>{}</dd><dt>Console access</dt><dd id="console-access-state">{}</dd></dl>
-<h2>Groups</h2>{groups}<form method="post" action="/console/iam/users/{}/groups" class="inline">{csrf}<select name="group" id="add-to-group">{}</select><button type="submit">Add user to group</button></form>
+<h2>Groups</h2>{groups}<form method="post" action="/console/iam/users/{}/groups" class="inline">{csrf}<select name="group" id="add-to-group" aria-label="Group to add the user to">{}</select><button type="submit">Add user to group</button></form>
 <h2>Attached policies</h2>{policies}
+{}
 <h2>MFA devices</h2>{mfa}<form method="post" action="/console/iam/users/{}/mfa" class="inline" id="assign-mfa">{csrf}<input type="hidden" name="step" value="create"><label>Device name<input name="device" id="mfa-device-name" required maxlength="128"></label><button type="submit" id="assign-mfa-submit">Assign MFA device</button></form>{}"#,
             esc(&title),
             extra.unwrap_or_default(),
@@ -298,6 +304,7 @@ impl Console {
             esc(&console_access),
             enc(name),
             self.group_options(cx),
+            self.entity_sections(cx, Kind::User, name),
             enc(name),
             self.user_credentials(cx, name),
         );
@@ -469,9 +476,10 @@ impl Console {
         let csrf = csrf_field(&cx.session.csrf);
         let body = format!(
             r#"{nav}<h1>{}</h1>{}<dl class="facts"><dt>ARN</dt><dd>{}</dd></dl>
-<h2>Users</h2>{}<form method="post" action="/console/iam/groups/{}/users" class="inline" id="add-users">{csrf}<select name="user" id="add-user-select">{users}</select><button type="submit" id="add-user-submit">Add user to group</button></form>
+<h2>Users</h2>{}<form method="post" action="/console/iam/groups/{}/users" class="inline" id="add-users">{csrf}<select name="user" id="add-user-select" aria-label="User to add">{users}</select><button type="submit" id="add-user-submit">Add user to group</button></form>
 <h2>Permissions</h2>{policies}
 <form method="post" action="/console/iam/policies/attach" class="inline">{csrf}<input type="hidden" name="target_type" value="group"><input type="hidden" name="target" value="{}"><input type="hidden" name="back" value="group"><label>Policy ARN<input name="policy_arn" id="group-policy-arn" required></label><button type="submit">Attach policy</button></form>
+{}
 <h2>Delete group</h2><p>Removes its users and policies first, as AWS's console does.</p><form method="post" action="/console/iam/groups/{}/delete" class="card" id="delete-group-form">{csrf}<label>To confirm, type the group name<input name="confirm" required autocomplete="off"></label><button type="submit" class="danger">Delete group</button></form>"#,
             esc(&title),
             extra.unwrap_or_default(),
@@ -479,6 +487,7 @@ impl Console {
             table("group-users", &["User name"], &members, "No users in this group"),
             enc(name),
             esc(name),
+            self.entity_sections(cx, Kind::Group, name),
             enc(name),
         );
         self.frame(cx, &title, &body)
@@ -558,13 +567,15 @@ impl Console {
         );
         let body = format!(
             r#"{nav}<h1>{}</h1><dl class="facts"><dt>ARN</dt><dd id="role-arn">{}</dd><dt>Created</dt><dd>{}</dd><dt>Maximum session duration</dt><dd>{} seconds</dd><dt>Link to switch roles in console</dt><dd>{}</dd></dl>
-<h2>Permissions policies</h2>{policies}<h2>Trust relationships</h2><pre class="policy" id="trust-policy">{}</pre>{}"#,
+<h2>Permissions policies</h2>{policies}{}<h2>Trust relationships</h2><pre class="policy" id="trust-policy" tabindex="0">{}</pre><p><a href="/console/iam/roles/{}/trust" id="edit-trust-policy">Edit trust policy</a></p>{}"#,
             esc(&title),
             esc(&arn),
             esc(&r.text_of("CreateDate")),
             esc(&r.text_of("MaxSessionDuration")),
             link(&switch_link, "Switch role link"),
+            self.entity_sections(cx, Kind::Role, name),
             esc(&policy_text(&r.text_of("AssumeRolePolicyDocument"))),
+            enc(name),
             self.role_actions(cx, name),
         );
         self.frame(cx, &title, &body)
@@ -594,7 +605,7 @@ impl Console {
                     })
                     .collect();
                 format!(
-                    r#"<input type="search" class="filter" data-filter="pick-policies" placeholder="Filter policies" id="policy-filter">{}"#,
+                    r#"<input type="search" class="filter" data-filter="pick-policies" placeholder="Filter policies" aria-label="Filter policies" id="policy-filter">{}"#,
                     table("pick-policies", &["", "Policy name", "Type"], &rows, "No policies")
                 )
             }
@@ -721,14 +732,13 @@ impl Console {
         let doc = if r.raw("document").is_empty() { EMPTY_POLICY.to_string() } else { r.raw("document") };
         format!(
             r#"{}<h1>Create policy</h1>{err}<form method="post" action="/console/iam/policies/create" class="card" id="create-policy-form">{}
-<label>Policy editor (JSON)<textarea name="document" id="policy-document" class="code" rows="18" spellcheck="false" data-validate="/console/api/validate-policy">{}</textarea></label>
-<div id="policy-findings" class="findings" aria-live="polite"></div>
+{}
 <label>Policy name<input name="policy_name" id="policy-name" required maxlength="128" value="{}"></label>
 <label>Description<input name="description" id="policy-description" maxlength="1000" value="{}"></label>
 <button type="submit" id="create-policy-submit">Create policy</button></form>"#,
             Self::iam_nav("policies"),
             csrf_field(&cx.session.csrf),
-            esc(&doc),
+            super::iam_more::policy_editor("Policy editor (JSON)", &doc, false),
             esc(&r.f("policy_name")),
             esc(&r.f("description")),
         )
@@ -761,7 +771,12 @@ impl Console {
     /// `POST /console/api/validate-policy`: the policy engine's findings for the editor, as JSON.
     fn validate_policy(&self, cx: &Cx) -> Resp {
         let doc = cx.req.raw("document");
-        let findings = tessera_policy::validate::validate_policy(&doc, tessera_policy::PolicyType::Identity);
+        let ty = if cx.req.q("type") == "trust" {
+            tessera_policy::PolicyType::Trust
+        } else {
+            tessera_policy::PolicyType::Identity
+        };
+        let findings = tessera_policy::validate::validate_policy(&doc, ty);
         let errors = findings.iter().any(|f| f.severity == tessera_policy::validate::Severity::Error);
         let list: Vec<serde_json::Value> = findings
             .iter()
@@ -786,25 +801,41 @@ impl Console {
             Err(e) => return self.denied(cx, "Policy", &nav, &e),
         };
         let name = p.text_of("PolicyName");
-        let version = p.text_of("DefaultVersionId");
-        let document = match self.call(
+        let default_version = p.text_of("DefaultVersionId");
+        let version = if cx.req.q("version").is_empty() { default_version.clone() } else { cx.req.q("version") };
+        let (document, text) = match self.call(
             cx,
             ServiceName::Iam,
             "GetPolicyVersion",
             &[("PolicyArn", &arn), ("VersionId", &version)],
         ) {
             Ok(n) => {
-                format!(r#"<pre class="policy" id="policy-json">{}</pre>"#, esc(&policy_text(&n.text_of("Document"))))
+                let text = policy_text(&n.text_of("Document"));
+                (
+                    format!(
+                        r#"<p>Version <strong id="policy-version">{}</strong>{}</p><pre class="policy" id="policy-json" tabindex="0">{}</pre>"#,
+                        esc(&version),
+                        if version == default_version { " (default)" } else { "" },
+                        esc(&text)
+                    ),
+                    text,
+                )
             }
-            Err(e) => error_box(&e.code, &e.message),
+            Err(e) => (error_box(&e.code, &e.message), String::new()),
+        };
+        // AWS managed policies cannot be changed.
+        let edit = if arn.starts_with("arn:aws:iam::aws:") {
+            String::new()
+        } else {
+            self.policy_versions_sections(cx, &arn, &version, &text)
         };
         let title = format!("Policy {name}");
         let body = format!(
             r#"{nav}<h1>{}</h1>{}<dl class="facts"><dt>ARN</dt><dd id="policy-arn">{}</dd><dt>Description</dt><dd>{}</dd><dt>Attachments</dt><dd>{}</dd></dl>
 <h2>Permissions</h2>{document}
 <h2>Policy usage</h2><form method="post" action="/console/iam/policies/attach" class="inline" id="attach-policy">{}<input type="hidden" name="policy_arn" value="{}">
-<select name="target_type" id="attach-type"><option value="group">User group</option><option value="user">User</option><option value="role">Role</option></select>
-<label>Name<input name="target" id="attach-target" required></label><button type="submit" id="attach-submit">Attach</button></form>"#,
+<label>Attach to<select name="target_type" id="attach-type"><option value="group">User group</option><option value="user">User</option><option value="role">Role</option></select></label>
+<label>Name<input name="target" id="attach-target" required></label><button type="submit" id="attach-submit">Attach</button></form>{edit}"#,
             esc(&title),
             extra.unwrap_or_default(),
             esc(&arn),

@@ -109,7 +109,7 @@ impl Console {
         if let Some(id) = old_id {
             self.sessions.remove(id);
         }
-        let identity = Identity { base: caller, label, role: None };
+        let identity = Identity { base: caller, label, role: None, password_reset: false };
         let id = self.sessions.create(State::SignedIn(Box::new(identity)), now, expires);
         // A page, not a redirect: the session cookie is SameSite=Strict, and a redirect that
         // follows the IdP's cross-site POST would not carry it; this same-origin navigation does.

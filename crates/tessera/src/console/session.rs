@@ -97,6 +97,10 @@ pub struct Identity {
     pub label: String,
     /// The role switched to, if any.
     pub role: Option<ActiveRole>,
+    /// The IAM user's login profile has `PasswordResetRequired`: every page but the password
+    /// change is refused until the user has chosen a new password.
+    #[serde(default)]
+    pub password_reset: bool,
 }
 
 /// What a session is.
@@ -303,11 +307,11 @@ impl Sessions {
         r.get(table::SIGNIN_FAILURE, &key)?.map(|v| decode(table::SIGNIN_FAILURE, &key, &v)).transpose()
     }
 
-    /// Whether sign-in as `who` (`account/user`) is locked at `now`.
-    pub fn locked(&self, who: &str, now: i64) -> bool {
+    /// When the lockout of sign-in as `who` (`account/user`) in force at `now` ends, if any.
+    pub fn locked_until(&self, who: &str, now: i64) -> Option<i64> {
         let f = logged("lockout read", self.services.store.read().and_then(|r| self.failures(r.as_ref(), who)));
         // Unknown (the store failed): not locked; the sign-in itself needs the store anyway.
-        f.flatten().is_some_and(|f| f.locked_until > now)
+        f.flatten().map(|f| f.locked_until).filter(|until| *until > now)
     }
 
     /// Count a failed sign-in of `who`; the fifth in a row locks it for [`LOCKOUT_SECS`].
@@ -472,26 +476,30 @@ mod tests {
         for _ in 0..4 {
             s.fail("1/u", 10);
         }
-        assert!(!s.locked("1/u", 10));
+        assert!(s.locked_until("1/u", 10).is_none());
         s.fail("1/u", 10);
-        assert!(s.locked("1/u", 10));
-        assert!(s.locked("1/u", 10 + LOCKOUT_SECS - 1));
-        assert!(!s.locked("1/u", 10 + LOCKOUT_SECS));
+        assert_eq!(s.locked_until("1/u", 10), Some(10 + LOCKOUT_SECS));
+        assert!(s.locked_until("1/u", 10 + LOCKOUT_SECS - 1).is_some());
+        assert!(s.locked_until("1/u", 10 + LOCKOUT_SECS).is_none());
         s.fail("1/u", 10 + LOCKOUT_SECS);
-        assert!(!s.locked("1/u", 10 + LOCKOUT_SECS), "a new count after the lockout");
+        assert!(s.locked_until("1/u", 10 + LOCKOUT_SECS).is_none(), "a new count after the lockout");
         s.succeed("1/u");
-        assert!(!s.locked("1/u", 10));
+        assert!(s.locked_until("1/u", 10).is_none());
     }
 
     #[test]
     fn sessions_are_stored_by_hash_sealed_and_shared() {
         let s = sessions();
-        let id = s.create(State::MfaPending { account: "1".into(), user: "u".into(), serial: "sn".into() }, 10, 1000);
+        let id = s.create(
+            State::MfaPending { account: "1".into(), user: "u".into(), serial: "the-device-serial".into() },
+            10,
+            1000,
+        );
         s.update(&id, |x| x.flash = Some("hello".into()));
         // Another handle on the same store (another server) sees the session and its flash.
         let other = Sessions::new(s.services.clone());
         let got = other.get(&id, 20).expect("the session");
-        assert!(matches!(got.state, State::MfaPending { ref serial, .. } if serial == "sn"));
+        assert!(matches!(got.state, State::MfaPending { ref serial, .. } if serial == "the-device-serial"));
         assert_eq!(other.take_flash(&id, &got).as_deref(), Some("hello"));
         assert_eq!(s.get(&id, 20).and_then(|x| x.flash), None, "a flash is shown once");
         let r = s.services.store.read().unwrap();
@@ -500,7 +508,10 @@ mod tests {
         assert_eq!(rows[0].0, key_of(&id));
         assert_ne!(rows[0].0, id, "the id itself is not stored");
         let text = String::from_utf8_lossy(&rows[0].1);
-        assert!(!text.contains(&id) && !text.contains("sn") && !text.contains(&got.csrf), "sealed: {text}");
+        assert!(
+            !text.contains(&id) && !text.contains("the-device-serial") && !text.contains(&got.csrf),
+            "sealed: {text}"
+        );
         drop(r);
         s.remove(&id);
         assert!(other.get(&id, 20).is_none());

@@ -15,8 +15,13 @@ use super::{clear_cookie, session_cookie, Console, Cx, Req, Resp};
 
 /// AWS's answer to a wrong account, user name or password.
 const BAD_CREDENTIALS: &str = "Your authentication information is incorrect. Please try again.";
-const LOCKED: &str =
-    "Too many failed sign-in attempts: sign-in for this user is locked for 15 minutes. Try again later.";
+/// The lockout message, with when it ends.
+fn locked_message(until: i64) -> String {
+    format!(
+        "Too many failed sign-in attempts: sign-in for this user is locked for 15 minutes, until {} UTC. Try again then.",
+        tessera_services::clock::iso8601(until).replace('T', " ").trim_end_matches('Z')
+    )
+}
 
 /// A hash to verify against when the user does not exist, so that the answer takes as long.
 fn dummy_hash() -> &'static str {
@@ -24,12 +29,38 @@ fn dummy_hash() -> &'static str {
     H.get_or_init(|| login::hash_password("tessera-console-no-such-user").unwrap_or_default())
 }
 
+/// What the account's password policy says of a password last set at `changed` (IAM User
+/// Guide, "Set an account password policy for IAM users": password expiration).
+#[derive(Debug, PartialEq, Eq)]
+enum Expiry {
+    /// Not expired (or the policy sets no maximum age).
+    Valid,
+    /// Expired: the user must choose a new one at sign-in.
+    Expired,
+    /// Expired, and the policy's "require administrator reset" (`HardExpiry`) holds.
+    AdministratorReset,
+}
+
+fn expiry(policy: Option<&login::PasswordPolicy>, changed: i64, now: i64) -> Expiry {
+    let Some(days) = policy.and_then(|p| p.max_password_age).filter(|d| *d > 0) else { return Expiry::Valid };
+    if changed.saturating_add(days.saturating_mul(86_400)) > now {
+        Expiry::Valid
+    } else if policy.and_then(|p| p.hard_expiry).unwrap_or(false) {
+        Expiry::AdministratorReset
+    } else {
+        Expiry::Expired
+    }
+}
+
+const EXPIRED_ADMIN_RESET: &str =
+    "Your password has expired. The account's password policy requires an administrator to reset it.";
+
 fn is_account_id(s: &str) -> bool {
     s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
 }
 
 impl Console {
-    fn read<T>(
+    pub(super) fn read<T>(
         &self,
         f: impl FnOnce(&dyn tessera_store::ReadTxn) -> Result<T, tessera_store::StoreError>,
     ) -> Option<T> {
@@ -113,8 +144,8 @@ impl Console {
         if root {
             let email = req.f("email");
             let who = format!("root/{}", email.to_ascii_lowercase());
-            if self.sessions.locked(&who, now) {
-                return Resp::html(self.signin_page(&session.csrf, true, Some(LOCKED), "", &email))
+            if let Some(until) = self.sessions.locked_until(&who, now) {
+                return Resp::html(self.signin_page(&session.csrf, true, Some(&locked_message(until)), "", &email))
                     .status(StatusCode::TOO_MANY_REQUESTS);
             }
             let account = self
@@ -139,7 +170,7 @@ impl Console {
             let mut caller =
                 Caller::root(&account.id, &tessera_services::sts::tokens::temporary_access_key_id(&account.id));
             caller.session = Some(self.console_session_info(now, false, &caller.arn));
-            let identity = Identity { base: caller, label: "root".into(), role: None };
+            let identity = Identity { base: caller, label: "root".into(), role: None, password_reset: false };
             return self.start_session(req, &old_id, identity, now);
         }
         let account_in = req.f("account");
@@ -150,8 +181,9 @@ impl Console {
             account.clone().unwrap_or_else(|| account_in.to_ascii_lowercase()),
             user_name.to_ascii_lowercase()
         );
-        if self.sessions.locked(&who, now) {
-            return Resp::html(self.signin_page(&session.csrf, false, Some(LOCKED), &account_in, &user_name))
+        if let Some(until) = self.sessions.locked_until(&who, now) {
+            let msg = locked_message(until);
+            return Resp::html(self.signin_page(&session.csrf, false, Some(&msg), &account_in, &user_name))
                 .status(StatusCode::TOO_MANY_REQUESTS);
         }
         let user: Option<User> = match &account {
@@ -171,6 +203,16 @@ impl Console {
         let Some(user) = user.filter(|_| ok) else {
             return fail_page(&who, BAD_CREDENTIALS, &account_in, &user_name);
         };
+        if self.password_expiry(&user, now) == Expiry::AdministratorReset {
+            return Resp::html(self.signin_page(
+                &session.csrf,
+                false,
+                Some(EXPIRED_ADMIN_RESET),
+                &account_in,
+                &user_name,
+            ))
+            .status(StatusCode::FORBIDDEN);
+        }
         // An enabled MFA device means a second step.
         let serial = self
             .read(|r| {
@@ -194,8 +236,31 @@ impl Console {
             return Resp::redirect("/console/mfa").with_cookie(session_cookie(&id, req.secure));
         }
         self.sessions.succeed(&who);
-        let identity = Identity { base: self.user_caller(&user, now, false), label: user.name.clone(), role: None };
+        let identity = Identity {
+            base: self.user_caller(&user, now, false),
+            label: user.name.clone(),
+            role: None,
+            password_reset: self.must_change_password(&user, now),
+        };
         self.start_session(req, &old_id, identity, now)
+    }
+
+    /// The expiry of `user`'s password under the account's policy (last set: the password
+    /// bookkeeping's time, else the login profile's creation).
+    fn password_expiry(&self, user: &User, now: i64) -> Expiry {
+        let found = self.read(|r| {
+            Ok((login::password_policy(r, &user.account)?, login::password_state(r, &user.account, &user.name)?))
+        });
+        let Some((policy, state)) = found else { return Expiry::Valid };
+        let created = user.login_profile.as_ref().map_or(now, |p| p.created);
+        expiry(policy.as_ref(), state.map_or(created, |s| s.changed), now)
+    }
+
+    /// Whether `user` must choose a new password before anything else: the login profile's
+    /// `PasswordResetRequired`, or a password the account's policy says has expired.
+    fn must_change_password(&self, user: &User, now: i64) -> bool {
+        user.login_profile.as_ref().is_some_and(|p| p.password_reset_required)
+            || self.password_expiry(user, now) != Expiry::Valid
     }
 
     fn console_session_info(&self, now: i64, mfa: bool, arn: &str) -> SessionInfo {
@@ -258,8 +323,9 @@ impl Console {
             return Resp::html(self.mfa_page(&session.csrf, None));
         }
         let who = format!("{account}/{}", user.to_ascii_lowercase());
-        if self.sessions.locked(&who, now) {
-            return Resp::html(self.mfa_page(&session.csrf, Some(LOCKED))).status(StatusCode::TOO_MANY_REQUESTS);
+        if let Some(until) = self.sessions.locked_until(&who, now) {
+            return Resp::html(self.mfa_page(&session.csrf, Some(&locked_message(until))))
+                .status(StatusCode::TOO_MANY_REQUESTS);
         }
         let code = req.f("code");
         let valid = code.len() == 6
@@ -276,7 +342,12 @@ impl Console {
                 .status(StatusCode::UNAUTHORIZED);
         };
         self.sessions.succeed(&who);
-        let identity = Identity { base: self.user_caller(&record, now, true), label: record.name.clone(), role: None };
+        let identity = Identity {
+            base: self.user_caller(&record, now, true),
+            label: record.name.clone(),
+            role: None,
+            password_reset: self.must_change_password(&record, now),
+        };
         self.start_session(req, &id, identity, now)
     }
 
@@ -388,5 +459,33 @@ impl Console {
         identity.role = None;
         self.sessions.update(&cx.sid, |s| s.state = State::SignedIn(Box::new(identity)));
         Resp::redirect("/console")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_expire_by_the_policy() {
+        let mut p = login::PasswordPolicy {
+            minimum_password_length: 8,
+            require_symbols: false,
+            require_numbers: false,
+            require_uppercase_characters: false,
+            require_lowercase_characters: false,
+            allow_users_to_change_password: true,
+            max_password_age: None,
+            password_reuse_prevention: None,
+            hard_expiry: None,
+        };
+        assert_eq!(expiry(None, 0, i64::MAX), Expiry::Valid);
+        assert_eq!(expiry(Some(&p), 0, 10 * 86_400), Expiry::Valid, "no maximum age");
+        p.max_password_age = Some(2);
+        assert_eq!(expiry(Some(&p), 100, 100 + 2 * 86_400 - 1), Expiry::Valid);
+        assert_eq!(expiry(Some(&p), 100, 100 + 2 * 86_400), Expiry::Expired);
+        p.hard_expiry = Some(true);
+        assert_eq!(expiry(Some(&p), 100, 100 + 3 * 86_400), Expiry::AdministratorReset);
+        assert_eq!(expiry(Some(&p), i64::MAX, 0), Expiry::Valid, "no overflow");
     }
 }
