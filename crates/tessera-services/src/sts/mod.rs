@@ -13,6 +13,7 @@ pub mod params;
 pub mod saml;
 pub mod saml_xml;
 pub mod tokens;
+pub mod trust_bundles;
 pub mod web_identity;
 
 use tessera_wire::response::STS_XMLNS;
@@ -35,6 +36,7 @@ pub fn handle(services: &Services, call: &Call, params: &QueryParams) -> Result<
         "GetFederationToken" => federation::get_federation_token(services, call, params),
         "GetAccessKeyInfo" => get_access_key_info(services, call, params),
         "DecodeAuthorizationMessage" => decode_authorization_message(services, call, params),
+        "GetTrustBundles" => trust_bundles::get_trust_bundles(services, call, params),
         op => Err(AwsError::not_implemented("sts", op)),
     }
 }
