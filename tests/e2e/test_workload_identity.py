@@ -410,3 +410,50 @@ def test_sts_trust_bundles_publish_the_jwt_signers_public_keys(tessera):
     assert code(e) == "AccessDenied"
     assert e.value.response["Error"]["Message"].startswith(
         f"User: arn:aws:iam::{account}:user/{user} is not authorized to perform: sts:GetTrustBundles on resource: *")
+
+
+def test_x509_signers_need_aws_private_ca_which_is_not_served(tessera):
+    iam = unvalidated(tessera)
+    account = tessera.client("sts").get_caller_identity()["Account"]
+    arn = iam.create_workload_identity_provider(ProviderName=unique("wip-x509-"), Scheme="SPIFFE",
+                                                WorkloadIdentityDomain="x509.example.org")["Arn"]
+    ca = {"X509": {"CertificateAuthorityId": "a1b2c3d4-5678-90ab-cdef-EXAMPLE11111", "AccountId": account}}
+    ca_arn = f"arn:aws:acm-pca:us-east-1:{account}:certificate-authority/a1b2c3d4-5678-90ab-cdef-EXAMPLE11111"
+    for call in (iam.create_workload_identity_provider_outbound_signer,
+                 iam.update_workload_identity_provider_outbound_signer):
+        with pytest.raises(ClientError) as e:
+            call(WorkloadIdentityProviderArn=arn, OutboundSigner=ca, SigningDelayInHours=2)
+        assert code(e) == "InvalidInput" and ca_arn in e.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as e:
+        iam.delete_workload_identity_provider_outbound_signer(WorkloadIdentityProviderArn=arn, OutboundSigner=ca)
+    assert code(e) == "NoSuchEntity"
+    # Disable is idempotent and removes nothing; with no X.509 signer, enable resumes nothing.
+    iam.disable_workload_identity_provider_outbound_signer(WorkloadIdentityProviderArn=arn, SignerType="X509")
+    iam.enable_workload_identity_provider_outbound_signer(WorkloadIdentityProviderArn=arn, SignerType="X509")
+    for call in (iam.disable_workload_identity_provider_outbound_signer,
+                 iam.enable_workload_identity_provider_outbound_signer):
+        with pytest.raises(ClientError) as e:
+            call(WorkloadIdentityProviderArn=arn, SignerType="JWT")  # IAM manages JWT signers
+        assert code(e) == "InvalidInput"
+    signers = iam.list_workload_identity_provider_outbound_signers(WorkloadIdentityProviderArn=arn)
+    assert [s["SignerType"] for s in signers["OutboundSigners"]] == ["JWT", "JWT"]  # nothing attached
+    assert iam.get_workload_identity_provider(WorkloadIdentityProviderArn=arn)["OutboundSigners"]["X509"] == []
+    bad = [dict(OutboundSigner={"X509": {"CertificateAuthorityId": "bad/id", "AccountId": account}}),
+           dict(OutboundSigner={"X509": {"CertificateAuthorityId": "x", "AccountId": "123"}}),
+           dict(OutboundSigner=ca, SigningDelayInHours=49)]
+    for args in bad:
+        with pytest.raises(ClientError) as e:
+            iam.create_workload_identity_provider_outbound_signer(WorkloadIdentityProviderArn=arn, **args)
+        assert code(e) == "ValidationError", args
+    with pytest.raises(ClientError) as e:
+        iam.create_workload_identity_provider_outbound_signer(WorkloadIdentityProviderArn=arn + "-gone",
+                                                              OutboundSigner=ca)
+    assert code(e) == "NoSuchEntity"
+    user = unique("wip-nox509-")
+    creds = user_with_key(tessera, tessera.root_creds, user)
+    with pytest.raises(ClientError) as e:
+        unvalidated(tessera, **creds).disable_workload_identity_provider_outbound_signer(
+            WorkloadIdentityProviderArn=arn, SignerType="X509")
+    assert code(e) == "AccessDenied"
+    assert "iam:DisableWorkloadIdentityProviderOutboundSigner on resource: " + arn in e.value.response["Error"][
+        "Message"]

@@ -3,13 +3,15 @@
 //! resource policy, their deletion status and the JWT outbound signers IAM creates with them.
 //!
 //! Each area lives in a file of its own beside this one (`workload_identity_providers.rs`,
-//! `workload_identity_signers.rs`, `workload_identity_policy.rs`); this module dispatches to them
-//! and holds what they share: the provider record, its ARN, the checks of the model's shapes and
-//! the lookup that authorizes before it tells whether a provider exists.
+//! `workload_identity_signers.rs`, `workload_identity_policy.rs`, `workload_identity_x509.rs`);
+//! this module dispatches to them and holds what they share: the provider record, its ARN, the
+//! checks of the model's shapes and the lookup that authorizes before it tells whether a provider
+//! exists.
 //!
 //! Built: account-scoped providers. Organization-scoped providers (`ResourceScope=ORGANIZATION`)
-//! answer `NotImplemented`, as do the operations of templates, attestation policies and X.509
-//! outbound signers (docs/WORKLOAD_IDENTITY.md says why).
+//! answer `NotImplemented`, as do the operations of templates and attestation policies; X.509
+//! outbound signers need AWS Private CA, which Tessera does not serve
+//! (docs/WORKLOAD_IDENTITY.md says why).
 
 #[path = "workload_identity_policy.rs"]
 pub mod policy;
@@ -17,6 +19,8 @@ pub mod policy;
 pub mod providers;
 #[path = "workload_identity_signers.rs"]
 pub mod signers;
+#[path = "workload_identity_x509.rs"]
+pub mod x509;
 
 use serde::{Deserialize, Serialize};
 use tessera_wire::{AwsError, QueryParams, WireResponse};
@@ -51,6 +55,13 @@ pub fn handle(services: &Services, call: &Call, params: &QueryParams) -> Option<
         "PutWorkloadIdentityProviderResourcePolicy" => policy::put_resource_policy(&cx),
         "GetWorkloadIdentityProviderResourcePolicy" => policy::get_resource_policy(&cx),
         "DeleteWorkloadIdentityProviderResourcePolicy" => policy::delete_resource_policy(&cx),
+        "CreateWorkloadIdentityProviderOutboundSigner" | "UpdateWorkloadIdentityProviderOutboundSigner" => {
+            x509::attach(&cx)
+        }
+        "DeleteWorkloadIdentityProviderOutboundSigner" => x509::delete(&cx),
+        "EnableWorkloadIdentityProviderOutboundSigner" | "DisableWorkloadIdentityProviderOutboundSigner" => {
+            x509::enable_or_disable(&cx)
+        }
         _ => return None,
     };
     Some(result)
