@@ -234,6 +234,10 @@ pub fn update_provider(
 }
 
 #[cfg(test)]
+#[path = "workload_identity_tests.rs"]
+mod handler_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
