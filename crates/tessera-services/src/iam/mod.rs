@@ -21,6 +21,7 @@ pub mod ssh_keys;
 pub mod sts_preferences;
 pub mod tags;
 pub mod users;
+pub mod workload_identity;
 pub mod x509;
 
 use tessera_wire::{AwsError, QueryParams, WireResponse};
@@ -33,6 +34,9 @@ pub fn handle(services: &Services, call: &Call, params: &QueryParams) -> Result<
         return result;
     }
     if let Some(result) = credentials::handle(services, call, params) {
+        return result;
+    }
+    if let Some(result) = workload_identity::handle(services, call, params) {
         return result;
     }
     Err(AwsError::not_implemented("iam", &call.operation))

@@ -14,6 +14,7 @@ pub mod saml;
 pub mod saml_decrypt;
 pub mod saml_xml;
 pub mod tokens;
+pub mod trust_bundles;
 pub mod web_identity;
 
 use tessera_wire::response::STS_XMLNS;
@@ -36,6 +37,7 @@ pub fn handle(services: &Services, call: &Call, params: &QueryParams) -> Result<
         "GetFederationToken" => federation::get_federation_token(services, call, params),
         "GetAccessKeyInfo" => get_access_key_info(services, call, params),
         "DecodeAuthorizationMessage" => decode_authorization_message(services, call, params),
+        "GetTrustBundles" => trust_bundles::get_trust_bundles(services, call, params),
         op => Err(AwsError::not_implemented("sts", op)),
     }
 }

@@ -1,0 +1,125 @@
+//! Workload identity operations through `iam::handle`, on an in-memory store: garbage never
+//! panics, deletion tasks expire after 24 hours, private keys are stored sealed only.
+
+use super::super::credentials::test_support::{body, elem, params, root_call, services_at, user_call, ACCOUNT};
+use super::{provider_key, WorkloadIdentityProvider, PROVIDER_TABLE};
+use crate::model;
+
+const T0: i64 = 1_800_000_000;
+
+const OPERATIONS: &[&str] = &[
+    "CreateWorkloadIdentityProvider",
+    "GetWorkloadIdentityProvider",
+    "ListWorkloadIdentityProviders",
+    "DeleteWorkloadIdentityProvider",
+    "GetWorkloadIdentityProviderDeletionStatus",
+    "ListWorkloadIdentityProviderOutboundSigners",
+    "TagWorkloadIdentityProvider",
+    "UntagWorkloadIdentityProvider",
+    "ListWorkloadIdentityProviderTags",
+    "PutWorkloadIdentityProviderResourcePolicy",
+    "GetWorkloadIdentityProviderResourcePolicy",
+    "DeleteWorkloadIdentityProviderResourcePolicy",
+    "CreateWorkloadIdentityProviderOutboundSigner",
+    "UpdateWorkloadIdentityProviderOutboundSigner",
+    "DeleteWorkloadIdentityProviderOutboundSigner",
+    "EnableWorkloadIdentityProviderOutboundSigner",
+    "DisableWorkloadIdentityProviderOutboundSigner",
+];
+
+fn create(services: &crate::Services, name: &str) -> String {
+    let call = root_call("CreateWorkloadIdentityProvider", T0);
+    let p = params(&[("ProviderName", name), ("Scheme", "SPIFFE"), ("WorkloadIdentityDomain", "example.org")]);
+    let r = crate::iam::handle(services, &call, &p).map(|r| body(&r)).unwrap_or_default();
+    elem(&r, "Arn").unwrap_or_default()
+}
+
+#[test]
+fn garbage_never_panics_and_is_a_client_error() {
+    let services = services_at(T0);
+    let arn = create(&services, "p1");
+    assert!(arn.ends_with(":workload-identity-provider/p1"));
+    let values = [
+        "",
+        "x",
+        "é",
+        "aws:x",
+        "\u{0}",
+        "-1",
+        "99999999999999999999",
+        "NONE",
+        "SPIFFE",
+        "ORGANIZATION",
+        "JWT",
+        "X509",
+        "{",
+        "arn:aws:iam::123456789012:workload-identity-provider/",
+        &arn,
+        "ÿÿÿÿ",
+        "a/b/c",
+        "%zz",
+    ];
+    let long = "é".repeat(3000);
+    let names = [
+        "WorkloadIdentityProviderArn",
+        "ProviderName",
+        "Scheme",
+        "WorkloadIdentityDomain",
+        "ResourceScope",
+        "Description",
+        "DeletionTaskId",
+        "Marker",
+        "MaxItems",
+        "PolicyDocument",
+        "SignerType",
+        "SigningDelayInHours",
+        "Tags.member.1.Key",
+        "Tags.member.1.Value",
+        "TagKeys.member.1",
+        "OutboundSigner.X509.CertificateAuthorityId",
+        "OutboundSigner.X509.AccountId",
+    ];
+    for op in OPERATIONS {
+        for (i, v) in values.iter().chain(std::iter::once(&long.as_str())).enumerate() {
+            let pairs: Vec<(&str, &str)> =
+                names.iter().enumerate().map(|(j, n)| (*n, values[(i + j) % values.len()])).collect();
+            for p in [params(&[]), params(&[(names[i % names.len()], v)]), params(&pairs)] {
+                let call = root_call(op, T0);
+                match crate::iam::handle(&services, &call, &p) {
+                    Ok(r) => assert!(r.status < 300, "{op}"),
+                    Err(e) => assert!((400..500).contains(&e.status) || e.status == 501, "{op}: {e:?}"),
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn private_keys_are_stored_sealed_and_tasks_expire() {
+    let services = services_at(T0);
+    let arn = create(&services, "keys");
+    let read = services.store.read().unwrap_or_else(|_| panic!("read"));
+    let stored: Option<WorkloadIdentityProvider> =
+        model::load(read.as_ref(), PROVIDER_TABLE, &provider_key(ACCOUNT, "keys")).unwrap_or_default();
+    drop(read);
+    let stored = stored.unwrap_or_else(|| panic!("stored"));
+    assert_eq!(stored.jwt_signers.len(), 2);
+    for s in &stored.jwt_signers {
+        assert!(!s.sealed_private_key.contains("PRIVATE"));
+        let ctx = super::signers::seal_context(&stored.id, &s.kid);
+        assert!(services.secrets.open(&ctx, &s.sealed_private_key).is_ok_and(|k| k.len() > 32));
+    }
+
+    let call = root_call("DeleteWorkloadIdentityProvider", T0);
+    let r = crate::iam::handle(&services, &call, &params(&[("WorkloadIdentityProviderArn", &arn)]));
+    let task = r.map(|r| elem(&body(&r), "DeletionTaskId").unwrap_or_default()).unwrap_or_default();
+    assert!(task.starts_with("task/workload-identity-provider/keys/"));
+    let status = |caller: crate::Call| crate::iam::handle(&services, &caller, &params(&[("DeletionTaskId", &task)]));
+    let ok = status(root_call("GetWorkloadIdentityProviderDeletionStatus", T0 + 3600));
+    assert!(ok.is_ok_and(|r| elem(&body(&r), "Status").as_deref() == Some("SUCCEEDED")));
+    let late = status(root_call("GetWorkloadIdentityProviderDeletionStatus", T0 + 24 * 3600 + 1));
+    assert_eq!(late.err().map(|e| e.code), Some("NoSuchEntity".to_string()));
+    // A user without permission is denied, whether or not the task exists.
+    let denied = status(user_call("GetWorkloadIdentityProviderDeletionStatus", "nobody", T0 + 60));
+    assert_eq!(denied.err().map(|e| e.code), Some("AccessDenied".to_string()));
+}
