@@ -22,7 +22,11 @@ pub use record::{
     seen_from_another_account, submit_call, user_identity,
 };
 
-use crate::{Call, Services};
+// The paths these files had inside `tessera-services` (`crate::model`, `crate::Call`, ...).
+pub(crate) use tessera_core::{authz, internal, model};
+#[cfg(test)]
+pub(crate) use tessera_core::{bootstrap, clock, ids, CallMeta, SessionInfo};
+pub(crate) use tessera_core::{Call, Caller, CallerKind, Input, ServiceName, Services};
 
 /// Days of event history LookupEvents searches when no StartTime is given.
 const HISTORY_DAYS: i64 = 90;

@@ -576,7 +576,7 @@ fn org_view(read: &dyn ReadTxn, account: &str) -> Result<OrgView, AwsError> {
     Ok(OrgView {
         scps: control_policies(read, account, "SERVICE_CONTROL_POLICY", PolicyType::Scp)?,
         rcps: control_policies(read, account, "RESOURCE_CONTROL_POLICY", PolicyType::Rcp)?,
-        organization: crate::organizations::organization_of(read, account).map_err(internal)?,
+        organization: crate::org::organization_of(read, account).map_err(internal)?,
     })
 }
 
@@ -587,7 +587,7 @@ fn control_policies(
     org_policy_type: &str,
     ty: PolicyType,
 ) -> Result<Vec<Vec<Arc<Policy>>>, AwsError> {
-    let Some(levels) = crate::organizations::scp_levels(read, account, org_policy_type).map_err(internal)? else {
+    let Some(levels) = crate::org::scp_levels(read, account, org_policy_type).map_err(internal)? else {
         return Ok(Vec::new());
     };
     levels.iter().map(|level| level.iter().map(|(label, doc)| compiled(ty, label, doc)).collect()).collect()
@@ -800,50 +800,6 @@ mod tests {
         caller.session =
             Some(SessionInfo { mfa_authenticated: true, mfa_authenticated_at: Some(1), ..Default::default() });
         assert!(s.authorize(&call(caller), "s3:GetObject", "*").is_ok());
-    }
-
-    /// AWS Organizations User Guide, "Resource control policies (RCPs)": RCPs apply to the
-    /// resources of the services it lists (S3 and STS among Tessera's), not to IAM's.
-    #[test]
-    fn rcps_limit_the_services_they_cover_only() {
-        let s = services();
-        let dir = tempfile::tempdir().unwrap();
-        let mgmt = crate::bootstrap::first_start(&s, dir.path()).unwrap();
-        let org = |account: &str, op: &str, input: serde_json::Value| {
-            let mut c = call(Caller::root(account, "AKIAROOT"));
-            c.operation = op.into();
-            let r = crate::organizations::handle(&s, &c, &input).unwrap_or_else(|e| panic!("{op}: {e}"));
-            serde_json::from_slice::<serde_json::Value>(&r.body).unwrap()
-        };
-        org(&mgmt, "CreateOrganization", serde_json::json!({}));
-        let root = org(&mgmt, "ListRoots", serde_json::json!({}))["Roots"][0]["Id"].as_str().unwrap().to_string();
-        org(&mgmt, "EnablePolicyType", serde_json::json!({"RootId": root, "PolicyType": "RESOURCE_CONTROL_POLICY"}));
-        let car = org(&mgmt, "CreateAccount", serde_json::json!({"Email": "m@example.com", "AccountName": "M"}));
-        let car = car["CreateAccountStatus"]["Id"].as_str().unwrap().to_string();
-        let st = org(&mgmt, "DescribeCreateAccountStatus", serde_json::json!({"CreateAccountRequestId": car}));
-        let member = st["CreateAccountStatus"]["AccountId"].as_str().unwrap().to_string();
-        let deny = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":["iam:*","s3:*","sts:*"],"Resource":"*"}]}"#;
-        let p = org(
-            &mgmt,
-            "CreatePolicy",
-            serde_json::json!({"Content": deny, "Description": "", "Name": "deny", "Type": "RESOURCE_CONTROL_POLICY"}),
-        );
-        let p = p["Policy"]["PolicySummary"]["Id"].as_str().unwrap().to_string();
-        org(&mgmt, "AttachPolicy", serde_json::json!({"PolicyId": p, "TargetId": member}));
-
-        let c = call(Caller::root(&member, "AKIAMEMBER"));
-        assert!(s.authorize(&c, "iam:GetUser", &format!("arn:aws:iam::{member}:user/u")).is_ok());
-        assert!(s.authorize(&c, "iam:ListUsers", &format!("arn:aws:iam::{member}:user/")).is_ok());
-        let get = AuthzRequest {
-            action: "s3:GetObject",
-            resource: "arn:aws:s3:::b/k",
-            resource_account: Some(&member),
-            ..Default::default()
-        };
-        let err = s.authorize_request(&c, &get).unwrap_err();
-        assert!(err.message.ends_with("with an explicit deny in a resource control policy"), "{}", err.message);
-        let err = s.authorize(&c, "sts:GetSessionToken", "*").unwrap_err();
-        assert!(err.message.ends_with("with an explicit deny in a resource control policy"), "{}", err.message);
     }
 
     #[test]

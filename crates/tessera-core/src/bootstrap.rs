@@ -53,6 +53,29 @@ pub fn unused_account_id(txn: &dyn WriteTxn) -> Result<String, StoreError> {
     }
 }
 
+/// Index of access keys by owner: key `<acct>/<lower user name>/<key id>` (`<acct>/:root/<key id>`
+/// for the root user's keys), value the key id.
+pub const USER_ACCESS_KEY: &str = "iam_user_access_key";
+
+/// The owner part of an index key: `:root`, or the lower-case user name.
+pub fn owner_segment(owner: &KeyOwner) -> String {
+    match owner {
+        KeyOwner::Root => ":root".into(),
+        KeyOwner::User { name } => name.to_ascii_lowercase(),
+    }
+}
+
+/// The key prefix of `owner`'s rows in [`USER_ACCESS_KEY`].
+pub fn owner_prefix(account: &str, owner: &KeyOwner) -> String {
+    format!("{account}/{}/", owner_segment(owner))
+}
+
+/// Record `key` in the per-owner index (called wherever a key is created).
+pub fn index_access_key(txn: &mut dyn WriteTxn, key: &AccessKey) -> Result<(), StoreError> {
+    let k = format!("{}{}", owner_prefix(&key.account, &key.owner), key.access_key_id);
+    txn.put(USER_ACCESS_KEY, &k, key.access_key_id.as_bytes())
+}
+
 /// Create an access key for `owner` and return (record, secret).
 pub fn create_access_key(
     services: &Services,
@@ -76,7 +99,7 @@ pub fn create_access_key(
         last_used: None,
     };
     model::save(txn, table::ACCESS_KEY, &id, &key)?;
-    crate::iam::credentials::access_keys::index_access_key(txn, &key)?;
+    index_access_key(txn, &key)?;
     Ok((key, secret))
 }
 

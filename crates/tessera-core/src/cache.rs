@@ -47,14 +47,14 @@ pub struct Caches {
     /// Principal → its identity policies, boundary and tags.
     pub(crate) identity: GenCache<std::sync::Arc<crate::authz::Identity>>,
     /// Role name key (`model::name_key`) → the role, or `None` where there is none (AssumeRole).
-    pub(crate) role: GenCache<Option<std::sync::Arc<crate::model::Role>>>,
+    pub role: GenCache<Option<std::sync::Arc<crate::model::Role>>>,
     /// Account → its SCP / RCP levels and organization keys.
     pub(crate) organization: GenCache<std::sync::Arc<crate::authz::OrgView>>,
     /// Account → whether `CloseAccount` closed it.
     pub(crate) closed_account: GenCache<bool>,
     /// Access key id → the last use recorded in the store (epoch seconds, service, region), so
     /// that `GetAccessKeyLastUsed` bookkeeping costs no store read on most requests.
-    pub(crate) key_use: Mutex<HashMap<String, (i64, String, String)>>,
+    pub key_use: Mutex<HashMap<String, (i64, String, String)>>,
 }
 
 impl Default for Caches {

@@ -1,24 +1,22 @@
-//! Tessera's AWS services over the [`Store`].
+//! What every Tessera service shares, over the [`Store`]: [`Services`], the caller, records,
+//! authorization, the STS session tokens that authenticate `ASIA...` keys, the Organizations
+//! view the authorizer reads, and first start. The services live in crates of their own
+//! (`tessera-iam`, `tessera-sts`, ...); `tessera-services` dispatches to them.
 //!
-//! The server hands each request here after authenticating it. The flow is always
-//! authenticate ([`Services::credentials`]) → authorize ([`Services::authorize`], inside each
-//! operation, before it touches state) → operate (one store transaction) → respond.
+//! The flow is always authenticate ([`Services::credentials`]) → authorize
+//! ([`Services::authorize`], inside each operation, before it touches state) → operate (one
+//! store transaction) → respond.
 
 pub mod access_record;
-pub mod account;
 pub mod authz;
 pub mod bootstrap;
 pub mod cache;
 pub mod caller;
 pub mod clock;
-pub mod cloudtrail;
-pub mod ec2;
-pub mod iam;
 pub mod ids;
-pub mod imds;
 pub mod managed;
 pub mod model;
-pub mod organizations;
+pub mod org;
 pub mod sts;
 pub mod validate;
 
@@ -26,7 +24,7 @@ use std::sync::Arc;
 
 use tessera_store::secrets::SecretBox;
 use tessera_store::{Store, StoreError};
-use tessera_wire::{AwsError, Protocol, QueryParams, WireResponse};
+use tessera_wire::{AwsError, Protocol, QueryParams};
 
 pub use caller::{Call, CallMeta, Caller, CallerKind, SessionInfo};
 pub use clock::{Clock, SystemClock};
@@ -290,55 +288,5 @@ impl Services {
             }
         };
         Ok((caller, secret))
-    }
-
-    /// Note that the long-term access key of `call` signed a request to `service`, for
-    /// `GetAccessKeyLastUsed`: written to the store at most once per key, service and region
-    /// per [`iam::credentials::access_keys::LAST_USED_GRANULARITY_SECS`].
-    pub fn note_access_key_use(&self, call: &Call, service: ServiceName) {
-        let key = &call.caller.access_key_id;
-        if !key.starts_with("AKIA") {
-            return;
-        }
-        let now = call.now_secs();
-        let svc = service.signing_name();
-        let region = &call.meta.region;
-        if let Ok(mut seen) = self.caches.key_use.lock() {
-            if let Some((at, s, r)) = seen.get(key) {
-                if now - at < iam::credentials::access_keys::LAST_USED_GRANULARITY_SECS
-                    && *at <= now
-                    && s == svc
-                    && r == region
-                {
-                    return;
-                }
-            }
-            if seen.len() >= 65_536 {
-                seen.clear();
-            }
-            seen.insert(key.clone(), (now, svc.to_string(), region.clone()));
-        }
-        iam::credentials::access_keys::record_access_key_use(self, key, svc, region, now);
-    }
-
-    /// Run one operation of `service`.
-    pub fn handle(&self, service: ServiceName, call: &Call, input: &Input) -> Result<WireResponse, AwsError> {
-        if !service.operations().contains(&call.operation.as_str()) {
-            return Err(match service.protocol() {
-                Protocol::Json => AwsError::new(400, "UnknownOperationException", ""),
-                Protocol::RestJson => tessera_wire::rest_json::unknown_route("POST", &call.operation),
-                _ => AwsError::invalid_action(&call.operation),
-            });
-        }
-        sts::check_session_scope(&call.caller, service, &call.operation)?;
-        match service {
-            ServiceName::Sts => sts::handle(self, call, input.query()?),
-            ServiceName::Iam => iam::handle(self, call, input.query()?),
-            ServiceName::Organizations => organizations::handle(self, call, input.json()?),
-            ServiceName::CloudTrail => cloudtrail::handle(self, call, input.json()?),
-            ServiceName::Ec2 => ec2::handle(self, call, input.query()?),
-            ServiceName::Account => account::handle(self, call, input.json()?),
-            _ => Err(AwsError::not_implemented(service.signing_name(), &call.operation)),
-        }
     }
 }

@@ -1,7 +1,8 @@
 //! Amazon EC2, the part identity needs: instances as records (no machines are started), their
-//! instance profiles (which `iam:PassRole` guards) and regions. IMDS (`crate::imds`) serves
+//! instance profiles (which `iam:PassRole` guards) and regions. IMDS ([`imds`]) serves
 //! the instances' role credentials.
 
+pub mod imds;
 pub mod records;
 
 use rand::Rng;
@@ -9,10 +10,17 @@ use tessera_store::{ReadTxn, WriteTxn};
 use tessera_wire::xml::XmlWriter;
 use tessera_wire::{AwsError, QueryParams, WireResponse};
 
-use crate::authz::AuthzRequest;
-use crate::model::{self, InstanceProfile, Role, Tag};
-use crate::{internal, Call, Services};
+use tessera_core::authz::AuthzRequest;
+use tessera_core::model::{InstanceProfile, Role, Tag};
+
+// The paths these files had inside `tessera-services` (`crate::model`, `crate::ec2`, ...).
+pub(crate) use crate as ec2;
 use records::{instance_key, table, Instance, ProfileAssociation};
+pub(crate) use tessera_core::{clock, ids, internal, model};
+pub(crate) use tessera_core::{Call, CallerKind, Services, SessionInfo};
+#[cfg(test)]
+pub(crate) use tessera_core::{CallMeta, Caller};
+pub(crate) use tessera_sts as sts;
 
 /// How long a terminated instance stays visible (AWS: about an hour).
 const TERMINATED_VISIBLE_SECS: i64 = 3600;

@@ -13,14 +13,12 @@ use super::{
     StoreResultExt, Subject,
 };
 use crate::bootstrap;
+use crate::bootstrap::owner_prefix;
+pub use crate::bootstrap::{index_access_key, USER_ACCESS_KEY};
 use crate::clock::iso8601;
 use crate::model::{self, table, AccessKey, KeyOwner};
 use crate::validate::{self, Checks, Page};
 use crate::{Call, Services};
-
-/// Index of access keys by owner: key `<acct>/<lower user name>/<key id>` (`<acct>/:root/<key id>`
-/// for the root user's keys), value the key id.
-pub const USER_ACCESS_KEY: &str = "iam_user_access_key";
 
 /// Most access keys a user (or the root user) may have, active or not.
 pub const ACCESS_KEYS_PER_USER: u64 = 2;
@@ -28,26 +26,9 @@ pub const ACCESS_KEYS_PER_USER: u64 = 2;
 /// How long a recorded last use stays fresh enough not to be written again (seconds).
 pub const LAST_USED_GRANULARITY_SECS: i64 = 60;
 
-fn owner_segment(owner: &KeyOwner) -> String {
-    match owner {
-        KeyOwner::Root => ":root".into(),
-        KeyOwner::User { name } => name.to_ascii_lowercase(),
-    }
-}
-
 /// The key prefix of `user_name`'s rows in [`USER_ACCESS_KEY`].
 pub fn user_prefix(account: &str, user_name: &str) -> String {
     format!("{account}/{}/", user_name.to_ascii_lowercase())
-}
-
-fn owner_prefix(account: &str, owner: &KeyOwner) -> String {
-    format!("{account}/{}/", owner_segment(owner))
-}
-
-/// Record `key` in the per-owner index (called wherever a key is created).
-pub fn index_access_key(txn: &mut dyn WriteTxn, key: &AccessKey) -> Result<(), StoreError> {
-    let k = format!("{}{}", owner_prefix(&key.account, &key.owner), key.access_key_id);
-    txn.put(USER_ACCESS_KEY, &k, key.access_key_id.as_bytes())
 }
 
 /// Every access key of `owner`, oldest first.

@@ -158,10 +158,7 @@ pub(crate) fn read<T>(services: &Services, f: impl FnOnce(&dyn ReadTxn) -> Resul
 }
 
 /// Run `f` in one write transaction: commit when it returns `Ok`, roll back otherwise.
-pub(crate) fn write<T>(
-    services: &Services,
-    f: impl FnOnce(&mut dyn WriteTxn) -> Result<T, AwsError>,
-) -> Result<T, AwsError> {
+pub fn write<T>(services: &Services, f: impl FnOnce(&mut dyn WriteTxn) -> Result<T, AwsError>) -> Result<T, AwsError> {
     let mut txn = services.store.write().ise()?;
     let out = f(txn.as_mut())?;
     txn.commit().ise()?;

@@ -13,6 +13,7 @@ pub mod policies;
 pub mod policies_granting;
 pub mod principal;
 pub mod roles;
+pub mod saml_xml;
 pub mod server_certificates;
 pub mod service_credentials;
 pub mod service_linked_roles;
@@ -25,7 +26,15 @@ pub mod x509;
 
 use tessera_wire::{AwsError, QueryParams, WireResponse};
 
-use crate::{Call, Services};
+// The paths these files had inside `tessera-services` (`crate::model`, `crate::iam`, ...).
+pub(crate) use crate as iam;
+pub(crate) use tessera_core::org as organizations;
+pub(crate) use tessera_core::{
+    access_record, authz, bootstrap, caller, clock, ids, internal, managed, model, validate,
+};
+pub(crate) use tessera_core::{Call, CallerKind, Services};
+#[cfg(test)]
+pub(crate) use tessera_core::{CallMeta, Caller, Config};
 
 /// Run an IAM operation.
 pub fn handle(services: &Services, call: &Call, params: &QueryParams) -> Result<WireResponse, AwsError> {

@@ -117,16 +117,7 @@ impl SamlProvider {
 // ---------------------------------------------------------------------------------------------
 // Issuer URLs.
 
-/// Whether `host` (lower case, IPv6 in brackets) is a loopback host.
-pub fn is_loopback_host(host: &str) -> bool {
-    if host == "localhost" || host == "[::1]" {
-        return true;
-    }
-    let octets: Vec<&str> = host.split('.').collect();
-    octets.len() == 4
-        && octets[0] == "127"
-        && octets.iter().all(|o| !o.is_empty() && o.len() <= 3 && o.parse::<u8>().is_ok())
-}
+pub use tessera_core::sts::oidc::is_loopback_host;
 
 /// Normalize an issuer URL: `Some((scheme, resource))` where resource is `host[:port]/path`
 /// (host lower case, no trailing `/`), or `None` when the URL breaks the contract's rules.
@@ -522,7 +513,7 @@ fn metadata_valid_until(metadata: &str) -> Option<i64> {
 /// without a DTD, an `EntityDescriptor` with an `entityID` and an `IDPSSODescriptor` carrying
 /// at least one signing certificate (base64).
 fn check_metadata(metadata: &str) -> Result<(), AwsError> {
-    crate::sts::saml_xml::idp_metadata(metadata).map(|_| ()).map_err(|_| invalid_input("Could not parse metadata"))
+    crate::saml_xml::idp_metadata(metadata).map(|_| ()).map_err(|_| invalid_input("Could not parse metadata"))
 }
 
 fn metadata_param(params: &QueryParams, required: bool) -> Result<Option<&str>, AwsError> {

@@ -11,7 +11,7 @@ use base64::Engine;
 use roxmltree::{Document, Node, ParsingOptions};
 use tessera_wire::AwsError;
 
-use super::oidc::{invalid_identity_token, LEEWAY_SECS};
+use tessera_core::sts::oidc::{invalid_identity_token, LEEWAY_SECS};
 
 /// The SAML 2.0 protocol namespace (`samlp:`).
 pub const PROTOCOL_NS: &str = "urn:oasis:names:tc:SAML:2.0:protocol";

@@ -14,41 +14,14 @@ use tessera_wire::AwsError;
 use super::accounts::{account_not_found, check_account_id, org_for, same_org, with_token};
 use super::input::{self, In};
 use super::*;
-
-/// Trusted access and delegations, keyed by organization (see the module comment).
-pub(crate) const ORG_DELEGATION: &str = "org_delegation";
+pub(crate) use tessera_core::org::ORG_DELEGATION;
 
 /// Most delegated administrators per service principal (services allow one to a few; Tessera
 /// allows this many).
 const MAX_DELEGATED_ADMINISTRATORS_PER_SERVICE: usize = 20;
 
-fn service_key(org: &str, principal: &str) -> String {
-    format!("{org}/s/{principal}")
-}
-
 fn delegation_prefix(org: &str) -> String {
     format!("{org}/d/")
-}
-
-fn delegation_key(org: &str, account: &str, principal: &str) -> String {
-    format!("{org}/d/{account}/{principal}")
-}
-
-/// Whether trusted access for `principal` (e.g. `account.amazonaws.com`) is enabled in the
-/// organization `account` belongs to (false when it belongs to none).
-pub fn trusted_access_enabled<R: ReadTxn + ?Sized>(r: &R, account: &str, principal: &str) -> Result<bool, AwsError> {
-    let Some(org) = org_of(r, account)? else { return Ok(false) };
-    Ok(st(r.get(ORG_DELEGATION, &service_key(&org.id, principal)))?.is_some())
-}
-
-/// Whether `account` is a delegated administrator for `principal` in its organization.
-pub fn is_delegated_administrator<R: ReadTxn + ?Sized>(
-    r: &R,
-    account: &str,
-    principal: &str,
-) -> Result<bool, AwsError> {
-    let Some(org) = org_of(r, account)? else { return Ok(false) };
-    Ok(st(r.get(ORG_DELEGATION, &delegation_key(&org.id, account, principal)))?.is_some())
 }
 
 /// The enabled service principals of `org` with their `DateEnabled`, by principal.

@@ -11,32 +11,37 @@
 //! read or change state in one store transaction. Behaviour where AWS is silent is written in
 //! `docs/ORGANIZATIONS.md`.
 
+pub mod account;
 mod accounts;
 mod delegation;
 mod handshakes;
 mod input;
 mod policies;
-mod view;
 
 #[cfg(test)]
 mod tests;
 
 use serde_json::{json, Value};
-use tessera_store::{ReadTxn, StoreError, WriteTxn};
+use tessera_store::{ReadTxn, WriteTxn};
 use tessera_wire::{AwsError, WireResponse};
 
-use crate::authz::AuthzRequest;
-use crate::model::{self, table, Account, OrgPolicy, Organization, OrganizationalUnit, Tag};
-use crate::{internal, Call, Services};
 use input::In;
+use tessera_core::authz::AuthzRequest;
+use tessera_core::model::{table, Account, OrgPolicy, Organization, OrganizationalUnit, Tag};
 
-pub use delegation::{is_delegated_administrator, trusted_access_enabled};
-pub use view::{organization_of, scp_levels, PolicyLevel};
+pub(crate) use tessera_core::org::{builtin, delegation_key, load_account, service_key, st, GENERATION_KEY};
+pub use tessera_core::org::{
+    is_delegated_administrator, org_of, organization_of, scp_levels, trusted_access_enabled, BuiltinPolicy,
+    PolicyLevel, BUILTIN_POLICIES, RESOURCE_CONTROL_POLICY, SERVICE_CONTROL_POLICY,
+};
 
-/// `SERVICE_CONTROL_POLICY`.
-pub const SERVICE_CONTROL_POLICY: &str = "SERVICE_CONTROL_POLICY";
-/// `RESOURCE_CONTROL_POLICY`.
-pub const RESOURCE_CONTROL_POLICY: &str = "RESOURCE_CONTROL_POLICY";
+// The paths these files had inside `tessera-services` (`crate::model`, `crate::organizations`, ...).
+pub(crate) use crate as organizations;
+pub(crate) use tessera_core::{authz, bootstrap, ids, internal, managed, model, validate};
+#[cfg(test)]
+pub(crate) use tessera_core::{clock, CallMeta, Caller, Config};
+pub(crate) use tessera_core::{Call, Services};
+pub(crate) use tessera_iam as iam;
 
 /// Every policy type of the API model.
 pub(crate) const POLICY_TYPES: &[&str] = &[
@@ -54,44 +59,6 @@ pub(crate) const POLICY_TYPES: &[&str] = &[
     "S3_POLICY",
     "NETWORK_SECURITY_DIRECTOR_POLICY",
 ];
-
-/// An AWS managed Organizations policy.
-#[derive(Debug, Clone, Copy)]
-pub struct BuiltinPolicy {
-    /// `p-FullAWSAccess`, `p-RCPFullAWSAccess`.
-    pub id: &'static str,
-    /// Name.
-    pub name: &'static str,
-    /// Description.
-    pub description: &'static str,
-    /// Policy type.
-    pub policy_type: &'static str,
-    /// The document.
-    pub content: &'static str,
-}
-
-/// The AWS managed policies: attached to every root, OU and account when their type is enabled.
-pub const BUILTIN_POLICIES: &[BuiltinPolicy] = &[
-    BuiltinPolicy {
-        id: "p-FullAWSAccess",
-        name: "FullAWSAccess",
-        description: "Allows access to every operation",
-        policy_type: SERVICE_CONTROL_POLICY,
-        content: "{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [\n    {\n      \"Effect\": \"Allow\",\n      \"Action\": \"*\",\n      \"Resource\": \"*\"\n    }\n  ]\n}",
-    },
-    BuiltinPolicy {
-        id: "p-RCPFullAWSAccess",
-        name: "RCPFullAWSAccess",
-        description: "Allows access to every operation",
-        policy_type: RESOURCE_CONTROL_POLICY,
-        content: "{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [\n    {\n      \"Effect\": \"Allow\",\n      \"Principal\": \"*\",\n      \"Action\": \"*\",\n      \"Resource\": \"*\"\n    }\n  ]\n}",
-    },
-];
-
-/// The AWS managed policy `id`.
-pub(crate) fn builtin(id: &str) -> Option<&'static BuiltinPolicy> {
-    BUILTIN_POLICIES.iter().find(|p| p.id == id)
-}
 
 /// The AWS managed policy attached by default when `policy_type` is enabled.
 pub(crate) fn default_policy(policy_type: &str) -> Option<&'static BuiltinPolicy> {
@@ -254,14 +221,6 @@ pub(crate) fn policy_type_context(policy_type: &str) -> Vec<(String, Vec<String>
 // ---------------------------------------------------------------------------------------------
 // Transactions
 
-/// Map a storage failure.
-pub(crate) fn st<T>(r: Result<T, StoreError>) -> Result<T, AwsError> {
-    r.map_err(internal)
-}
-
-/// Meta key whose random value changes with every Organizations write (cache validation).
-pub(crate) const GENERATION_KEY: &str = "organizations_generation";
-
 /// Mark the organization data as changed, in the write transaction that changes it.
 pub(crate) fn touch(txn: &mut dyn WriteTxn) -> Result<(), AwsError> {
     st(model::save(txn, table::META, GENERATION_KEY, &crate::ids::lower_alnum(20)))
@@ -269,20 +228,6 @@ pub(crate) fn touch(txn: &mut dyn WriteTxn) -> Result<(), AwsError> {
 
 // ---------------------------------------------------------------------------------------------
 // The caller's organization
-
-/// An account record.
-pub(crate) fn load_account<R: ReadTxn + ?Sized>(r: &R, id: &str) -> Result<Option<Account>, AwsError> {
-    st(model::load(r, table::ACCOUNT, id))
-}
-
-/// The organization `account` belongs to.
-pub fn org_of<R: ReadTxn + ?Sized>(r: &R, account: &str) -> Result<Option<Organization>, AwsError> {
-    let Some(acct) = load_account(r, account)? else { return Ok(None) };
-    match acct.organization_id {
-        None => Ok(None),
-        Some(org) => st(model::load(r, table::ORGANIZATION, &org)),
-    }
-}
 
 /// The caller's organization, or `AWSOrganizationsNotInUseException`.
 pub(crate) fn caller_org<R: ReadTxn + ?Sized>(r: &R, call: &Call) -> Result<Organization, AwsError> {

@@ -245,7 +245,7 @@ pub fn assume_role(services: &Services, call: &Call, p: &QueryParams) -> Result<
 }
 
 /// Issue temporary credentials for a session of `kind` in `account`.
-pub(crate) fn issue(
+pub fn issue(
     services: &Services,
     account: &str,
     kind: &CallerKind,

@@ -11,18 +11,26 @@ pub mod federation;
 pub mod oidc;
 pub mod params;
 pub mod saml;
-pub mod saml_xml;
-pub mod tokens;
 pub mod web_identity;
 
 use tessera_wire::response::STS_XMLNS;
 use tessera_wire::xml::XmlWriter;
 use tessera_wire::{AwsError, QueryParams, WireResponse};
 
-pub use tokens::{encode_authorization_message, rotate_token_key, StsState};
+pub use tessera_core::sts::{
+    check_session_scope, encode_authorization_message, invalid_token, rotate_token_key, session_credentials, tokens,
+    StsState,
+};
+/// SAML metadata and assertions: parsed next to the IAM SAML providers that store them.
+pub use tessera_iam::saml_xml;
 
-use crate::model::{self, table};
-use crate::{internal, Call, Caller, ServiceName, Services};
+pub(crate) use tessera_core::{authz, caller, clock, ids, internal, model, validate, Call, Caller, CallerKind};
+#[cfg(test)]
+pub(crate) use tessera_core::{Config, ServiceName};
+pub(crate) use tessera_core::{Services, SessionInfo};
+pub(crate) use tessera_iam as iam;
+
+use crate::model::table;
 
 /// Run an STS operation.
 pub fn handle(services: &Services, call: &Call, params: &QueryParams) -> Result<WireResponse, AwsError> {
@@ -75,60 +83,11 @@ pub fn unsigned_caller() -> Caller {
     }
 }
 
-/// `InvalidClientTokenId` (403): an unknown, inactive, tampered or closed account's credential.
-pub(crate) fn invalid_token() -> AwsError {
-    AwsError::new(403, "InvalidClientTokenId", "The security token included in the request is invalid.")
-}
-
-/// What temporary credentials may call, as AWS limits them:
-/// - from `GetSessionToken`: no IAM operation unless MFA was presented (`InvalidClientTokenId`,
-///   as AWS answers), and no STS operation but `AssumeRole` and `GetCallerIdentity`;
-/// - from `GetFederationToken`: no IAM operation, and no STS operation but `GetCallerIdentity`.
-///
-/// The dispatcher calls this before every operation.
-pub fn check_session_scope(caller: &Caller, service: ServiceName, operation: &str) -> Result<(), AwsError> {
-    let Some(session) = &caller.session else {
-        return Ok(());
-    };
-    let denied = || AwsError::access_denied(format!("Cannot call {operation} with session credentials"));
-    match session.issued_by.as_str() {
-        "GetSessionToken" => match service {
-            ServiceName::Iam if !session.mfa_authenticated => Err(invalid_token()),
-            ServiceName::Sts if !matches!(operation, "AssumeRole" | "GetCallerIdentity") => Err(denied()),
-            _ => Ok(()),
-        },
-        "GetFederationToken" => match service {
-            ServiceName::Iam => Err(invalid_token()),
-            ServiceName::Sts if operation != "GetCallerIdentity" => Err(denied()),
-            _ => Ok(()),
-        },
-        _ => Ok(()),
-    }
-}
-
 /// `GetCallerIdentity`: needs no permission, as on AWS (an explicit deny cannot block it).
 fn get_caller_identity(call: &Call) -> WireResponse {
     let mut w = XmlWriter::fragment();
     w.elem("Arn", &call.caller.arn).elem("UserId", &call.caller.user_id).elem("Account", &call.caller.account);
     WireResponse::query(STS_XMLNS, "GetCallerIdentity", Some(&w.finish()), &call.meta.request_id)
-}
-
-/// The caller and secret behind temporary credentials (`ASIA...` + session token).
-///
-/// Errors: `InvalidClientTokenId` (403) when the token is missing, malformed, tampered, sealed
-/// by an unknown key or bound to another access key id; `ExpiredToken` (400) once it expired.
-pub fn session_credentials(
-    services: &Services,
-    access_key_id: &str,
-    security_token: Option<&str>,
-) -> Result<(Caller, String), AwsError> {
-    let token = security_token.ok_or_else(invalid_token)?;
-    let claims = tokens::open_token(services, access_key_id, token).ok_or_else(invalid_token)?;
-    if services.clock.now_secs() >= claims.expires_at {
-        return Err(AwsError::new(400, "ExpiredToken", "The security token included in the request is expired"));
-    }
-    let caller = claims.caller(access_key_id);
-    Ok((caller, claims.secret))
 }
 
 /// Issued temporary credentials.

@@ -1090,7 +1090,7 @@ fn session_tags_source_identity_and_chaining() {
     assert!(s2.session_policy.is_none());
 }
 
-/// `cargo test --release -p tessera-services token_throughput -- --ignored --nocapture`
+/// `cargo test --release -p tessera-sts token_throughput -- --ignored --nocapture`
 #[test]
 #[ignore]
 fn token_throughput() {

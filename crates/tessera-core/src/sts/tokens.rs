@@ -135,7 +135,7 @@ struct KeyCache {
 pub struct StsState {
     cache: RwLock<KeyCache>,
     /// Role key → last time RoleLastUsed was written (epoch seconds).
-    pub(crate) role_last_used: Mutex<HashMap<String, i64>>,
+    pub role_last_used: Mutex<HashMap<String, i64>>,
     /// OIDC issuers' keys (`AssumeRoleWithWebIdentity`).
     pub oidc: super::oidc::OidcState,
 }
