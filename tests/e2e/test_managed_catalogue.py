@@ -15,7 +15,7 @@ import pytest
 from conftest import REPO, CliError, unique
 from test_console import ROOT_PASSWORD, Browser, account_email, set_root_password
 
-CATALOGUE_FILE = REPO / "crates" / "tessera-services" / "data" / "aws_managed_policies.tsv.gz"
+CATALOGUE_FILE = REPO / "crates" / "tessera-core" / "data" / "aws_managed_policies.tsv.gz"
 SECURITY_AUDIT = "arn:aws:iam::aws:policy/SecurityAudit"
 VIEW_ONLY = "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess"
 LAMBDA_BASIC = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"

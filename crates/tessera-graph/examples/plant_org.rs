@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 use tessera_services::model::{self, table, Group, ManagedPolicy, PolicyVersion, Role, User};
-use tessera_services::{Call, CallMeta, Caller, Config, Input, ServiceName, Services, SystemClock};
+use tessera_services::{Call, CallMeta, Caller, Config, Dispatch, Input, ServiceName, Services, SystemClock};
 use tessera_store::secrets::SecretBox;
 use tessera_store::sqlite::SqliteStore;
 

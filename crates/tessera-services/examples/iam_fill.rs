@@ -33,7 +33,7 @@ use tessera_services::iam::entities::attach_policy_in_txn;
 use tessera_services::iam::roles::{create_role_with_quota, NewRole, DEFAULT_MAX_SESSION_DURATION};
 use tessera_services::iam::users::{create_user_with_quota, NewUser};
 use tessera_services::model::table;
-use tessera_services::{Call, CallMeta, Caller, Config, Input, ServiceName, Services, SystemClock};
+use tessera_services::{Call, CallMeta, Caller, Config, Dispatch, Input, ServiceName, Services, SystemClock};
 use tessera_store::secrets::SecretBox;
 use tessera_store::sqlite::SqliteStore;
 use tessera_wire::{AwsError, QueryParams};

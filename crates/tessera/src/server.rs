@@ -16,7 +16,7 @@ use axum::routing::get;
 use axum::Router;
 use http::request::Parts;
 use http::{HeaderValue, StatusCode};
-use tessera_services::{ids, Call, CallMeta, Input, ServiceName, Services};
+use tessera_services::{ids, Call, CallMeta, Dispatch, Input, ServiceName, Services};
 use tessera_sigv4::{Payload, RequestParts, SigV4Error, VerifyOptions};
 use tessera_store::postgres::PostgresStore;
 use tessera_store::secrets::SecretBox;

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use serde_json::{json, Value};
-use tessera_services::{Call, CallMeta, Caller, Input, ServiceName, Services};
+use tessera_services::{Call, CallMeta, Caller, Dispatch, Input, ServiceName, Services};
 use tessera_wire::QueryParams;
 
 use crate::{EdgeKind, Graph};

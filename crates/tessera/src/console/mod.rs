@@ -28,7 +28,7 @@ use axum::response::Response;
 use axum::routing::any;
 use axum::Router;
 use http::{HeaderValue, Method, StatusCode};
-use tessera_services::{ids, Call, CallMeta, Caller, Input, ServiceName, Services};
+use tessera_services::{ids, Call, CallMeta, Caller, Dispatch, Input, ServiceName, Services};
 use tessera_wire::{AwsError, QueryParams};
 
 use self::session::{Identity, Session, Sessions, State as SessionState};
