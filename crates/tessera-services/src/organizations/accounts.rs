@@ -62,7 +62,7 @@ pub(super) fn root_json(org: &Organization) -> Value {
 }
 
 /// `Account`.
-fn account_json<R: ReadTxn + ?Sized>(r: &R, org: &Organization, a: &Account) -> Result<Value, AwsError> {
+pub(super) fn account_json<R: ReadTxn + ?Sized>(r: &R, org: &Organization, a: &Account) -> Result<Value, AwsError> {
     let parent = a.parent_id.as_deref().unwrap_or(&org.root_id);
     let path = format!("{}{}/", path_under(r, org, parent)?, a.id);
     let mut v = json!({
@@ -226,6 +226,7 @@ pub(super) fn delete_organization(s: &Services, call: &Call, _i: In) -> Result<V
     for (k, _) in st(txn.scan(super::delegation::ORG_DELEGATION, &prefix, None, usize::MAX))? {
         st(txn.delete(super::delegation::ORG_DELEGATION, &k))?;
     }
+    super::resource_policy::delete_with(txn.as_mut(), &org)?;
     for ou in org_ous(&*txn, &org)? {
         st(txn.delete(table::ORG_ENTITY, &ou.id))?;
         save_tags(txn.as_mut(), &ou.id, &[])?;

@@ -12,10 +12,13 @@
 //! `docs/ORGANIZATIONS.md`.
 
 mod accounts;
+mod all_features;
 mod delegation;
+mod effective;
 mod handshakes;
 mod input;
 mod policies;
+mod resource_policy;
 mod view;
 
 #[cfg(test)]
@@ -48,11 +51,13 @@ pub(crate) const POLICY_TYPES: &[&str] = &[
     "CHATBOT_POLICY",
     "DECLARATIVE_POLICY_EC2",
     "SECURITYHUB_POLICY",
+    "SECURITYHUB_CSPM_POLICY",
     "INSPECTOR_POLICY",
     "UPGRADE_ROLLOUT_POLICY",
     "BEDROCK_POLICY",
     "S3_POLICY",
     "NETWORK_SECURITY_DIRECTOR_POLICY",
+    "GUARDDUTY_POLICY",
 ];
 
 /// An AWS managed Organizations policy.
@@ -152,6 +157,13 @@ pub fn handle(services: &Services, call: &Call, input: &Value) -> Result<WireRes
         "DeregisterDelegatedAdministrator" => delegation::deregister_delegated_administrator(s, call, i),
         "ListDelegatedAdministrators" => delegation::list_delegated_administrators(s, call, i),
         "ListDelegatedServicesForAccount" => delegation::list_delegated_services_for_account(s, call, i),
+        "DescribeEffectivePolicy" => effective::describe_effective_policy(s, call, i),
+        "ListEffectivePolicyValidationErrors" => effective::list_effective_policy_validation_errors(s, call, i),
+        "ListAccountsWithInvalidEffectivePolicy" => effective::list_accounts_with_invalid_effective_policy(s, call, i),
+        "PutResourcePolicy" => resource_policy::put(s, call, i),
+        "DescribeResourcePolicy" => resource_policy::describe(s, call, i),
+        "DeleteResourcePolicy" => resource_policy::delete(s, call, i),
+        "EnableAllFeatures" => all_features::enable_all_features(s, call, i),
         op => Err(AwsError::not_implemented("organizations", op)),
     }?;
     Ok(WireResponse::json(&out, &call.meta.request_id))
@@ -226,6 +238,12 @@ pub(crate) fn authorize(
     resource: &str,
     context: Vec<(String, Vec<String>)>,
 ) -> Result<(), AwsError> {
+    // A member account's call may be granted through the organization's resource policy.
+    if action.starts_with("organizations:")
+        && resource_policy::authorize_through(services, call, action, resource, &context)?
+    {
+        return Ok(());
+    }
     let req = AuthzRequest { action, resource, context, ..Default::default() };
     services.authorize_request(call, &req).map_err(|e| {
         if e.code == "AccessDenied" {
@@ -289,9 +307,10 @@ pub(crate) fn caller_org<R: ReadTxn + ?Sized>(r: &R, call: &Call) -> Result<Orga
     org_of(r, &call.caller.account)?.ok_or_else(not_in_use)
 }
 
-/// Only the management account may run this operation.
+/// Only the management account may run this operation (or a member account the organization's
+/// resource policy grants it to).
 pub(crate) fn require_management(call: &Call, org: &Organization) -> Result<(), AwsError> {
-    if call.caller.account == org.management_account {
+    if call.caller.account == org.management_account || resource_policy::granted(call) {
         Ok(())
     } else {
         Err(member_denied())
