@@ -240,3 +240,20 @@ def test_cancelling_enable_all_features_cancels_the_approvals(fresh_tessera):
     assert org.describe_organization()["Organization"]["FeatureSet"] == "CONSOLIDATED_BILLING"
     # A new attempt may start.
     assert org.enable_all_features()["Handshake"]["State"] == "OPEN"
+
+
+def test_create_gov_cloud_account_needs_a_govcloud_management_account(world):
+    """Tessera has no GovCloud partition: AWS's answer for a management account not associated
+    with AWS GovCloud (US-West), after CreateAccount's input checks."""
+    t, org = world["t"], world["org"]
+    before = len(org.list_accounts()["Accounts"])
+    expect(org.create_gov_cloud_account, "ConstraintViolationException", "MASTER_ACCOUNT_NOT_GOVCLOUD_ENABLED",
+           Email="gov@example.com", AccountName="Gov")
+    expect(org.create_gov_cloud_account, "InvalidInputException", "INVALID_PATTERN", Email="not-an-email",
+           AccountName="Gov")
+    member = t.client("organizations", **world["accounts"].admin_creds(world["b"]))
+    expect(member.create_gov_cloud_account, "AccessDeniedException", Email="gov@example.com", AccountName="Gov")
+    with pytest.raises(CliError) as e:
+        t.cli("organizations", "create-gov-cloud-account", "--email", "gov@example.com", "--account-name", "Gov")
+    assert e.value.code == "ConstraintViolationException"
+    assert len(org.list_accounts()["Accounts"]) == before

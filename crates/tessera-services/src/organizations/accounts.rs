@@ -277,7 +277,8 @@ pub(super) fn with_token(mut v: Value, next: Option<String>) -> Value {
 // Accounts
 
 /// `CreateAccount`. The account is made (or the request fails) within the call; the response
-/// says `IN_PROGRESS` as AWS's does, and `DescribeCreateAccountStatus` gives the outcome.
+/// says `IN_PROGRESS` as AWS's does, and `DescribeCreateAccountStatus` gives the outcome. Its
+/// input checks serve `CreateGovCloudAccount` too (`govcloud.rs`).
 pub(super) fn create_account(s: &Services, call: &Call, i: In) -> Result<Value, AwsError> {
     let email = i.req_str("Email")?;
     let name = i.req_str("AccountName")?;
@@ -302,6 +303,9 @@ pub(super) fn create_account(s: &Services, call: &Call, i: In) -> Result<Value, 
         input::one_of(b, &["ALLOW", "DENY"])?;
     }
     let role_name = role_name.unwrap_or(DEFAULT_ROLE_NAME);
+    if call.operation == "CreateGovCloudAccount" {
+        return super::govcloud::create_gov_cloud_account(s, call, &tags);
+    }
 
     let org = org_for(s, call)?;
     authorize(s, call, "organizations:CreateAccount", "*", tag_context(&tags))?;

@@ -15,6 +15,7 @@ mod accounts;
 mod all_features;
 mod delegation;
 mod effective;
+mod govcloud;
 mod handshakes;
 mod input;
 mod policies;
@@ -163,6 +164,7 @@ pub fn handle(services: &Services, call: &Call, input: &Value) -> Result<WireRes
         "PutResourcePolicy" => resource_policy::put(s, call, i),
         "DescribeResourcePolicy" => resource_policy::describe(s, call, i),
         "DeleteResourcePolicy" => resource_policy::delete(s, call, i),
+        "CreateGovCloudAccount" => accounts::create_account(s, call, i),
         "EnableAllFeatures" => all_features::enable_all_features(s, call, i),
         op => Err(AwsError::not_implemented("organizations", op)),
     }?;
