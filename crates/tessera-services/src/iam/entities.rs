@@ -117,6 +117,8 @@ pub fn handle(services: &Services, call: &Call, params: &QueryParams) -> Option<
         "GenerateServiceLastAccessedDetails" => last_accessed::generate(&cx),
         "GetServiceLastAccessedDetails" => last_accessed::get(&cx),
         "GetServiceLastAccessedDetailsWithEntities" => last_accessed::get_with_entities(&cx),
+        "GenerateOrganizationsAccessReport" => super::org_access_report::generate(&cx),
+        "GetOrganizationsAccessReport" => super::org_access_report::get(&cx),
         "ListOrganizationsFeatures" => org_features::list_organizations_features(&cx),
         "UploadServerCertificate" => server_certificates::upload(&cx),
         "GetServerCertificate" => server_certificates::get(&cx),
