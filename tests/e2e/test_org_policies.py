@@ -5,6 +5,7 @@ AWS Organizations"), and EnableAllFeatures with its handshakes ("Enabling all fe
 organization"), through boto3 and the AWS CLI, with the errors AWS documents."""
 
 import json
+import time
 
 import pytest
 
@@ -220,6 +221,19 @@ def test_enable_all_features_through_handshakes(fresh_tessera):
     expect(org.enable_all_features, "HandshakeConstraintViolationException", "ORGANIZATION_ALREADY_HAS_ALL_FEATURES")
     org.enable_policy_type(RootId=root, PolicyType="SERVICE_CONTROL_POLICY")
     expect(theirs.enable_all_features, "AccessDeniedException")
+
+    # CloudTrail records the calls as for every operation.
+    trail = t.client("cloudtrail")
+    events = []
+    for _ in range(50):
+        events = [json.loads(ev["CloudTrailEvent"]) for ev in trail.lookup_events(
+            LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "EnableAllFeatures"}])["Events"]]
+        if len(events) >= 3:
+            break
+        time.sleep(0.2)
+    assert {e["eventSource"] for e in events} == {"organizations.amazonaws.com"}
+    assert sorted(e.get("errorCode", "") for e in events if e["recipientAccountId"] == created["MasterAccountId"]) == [
+        "", "HandshakeConstraintViolationException", "HandshakeConstraintViolationException"]
 
 
 def test_cancelling_enable_all_features_cancels_the_approvals(fresh_tessera):
