@@ -239,3 +239,33 @@ pub(super) fn granted(call: &Call) -> bool {
     delegable(&call.operation)
         && GRANTED.with(|g| g.borrow().as_ref().is_some_and(|(id, all)| *id == call.meta.request_id && *all))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delegable_operations_are_reads_and_policy_management() {
+        for op in ["ListAccounts", "DescribeOrganization", "CreatePolicy", "AttachPolicy", "TagResource"] {
+            assert!(delegable(op), "{op}");
+        }
+        for op in ["CreateAccount", "CreateOrganizationalUnit", "MoveAccount", "PutResourcePolicy", "CloseAccount"] {
+            assert!(!delegable(op), "{op}");
+        }
+    }
+
+    #[test]
+    fn resource_policy_content_checks() {
+        let ok = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"111111111111"},"Action":["organizations:List*","ORGANIZATIONS:DescribeOrganization"],"Resource":"*"}]}"#;
+        assert!(check_content(ok).is_ok());
+        let reason = |doc: &str| check_content(doc).err().and_then(|e| e.reason).unwrap_or_default();
+        assert_eq!(reason("{nope"), "INVALID_RESOURCE_POLICY_JSON");
+        assert_eq!(
+            reason(
+                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"*"}]}"#
+            ),
+            "UNSUPPORTED_ACTION_IN_RESOURCE_POLICY"
+        );
+        assert_eq!(reason(""), "MIN_LENGTH_EXCEEDED");
+    }
+}
