@@ -72,6 +72,7 @@ pub fn handle(services: &Services, call: &Call, params: &QueryParams) -> Option<
         "DeleteOpenIDConnectProvider" => providers::delete_oidc_provider(services, call, params),
         "AddClientIDToOpenIDConnectProvider" => providers::add_client_id(services, call, params),
         "RemoveClientIDFromOpenIDConnectProvider" => providers::remove_client_id(services, call, params),
+        "UpdateOpenIDConnectProvider" => super::oidc_context::update(services, call, params),
         "UpdateOpenIDConnectProviderThumbprint" => providers::update_thumbprint(services, call, params),
         "TagOpenIDConnectProvider" => providers::tag_oidc_provider(services, call, params),
         "UntagOpenIDConnectProvider" => providers::untag_oidc_provider(services, call, params),

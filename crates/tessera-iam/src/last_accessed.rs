@@ -33,7 +33,7 @@ pub const JOB_LIFETIME_SECS: i64 = 30 * 86_400;
 
 /// The services Tessera serves: namespace, name as IAM reports it, and the actions tracked at
 /// `ACTION_LEVEL` (the service's API operations, the names CloudTrail records as `eventName`).
-const SERVICES: &[(&str, &str, &[&str])] = &[
+pub const SERVICES: &[(&str, &str, &[&str])] = &[
     ("cloudtrail", "AWS CloudTrail", operations::CLOUDTRAIL_OPERATIONS),
     ("ec2", "Amazon EC2", operations::EC2_OPERATIONS),
     ("iam", "AWS Identity and Access Management", operations::IAM_OPERATIONS),
@@ -150,7 +150,7 @@ fn wildcard(pattern: &str, text: &str) -> bool {
 }
 
 /// The `Action`/`NotAction` blocks of the `Allow` statements of the documents: (not, patterns).
-pub(crate) fn allow_blocks(documents: &[String]) -> Vec<(bool, Vec<String>)> {
+pub fn allow_blocks(documents: &[String]) -> Vec<(bool, Vec<String>)> {
     let strings = |v: &serde_json::Value| -> Vec<String> {
         match v {
             serde_json::Value::String(s) => vec![s.clone()],
@@ -181,7 +181,7 @@ pub(crate) fn allow_blocks(documents: &[String]) -> Vec<(bool, Vec<String>)> {
 }
 
 /// Whether some `Allow` statement could grant `namespace:action`.
-fn allowed(blocks: &[(bool, Vec<String>)], namespace: &str, action: &str) -> bool {
+pub fn allowed(blocks: &[(bool, Vec<String>)], namespace: &str, action: &str) -> bool {
     let full = format!("{namespace}:{action}");
     blocks.iter().any(|(not, pats)| pats.iter().any(|p| wildcard(p, &full)) != *not)
 }

@@ -7,6 +7,7 @@ pub mod groups;
 pub mod inline;
 pub mod instance_profiles;
 pub mod last_accessed;
+pub mod oidc_context;
 pub mod org_features;
 pub mod per_user;
 pub mod policies;

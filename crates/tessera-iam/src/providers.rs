@@ -256,7 +256,7 @@ fn thumbprints_param(params: &QueryParams) -> Result<Vec<String>, AwsError> {
 }
 
 /// Load a provider of the caller's account by ARN and authorize `action` on it.
-fn oidc_for(
+pub(crate) fn oidc_for(
     services: &Services,
     call: &Call,
     arn: &str,
@@ -303,6 +303,7 @@ pub fn create_oidc_provider(services: &Services, call: &Call, params: &QueryPara
     checks.finish()?;
     let thumbprints = thumbprints_param(params)?;
     let tags = parse_tags(params)?;
+    let propagation = crate::iam::oidc_context::from_create(params)?;
     let (scheme, resource) =
         normalize_issuer(url).ok_or_else(|| invalid_input("Invalid Open ID Connect Provider URL"))?;
     let mut ids: Vec<String> = Vec::new();
@@ -337,6 +338,7 @@ pub fn create_oidc_provider(services: &Services, call: &Call, params: &QueryPara
                 "Cannot exceed quota for OpenIdConnectProvidersPerAccount: {OIDC_PROVIDERS_PER_ACCOUNT}"
             )));
         }
+        crate::iam::oidc_context::save(txn, &arn, &propagation)?;
         model::save(txn, OIDC_PROVIDER, &key, &provider).ise()
     })?;
     let mut w = XmlWriter::fragment();
@@ -365,6 +367,8 @@ pub fn get_oidc_provider(services: &Services, call: &Call, params: &QueryParams)
     w.close();
     w.elem("CreateDate", &iso8601(p.created));
     write_tags(&mut w, &p.tags);
+    let propagation = read(services, |r| crate::iam::oidc_context::load(r, &p.arn()))?;
+    crate::iam::oidc_context::write(&mut w, &propagation);
     respond(call, Some(w.finish()))
 }
 
@@ -390,7 +394,10 @@ pub fn delete_oidc_provider(services: &Services, call: &Call, params: &QueryPara
     let arn = arn_param(params, "OpenIDConnectProviderArn")?;
     match oidc_for(services, call, arn, "iam:DeleteOpenIDConnectProvider", Vec::new()) {
         Ok(p) => {
-            write(services, |txn| txn.delete(OIDC_PROVIDER, &oidc_key(&p.account, p.resource())).ise().map(|_| ()))?;
+            write(services, |txn| {
+                crate::iam::oidc_context::save(txn, &p.arn(), &Default::default())?;
+                txn.delete(OIDC_PROVIDER, &oidc_key(&p.account, p.resource())).ise().map(|_| ())
+            })?;
         }
         Err(e) if e.code == "NoSuchEntity" => {}
         Err(e) => return Err(e),

@@ -68,11 +68,7 @@ pub fn is(node: &Node<'_, '_>, ns: &str, name: &str) -> bool {
     node.is_element() && node.tag_name().namespace() == Some(ns) && node.tag_name().name() == name
 }
 
-pub fn children<'a, 'i>(
-    node: Node<'a, 'i>,
-    ns: &'a str,
-    name: &'a str,
-) -> impl Iterator<Item = Node<'a, 'i>> + 'a {
+pub fn children<'a, 'i>(node: Node<'a, 'i>, ns: &'a str, name: &'a str) -> impl Iterator<Item = Node<'a, 'i>> + 'a {
     node.children().filter(move |c| is(c, ns, name))
 }
 

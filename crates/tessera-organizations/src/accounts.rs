@@ -62,7 +62,7 @@ pub(super) fn root_json(org: &Organization) -> Value {
 }
 
 /// `Account`.
-fn account_json<R: ReadTxn + ?Sized>(r: &R, org: &Organization, a: &Account) -> Result<Value, AwsError> {
+pub(super) fn account_json<R: ReadTxn + ?Sized>(r: &R, org: &Organization, a: &Account) -> Result<Value, AwsError> {
     let parent = a.parent_id.as_deref().unwrap_or(&org.root_id);
     let path = format!("{}{}/", path_under(r, org, parent)?, a.id);
     let mut v = json!({
@@ -226,6 +226,7 @@ pub(super) fn delete_organization(s: &Services, call: &Call, _i: In) -> Result<V
     for (k, _) in st(txn.scan(super::delegation::ORG_DELEGATION, &prefix, None, usize::MAX))? {
         st(txn.delete(super::delegation::ORG_DELEGATION, &k))?;
     }
+    super::resource_policy::delete_with(txn.as_mut(), &org)?;
     for ou in org_ous(&*txn, &org)? {
         st(txn.delete(table::ORG_ENTITY, &ou.id))?;
         save_tags(txn.as_mut(), &ou.id, &[])?;
@@ -276,7 +277,8 @@ pub(super) fn with_token(mut v: Value, next: Option<String>) -> Value {
 // Accounts
 
 /// `CreateAccount`. The account is made (or the request fails) within the call; the response
-/// says `IN_PROGRESS` as AWS's does, and `DescribeCreateAccountStatus` gives the outcome.
+/// says `IN_PROGRESS` as AWS's does, and `DescribeCreateAccountStatus` gives the outcome. Its
+/// input checks serve `CreateGovCloudAccount` too (`govcloud.rs`).
 pub(super) fn create_account(s: &Services, call: &Call, i: In) -> Result<Value, AwsError> {
     let email = i.req_str("Email")?;
     let name = i.req_str("AccountName")?;
@@ -301,6 +303,9 @@ pub(super) fn create_account(s: &Services, call: &Call, i: In) -> Result<Value, 
         input::one_of(b, &["ALLOW", "DENY"])?;
     }
     let role_name = role_name.unwrap_or(DEFAULT_ROLE_NAME);
+    if call.operation == "CreateGovCloudAccount" {
+        return super::govcloud::create_gov_cloud_account(s, call, &tags);
+    }
 
     let org = org_for(s, call)?;
     authorize(s, call, "organizations:CreateAccount", "*", tag_context(&tags))?;

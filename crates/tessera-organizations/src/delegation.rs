@@ -88,7 +88,7 @@ fn not_registered() -> AwsError {
 
 /// The management account, or (for the list operations AWS opens to them) a member account
 /// that is a delegated administrator for some service.
-fn require_management_or_delegate(s: &Services, call: &Call, org: &Organization) -> Result<(), AwsError> {
+pub(super) fn require_management_or_delegate(s: &Services, call: &Call, org: &Organization) -> Result<(), AwsError> {
     if call.caller.account == org.management_account {
         return Ok(());
     }

@@ -28,29 +28,39 @@ const KEPT_SECONDS: i64 = 30 * 86_400;
 
 /// A stored handshake.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct Handshake {
-    id: String,
-    organization_id: String,
-    management_account: String,
-    management_email: String,
-    management_name: String,
-    feature_set: String,
-    /// The invited account.
-    target: String,
+pub(super) struct Handshake {
+    pub id: String,
+    pub organization_id: String,
+    pub management_account: String,
+    pub management_email: String,
+    pub management_name: String,
+    pub feature_set: String,
+    /// The invited account (the account that may accept).
+    pub target: String,
     /// `ACCOUNT` or `EMAIL`, as the invitation named it.
-    target_type: String,
-    target_value: String,
-    notes: Option<String>,
+    pub target_type: String,
+    pub target_value: String,
+    pub notes: Option<String>,
     /// `OPEN`, `ACCEPTED`, `DECLINED`, `CANCELED` (`EXPIRED` is computed).
-    state: String,
-    requested: i64,
-    expires: i64,
+    pub state: String,
+    pub requested: i64,
+    pub expires: i64,
     /// When it left `OPEN`.
-    closed: Option<i64>,
+    pub closed: Option<i64>,
+    /// `INVITE`, `ENABLE_ALL_FEATURES`, `APPROVE_ALL_FEATURES`.
+    #[serde(default = "invite_action")]
+    pub action: String,
+    /// The `ENABLE_ALL_FEATURES` handshake an `APPROVE_ALL_FEATURES` one belongs to.
+    #[serde(default)]
+    pub parent: Option<String>,
+}
+
+fn invite_action() -> String {
+    "INVITE".into()
 }
 
 impl Handshake {
-    fn state(&self, now: i64) -> &str {
+    pub(super) fn state(&self, now: i64) -> &str {
         if self.state == "OPEN" && now >= self.expires {
             "EXPIRED"
         } else {
@@ -58,7 +68,10 @@ impl Handshake {
         }
     }
 
-    fn json(&self, now: i64) -> Value {
+    pub(super) fn json(&self, now: i64) -> Value {
+        if self.action != "INVITE" {
+            return super::all_features::handshake_json(self, now);
+        }
         let mut resources = vec![
             json!({"Value": self.organization_id, "Type": "ORGANIZATION", "Resources": [
                 {"Value": self.management_email, "Type": "MASTER_EMAIL"},
@@ -90,22 +103,22 @@ fn not_found() -> AwsError {
     err("HandshakeNotFoundException", "We can't find a handshake with the HandshakeId that you specified.")
 }
 
-fn handshake_constraint(reason: &str, message: &str) -> AwsError {
+pub(super) fn handshake_constraint(reason: &str, message: &str) -> AwsError {
     AwsError::new(400, "HandshakeConstraintViolationException", message).with_reason(reason)
 }
 
 /// `^h-[0-9a-z]{8,32}$`.
-fn check_handshake_id(id: &str) -> Result<(), AwsError> {
+pub(super) fn check_handshake_id(id: &str) -> Result<(), AwsError> {
     input::pattern(id.strip_prefix("h-").is_some_and(|r| {
         (8..=32).contains(&r.len()) && r.bytes().all(|c| c.is_ascii_digit() || c.is_ascii_lowercase())
     }))
 }
 
-fn load<R: ReadTxn + ?Sized>(r: &R, id: &str) -> Result<Handshake, AwsError> {
+pub(super) fn load<R: ReadTxn + ?Sized>(r: &R, id: &str) -> Result<Handshake, AwsError> {
     st(model::load(r, ORG_HANDSHAKE, id))?.ok_or_else(not_found)
 }
 
-fn all<R: ReadTxn + ?Sized>(r: &R, now: i64) -> Result<Vec<Handshake>, AwsError> {
+pub(super) fn all<R: ReadTxn + ?Sized>(r: &R, now: i64) -> Result<Vec<Handshake>, AwsError> {
     let rows = st(r.scan(ORG_HANDSHAKE, "", None, usize::MAX))?;
     let list: Vec<(String, Handshake)> = st(model::decode_rows(ORG_HANDSHAKE, rows))?;
     Ok(list
@@ -137,6 +150,7 @@ pub(super) fn invite(s: &Services, call: &Call, i: In) -> Result<Value, AwsError
     let mut txn = st(s.store.write())?;
     let org = same_org(&*txn, call, &org)?;
     require_management(call, &org)?;
+    super::all_features::check_not_pending(&*txn, &org, s.clock.now_secs())?;
     let target = match ty {
         "ACCOUNT" => {
             check_account_id(value)?;
@@ -178,6 +192,8 @@ pub(super) fn invite(s: &Services, call: &Call, i: In) -> Result<Value, AwsError
         requested: now,
         expires: now + OPEN_SECONDS,
         closed: None,
+        action: invite_action(),
+        parent: None,
     };
     st(model::save(txn.as_mut(), ORG_HANDSHAKE, &h.id, &h))?;
     st(txn.commit())?;
@@ -212,7 +228,9 @@ fn transition(s: &Services, call: &Call, i: In, action: &str, state: &str) -> Re
             ))
         }
     }
-    if state == "ACCEPTED" {
+    if h.action != "INVITE" {
+        super::all_features::on_transition(txn.as_mut(), &h, state, now)?;
+    } else if state == "ACCEPTED" {
         let mut acct = load_account(&*txn, &h.target)?.ok_or_else(AwsError::internal)?;
         if acct.organization_id.is_some() {
             return Err(handshake_constraint(
@@ -269,34 +287,47 @@ pub(super) fn describe(s: &Services, call: &Call, i: In) -> Result<Value, AwsErr
     Ok(json!({"Handshake": h.json(s.clock.now_secs())}))
 }
 
-/// The `Filter` of the two lists: `ActionType` (only `INVITE` exists here) or `ParentHandshakeId`
-/// (Tessera's invitations have no parent).
-fn filter_keeps(i: In) -> Result<bool, AwsError> {
-    let Some(f) = i.0.get("Filter").filter(|f| f.is_object()) else { return Ok(true) };
-    let f = In(f);
-    if let Some(a) = f.opt_str("ActionType")? {
-        input::one_of(
-            a,
-            &[
-                "INVITE",
-                "ENABLE_ALL_FEATURES",
-                "APPROVE_ALL_FEATURES",
-                "ADD_ORGANIZATIONS_SERVICE",
-                "TRANSFER_RESPONSIBILITY",
-            ],
-        )?;
-        return Ok(a == "INVITE");
+/// The `Filter` of the two lists: `ActionType` or `ParentHandshakeId` (at most one).
+fn filter(i: In) -> Result<impl Fn(&Handshake) -> bool, AwsError> {
+    let mut action = None;
+    let mut parent = None;
+    if let Some(f) = i.0.get("Filter").filter(|f| f.is_object()) {
+        let f = In(f);
+        if let Some(a) = f.opt_str("ActionType")? {
+            input::one_of(
+                a,
+                &[
+                    "INVITE",
+                    "ENABLE_ALL_FEATURES",
+                    "APPROVE_ALL_FEATURES",
+                    "ADD_ORGANIZATIONS_SERVICE",
+                    "TRANSFER_RESPONSIBILITY",
+                ],
+            )?;
+            action = Some(a.to_string());
+        }
+        if let Some(p) = f.opt_str("ParentHandshakeId")? {
+            if action.is_some() {
+                return Err(input::invalid(
+                    "MAX_LIMIT_EXCEEDED_FILTER",
+                    "You can specify only one filter parameter for the operation.",
+                ));
+            }
+            check_handshake_id(p)?;
+            parent = Some(p.to_string());
+        }
     }
-    Ok(f.opt_str("ParentHandshakeId")?.is_none())
+    Ok(move |h: &Handshake| {
+        action.as_ref().is_none_or(|a| *a == h.action) && parent.as_ref().is_none_or(|p| h.parent.as_ref() == Some(p))
+    })
 }
 
 fn list(s: &Services, i: In, keep: impl Fn(&Handshake) -> bool) -> Result<Value, AwsError> {
     let page = i.page()?;
     let now = s.clock.now_secs();
-    let wanted = filter_keeps(i)?;
+    let wanted = filter(i)?;
     let r = st(s.store.read())?;
-    let mut mine: Vec<Handshake> =
-        if wanted { all(&*r, now)?.into_iter().filter(|h| keep(h)).collect() } else { Vec::new() };
+    let mut mine: Vec<Handshake> = all(&*r, now)?.into_iter().filter(|h| keep(h) && wanted(h)).collect();
     mine.sort_by(|a, b| a.id.cmp(&b.id));
     let (items, next) = page.apply(mine, |h| h.id.clone());
     Ok(with_token(json!({"Handshakes": items.iter().map(|h| h.json(now)).collect::<Vec<_>>()}), next))

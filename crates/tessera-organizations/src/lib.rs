@@ -11,12 +11,17 @@
 //! read or change state in one store transaction. Behaviour where AWS is silent is written in
 //! `docs/ORGANIZATIONS.md`.
 
+pub mod access_report;
 pub mod account;
 mod accounts;
+mod all_features;
 mod delegation;
+mod effective;
+mod govcloud;
 mod handshakes;
 mod input;
 mod policies;
+mod resource_policy;
 
 #[cfg(test)]
 mod tests;
@@ -37,10 +42,10 @@ pub use tessera_core::org::{
 
 // The paths these files had inside `tessera-services` (`crate::model`, `crate::organizations`, ...).
 pub(crate) use crate as organizations;
-pub(crate) use tessera_core::{authz, bootstrap, ids, internal, managed, model, validate};
-#[cfg(test)]
-pub(crate) use tessera_core::{clock, CallMeta, Caller, Config};
+pub(crate) use tessera_core::{access_record, authz, bootstrap, clock, ids, internal, managed, model, validate};
 pub(crate) use tessera_core::{Call, Services};
+#[cfg(test)]
+pub(crate) use tessera_core::{CallMeta, Caller, Config};
 pub(crate) use tessera_iam as iam;
 
 /// Every policy type of the API model.
@@ -53,11 +58,13 @@ pub(crate) const POLICY_TYPES: &[&str] = &[
     "CHATBOT_POLICY",
     "DECLARATIVE_POLICY_EC2",
     "SECURITYHUB_POLICY",
+    "SECURITYHUB_CSPM_POLICY",
     "INSPECTOR_POLICY",
     "UPGRADE_ROLLOUT_POLICY",
     "BEDROCK_POLICY",
     "S3_POLICY",
     "NETWORK_SECURITY_DIRECTOR_POLICY",
+    "GUARDDUTY_POLICY",
 ];
 
 /// The AWS managed policy attached by default when `policy_type` is enabled.
@@ -69,6 +76,9 @@ pub(crate) fn default_policy(policy_type: &str) -> Option<&'static BuiltinPolicy
 pub fn handle(services: &Services, call: &Call, input: &Value) -> Result<WireResponse, AwsError> {
     let i = In(input);
     let s = services;
+    // What an earlier call on this thread was granted through the resource policy never
+    // carries over, even should a request id repeat.
+    resource_policy::begin();
     let out = match call.operation.as_str() {
         "CreateOrganization" => accounts::create_organization(s, call, i),
         "DescribeOrganization" => accounts::describe_organization(s, call, i),
@@ -119,6 +129,14 @@ pub fn handle(services: &Services, call: &Call, input: &Value) -> Result<WireRes
         "DeregisterDelegatedAdministrator" => delegation::deregister_delegated_administrator(s, call, i),
         "ListDelegatedAdministrators" => delegation::list_delegated_administrators(s, call, i),
         "ListDelegatedServicesForAccount" => delegation::list_delegated_services_for_account(s, call, i),
+        "DescribeEffectivePolicy" => effective::describe_effective_policy(s, call, i),
+        "ListEffectivePolicyValidationErrors" => effective::list_effective_policy_validation_errors(s, call, i),
+        "ListAccountsWithInvalidEffectivePolicy" => effective::list_accounts_with_invalid_effective_policy(s, call, i),
+        "PutResourcePolicy" => resource_policy::put(s, call, i),
+        "DescribeResourcePolicy" => resource_policy::describe(s, call, i),
+        "DeleteResourcePolicy" => resource_policy::delete(s, call, i),
+        "CreateGovCloudAccount" => accounts::create_account(s, call, i),
+        "EnableAllFeatures" => all_features::enable_all_features(s, call, i),
         op => Err(AwsError::not_implemented("organizations", op)),
     }?;
     Ok(WireResponse::json(&out, &call.meta.request_id))
@@ -193,6 +211,12 @@ pub(crate) fn authorize(
     resource: &str,
     context: Vec<(String, Vec<String>)>,
 ) -> Result<(), AwsError> {
+    // A member account's call may be granted through the organization's resource policy.
+    if action.starts_with("organizations:")
+        && resource_policy::authorize_through(services, call, action, resource, &context)?
+    {
+        return Ok(());
+    }
     let req = AuthzRequest { action, resource, context, ..Default::default() };
     services.authorize_request(call, &req).map_err(|e| {
         if e.code == "AccessDenied" {
@@ -234,9 +258,10 @@ pub(crate) fn caller_org<R: ReadTxn + ?Sized>(r: &R, call: &Call) -> Result<Orga
     org_of(r, &call.caller.account)?.ok_or_else(not_in_use)
 }
 
-/// Only the management account may run this operation.
+/// Only the management account may run this operation (or a member account the organization's
+/// resource policy grants it to).
 pub(crate) fn require_management(call: &Call, org: &Organization) -> Result<(), AwsError> {
-    if call.caller.account == org.management_account {
+    if call.caller.account == org.management_account || resource_policy::granted(call) {
         Ok(())
     } else {
         Err(member_denied())

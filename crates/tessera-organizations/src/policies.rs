@@ -113,10 +113,7 @@ fn check_content(content: &str, policy_type: &str, name: &str) -> Result<(), Aws
             }
             Ok(())
         }
-        None => match serde_json::from_str::<Value>(content) {
-            Ok(Value::Object(_)) => Ok(()),
-            _ => Err(malformed("")),
-        },
+        None => super::effective::check_document(content, policy_type).map_err(|m| malformed(&m)),
     }
 }
 

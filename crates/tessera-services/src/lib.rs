@@ -47,7 +47,13 @@ impl Dispatch for Services {
         sts::check_session_scope(&call.caller, service, &call.operation)?;
         match service {
             ServiceName::Sts => sts::handle(self, call, input.query()?),
-            ServiceName::Iam => iam::handle(self, call, input.query()?),
+            ServiceName::Iam => match call.operation.as_str() {
+                // IAM operations that read the organization: beside what they read.
+                "GenerateOrganizationsAccessReport" | "GetOrganizationsAccessReport" => {
+                    organizations::access_report::handle(self, call, input.query()?)
+                }
+                _ => iam::handle(self, call, input.query()?),
+            },
             ServiceName::Organizations => organizations::handle(self, call, input.json()?),
             ServiceName::CloudTrail => cloudtrail::handle(self, call, input.json()?),
             ServiceName::Ec2 => ec2::handle(self, call, input.query()?),
