@@ -433,6 +433,14 @@ def test_service_linked_role_lifecycle_and_protection(fresh_tessera):
         assert f"'{name}'" in e.value.response["Error"]["Message"]
     iam.update_role_description(RoleName=name, Description="changed")
     assert iam.get_role(RoleName=name)["Role"]["Description"] == "changed"
+    # "You can edit the description of any role from the IAM console, API, or CLI" (IAM User
+    # Guide, "Update a service-linked role"): UpdateRole too, but not its session duration.
+    iam.update_role(RoleName=name, Description="changed again")
+    assert iam.get_role(RoleName=name)["Role"]["Description"] == "changed again"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.update_role(RoleName=name, MaxSessionDuration=7200)
+    assert code(e) == "UnmodifiableEntity"
+    assert iam.get_role(RoleName=name)["Role"]["MaxSessionDuration"] == 3600
     assert len(iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]) == 1
     assert iam.list_role_policies(RoleName=name)["PolicyNames"] == []
 

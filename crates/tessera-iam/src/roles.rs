@@ -186,6 +186,11 @@ pub(crate) fn update_role(cx: &Cx<'_>, description_only: bool) -> Result<WireRes
     drop(read);
     let action = if description_only { "iam:UpdateRoleDescription" } else { "iam:UpdateRole" };
     cx.authorize(action, &arn_or_default(account, role.as_ref(), &name), entity_context(role.as_ref()))?;
+    // A service-linked role's description may be edited, nothing else ("Update a service-linked
+    // role", IAM User Guide).
+    if max_session.is_some() && role.as_ref().is_some_and(super::service_linked_roles::is_service_linked) {
+        return Err(super::service_linked_roles::unmodifiable(&name));
+    }
     let role = cx.write(|txn| {
         let mut role: Role = require(txn, account, &name)?;
         if let Some(d) = &description {

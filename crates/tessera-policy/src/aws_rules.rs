@@ -71,8 +71,10 @@ fn reads_only(action_name: &str) -> bool {
 ///   `IMMUTABLE_POLICY`, an input error rather than a decision.)
 /// - a service-linked role (path `/aws-service-role/`): "you cannot change the trust or permissions
 ///   policies of a service-linked role" (IAM User Guide, "Using service-linked roles"); its
-///   description may be edited, and it is created and deleted through the service-linked role
-///   operations.
+///   description may be edited ("You can edit the description of any role from the IAM console,
+///   API, or CLI", IAM User Guide, "Update a service-linked role": `UpdateRoleDescription` and
+///   `UpdateRole`, whose other change, `MaxSessionDuration`, IAM refuses as `UnmodifiableEntity`),
+///   and it is created and deleted through the service-linked role operations.
 pub fn aws_owned_change(action: &str, resource: &str) -> bool {
     let Some((service, name)) = action.split_once(':') else { return false };
     if reads_only(name) {
@@ -90,7 +92,7 @@ pub fn aws_owned_change(action: &str, resource: &str) -> bool {
     let service_linked = arn_service == "iam" && rest.starts_with("role/aws-service-role/");
     service_linked
         && service.eq_ignore_ascii_case("iam")
-        && !["PassRole", "UpdateRoleDescription", "CreateServiceLinkedRole", "DeleteServiceLinkedRole"]
+        && !["PassRole", "UpdateRoleDescription", "UpdateRole", "CreateServiceLinkedRole", "DeleteServiceLinkedRole"]
             .iter()
             .any(|a| a.eq_ignore_ascii_case(name))
 }
@@ -124,6 +126,7 @@ mod tests {
             "iam:GetRole",
             "iam:PassRole",
             "iam:UpdateRoleDescription",
+            "iam:UpdateRole",
             "iam:DeleteServiceLinkedRole",
             "sts:AssumeRole",
         ] {
