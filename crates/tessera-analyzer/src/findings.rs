@@ -75,6 +75,13 @@ fn analyze_if_stale(services: &Services, unused: bool) -> Result<(), AwsError> {
         let r = services.store.read().map_err(internal)?;
         all_analyzers(&*r)?.into_iter().filter(|a| !fresh || a.is_unused_access()).collect()
     };
+    if !fresh {
+        // Analyzers deleted since leave the memo.
+        let mut memos = MEMOS.lock().map_err(|_| AwsError::internal())?;
+        memos.retain(|(s, arn, created), _| {
+            *s != store_id || analyzers.iter().any(|a| a.arn == *arn && a.created_millis == *created)
+        });
+    }
     let now = services.clock.now_millis();
     for a in &analyzers {
         refresh_analyzer(services, a, now)?;
