@@ -711,6 +711,19 @@ def test_internal_access_findings_follow_identity_policies_and_scps(tessera_fact
         client.update_analyzer(analyzerName="org-internal", configuration={"unusedAccess": {"unusedAccessAge": 10}})
     assert error_of(e) == "ValidationException"
 
+    # External access findings do not evaluate RCPs (ExternalAccessDetails: APPLIED "is not
+    # currently available for external access findings"); they say whether one bounds the account.
+    ext = mine.create_analyzer(analyzerName="acct-external", type="ACCOUNT")["arn"]
+    shared = f"arn:aws:iam::{member}:role/shared"
+    iam.create_role(RoleName="shared", AssumeRolePolicyDocument=trust(f"arn:aws:iam::{OUTSIDE}:root"))
+    [f] = by_resource(mine, ext, shared)
+    assert f["resourceControlPolicyRestriction"] == "NOT_APPLICABLE"
+    o.enable_policy_type(RootId=root_id, PolicyType="RESOURCE_CONTROL_POLICY")
+    [f] = by_resource(mine, ext, shared)
+    assert (f["status"], f["resourceControlPolicyRestriction"]) == ("ACTIVE", "APPLICABLE")
+    details = mine.get_finding_v2(analyzerArn=ext, id=f["id"])["findingDetails"][0]["externalAccessDetails"]
+    assert details["resourceControlPolicyRestriction"] == "APPLICABLE"
+
 
 def test_update_analyzer_unused_access_age(tessera, member):
     _, creds = member

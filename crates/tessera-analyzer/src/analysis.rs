@@ -288,6 +288,17 @@ pub fn analyze(
     }
     // Roles deleted since drop out of the memo.
     memo.roles = seen;
+    // RCPs are not evaluated for external access (AWS: `APPLIED` "is not currently available for
+    // external access findings"); a finding says whether one bounds the resource's account.
+    let mut rcp: HashMap<String, &'static str> = HashMap::new();
+    for c in &mut out {
+        if !rcp.contains_key(&c.owner) {
+            let levels = tessera_services::organizations::scp_levels(&Reader(r), &c.owner, "RESOURCE_CONTROL_POLICY")?;
+            rcp.insert(c.owner.clone(), if levels.is_some() { "APPLICABLE" } else { "NOT_APPLICABLE" });
+        }
+        let restriction = rcp.get(&c.owner).copied().unwrap_or("NOT_APPLICABLE");
+        c.details = serde_json::json!({ "resourceControlPolicyRestriction": restriction });
+    }
     Ok(out)
 }
 

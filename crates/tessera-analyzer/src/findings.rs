@@ -312,6 +312,14 @@ pub fn apply_archive_rule(services: &Services, call: &Call, input: &Value) -> Re
 
 /// A finding in the shape of `FindingSummary` / `Finding` (V1).
 fn finding_v1(f: &Finding) -> Value {
+    let mut v = finding_v1_members(f);
+    if let Some(r) = f.details.get("resourceControlPolicyRestriction") {
+        v["resourceControlPolicyRestriction"] = r.clone();
+    }
+    v
+}
+
+fn finding_v1_members(f: &Finding) -> Value {
     json!({
         "id": f.id,
         "principal": f.principal,
@@ -451,6 +459,9 @@ pub fn get_finding_v2(services: &Services, call: &Call, input: &Value) -> Result
             "sources": sources(&f),
         }
     }]);
+    if let Some(r) = f.details.get("resourceControlPolicyRestriction") {
+        v["findingDetails"][0]["externalAccessDetails"]["resourceControlPolicyRestriction"] = r.clone();
+    }
     Ok(v)
 }
 
