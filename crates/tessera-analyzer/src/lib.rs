@@ -1,8 +1,10 @@
-//! IAM Access Analyzer (`access-analyzer`, REST-JSON) over Tessera's store: analyzers of type
-//! `ACCOUNT` and `ORGANIZATION`, their tags and archive rules, and external-access findings for
-//! IAM role trust policies and S3 buckets (bucket policy, ACL, Block Public Access), each
-//! decided by asking the policy engine whether a caller outside the zone of trust would be
-//! allowed. See `docs/ACCESS_ANALYZER.md`.
+//! IAM Access Analyzer (`access-analyzer`, REST-JSON) over Tessera's store: external access,
+//! internal access and unused access analyzers, their tags and archive rules; external-access
+//! findings for IAM role trust policies and S3 buckets (bucket policy, ACL, Block Public Access),
+//! each decided by asking the policy engine whether a caller outside the zone of trust would be
+//! allowed; internal-access findings (who inside the zone can reach a bucket, through
+//! `tessera_graph::Reach`); access previews, recommendations, policy checks and generation. See
+//! `docs/ACCESS_ANALYZER.md`.
 //!
 //! The server decodes a request with [`decode`] (method and path against the model's routes,
 //! URI labels and query members merged into the JSON body) and runs it with [`handle`]; every
