@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """How soon an Access Analyzer finding follows a policy change (issue 20: under one second).
 
-Usage: bench/analyzer_latency.py [--roles 991] [--changes 20] [--bin PATH] [--store-url URL]
+Usage: bench/analyzer_latency.py [--roles 991] [--changes 20] [--bin PATH] [--store-url URL] [--internal]
 
 A fresh `tessera serve` (the embedded store, or PostgreSQL with --store-url: a schema of its
 own); an ACCOUNT analyzer; --roles roles, one in ten trusting another account; then --changes
@@ -9,7 +9,12 @@ trust-policy changes on one role, alternating between trusting an outside accoun
 appears) and trusting only its own account (the finding resolves). After each change the script
 waits 2 s without reading findings (so the server's background analysis alone writes them), then
 reads the finding and takes `updatedAt` minus the time the change was sent. Prints the median,
-p90 and max in milliseconds as JSON (docs/ACCESS_ANALYZER.md, docs/BENCHMARKS.md)."""
+p90 and max in milliseconds as JSON (docs/ACCESS_ANALYZER.md, docs/BENCHMARKS.md).
+
+With --internal, an ACCOUNT_INTERNAL_ACCESS analyzer over one bucket (that one role in ten may
+read) runs beside it, and the changes are to the role's identity policy instead, alternating
+between allowing s3:GetObject on the bucket (an internal access finding appears) and deleting it
+(it resolves); the lag is the internal access finding's."""
 
 import argparse
 import json
@@ -40,6 +45,7 @@ def main():
     ap.add_argument("--changes", type=int, default=20)
     ap.add_argument("--bin", default=str(ROOT / "target" / "release" / "tessera"))
     ap.add_argument("--store-url")
+    ap.add_argument("--internal", action="store_true")
     a = ap.parse_args()
     data = Path(tempfile.mkdtemp()) / "data"
     args = [a.bin, "serve", "--listen", "127.0.0.1:0", "--data-dir", str(data)]
@@ -61,6 +67,13 @@ def main():
         own = f"arn:aws:iam::{account}:root"
         for i in range(a.roles):
             iam.create_role(RoleName=f"bench-{i}", AssumeRolePolicyDocument=trust(OUTSIDE if i % 10 == 0 else own))
+        if a.internal:
+            boto3.client("s3", **kw).create_bucket(Bucket="bench-internal")
+            for i in range(0, a.roles, 10):
+                iam.put_role_policy(RoleName=f"bench-{i}", PolicyName="read", PolicyDocument=json.dumps({
+                    "Version": "2012-10-17", "Statement": [
+                        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bench-internal/*"}]}))
+            internal = aa.create_analyzer(analyzerName="bench-internal", type="ACCOUNT_INTERNAL_ACCESS")["arn"]
         analyzer = aa.create_analyzer(analyzerName="bench", type="ACCOUNT")["arn"]
         iam.create_role(RoleName="subject", AssumeRolePolicyDocument=trust(own))
         subject = f"arn:aws:iam::{account}:role/subject"
@@ -68,14 +81,24 @@ def main():
         for n in range(a.changes):
             outside = n % 2 == 0
             sent = time.time()
-            iam.update_assume_role_policy(RoleName="subject", PolicyDocument=trust(OUTSIDE if outside else own))
-            time.sleep(2)
-            found = aa.list_findings(analyzerArn=analyzer, filter={"resource": {"eq": [subject]}})["findings"]
+            if a.internal:
+                if outside:
+                    iam.put_role_policy(RoleName="subject", PolicyName="read", PolicyDocument=json.dumps({
+                        "Version": "2012-10-17", "Statement": [
+                            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bench-internal/*"}]}))
+                else:
+                    iam.delete_role_policy(RoleName="subject", PolicyName="read")
+                time.sleep(2)
+                found = aa.list_findings_v2(analyzerArn=internal, filter={"principal.AWS": {"eq": [subject]}})["findings"]
+            else:
+                iam.update_assume_role_policy(RoleName="subject", PolicyDocument=trust(OUTSIDE if outside else own))
+                time.sleep(2)
+                found = aa.list_findings(analyzerArn=analyzer, filter={"resource": {"eq": [subject]}})["findings"]
             newest = max(f["updatedAt"].timestamp() for f in found)
             lags.append((newest - sent) * 1000)
         lags.sort()
         print(json.dumps({
-            "roles": a.roles + 1, "store": "postgresql" if a.store_url else "sqlite", "changes": a.changes,
+            "roles": a.roles + 1, "internal_analyzer": a.internal, "store": "postgresql" if a.store_url else "sqlite", "changes": a.changes,
             "median_ms": round(statistics.median(lags)), "p90_ms": round(lags[int(0.9 * (len(lags) - 1))]),
             "max_ms": round(lags[-1]),
         }, indent=1))

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 import botocore.exceptions
 import pytest
 
-from conftest import unique, user_with_key
+from conftest import Accounts, unique, user_with_key
 from test_postgres_backend import create_account_boto3, needs_postgres, store_url  # noqa: F401
 
 OUTSIDE = "123456789012"  # an account no Tessera organization holds
@@ -125,14 +125,15 @@ def test_organization_analyzer_only_from_management_or_delegated_admin(tessera, 
         org.deregister_delegated_administrator(AccountId=account, ServicePrincipal="access-analyzer.amazonaws.com")
 
 
-def test_unbuilt_analyzer_types_and_operations_say_not_implemented(tessera, member):
+def test_unbuilt_operations_say_not_implemented(tessera, member):
     _, creds = member
     client = aa(tessera, creds)
     with pytest.raises(botocore.exceptions.ClientError) as e:
-        client.create_analyzer(analyzerName=unique("internal-"), type="ACCOUNT_INTERNAL_ACCESS")
+        client.create_service_linked_analyzer(type="ACCOUNT_UNUSED_ACCESS")
     assert error_of(e) == "NotImplemented" and e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
     with pytest.raises(botocore.exceptions.ClientError) as e:
-        client.list_access_previews(analyzerArn="arn:aws:access-analyzer:us-east-1:111111111111:analyzer/x")
+        client.create_analyzer(analyzerName=unique("unused-"), type="ACCOUNT_UNUSED_ACCESS",
+                               configuration={"unusedAccess": {"analysisRule": {"exclusions": [{"accountIds": ["111111111111"]}]}}})
     assert error_of(e) == "NotImplemented"
     assert client.list_analyzers()["analyzers"] == []
 
@@ -509,6 +510,18 @@ def test_unused_access_after_the_tracking_period(tessera_factory):
     [perm] = [f for f in found if f["findingType"] == "UnusedPermission" and f["status"] == "ACTIVE"]
     perm_details = t.cli("accessanalyzer", "get-finding-v2", "--analyzer-arn", arn, "--id", perm["id"], env=later)["findingDetails"]
     assert perm_details == [{"unusedPermissionDetails": {"serviceNamespace": "s3"}}]
+    # The recommendation: the worker's policy without the unused s3 action (IAM User Guide,
+    # "Remediate unused access findings").
+    t.cli("accessanalyzer", "generate-finding-recommendation", "--analyzer-arn", arn, "--id", perm["id"], env=later)
+    rec = t.cli("accessanalyzer", "get-finding-recommendation", "--analyzer-arn", arn, "--id", perm["id"], env=later)
+    assert (rec["status"], rec["recommendationType"], rec["resourceArn"]) == (
+        "SUCCEEDED", "UnusedPermissionRecommendation", f"arn:aws:iam::{account}:role/worker")
+    [step] = [s["unusedPermissionsRecommendedStep"] for s in rec["recommendedSteps"]]
+    assert (step["recommendedAction"], step["existingPolicyId"]) == ("CREATE_POLICY", "work")
+    assert json.loads(step["recommendedPolicy"])["Statement"] == [{"Effect": "Allow", "Action": ["iam:ListUsers"], "Resource": "*"}]
+    other = next(f for f in found if f["findingType"] == "UnusedIAMRole")
+    proc = t.cli("accessanalyzer", "generate-finding-recommendation", "--analyzer-arn", arn, "--id", other["id"], env=later, check=False)
+    assert proc.returncode != 0 and "ValidationException" in proc.stderr, "recommendations are for unused permissions"
     keys = [f for f in found if f["findingType"] == "UnusedIAMUserAccessKey"]
     [key] = [f for f in keys if f["status"] == "ACTIVE"]
     # The background analysis may have found the busy key unused at the restart, before its use.
@@ -601,3 +614,213 @@ def test_bad_input_is_a_client_error_never_a_server_error(tessera, member):
                 assert status < 500 or status == 501, (op_name, params, e.response["Error"])
             except (botocore.exceptions.ParamValidationError, TypeError, ValueError, AttributeError, KeyError):
                 pass  # botocore could not even serialize it
+
+
+def allow(actions, resource):
+    return json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": resource}]})
+
+
+def internal_findings(client, arn, principal):
+    """The internal access findings of `principal` (ListFindingsV2, then GetFindingV2's details)."""
+    out = []
+    for f in client.list_findings_v2(analyzerArn=arn, filter={"principal.AWS": {"eq": [principal]}})["findings"]:
+        got = client.get_finding_v2(analyzerArn=arn, id=f["id"])
+        assert got["findingType"] == "InternalAccess" and f["findingType"] == "InternalAccess"
+        out.append((f["status"], f["resource"], got["findingDetails"][0]["internalAccessDetails"]))
+    return out
+
+
+def active(found):
+    return [(res, d) for status, res, d in found if status == "ACTIVE"]
+
+
+def test_internal_access_findings_follow_identity_policies_and_scps(tessera_factory):
+    """IAM User Guide, "IAM Access Analyzer internal access findings": who inside the zone of
+    trust can reach the buckets the analysis rule names; an organization zone applies SCPs
+    (`serviceControlPolicyRestriction` APPLIED), an account zone does not (APPLICABLE)."""
+    t = tessera_factory("internal").start()
+    accounts = Accounts(t)
+    o = t.client("organizations")
+    root_id = o.list_roots()["Roots"][0]["Id"]
+    o.enable_policy_type(RootId=root_id, PolicyType="SERVICE_CONTROL_POLICY")
+    member = accounts.create("internal")
+    creds = accounts.admin_creds(member)
+    iam, s3 = t.client("iam", **creds), t.client("s3", **creds)
+    bucket, other_bucket = unique("internal-"), unique("elsewhere-")
+    bucket_arn = f"arn:aws:s3:::{bucket}"
+    s3.create_bucket(Bucket=bucket)
+    s3.create_bucket(Bucket=other_bucket)
+    reader = f"arn:aws:iam::{member}:role/reader"
+    iam.create_role(RoleName="reader", AssumeRolePolicyDocument=trust(f"arn:aws:iam::{member}:root"))
+    iam.put_role_policy(RoleName="reader", PolicyName="read", PolicyDocument=allow(["s3:GetObject"], f"{bucket_arn}/*"))
+    iam.create_user(UserName="lister")
+    lister = f"arn:aws:iam::{member}:user/lister"
+
+    client = t.client("accessanalyzer")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        client.create_analyzer(analyzerName="roles", type="ORGANIZATION_INTERNAL_ACCESS",
+                               configuration={"internalAccess": {"analysisRule": {"inclusions": [{"resourceTypes": ["AWS::IAM::Role"]}]}}})
+    assert error_of(e) == "ValidationException", "internal access analyzers do not cover roles"
+    rule = {"internalAccess": {"analysisRule": {"inclusions": [{"accountIds": [member], "resourceArns": [bucket_arn]}]}}}
+    arn = client.create_analyzer(analyzerName="org-internal", type="ORGANIZATION_INTERNAL_ACCESS", configuration=rule)["arn"]
+    assert client.get_analyzer(analyzerName="org-internal")["analyzer"]["configuration"] == rule
+
+    [(res, d)] = active(internal_findings(client, arn, reader))
+    assert res == bucket_arn
+    assert d["action"] == ["s3:GetObject"] and d["principalType"] == "IAM_ROLE" and d["accessType"] == "INTRA_ACCOUNT"
+    assert d["principalOwnerAccount"] == member and d["serviceControlPolicyRestriction"] == "APPLIED"
+    assert internal_findings(client, arn, lister) == []
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        client.list_findings(analyzerArn=arn)
+    assert error_of(e) == "ValidationException"
+
+    # An identity policy gives the user access; taking it away resolves the finding.
+    iam.put_user_policy(UserName="lister", PolicyName="list", PolicyDocument=allow(["s3:ListBucket"], bucket_arn))
+    [(_, d)] = active(internal_findings(client, arn, lister))
+    assert d["action"] == ["s3:ListBucket"] and d["principalType"] == "IAM_USER"
+    iam.delete_user_policy(UserName="lister", PolicyName="list")
+    assert [s for s, _, _ in internal_findings(client, arn, lister)] == ["RESOLVED"]
+
+    # An SCP denying the role's action resolves its finding; detached, the access is back.
+    scp = o.create_policy(Name="no-reads", Description="", Type="SERVICE_CONTROL_POLICY", Content=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "s3:GetObject", "Resource": "*"}]}))["Policy"]["PolicySummary"]["Id"]
+    o.attach_policy(PolicyId=scp, TargetId=member)
+    assert active(internal_findings(client, arn, reader)) == []
+    # An account zone of trust does not apply SCPs: the denied action is still reported.
+    mine = t.client("accessanalyzer", **creds)
+    acct = mine.create_analyzer(analyzerName="acct-internal", type="ACCOUNT_INTERNAL_ACCESS")["arn"]
+    [(_, d)] = active(internal_findings(mine, acct, reader))
+    assert d["action"] == ["s3:GetObject"] and d["serviceControlPolicyRestriction"] == "APPLICABLE"
+    o.detach_policy(PolicyId=scp, TargetId=member)
+    [(_, d)] = active(internal_findings(client, arn, reader))
+    assert d["action"] == ["s3:GetObject"]
+
+    stats = client.get_findings_statistics(analyzerArn=arn)["findingsStatistics"][0]["internalAccessFindingsStatistics"]
+    assert stats["totalActiveFindings"] == stats["resourceTypeStatistics"]["AWS::S3::Bucket"]["totalActiveFindings"] >= 1
+    assert stats["totalResolvedFindings"] >= 1
+
+    # UpdateAnalyzer: a rule naming another bucket resolves this bucket's findings.
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        mine.update_analyzer(analyzerName="acct-internal",
+                             configuration={"internalAccess": {"analysisRule": {"inclusions": [{"accountIds": [member]}]}}})
+    assert error_of(e) == "ValidationException", "account ids are for organization analyzers only"
+    moved = {"internalAccess": {"analysisRule": {"inclusions": [{"resourceArns": [f"arn:aws:s3:::{other_bucket}"]}]}}}
+    assert client.update_analyzer(analyzerName="org-internal", configuration=moved)["configuration"] == moved
+    assert [s for s, res, _ in internal_findings(client, arn, reader) if res == bucket_arn] == ["RESOLVED"]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        client.update_analyzer(analyzerName="org-internal", configuration={"unusedAccess": {"unusedAccessAge": 10}})
+    assert error_of(e) == "ValidationException"
+
+    # External access findings do not evaluate RCPs (ExternalAccessDetails: APPLIED "is not
+    # currently available for external access findings"); they say whether one bounds the account.
+    ext = mine.create_analyzer(analyzerName="acct-external", type="ACCOUNT")["arn"]
+    shared = f"arn:aws:iam::{member}:role/shared"
+    iam.create_role(RoleName="shared", AssumeRolePolicyDocument=trust(f"arn:aws:iam::{OUTSIDE}:root"))
+    [f] = by_resource(mine, ext, shared)
+    assert f["resourceControlPolicyRestriction"] == "NOT_APPLICABLE"
+    o.enable_policy_type(RootId=root_id, PolicyType="RESOURCE_CONTROL_POLICY")
+    [f] = by_resource(mine, ext, shared)
+    assert (f["status"], f["resourceControlPolicyRestriction"]) == ("ACTIVE", "APPLICABLE")
+    details = mine.get_finding_v2(analyzerArn=ext, id=f["id"])["findingDetails"][0]["externalAccessDetails"]
+    assert details["resourceControlPolicyRestriction"] == "APPLICABLE"
+
+
+def test_update_analyzer_unused_access_age(tessera, member):
+    _, creds = member
+    client = aa(tessera, creds)
+    name = unique("unused-")
+    client.create_analyzer(analyzerName=name, type="ACCOUNT_UNUSED_ACCESS")
+    assert client.get_analyzer(analyzerName=name)["analyzer"]["configuration"] == {"unusedAccess": {"unusedAccessAge": 90}}
+    out = client.update_analyzer(analyzerName=name, configuration={"unusedAccess": {"unusedAccessAge": 45}})
+    assert out["configuration"] == {"unusedAccess": {"unusedAccessAge": 45}}
+    assert client.get_analyzer(analyzerName=name)["analyzer"]["configuration"] == {"unusedAccess": {"unusedAccessAge": 45}}
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        client.update_analyzer(analyzerName=name, configuration={"unusedAccess": {"unusedAccessAge": 400}})
+    assert error_of(e) == "ValidationException"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        client.update_analyzer(analyzerName=unique("missing-"), configuration={"unusedAccess": {"unusedAccessAge": 10}})
+    assert error_of(e) == "ResourceNotFoundException"
+    external = unique("acct-")
+    client.create_analyzer(analyzerName=external, type="ACCOUNT")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        client.update_analyzer(analyzerName=external, configuration={"unusedAccess": {"unusedAccessAge": 10}})
+    assert error_of(e) == "ValidationException", "an external access analyzer has no configuration"
+
+
+def test_access_previews_compare_with_existing_findings(tessera, member):
+    """IAM User Guide, "Previewing access with IAM Access Analyzer APIs"."""
+    account, creds = member
+    client, iam, s3 = aa(tessera, creds), tessera.client("iam", **creds), tessera.client("s3", **creds)
+    arn = client.create_analyzer(analyzerName=unique("acct-"), type="ACCOUNT")["arn"]
+    bucket = unique("preview-")
+    bucket_arn = f"arn:aws:s3:::{bucket}"
+    s3.create_bucket(Bucket=bucket)
+    public = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"{bucket_arn}/*"}]})
+    pid = client.create_access_preview(analyzerArn=arn, configurations={
+        bucket_arn: {"s3Bucket": {"bucketPolicy": public, "bucketPublicAccessBlock": {"ignorePublicAcls": False, "restrictPublicBuckets": False}}},
+    })["id"]
+    got = client.get_access_preview(accessPreviewId=pid, analyzerArn=arn)["accessPreview"]
+    assert (got["id"], got["status"], got["analyzerArn"]) == (pid, "COMPLETED", arn)
+    assert got["configurations"][bucket_arn]["s3Bucket"]["bucketPolicy"] == public
+    [f] = client.list_access_preview_findings(accessPreviewId=pid, analyzerArn=arn)["findings"]
+    assert (f["changeType"], f["status"], f["isPublic"], f["action"]) == ("NEW", "ACTIVE", True, ["s3:GetObject"])
+    assert "existingFindingId" not in f
+    assert by_resource(client, arn, bucket_arn) == [], "a preview changes nothing"
+    # With RestrictPublicBuckets the same policy would give no finding.
+    pid2 = client.create_access_preview(analyzerArn=arn, configurations={
+        bucket_arn: {"s3Bucket": {"bucketPolicy": public, "bucketPublicAccessBlock": {"ignorePublicAcls": True, "restrictPublicBuckets": True}}},
+    })["id"]
+    assert client.list_access_preview_findings(accessPreviewId=pid2, analyzerArn=arn)["findings"] == []
+    assert [p["id"] for p in client.list_access_previews(analyzerArn=arn)["accessPreviews"]] == [pid, pid2]
+
+    # A role trusting an outside account: the same trust is UNCHANGED, the own account only
+    # would resolve it (CHANGED, RESOLVED).
+    role = unique("previewed-")
+    role_arn = f"arn:aws:iam::{account}:role/{role}"
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust(f"arn:aws:iam::{OUTSIDE}:root"))
+    [existing] = by_resource(client, arn, role_arn)
+    same = client.create_access_preview(analyzerArn=arn, configurations={role_arn: {"iamRole": {"trustPolicy": trust(f"arn:aws:iam::{OUTSIDE}:root")}}})["id"]
+    [f] = client.list_access_preview_findings(accessPreviewId=same, analyzerArn=arn)["findings"]
+    assert (f["changeType"], f["existingFindingId"], f["existingFindingStatus"]) == ("UNCHANGED", existing["id"], "ACTIVE")
+    inward = client.create_access_preview(analyzerArn=arn, configurations={role_arn: {"iamRole": {"trustPolicy": trust(f"arn:aws:iam::{account}:root")}}})["id"]
+    [f] = client.list_access_preview_findings(accessPreviewId=inward, analyzerArn=arn)["findings"]
+    assert (f["changeType"], f["status"], f["existingFindingId"]) == ("CHANGED", "RESOLVED", existing["id"])
+    filtered = client.list_access_preview_findings(accessPreviewId=inward, analyzerArn=arn, filter={"status": {"eq": ["ACTIVE"]}})
+    assert filtered["findings"] == []
+
+    # A resource type Tessera does not serve, and a preview that does not exist.
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        client.create_access_preview(analyzerArn=arn, configurations={
+            f"arn:aws:sqs:us-east-1:{account}:q": {"sqsQueue": {"queuePolicy": public}}})
+    assert error_of(e) == "ValidationException"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        client.get_access_preview(accessPreviewId="00000000-0000-0000-0000-000000000000", analyzerArn=arn)
+    assert error_of(e) == "ResourceNotFoundException"
+
+
+def test_incremental_analysis_updates_only_the_changed_role(tessera, member):
+    """A change to one role's trust policy updates that role's finding and leaves every other
+    finding as it was (same id, same updatedAt)."""
+    account, creds = member
+    client, iam = aa(tessera, creds), tessera.client("iam", **creds)
+    arn = client.create_analyzer(analyzerName=unique("acct-"), type="ACCOUNT")["arn"]
+    outsiders = ["123456789012", "210987654321", "333344445555"]
+    roles = [unique(f"incr{i}-") for i in range(3)]
+    for role, outside in zip(roles, outsiders):
+        iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust(f"arn:aws:iam::{outside}:root"))
+    before = {f["resource"]: f for f in findings(client, arn)}
+    arns = [f"arn:aws:iam::{account}:role/{r}" for r in roles]
+    assert all(before[a]["status"] == "ACTIVE" for a in arns)
+    iam.update_assume_role_policy(RoleName=roles[1], PolicyDocument=trust("arn:aws:iam::444455556666:root"))
+    after = findings(client, arn)
+    changed = sorted((f["principal"]["AWS"], f["status"]) for f in after if f["resource"] == arns[1])
+    assert changed == [("arn:aws:iam::210987654321:root", "RESOLVED"), ("arn:aws:iam::444455556666:root", "ACTIVE")]
+    for a in (arns[0], arns[2]):
+        [f] = [f for f in after if f["resource"] == a]
+        assert (f["id"], f["status"], f["updatedAt"]) == (before[a]["id"], "ACTIVE", before[a]["updatedAt"])
+    # Deleting a role resolves its finding; re-creating it with the same trust opens it again.
+    iam.delete_role(RoleName=roles[0])
+    assert [f["status"] for f in findings(client, arn) if f["resource"] == arns[0]] == ["RESOLVED"]
+    iam.create_role(RoleName=roles[0], AssumeRolePolicyDocument=trust(f"arn:aws:iam::{outsiders[0]}:root"))
+    assert [f["status"] for f in findings(client, arn) if f["resource"] == arns[0]] == ["ACTIVE"]

@@ -14,7 +14,9 @@
 //! (`sources` `BUCKET_ACL`), unless Block Public Access ignores public ACLs; a public bucket
 //! policy grants nothing outside the owner's account under `RestrictPublicBuckets`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::{Hash, Hasher};
 
 use serde_json::{Map, Value};
 use tessera_policy::{Context, PolicySet, PolicyType, Principal, PrincipalKind, Request};
@@ -61,7 +63,7 @@ const ROLE_ACTIONS: &[&str] = &[
 ];
 
 /// Bucket-level actions asked of a bucket policy (on the bucket ARN).
-const BUCKET_ACTIONS: &[&str] = &[
+pub(crate) const BUCKET_ACTIONS: &[&str] = &[
     "s3:ListBucket",
     "s3:ListBucketVersions",
     "s3:ListBucketMultipartUploads",
@@ -77,7 +79,7 @@ const BUCKET_ACTIONS: &[&str] = &[
 ];
 
 /// Object-level actions asked of a bucket policy (on the object ARNs it names).
-const OBJECT_ACTIONS: &[&str] = &[
+pub(crate) const OBJECT_ACTIONS: &[&str] = &[
     "s3:GetObject",
     "s3:GetObjectVersion",
     "s3:PutObject",
@@ -198,6 +200,16 @@ enum Source {
     Bucket(Box<BucketRecord>),
 }
 
+impl ZoneResource {
+    /// A bucket's policy document (`Some(None)`: a bucket without one); `None` for a role.
+    pub fn policy_document(&self) -> Option<Option<&str>> {
+        match &self.source {
+            Source::Bucket(b) => Some(b.policy.as_deref()),
+            Source::Role(_) => None,
+        }
+    }
+}
+
 /// The resources an analyzer covers: the roles of its zone of trust (roles are global) and the
 /// buckets of its zone in its Region.
 pub fn resources(
@@ -234,21 +246,72 @@ pub fn resources(
 }
 
 /// Every finding of `analyzer` as the store stands.
-pub fn analyze(r: &(impl ReadTxn + ?Sized), analyzer: &Analyzer) -> Result<Vec<Candidate>, StoreError> {
+pub fn analyze(
+    r: &(impl ReadTxn + ?Sized),
+    analyzer: &Analyzer,
+    memo: &mut Memo,
+) -> Result<Vec<Candidate>, StoreError> {
     let zone = zone(r, analyzer)?;
     let zone_org = analyzer.organization_id.as_deref();
+    // What every role's findings depend on besides its trust policy: the zone of trust and
+    // the accounts (and their organizations) the probes are taken from.
+    let mut h = DefaultHasher::new();
+    (&zone, zone_org).hash(&mut h);
+    for (k, v) in r.scan(model::table::ACCOUNT, "", None, usize::MAX)? {
+        (k, v).hash(&mut h);
+    }
+    let context = h.finish();
+    if memo.context != Some(context) {
+        *memo = Memo { context: Some(context), roles: HashMap::new() };
+    }
+    let mut seen = HashMap::new();
     let mut out = Vec::new();
     for res in resources(r, analyzer, &zone)? {
         match &res.source {
             Source::Role(role) => {
-                let resource = Resource { arn: &res.arn, owner: &res.owner, resource_type: ROLE };
                 let doc = &role.assume_role_policy_document;
-                out.extend(policy_findings(r, &zone, zone_org, &resource, doc, PolicyType::Trust));
+                let mut h = DefaultHasher::new();
+                doc.hash(&mut h);
+                let fingerprint = h.finish();
+                let found = match memo.roles.remove(&res.arn) {
+                    Some((f, found)) if f == fingerprint => found,
+                    _ => {
+                        let resource = Resource { arn: &res.arn, owner: &res.owner, resource_type: ROLE };
+                        policy_findings(r, &zone, zone_org, &resource, doc, PolicyType::Trust)
+                    }
+                };
+                out.extend(found.iter().cloned());
+                seen.insert(res.arn.clone(), (fingerprint, found));
             }
             Source::Bucket(bucket) => out.extend(bucket_findings(r, &zone, zone_org, bucket)?),
         }
     }
+    // Roles deleted since drop out of the memo.
+    memo.roles = seen;
+    // RCPs are not evaluated for external access (AWS: `APPLIED` "is not currently available for
+    // external access findings"); a finding says whether one bounds the resource's account.
+    let mut rcp: HashMap<String, &'static str> = HashMap::new();
+    for c in &mut out {
+        if !rcp.contains_key(&c.owner) {
+            let levels = tessera_services::organizations::scp_levels(&Reader(r), &c.owner, "RESOURCE_CONTROL_POLICY")?;
+            rcp.insert(c.owner.clone(), if levels.is_some() { "APPLICABLE" } else { "NOT_APPLICABLE" });
+        }
+        let restriction = rcp.get(&c.owner).copied().unwrap_or("NOT_APPLICABLE");
+        c.details = serde_json::json!({ "resourceControlPolicyRestriction": restriction });
+    }
     Ok(out)
+}
+
+/// What an external access analysis of one analyzer found per role, kept between analyses so
+/// that only the roles whose trust policy changed are asked again (all of them when the zone of
+/// trust or the accounts changed). Buckets are few and their findings depend on more records
+/// (ACL, Block Public Access): they are analyzed every time.
+#[derive(Debug, Default)]
+pub struct Memo {
+    /// The fingerprint of the zone of trust and the accounts the roles were analyzed with.
+    context: Option<u64>,
+    /// Role ARN → (fingerprint of its trust policy, its findings).
+    roles: HashMap<String, (u64, Vec<Candidate>)>,
 }
 
 /// A principal whose permissions are checked for use.
@@ -411,7 +474,7 @@ fn granted_services(docs: &[String]) -> BTreeSet<String> {
 
 /// The findings of one bucket: its policy (unless Block Public Access restricts a public one)
 /// and its ACL (unless ACLs are disabled, or public ones are ignored).
-fn bucket_findings(
+pub(crate) fn bucket_findings(
     r: &(impl ReadTxn + ?Sized),
     zone: &BTreeSet<String>,
     zone_org: Option<&str>,
@@ -572,7 +635,7 @@ pub(crate) fn strings(v: &Value) -> Vec<String> {
 
 /// The object ARNs a bucket policy's statements name for `bucket_arn` (each asked as
 /// written, so `arn:aws:s3:::b/public/*` is asked as itself), and `bucket_arn/*`.
-fn object_resources(statements: &[Value], bucket_arn: &str) -> Vec<String> {
+pub(crate) fn object_resources(statements: &[Value], bucket_arn: &str) -> Vec<String> {
     let prefix = format!("{bucket_arn}/");
     let mut out = BTreeSet::from([format!("{bucket_arn}/*")]);
     for s in statements {

@@ -31,7 +31,125 @@ const TYPES: &[&str] = &[
     "ACCOUNT_INTERNAL_ACCESS",
     "ORGANIZATION_INTERNAL_ACCESS",
 ];
-const BUILT_TYPES: &[&str] = &["ACCOUNT", "ORGANIZATION", "ACCOUNT_UNUSED_ACCESS", "ORGANIZATION_UNUSED_ACCESS"];
+const BUILT_TYPES: &[&str] = TYPES;
+
+/// The model's `ResourceType` values.
+const RESOURCE_TYPES: &[&str] = &[
+    "AWS::S3::Bucket",
+    "AWS::IAM::Role",
+    "AWS::SQS::Queue",
+    "AWS::Lambda::Function",
+    "AWS::Lambda::LayerVersion",
+    "AWS::KMS::Key",
+    "AWS::SecretsManager::Secret",
+    "AWS::EFS::FileSystem",
+    "AWS::EC2::Snapshot",
+    "AWS::ECR::Repository",
+    "AWS::RDS::DBSnapshot",
+    "AWS::RDS::DBClusterSnapshot",
+    "AWS::SNS::Topic",
+    "AWS::S3Express::DirectoryBucket",
+    "AWS::DynamoDB::Table",
+    "AWS::DynamoDB::Stream",
+    "AWS::IAM::User",
+];
+
+/// The `internalAccess` member of a `configuration` (`InternalAccessConfiguration`), checked:
+/// `analysisRule.inclusions`, each with `accountIds` (organization analyzers only),
+/// `resourceTypes` (of the ones internal access analyzers support) and `resourceArns`. Errors
+/// are pushed to `f`.
+fn internal_access_config(f: &mut Fields, internal: &Value, organization: bool) -> Value {
+    const AT: &str = "configuration.internalAccess.analysisRule.inclusions";
+    let inclusions = match internal.get("analysisRule").map(|r| r.get("inclusions")) {
+        None | Some(None) | Some(Some(Value::Null)) => return json!({}),
+        Some(Some(Value::Array(a))) => a,
+        Some(Some(_)) => {
+            f.push(AT, "Member must be a list".into());
+            return json!({});
+        }
+    };
+    let strings = |f: &mut Fields, c: &Value, name: &str| -> Vec<String> {
+        match c.get(name) {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(a)) if a.iter().all(Value::is_string) => {
+                a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()
+            }
+            Some(_) => {
+                f.push(&format!("{AT}.{name}"), "Member must be a list of strings".into());
+                Vec::new()
+            }
+        }
+    };
+    let mut out = Vec::new();
+    for c in inclusions {
+        if !c.is_object() {
+            f.push(AT, "Member must be a list of InternalAccessAnalysisRuleCriteria".into());
+            continue;
+        }
+        let accounts = strings(f, c, "accountIds");
+        let types = strings(f, c, "resourceTypes");
+        let arns = strings(f, c, "resourceArns");
+        if !accounts.is_empty() && !organization {
+            f.push(
+                &format!("{AT}.accountIds"),
+                "Account IDs can only be applied to the analysis rule criteria for organization-level analyzers."
+                    .into(),
+            );
+        }
+        for a in &accounts {
+            if a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()) {
+                f.push(&format!("{AT}.accountIds"), format!("'{a}' is not an AWS account ID"));
+            }
+        }
+        for t in &types {
+            if !RESOURCE_TYPES.contains(&t.as_str()) {
+                f.push(&format!("{AT}.resourceTypes"), format!("Member must satisfy enum value set: '{t}'"));
+            } else if !crate::internal::INTERNAL_TYPES.contains(&t.as_str()) {
+                f.push(
+                    &format!("{AT}.resourceTypes"),
+                    format!(
+                        "Resource type {t} is not supported for internal access analysis (supported: {})",
+                        crate::internal::INTERNAL_TYPES.join(", ")
+                    ),
+                );
+            }
+        }
+        let mut criterion = Map::new();
+        for (name, list) in [("accountIds", accounts), ("resourceTypes", types), ("resourceArns", arns)] {
+            if !list.is_empty() {
+                criterion.insert(name.into(), json!(list));
+            }
+        }
+        out.push(Value::Object(criterion));
+    }
+    json!({"analysisRule": {"inclusions": out}})
+}
+
+/// The `unusedAccessAge` of an `unusedAccess` configuration (1 to 365 days), if given.
+fn unused_access_age(f: &mut Fields, unused: Option<&Value>) -> Option<i64> {
+    match unused.and_then(|u| u.get("unusedAccessAge")) {
+        None | Some(Value::Null) => None,
+        Some(v) => match v.as_i64() {
+            Some(n) if (1..=365).contains(&n) => Some(n),
+            _ => {
+                f.push("configuration.unusedAccess.unusedAccessAge", "Member must be between 1 and 365".into());
+                None
+            }
+        },
+    }
+}
+
+/// Unused access `analysisRule` exclusions are not built: `NotImplemented`.
+fn unused_rule_not_built(unused: Option<&Value>, op: &str) -> Result<(), AwsError> {
+    if unused.and_then(|u| u.get("analysisRule")).is_some_and(|r| !r.is_null()) {
+        return Err(AwsError::new(
+            501,
+            "NotImplemented",
+            format!("access-analyzer:{op} with an unused access analysisRule is not implemented by Tessera"),
+        ));
+    }
+    Ok(())
+}
 
 /// `AnalyzerName` / `Name`: 1-255 of `[A-Za-z_][A-Za-z0-9_.-]*`.
 const NAME: Rule = Rule { min: 1, max: 255, pattern: Some(is_name) };
@@ -154,10 +272,19 @@ fn summary(a: &Analyzer) -> Value {
         v["lastResourceAnalyzed"] = json!(res);
         v["lastResourceAnalyzedAt"] = timestamp(*at);
     }
-    if let Some(age) = a.unused_access_age {
-        v["configuration"] = json!({"unusedAccess": {"unusedAccessAge": age}});
+    if let Some(c) = configuration(a) {
+        v["configuration"] = c;
     }
     v
+}
+
+/// An analyzer's `configuration` (`AnalyzerConfiguration`), for unused and internal access
+/// analyzers.
+fn configuration(a: &Analyzer) -> Option<Value> {
+    if let Some(age) = a.unused_access_age {
+        return Some(json!({"unusedAccess": {"unusedAccessAge": age}}));
+    }
+    a.is_internal_access().then(|| json!({"internalAccess": a.internal_access.clone().unwrap_or_else(|| json!({}))}))
 }
 
 /// `CreateAnalyzer`.
@@ -184,16 +311,10 @@ pub fn create_analyzer(services: &Services, call: &Call, input: &Value) -> Resul
         f.push("tags", format!("Member must have at most {MAX_TAGS} entries"));
     }
     let unused = input.get("configuration").and_then(|c| c.get("unusedAccess"));
-    let unused_access_age = match unused.and_then(|u| u.get("unusedAccessAge")) {
-        None | Some(Value::Null) => None,
-        Some(v) => match v.as_i64() {
-            Some(n) if (1..=365).contains(&n) => Some(n),
-            _ => {
-                f.push("configuration.unusedAccess.unusedAccessAge", "Member must be between 1 and 365".into());
-                None
-            }
-        },
-    };
+    let unused_access_age = unused_access_age(&mut f, unused);
+    let internal_cfg = input.get("configuration").and_then(|c| c.get("internalAccess")).filter(|v| !v.is_null());
+    let organization = ty.is_some_and(|t| t.starts_with("ORGANIZATION"));
+    let internal_access = internal_cfg.map(|i| internal_access_config(&mut f, i, organization));
     f.finish()?;
     let (Some(name), Some(ty)) = (name, ty) else { return Err(AwsError::internal()) };
     let region = region(call).to_string();
@@ -223,16 +344,14 @@ pub fn create_analyzer(services: &Services, call: &Call, input: &Value) -> Resul
             ),
         ));
     }
-    if unused.and_then(|u| u.get("analysisRule")).is_some_and(|r| !r.is_null()) {
-        return Err(AwsError::new(
-            501,
-            "NotImplemented",
-            "access-analyzer:CreateAnalyzer with an unused access analysisRule is not implemented by Tessera",
-        ));
-    }
+    unused_rule_not_built(unused, "CreateAnalyzer")?;
     let is_unused = ty.ends_with("_UNUSED_ACCESS");
     if unused.is_some() && !is_unused {
         return Err(invalid("An unusedAccess configuration is valid only for an unused access analyzer."));
+    }
+    let is_internal = ty.ends_with("_INTERNAL_ACCESS");
+    if internal_cfg.is_some() && !is_internal {
+        return Err(invalid("An internalAccess configuration is valid only for an internal access analyzer."));
     }
     let organization_id = if ty.starts_with("ORGANIZATION") { Some(organization_for(services, call)?) } else { None };
     let now = call.meta.now_millis;
@@ -247,6 +366,7 @@ pub fn create_analyzer(services: &Services, call: &Call, input: &Value) -> Resul
         tags,
         last_resource_analyzed: None,
         unused_access_age: is_unused.then_some(unused_access_age.unwrap_or(90)),
+        internal_access: if is_internal { Some(internal_access.unwrap_or_else(|| json!({}))) } else { None },
     };
     crate::transact(services, |w| {
         let key = Analyzer::key(&account, &region, name);
@@ -364,6 +484,55 @@ pub fn list_analyzers(services: &Services, call: &Call, input: &Value) -> Result
     Ok(v)
 }
 
+/// `UpdateAnalyzer`: replace the `configuration` of an unused access analyzer
+/// (`unusedAccessAge`) or an internal access analyzer (`analysisRule`), then analyze it again.
+/// Other analyzers have no configuration to update (`ValidationException`).
+pub fn update_analyzer(services: &Services, call: &Call, input: &Value) -> Result<Value, AwsError> {
+    let name = analyzer_name(input)?;
+    authorize(services, call, &analyzer_arn(region(call), &call.caller.account, name))?;
+    let config = match input.get("configuration") {
+        None | Some(Value::Null) => json!({}),
+        Some(c @ Value::Object(_)) => c.clone(),
+        Some(_) => return Err(invalid_field("configuration", "Member must be a structure")),
+    };
+    let unused = config.get("unusedAccess").filter(|v| !v.is_null());
+    let internal_cfg = config.get("internalAccess").filter(|v| !v.is_null());
+    let key = Analyzer::key(&call.caller.account, region(call), name);
+    let current = {
+        let r = services.store.read().map_err(internal)?;
+        load_analyzer(&*r, call, name)?
+    };
+    let mut f = Fields::default();
+    let age = unused_access_age(&mut f, unused);
+    let organization = current.analyzer_type.starts_with("ORGANIZATION");
+    let internal_access = internal_cfg.map(|i| internal_access_config(&mut f, i, organization));
+    f.finish()?;
+    unused_rule_not_built(unused, "UpdateAnalyzer")?;
+    let applies = match (current.is_unused_access(), current.is_internal_access()) {
+        (true, _) => internal_cfg.is_none(),
+        (_, true) => unused.is_none(),
+        _ => false,
+    };
+    if !applies {
+        return Err(invalid(format!(
+            "The configuration does not apply to analyzer {name} of type {}.",
+            current.analyzer_type
+        )));
+    }
+    let mut analyzer = current.clone();
+    change_analyzer(services, &key, |a| {
+        if a.is_unused_access() {
+            a.unused_access_age = age.or(a.unused_access_age);
+        } else {
+            a.internal_access = Some(internal_access.clone().unwrap_or_else(|| json!({})));
+        }
+        analyzer = a.clone();
+        Ok(())
+    })?;
+    crate::findings::refresh_analyzer(services, &analyzer, call.meta.now_millis)?;
+    Ok(json!({ "configuration": configuration(&analyzer).unwrap_or_else(|| json!({})) }))
+}
+
 /// `DeleteAnalyzer`: the analyzer, its archive rules and its findings.
 pub fn delete_analyzer(services: &Services, call: &Call, input: &Value) -> Result<Value, AwsError> {
     let name = analyzer_name(input)?;
@@ -409,7 +578,7 @@ pub fn tag_resource(services: &Services, call: &Call, input: &Value) -> Result<V
     }
     f.finish()?;
     let (_, key) = tagged(services, call, input)?;
-    update_analyzer(services, &key, |a| {
+    change_analyzer(services, &key, |a| {
         a.tags.extend(new.clone());
         if a.tags.len() > MAX_TAGS {
             return Err(invalid_field("tags", "An analyzer can have at most 50 tags"));
@@ -426,7 +595,7 @@ pub fn untag_resource(services: &Services, call: &Call, input: &Value) -> Result
         _ => return Err(invalid_field("tagKeys", "Member must not be null")),
     };
     let (_, key) = tagged(services, call, input)?;
-    update_analyzer(services, &key, |a| {
+    change_analyzer(services, &key, |a| {
         for k in &keys {
             a.tags.remove(k);
         }
@@ -435,10 +604,10 @@ pub fn untag_resource(services: &Services, call: &Call, input: &Value) -> Result
     Ok(json!({}))
 }
 
-fn update_analyzer(
+fn change_analyzer(
     services: &Services,
     key: &str,
-    change: impl Fn(&mut Analyzer) -> Result<(), AwsError>,
+    mut change: impl FnMut(&mut Analyzer) -> Result<(), AwsError>,
 ) -> Result<(), AwsError> {
     crate::transact(services, |w| {
         let mut a = model::load::<Analyzer>(w, table::ANALYZER, key)

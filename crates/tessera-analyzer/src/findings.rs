@@ -9,7 +9,7 @@
 //! archive rule matches it.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -18,7 +18,7 @@ use tessera_services::{model, Call, Services};
 use tessera_store::{ReadTxn, WriteTxn};
 use tessera_wire::AwsError;
 
-use crate::analysis::{analyze, analyze_unused, resources, zone, Candidate, ZoneResource};
+use crate::analysis::{analyze, analyze_unused, resources, zone, Candidate, Memo, ZoneResource};
 use crate::analyzers::{all_analyzers, analyzer_by_arn, archive_rules};
 use crate::records::{table, Analyzer, Finding, Identity};
 use crate::{internal, invalid, not_found, timestamp};
@@ -29,6 +29,13 @@ pub const POLL: Duration = Duration::from_millis(100);
 /// The store generation each store's findings were last brought up to date at (keyed by the
 /// store's address: one entry per `Services` in the process).
 static ANALYZED_AT: Mutex<Vec<(usize, u64)>> = Mutex::new(Vec::new());
+
+/// The per-role memo of each external access analyzer's last analysis (by store address,
+/// analyzer ARN and creation time, so a deleted and re-created analyzer starts afresh).
+static MEMOS: LazyLock<Mutex<HashMap<MemoKey, Memo>>> = LazyLock::new(Default::default);
+
+/// (store address, analyzer ARN, analyzer creation time).
+type MemoKey = (usize, String, i64);
 
 /// Start the thread that keeps every analyzer's findings current: each time the store's
 /// generation changes, every analyzer is analyzed again (within [`POLL`] of the change).
@@ -68,6 +75,13 @@ fn analyze_if_stale(services: &Services, unused: bool) -> Result<(), AwsError> {
         let r = services.store.read().map_err(internal)?;
         all_analyzers(&*r)?.into_iter().filter(|a| !fresh || a.is_unused_access()).collect()
     };
+    if !fresh {
+        // Analyzers deleted since leave the memo.
+        let mut memos = MEMOS.lock().map_err(|_| AwsError::internal())?;
+        memos.retain(|(s, arn, created), _| {
+            *s != store_id || analyzers.iter().any(|a| a.arn == *arn && a.created_millis == *created)
+        });
+    }
     let now = services.clock.now_millis();
     for a in &analyzers {
         refresh_analyzer(services, a, now)?;
@@ -80,15 +94,27 @@ fn analyze_if_stale(services: &Services, unused: bool) -> Result<(), AwsError> {
 /// Analyze `analyzer`'s zone of trust and write what changed in its findings (nothing when
 /// nothing did, so the store generation stays put).
 pub fn refresh_analyzer(services: &Services, analyzer: &Analyzer, now: i64) -> Result<(), AwsError> {
+    // Internal access asks the engine through the authorizer's caches, which read the store
+    // on their own: no read transaction of ours is open meanwhile.
+    let internal_candidates = if analyzer.is_internal_access() {
+        Some(crate::internal::analyze_internal(services, analyzer, now)?)
+    } else {
+        None
+    };
     let (candidates, rules) = {
         let r = services.store.read().map_err(internal)?;
-        let candidates = if analyzer.is_unused_access() {
+        let candidates = if let Some(c) = internal_candidates {
+            c
+        } else if analyzer.is_unused_access() {
             let audit = |ids: &[String]| {
                 services.audit.last_accessed(ids, 0).map_err(|e| tessera_store::StoreError::Backend(e.to_string()))
             };
             analyze_unused(&*r, analyzer, now, &audit).map_err(internal)?
         } else {
-            analyze(&*r, analyzer).map_err(internal)?
+            let mut memos = MEMOS.lock().map_err(|_| AwsError::internal())?;
+            let store_id = Arc::as_ptr(&services.store) as *const () as usize;
+            let memo = memos.entry((store_id, analyzer.arn.clone(), analyzer.created_millis)).or_default();
+            analyze(&*r, analyzer, memo).map_err(internal)?
         };
         let rules = archive_rules(&*r, &analyzer.arn)?;
         if diff(&findings_of(&*r, &analyzer.arn)?, &candidates, &rules, now).is_empty() {
@@ -110,9 +136,31 @@ pub fn refresh_analyzer(services: &Services, analyzer: &Analyzer, now: i64) -> R
 }
 
 /// Every finding of an analyzer.
-fn findings_of(r: &(impl ReadTxn + ?Sized), analyzer_arn: &str) -> Result<Vec<Finding>, AwsError> {
+pub(crate) fn findings_of(r: &(impl ReadTxn + ?Sized), analyzer_arn: &str) -> Result<Vec<Finding>, AwsError> {
     let rows = r.scan(table::FINDING, &format!("{analyzer_arn}/"), None, usize::MAX).map_err(internal)?;
     Ok(rows.into_iter().filter_map(|(_, v)| serde_json::from_slice(&v).ok()).collect())
+}
+
+/// A new finding (no id or status yet) for what the analysis found.
+pub(crate) fn candidate_finding(c: &Candidate, now: i64) -> Finding {
+    Finding {
+        id: String::new(),
+        resource: c.resource.clone(),
+        resource_type: c.resource_type.to_string(),
+        resource_owner_account: c.owner.clone(),
+        principal: c.principal.clone(),
+        action: c.action.clone(),
+        condition: c.condition.clone(),
+        is_public: c.is_public,
+        sources: c.sources.clone(),
+        status: String::new(),
+        created_millis: now,
+        updated_millis: now,
+        analyzed_millis: now,
+        finding_type: c.finding_type.to_string(),
+        subject: c.subject.clone(),
+        details: c.details.clone(),
+    }
 }
 
 /// The findings to write so that `existing` agrees with `candidates`.
@@ -132,26 +180,9 @@ fn diff(
         }
     };
     for c in candidates {
-        let mut f = Finding {
-            id: String::new(),
-            resource: c.resource.clone(),
-            resource_type: c.resource_type.to_string(),
-            resource_owner_account: c.owner.clone(),
-            principal: c.principal.clone(),
-            action: c.action.clone(),
-            condition: c.condition.clone(),
-            is_public: c.is_public,
-            sources: c.sources.clone(),
-            status: String::new(),
-            created_millis: now,
-            updated_millis: now,
-            analyzed_millis: now,
-            finding_type: c.finding_type.to_string(),
-            subject: c.subject.clone(),
-            details: c.details.clone(),
-        };
+        let mut f = candidate_finding(c, now);
         match by_identity.remove(&f.identity()) {
-            Some(old) if old.status != "RESOLVED" && old.action == f.action => {}
+            Some(old) if old.status != "RESOLVED" && old.action == f.action && old.details == f.details => {}
             Some(old) => {
                 let reopened = old.status == "RESOLVED";
                 f.id = old.id.clone();
@@ -281,6 +312,14 @@ pub fn apply_archive_rule(services: &Services, call: &Call, input: &Value) -> Re
 
 /// A finding in the shape of `FindingSummary` / `Finding` (V1).
 fn finding_v1(f: &Finding) -> Value {
+    let mut v = finding_v1_members(f);
+    if let Some(r) = f.details.get("resourceControlPolicyRestriction") {
+        v["resourceControlPolicyRestriction"] = r.clone();
+    }
+    v
+}
+
+fn finding_v1_members(f: &Finding) -> Value {
     json!({
         "id": f.id,
         "principal": f.principal,
@@ -298,7 +337,7 @@ fn finding_v1(f: &Finding) -> Value {
     })
 }
 
-fn sources(f: &Finding) -> Value {
+pub(crate) fn sources(f: &Finding) -> Value {
     Value::Array(f.sources.iter().map(|s| json!({ "type": s })).collect())
 }
 
@@ -338,7 +377,7 @@ fn sort_key(f: &Finding, attribute: &str) -> Result<String, AwsError> {
 pub fn list_findings(services: &Services, call: &Call, input: &Value, v2: bool) -> Result<Value, AwsError> {
     let arn = analyzer_arn(input)?;
     let analyzer = analyzer_by_arn(services, call, arn)?;
-    if !v2 && analyzer.is_unused_access() {
+    if !v2 && (analyzer.is_unused_access() || analyzer.is_internal_access()) {
         return Err(v1_only_external());
     }
     let filter = input.get("filter").cloned().unwrap_or(Value::Null);
@@ -376,7 +415,7 @@ pub fn list_findings(services: &Services, call: &Call, input: &Value, v2: bool) 
 /// `ListFindings` and `GetFinding` answer external access findings only (AWS's V2 operations
 /// carry the other types).
 fn v1_only_external() -> AwsError {
-    invalid("ListFindings and GetFinding return external access findings only; use ListFindingsV2 and GetFindingV2 for unused access findings.")
+    invalid("ListFindings and GetFinding return external access findings only; use ListFindingsV2 and GetFindingV2 for internal and unused access findings.")
 }
 
 /// The finding `id` of the analyzer `analyzerArn`.
@@ -420,6 +459,9 @@ pub fn get_finding_v2(services: &Services, call: &Call, input: &Value) -> Result
             "sources": sources(&f),
         }
     }]);
+    if let Some(r) = f.details.get("resourceControlPolicyRestriction") {
+        v["findingDetails"][0]["externalAccessDetails"]["resourceControlPolicyRestriction"] = r.clone();
+    }
     Ok(v)
 }
 
@@ -501,6 +543,35 @@ pub fn get_findings_statistics(services: &Services, call: &Call, input: &Value) 
         })
         .collect();
     let last = findings.iter().map(|f| f.updated_millis).max().unwrap_or(analyzer.created_millis);
+    if analyzer.is_internal_access() {
+        let mut by_type: BTreeMap<&str, [usize; 3]> = BTreeMap::new();
+        for f in &findings {
+            let e = by_type.entry(f.resource_type.as_str()).or_default();
+            match f.status.as_str() {
+                "ACTIVE" => e[0] += 1,
+                "ARCHIVED" => e[1] += 1,
+                _ => e[2] += 1,
+            }
+        }
+        let types: serde_json::Map<String, Value> = by_type
+            .into_iter()
+            .map(|(t, [active, archived, resolved])| {
+                let v = json!({"totalActiveFindings": active, "totalArchivedFindings": archived, "totalResolvedFindings": resolved});
+                (t.to_string(), v)
+            })
+            .collect();
+        return Ok(json!({
+            "findingsStatistics": [{
+                "internalAccessFindingsStatistics": {
+                    "resourceTypeStatistics": types,
+                    "totalActiveFindings": count("ACTIVE"),
+                    "totalArchivedFindings": count("ARCHIVED"),
+                    "totalResolvedFindings": count("RESOLVED"),
+                }
+            }],
+            "lastUpdatedAt": timestamp(last),
+        }));
+    }
     if analyzer.is_unused_access() {
         let mut by_kind: BTreeMap<&str, usize> = BTreeMap::new();
         for f in findings.iter().filter(|f| f.status == "ACTIVE") {

@@ -1,8 +1,10 @@
-//! IAM Access Analyzer (`access-analyzer`, REST-JSON) over Tessera's store: analyzers of type
-//! `ACCOUNT` and `ORGANIZATION`, their tags and archive rules, and external-access findings for
-//! IAM role trust policies and S3 buckets (bucket policy, ACL, Block Public Access), each
-//! decided by asking the policy engine whether a caller outside the zone of trust would be
-//! allowed. See `docs/ACCESS_ANALYZER.md`.
+//! IAM Access Analyzer (`access-analyzer`, REST-JSON) over Tessera's store: external access,
+//! internal access and unused access analyzers, their tags and archive rules; external-access
+//! findings for IAM role trust policies and S3 buckets (bucket policy, ACL, Block Public Access),
+//! each decided by asking the policy engine whether a caller outside the zone of trust would be
+//! allowed; internal-access findings (who inside the zone can reach a bucket, through
+//! `tessera_graph::Reach`); access previews, recommendations, policy checks and generation. See
+//! `docs/ACCESS_ANALYZER.md`.
 //!
 //! The server decodes a request with [`decode`] (method and path against the model's routes,
 //! URI labels and query members merged into the JSON body) and runs it with [`handle`]; every
@@ -14,6 +16,9 @@ mod analyzers;
 mod checks;
 mod findings;
 mod generation;
+mod internal;
+mod previews;
+mod recommendations;
 mod records;
 
 use serde_json::{Map, Value};
@@ -144,6 +149,13 @@ pub fn handle(services: &Services, call: &Call, input: &Input) -> Result<WireRes
         "GetAnalyzer" => analyzers::get_analyzer(s, call, input),
         "ListAnalyzers" => analyzers::list_analyzers(s, call, input),
         "DeleteAnalyzer" => analyzers::delete_analyzer(s, call, input),
+        "UpdateAnalyzer" => analyzers::update_analyzer(s, call, input),
+        "CreateAccessPreview" => previews::create(s, call, input),
+        "GetAccessPreview" => previews::get(s, call, input),
+        "ListAccessPreviews" => previews::list(s, call, input),
+        "ListAccessPreviewFindings" => previews::list_findings(s, call, input),
+        "GenerateFindingRecommendation" => recommendations::generate(s, call, input),
+        "GetFindingRecommendation" => recommendations::get(s, call, input),
         "TagResource" => analyzers::tag_resource(s, call, input),
         "UntagResource" => analyzers::untag_resource(s, call, input),
         "ListTagsForResource" => analyzers::list_tags_for_resource(s, call, input),
@@ -240,6 +252,12 @@ pub(crate) fn invalid(message: impl Into<String>) -> AwsError {
 /// A store failure as `InternalServerException`-free `InternalFailure` (details logged).
 pub(crate) fn internal(e: tessera_store::StoreError) -> AwsError {
     tessera_services::internal(e)
+}
+
+/// A failure of the engine's questions (`tessera_graph`) as `InternalFailure` (details logged).
+pub(crate) fn graph_error(e: tessera_graph::GraphError) -> AwsError {
+    tracing::error!(error = %e, "access analyzer: internal access analysis failed");
+    AwsError::internal()
 }
 
 /// Run `f` in one write transaction: committed when it returns `Ok`, rolled back otherwise.

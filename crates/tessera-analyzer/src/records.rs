@@ -43,6 +43,9 @@ pub struct Analyzer {
     /// The tracking period of an unused access analyzer, in days (`unusedAccessAge`).
     #[serde(default)]
     pub unused_access_age: Option<i64>,
+    /// The `internalAccess` configuration of an internal access analyzer (as sent, validated).
+    #[serde(default)]
+    pub internal_access: Option<Value>,
 }
 
 impl Analyzer {
@@ -50,6 +53,12 @@ impl Analyzer {
     /// `ORGANIZATION_UNUSED_ACCESS`).
     pub fn is_unused_access(&self) -> bool {
         self.analyzer_type.ends_with("_UNUSED_ACCESS")
+    }
+
+    /// Whether it is an internal access analyzer (`ACCOUNT_INTERNAL_ACCESS`,
+    /// `ORGANIZATION_INTERNAL_ACCESS`).
+    pub fn is_internal_access(&self) -> bool {
+        self.analyzer_type.ends_with("_INTERNAL_ACCESS")
     }
 
     /// The store key.

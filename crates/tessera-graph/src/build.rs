@@ -123,7 +123,7 @@ impl TrustIndex {
 /// Whether any Allow statement of the actor's identity policies names `action` (ignoring
 /// resources and conditions): a same-account IAM move needs one, since users, groups, roles
 /// and policies have no resource-based policy that could allow it instead.
-fn may_allow(actor: &Actor, action: &str) -> bool {
+pub(crate) fn may_allow(actor: &Actor, action: &str) -> bool {
     let action = action.to_ascii_lowercase();
     actor.side.identity_policies().iter().any(|p| {
         p.statements().iter().any(|st| {
@@ -171,7 +171,7 @@ fn meta(now_millis: i64) -> CallMeta {
     }
 }
 
-fn user_caller(u: &User) -> Caller {
+pub(crate) fn user_caller(u: &User) -> Caller {
     Caller {
         account: u.account.clone(),
         arn: u.arn(),
@@ -183,7 +183,7 @@ fn user_caller(u: &User) -> Caller {
 }
 
 /// A session of `r` made by `AssumeRole` without MFA, session policies or tags.
-fn role_caller(r: &Role, now: i64) -> Caller {
+pub(crate) fn role_caller(r: &Role, now: i64) -> Caller {
     Caller {
         account: r.account.clone(),
         arn: format!("arn:aws:sts::{}:assumed-role/{}/{SESSION}", r.account, r.name),
@@ -204,7 +204,7 @@ fn role_caller(r: &Role, now: i64) -> Caller {
     }
 }
 
-fn actor(services: &Services, arn: String, caller: Caller, now_millis: i64) -> Result<Actor, GraphError> {
+pub(crate) fn actor(services: &Services, arn: String, caller: Caller, now_millis: i64) -> Result<Actor, GraphError> {
     let call = Call { caller, operation: "Graph".into(), meta: meta(now_millis) };
     let side = services.principal_side(&call)?;
     Ok(Actor { arn, account: call.caller.account.clone(), call, side })

@@ -10,7 +10,7 @@
 //! from the policies; if the engine then allows, each key is dropped in turn and kept only if
 //! the Allow needs it. The keys kept label the edge.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use tessera_policy::{evaluate, ConditionOperator, Decision, Effect, Policy, PolicySet, Request};
@@ -146,6 +146,9 @@ fn candidates(set: &PolicySet<'_>, fixed: &[(String, Vec<String>)]) -> Vec<(Stri
 pub(crate) struct Decider<'s> {
     services: &'s Services,
     orgs: HashMap<String, Arc<OrgView>>,
+    /// Leave SCPs and RCPs out of every question (an account-level Access Analyzer zone of
+    /// trust does not evaluate them).
+    pub without_control_policies: bool,
 }
 
 /// An Allow of the engine: the condition keys it needs and the statements that granted it.
@@ -155,6 +158,8 @@ pub(crate) struct Grant {
     pub conditions: Vec<String>,
     /// The Allow statements that matched, as [`statement_name`] writes them.
     pub because: Vec<String>,
+    /// Each key of `conditions` with the value that satisfied it.
+    pub values: BTreeMap<String, String>,
 }
 
 impl Grant {
@@ -163,6 +168,7 @@ impl Grant {
         self.conditions.extend(other.conditions);
         self.conditions.sort();
         self.conditions.dedup();
+        self.values.extend(other.values);
         for b in other.because {
             if !self.because.contains(&b) {
                 self.because.push(b);
@@ -192,7 +198,7 @@ fn statement_name(d: &Decision) -> Vec<String> {
 
 impl<'s> Decider<'s> {
     pub fn new(services: &'s Services) -> Decider<'s> {
-        Decider { services, orgs: HashMap::new() }
+        Decider { services, orgs: HashMap::new(), without_control_policies: false }
     }
 
     fn org(&mut self, account: &str) -> Result<Arc<OrgView>, AwsError> {
@@ -237,6 +243,10 @@ impl<'s> Decider<'s> {
         if let Some(extra) = extra {
             set.identity.extend_from_slice(extra);
         }
+        if self.without_control_policies {
+            set.scps.clear();
+            set.rcps.clear();
+        }
         let allowed = |ctx: &tessera_policy::Context| {
             let request = Request {
                 principal: &actor.side.principal,
@@ -249,7 +259,7 @@ impl<'s> Decider<'s> {
         };
         let first = allowed(&ctx);
         if first.is_allowed() {
-            return Ok(Some(Grant { conditions: Vec::new(), because: statement_name(&first) }));
+            return Ok(Some(Grant { because: statement_name(&first), ..Grant::default() }));
         }
         if !label {
             return Ok(None);
@@ -268,6 +278,7 @@ impl<'s> Decider<'s> {
         }
         let because = statement_name(&with_all);
         let mut needed = Vec::new();
+        let mut values = BTreeMap::new();
         for ((k, v), base) in keys.iter().zip(baseline) {
             match &base {
                 Some(b) => ctx.insert(k, b.iter().cloned()),
@@ -276,10 +287,11 @@ impl<'s> Decider<'s> {
             if !allowed(&ctx).is_allowed() {
                 ctx.insert_one(k, v.clone());
                 needed.push(k.clone());
+                values.insert(k.clone(), v.clone());
             }
         }
         needed.sort();
-        Ok(Some(Grant { conditions: needed, because }))
+        Ok(Some(Grant { conditions: needed, because, values }))
     }
 }
 

@@ -9,11 +9,13 @@ mod decide;
 mod inventory;
 mod output;
 mod query;
+mod reach;
 
 use serde::Serialize;
 
 pub use build::{build, who_can};
 pub use query::{admin_paths, paths, Able, Paths, Step, WhoCan};
+pub use reach::{Access, Reach, Target};
 
 /// A principal of the graph.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

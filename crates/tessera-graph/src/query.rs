@@ -432,7 +432,11 @@ mod tests {
         let mut direct = HashMap::new();
         direct.insert(
             "r2".to_string(),
-            Grant { conditions: vec!["aws:MultiFactorAuthPresent".into()], because: vec!["p".into()] },
+            Grant {
+                conditions: vec!["aws:MultiFactorAuthPresent".into()],
+                because: vec!["p".into()],
+                ..Grant::default()
+            },
         );
         let w = who_can(&sample(), "s3:GetObject", "*", &direct, &HashSet::new());
         let arns: Vec<&str> = w.principals.iter().map(|a| a.arn.as_str()).collect();

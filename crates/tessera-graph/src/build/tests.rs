@@ -252,3 +252,25 @@ fn an_scp_limits_member_accounts_and_cross_account_chains() {
     assert!(only.principals.iter().all(|n| n.arn.contains(&members[0])));
     assert!(!only.principals.is_empty() && only.edges.iter().all(|e| e.from.contains(&members[0])));
 }
+
+#[test]
+fn reach_asks_identity_policies_and_the_resource_policy_with_their_conditions() {
+    let w = World::new();
+    let a = w.mgmt.clone();
+    let reader = w.user(&a, "reader", Some(&allow("s3:GetObject", "arn:aws:s3:::b/*")));
+    let named = w.user(&a, "named", None);
+    let _nobody = w.user(&a, "nobody", Some(&allow("s3:GetObject", "arn:aws:s3:::other/*")));
+    let bucket_policy = doc(json!([{"Effect": "Allow", "Principal": {"AWS": named.clone()}, "Action": "s3:ListBucket",
+        "Resource": "arn:aws:s3:::b", "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}}]));
+    let policy = tessera_policy::parse(&bucket_policy, tessera_policy::PolicyType::Resource).unwrap();
+    let questions = [("s3:GetObject", "arn:aws:s3:::b/*".to_string()), ("s3:ListBucket", "arn:aws:s3:::b".to_string())];
+    let mut reach = crate::Reach::new(&w.s, NOW, &std::collections::BTreeSet::from([a.clone()])).unwrap();
+    let found = reach.who(&crate::Target { account: &a, policy: Some(&policy), questions: &questions }).unwrap();
+    let of = |arn: &str| found.iter().find(|x| x.principal == arn);
+    assert_eq!(of(&reader).map(|x| x.actions.clone()), Some(vec!["s3:GetObject".to_string()]));
+    let n = of(&named).expect("the bucket policy names it");
+    assert_eq!(n.actions, vec!["s3:ListBucket".to_string()]);
+    assert_eq!(n.conditions.get("aws:MultiFactorAuthPresent").map(String::as_str), Some("true"));
+    assert!(!n.is_role && n.account == a);
+    assert!(of(&format!("arn:aws:iam::{a}:user/nobody")).is_none());
+}
