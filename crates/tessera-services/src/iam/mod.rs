@@ -8,6 +8,7 @@ pub mod inline;
 pub mod instance_profiles;
 pub mod last_accessed;
 pub mod org_features;
+pub mod outbound_federation;
 pub mod per_user;
 pub mod policies;
 pub mod policies_granting;

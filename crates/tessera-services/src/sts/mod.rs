@@ -6,6 +6,7 @@
 //! - [`encode_authorization_message`] seals what `DecodeAuthorizationMessage` reveals.
 
 pub mod assume_role;
+pub mod assume_root;
 pub mod federated_role;
 pub mod federation;
 pub mod oidc;
@@ -14,6 +15,7 @@ pub mod saml;
 pub mod saml_xml;
 pub mod tokens;
 pub mod web_identity;
+pub mod web_identity_token;
 
 use tessera_wire::response::STS_XMLNS;
 use tessera_wire::xml::XmlWriter;
@@ -31,6 +33,8 @@ pub fn handle(services: &Services, call: &Call, params: &QueryParams) -> Result<
         "AssumeRole" => assume_role::assume_role(services, call, params),
         "AssumeRoleWithWebIdentity" => web_identity::assume_role_with_web_identity(services, call, params),
         "AssumeRoleWithSAML" => saml::assume_role_with_saml(services, call, params),
+        "AssumeRoot" => assume_root::assume_root(services, call, params),
+        "GetWebIdentityToken" => web_identity_token::get_web_identity_token(services, call, params),
         "GetSessionToken" => federation::get_session_token(services, call, params),
         "GetFederationToken" => federation::get_federation_token(services, call, params),
         "GetAccessKeyInfo" => get_access_key_info(services, call, params),
@@ -83,7 +87,8 @@ pub(crate) fn invalid_token() -> AwsError {
 /// What temporary credentials may call, as AWS limits them:
 /// - from `GetSessionToken`: no IAM operation unless MFA was presented (`InvalidClientTokenId`,
 ///   as AWS answers), and no STS operation but `AssumeRole` and `GetCallerIdentity`;
-/// - from `GetFederationToken`: no IAM operation, and no STS operation but `GetCallerIdentity`.
+/// - from `GetFederationToken`: no IAM operation, and no STS operation but `GetCallerIdentity`;
+/// - from `AssumeRoot`: no STS operation but `GetCallerIdentity`.
 ///
 /// The dispatcher calls this before every operation.
 pub fn check_session_scope(caller: &Caller, service: ServiceName, operation: &str) -> Result<(), AwsError> {
@@ -99,6 +104,11 @@ pub fn check_session_scope(caller: &Caller, service: ServiceName, operation: &st
         },
         "GetFederationToken" => match service {
             ServiceName::Iam => Err(invalid_token()),
+            ServiceName::Sts if operation != "GetCallerIdentity" => Err(denied()),
+            _ => Ok(()),
+        },
+        // A privileged root session acts only through its task policy; it starts no other session.
+        "AssumeRoot" => match service {
             ServiceName::Sts if operation != "GetCallerIdentity" => Err(denied()),
             _ => Ok(()),
         },

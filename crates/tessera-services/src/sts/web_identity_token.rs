@@ -1,0 +1,375 @@
+//! `GetWebIdentityToken`: Tessera as an OpenID Connect issuer for outbound identity federation
+//! (STS API reference, `API_GetWebIdentityToken.html`; IAM User Guide, "Federate AWS identities
+//! to external services" and "Understanding token claims",
+//! `id_roles_providers_outbound_token_claims.html`).
+//!
+//! Tokens are JWTs signed with `RS256` (RSA 2048) or `ES384` (ECDSA P-384) through the
+//! `jsonwebtoken` crate; keys are made with the `rsa` crate and `ring`. One current key per
+//! algorithm serves every account; each key is stored in table [`SIGNING_KEY_TABLE`] with its
+//! private half sealed by the data dir's SecretBox (context `sts-outbound-key/<kid>`) and its
+//! public half as a JWK. [`rotate_signing_keys`] (run by `tessera keys rotate`) retires the
+//! current keys and makes new ones; a retired key stays in the JWKS for
+//! [`MAX_TOKEN_SECS`] more, until every token it signed has expired, and is then deleted.
+//! [`openid_configuration`] and [`jwks`] are the documents the server publishes, unsigned,
+//! under each issuer URL (`iam::outbound_federation`).
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use tessera_store::{transact, ReadTxn, StoreError};
+use tessera_wire::response::STS_XMLNS;
+use tessera_wire::xml::XmlWriter;
+use tessera_wire::{AwsError, QueryParams, WireResponse};
+
+use super::params::{self, Check};
+use crate::authz::AuthzRequest;
+use crate::caller::CallerKind;
+use crate::iam::outbound_federation::{issuer_of, setting};
+use crate::model::{self, Tag};
+use crate::{internal, Call, Services};
+
+/// Table of signing keys: `k/<kid>` → [`SigningKeyRecord`].
+pub const SIGNING_KEY_TABLE: &str = "sts_outbound_signing_key";
+/// Longest token (`DurationSeconds` at most 3,600).
+pub const MAX_TOKEN_SECS: i64 = 3600;
+/// Default token lifetime.
+pub const DEFAULT_TOKEN_SECS: i64 = 300;
+/// The namespace of AWS's own claims.
+pub const CLAIMS_NAMESPACE: &str = "https://sts.amazonaws.com/";
+/// The signing algorithms of the model (`jwtAlgorithmType`).
+pub const ALGORITHMS: &[&str] = &["RS256", "ES384"];
+
+/// A stored signing key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SigningKeyRecord {
+    /// Key id (`kid`), a UUID.
+    pub kid: String,
+    /// `RS256` or `ES384`.
+    pub alg: String,
+    /// When it was made (epoch seconds).
+    pub created: i64,
+    /// The private key (PKCS#1 DER for RSA, PKCS#8 DER for ECDSA), sealed.
+    pub sealed: String,
+    /// The public key as a JWK.
+    pub jwk: Value,
+    /// When it stopped signing new tokens, if it has.
+    #[serde(default)]
+    pub retired: Option<i64>,
+}
+
+fn seal_context(kid: &str) -> String {
+    format!("sts-outbound-key/{kid}")
+}
+
+fn row_key(kid: &str) -> String {
+    format!("k/{kid}")
+}
+
+fn signing_error<E: std::fmt::Display>(e: E) -> AwsError {
+    tracing::error!(error = %e, "outbound federation signing key");
+    AwsError::internal()
+}
+
+/// Make a new key for `alg` (RSA generation takes a moment: never inside a store transaction).
+fn new_key(services: &Services, alg: &str, now: i64) -> Result<SigningKeyRecord, AwsError> {
+    let kid = crate::ids::request_id();
+    let (der, jwk) = match alg {
+        "RS256" => {
+            use rsa::pkcs1::EncodeRsaPrivateKey;
+            use rsa::traits::PublicKeyParts;
+            let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).map_err(signing_error)?;
+            let der = key.to_pkcs1_der().map_err(signing_error)?.as_bytes().to_vec();
+            let jwk = json!({
+                "kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid,
+                "n": B64.encode(key.n().to_bytes_be()), "e": B64.encode(key.e().to_bytes_be()),
+            });
+            (der, jwk)
+        }
+        _ => {
+            use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P384_SHA384_FIXED_SIGNING as P384};
+            let rng = ring::rand::SystemRandom::new();
+            let pkcs8 = EcdsaKeyPair::generate_pkcs8(&P384, &rng).map_err(signing_error)?;
+            let pair = EcdsaKeyPair::from_pkcs8(&P384, pkcs8.as_ref(), &rng).map_err(signing_error)?;
+            // Uncompressed point: 0x04, x (48 bytes), y (48 bytes).
+            let point = pair.public_key().as_ref();
+            let (x, y) = match (point.get(1..49), point.get(49..97)) {
+                (Some(x), Some(y)) => (x, y),
+                _ => return Err(signing_error("unexpected P-384 public key length")),
+            };
+            let jwk = json!({
+                "kty": "EC", "use": "sig", "alg": "ES384", "kid": kid, "crv": "P-384",
+                "x": B64.encode(x), "y": B64.encode(y),
+            });
+            (pkcs8.as_ref().to_vec(), jwk)
+        }
+    };
+    let sealed = services.secrets.seal(&seal_context(&kid), &der);
+    Ok(SigningKeyRecord { kid, alg: alg.to_string(), created: now, sealed, jwk, retired: None })
+}
+
+fn all_keys(r: &dyn ReadTxn) -> Result<Vec<(String, SigningKeyRecord)>, StoreError> {
+    let rows = r.scan(SIGNING_KEY_TABLE, "k/", None, usize::MAX)?;
+    model::decode_rows(SIGNING_KEY_TABLE, rows)
+}
+
+fn current_key(r: &dyn ReadTxn, alg: &str) -> Result<Option<SigningKeyRecord>, AwsError> {
+    let keys = all_keys(r).map_err(internal)?;
+    Ok(keys.into_iter().map(|(_, k)| k).filter(|k| k.alg == alg && k.retired.is_none()).max_by_key(|k| k.created))
+}
+
+/// Make a current key for each algorithm that has none.
+pub fn ensure_signing_keys(services: &Services) -> Result<(), AwsError> {
+    for alg in ALGORITHMS {
+        let present = {
+            let r = services.store.read().map_err(internal)?;
+            current_key(r.as_ref(), alg)?.is_some()
+        };
+        if !present {
+            let key = new_key(services, alg, services.clock.now_secs())?;
+            transact(services.store.as_ref(), |txn| -> Result<(), StoreError> {
+                let exists = all_keys(&*txn)?.iter().any(|(_, k)| k.alg == *alg && k.retired.is_none());
+                if !exists {
+                    model::save(txn, SIGNING_KEY_TABLE, &row_key(&key.kid), &key)?;
+                }
+                Ok(())
+            })
+            .map_err(internal)?;
+        }
+    }
+    Ok(())
+}
+
+/// Retire the current signing keys, make new ones, and delete keys retired longer ago than
+/// the longest token. Returns the new key ids.
+pub fn rotate_signing_keys(services: &Services) -> Result<Vec<String>, AwsError> {
+    let now = services.clock.now_secs();
+    let fresh: Vec<SigningKeyRecord> =
+        ALGORITHMS.iter().map(|alg| new_key(services, alg, now)).collect::<Result<_, _>>()?;
+    transact(services.store.as_ref(), |txn| -> Result<(), StoreError> {
+        for (row, mut key) in all_keys(&*txn)? {
+            match key.retired {
+                None => {
+                    key.retired = Some(now);
+                    model::save(txn, SIGNING_KEY_TABLE, &row, &key)?;
+                }
+                Some(at) if at + MAX_TOKEN_SECS < now => {
+                    txn.delete(SIGNING_KEY_TABLE, &row)?;
+                }
+                Some(_) => {}
+            }
+        }
+        for key in &fresh {
+            model::save(txn, SIGNING_KEY_TABLE, &row_key(&key.kid), key)?;
+        }
+        Ok(())
+    })
+    .map_err(internal)?;
+    let ids: Vec<String> = fresh.into_iter().map(|k| k.kid).collect();
+    tracing::info!(key_ids = ?ids, "rotated the outbound federation signing keys");
+    Ok(ids)
+}
+
+/// The OIDC discovery document of issuer `issuer_id`, or `None` if no account has that issuer.
+pub fn openid_configuration(services: &Services, issuer_id: &str) -> Result<Option<String>, AwsError> {
+    let r = services.store.read().map_err(internal)?;
+    let Some(issuer) = issuer_of(r.as_ref(), issuer_id)? else {
+        return Ok(None);
+    };
+    let doc = json!({
+        "issuer": issuer,
+        "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+        "response_types_supported": ["id_token"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ALGORITHMS,
+        "scopes_supported": ["openid"],
+        "claims_supported": ["aud", "exp", "iat", "iss", "jti", "sub", CLAIMS_NAMESPACE],
+    });
+    Ok(Some(doc.to_string()))
+}
+
+/// The JWKS of issuer `issuer_id` (the current keys and the retired keys whose tokens may not
+/// have expired yet), or `None` if no account has that issuer.
+pub fn jwks(services: &Services, issuer_id: &str) -> Result<Option<String>, AwsError> {
+    let r = services.store.read().map_err(internal)?;
+    if issuer_of(r.as_ref(), issuer_id)?.is_none() {
+        return Ok(None);
+    }
+    let now = services.clock.now_secs();
+    let keys: Vec<Value> = all_keys(r.as_ref())
+        .map_err(internal)?
+        .into_iter()
+        .filter(|(_, k)| k.retired.is_none_or(|at| at + MAX_TOKEN_SECS >= now))
+        .map(|(_, k)| k.jwk)
+        .collect();
+    Ok(Some(json!({ "keys": keys }).to_string()))
+}
+
+/// The validated request.
+struct Request {
+    audience: Vec<String>,
+    alg: String,
+    duration: i64,
+    tags: Vec<Tag>,
+    scope: Option<String>,
+}
+
+fn read_request(p: &QueryParams) -> Result<Request, AwsError> {
+    let mut check = Check::default();
+    let audience: Vec<String> = p.list("Audience").into_iter().map(str::to_string).collect();
+    if audience.is_empty() {
+        return Err(tessera_wire::query::null_member("audience"));
+    }
+    for (i, a) in audience.iter().enumerate() {
+        check.length(&format!("audience.{}.member", i + 1), a, 1, 1000);
+    }
+    check.count("audience", &format!("[{}]", audience.join(", ")), audience.len(), 10);
+    let alg = p.required("SigningAlgorithm")?;
+    check.length("signingAlgorithm", alg, 5, 5);
+    let duration = params::duration(p)?;
+    if let Some(d) = duration {
+        check.range("durationSeconds", d, 60, MAX_TOKEN_SECS);
+    }
+    let scope = p.get("Scope");
+    if let Some(s) = scope {
+        check.length("scope", s, 1, 256).pattern(
+            "scope",
+            s,
+            r"[\x21\x23-\x2B\x2D-\x5B\x5D-\x7E]+( [\x21\x23-\x2B\x2D-\x5B\x5D-\x7E]+)*",
+            s.split(' ')
+                .all(|w| !w.is_empty() && w.bytes().all(|b| (0x21..=0x7e).contains(&b) && !b"\",\\".contains(&b))),
+        );
+    }
+    let inputs = params::session_inputs(p, &mut check, false);
+    check.finish()?;
+    params::check_session_inputs(&inputs)?;
+    if !ALGORITHMS.contains(&alg) {
+        return Err(AwsError::validation(format!("SigningAlgorithm '{alg}' is not supported: use RS256 or ES384.")));
+    }
+    match p.get("TokenType") {
+        None | Some("AWSIdentity") => {}
+        Some("JWT_SVID") => {
+            return Err(AwsError::invalid_parameter_value(
+                "TokenType JWT_SVID needs a workload identity, which Tessera does not have.",
+            ))
+        }
+        Some(other) => return Err(AwsError::validation(format!("Invalid value for TokenType: {other}"))),
+    }
+    match p.get("SubjectMode") {
+        None | Some("AWSIdentity") => {}
+        Some(other) => {
+            return Err(AwsError::invalid_parameter_value(format!(
+                "SubjectMode {other} is not supported by Tessera: only AWSIdentity."
+            )))
+        }
+    }
+    Ok(Request {
+        audience,
+        alg: alg.to_string(),
+        duration: duration.unwrap_or(DEFAULT_TOKEN_SECS),
+        tags: inputs.tags,
+        scope: scope.map(str::to_string),
+    })
+}
+
+/// Run `GetWebIdentityToken`.
+pub fn get_web_identity_token(services: &Services, call: &Call, p: &QueryParams) -> Result<WireResponse, AwsError> {
+    let req = read_request(p)?;
+    let caller = &call.caller;
+    let mut context: Vec<(String, Vec<String>)> = vec![
+        ("sts:IdentityTokenAudience".into(), req.audience.clone()),
+        ("sts:SigningAlgorithm".into(), vec![req.alg.clone()]),
+        ("sts:DurationSeconds".into(), vec![req.duration.to_string()]),
+    ];
+    let authz = |action: &'static str, context: Vec<(String, Vec<String>)>| AuthzRequest {
+        action,
+        resource: "*",
+        context,
+        ..Default::default()
+    };
+    services.authorize_request(call, &authz("sts:GetWebIdentityToken", context.clone()))?;
+    if !req.tags.is_empty() {
+        for t in &req.tags {
+            context.push((format!("aws:RequestTag/{}", t.key), vec![t.value.clone()]));
+        }
+        context.push(("aws:TagKeys".into(), req.tags.iter().map(|t| t.key.clone()).collect()));
+        services.authorize_request(call, &authz("sts:TagGetWebIdentityToken", context))?;
+    }
+
+    let now = call.now_secs();
+    let (issuer, organization) = {
+        let r = services.store.read().map_err(internal)?;
+        let issuer = setting(r.as_ref(), &caller.account)?.filter(|s| s.enabled).ok_or_else(|| {
+            AwsError::new(
+                403,
+                "OutboundWebIdentityFederationDisabledException",
+                "Outbound web identity federation is not enabled for this account.",
+            )
+        })?;
+        let organization = crate::organizations::organization_of(r.as_ref(), &caller.account).map_err(internal)?;
+        (issuer.issuer, organization)
+    };
+    let expires = now + req.duration;
+    if let Some(session) = &caller.session {
+        if expires > session.expires_at {
+            return Err(AwsError::new(
+                403,
+                "SessionDurationEscalationException",
+                "The requested token duration would extend the session beyond its original expiration time.",
+            ));
+        }
+    }
+
+    // The caller's identity: a role session is its role (`principal_id` under the namespace).
+    let principal = match &caller.kind {
+        CallerKind::AssumedRole { .. } => caller.role_arn().unwrap_or_else(|| caller.arn.clone()),
+        _ => caller.arn.clone(),
+    };
+    let mut aws = Map::new();
+    aws.insert("aws_account".into(), json!(caller.account));
+    aws.insert("source_region".into(), json!(call.meta.region));
+    aws.insert("principal_id".into(), json!(principal));
+    if let Some((org_id, path)) = organization {
+        aws.insert("org_id".into(), json!(org_id));
+        aws.insert("ou_path".into(), json!(path));
+    }
+    if let Some(session) = caller.session.as_ref().filter(|s| !s.tags.is_empty()) {
+        let tags: Map<String, Value> = session.tags.iter().map(|t| (t.key.clone(), json!(t.value))).collect();
+        aws.insert("principal_tags".into(), Value::Object(tags));
+    }
+    if !req.tags.is_empty() {
+        let tags: Map<String, Value> = req.tags.iter().map(|t| (t.key.clone(), json!(t.value))).collect();
+        aws.insert("request_tags".into(), Value::Object(tags));
+    }
+    let mut claims = Map::new();
+    claims.insert("iss".into(), json!(issuer));
+    claims.insert("sub".into(), json!(principal));
+    claims.insert("aud".into(), if req.audience.len() == 1 { json!(req.audience[0]) } else { json!(req.audience) });
+    claims.insert("iat".into(), json!(now));
+    claims.insert("exp".into(), json!(expires));
+    claims.insert("jti".into(), json!(crate::ids::request_id()));
+    if let Some(scope) = &req.scope {
+        claims.insert("scope".into(), json!(scope));
+    }
+    claims.insert(CLAIMS_NAMESPACE.into(), Value::Object(aws));
+
+    ensure_signing_keys(services)?;
+    let key = {
+        let r = services.store.read().map_err(internal)?;
+        current_key(r.as_ref(), &req.alg)?.ok_or_else(AwsError::internal)?
+    };
+    let der = services.secrets.open(&seal_context(&key.kid), &key.sealed).map_err(internal)?;
+    let (algorithm, encoding) = if key.alg == "RS256" {
+        (Algorithm::RS256, EncodingKey::from_rsa_der(&der))
+    } else {
+        (Algorithm::ES384, EncodingKey::from_ec_der(&der))
+    };
+    let mut header = Header::new(algorithm);
+    header.kid = Some(key.kid.clone());
+    let token = jsonwebtoken::encode(&header, &Value::Object(claims), &encoding).map_err(signing_error)?;
+
+    let mut w = XmlWriter::fragment();
+    w.elem("WebIdentityToken", &token).elem("Expiration", &crate::clock::iso8601(expires));
+    Ok(WireResponse::query(STS_XMLNS, "GetWebIdentityToken", Some(&w.finish()), &call.meta.request_id))
+}
