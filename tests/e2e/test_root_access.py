@@ -7,11 +7,12 @@ id_root-user-privileged-task.html), with the errors and denials AWS documents.
 The tests run on a server of their own: they switch organization-wide features on and off."""
 
 import json
+import subprocess
 import time
 
 import pytest
 
-from conftest import expect_error as expect, policy_document as policy, Accounts, CliError, unique, unvalidated_client, user_with_key
+from conftest import expect_error as expect, policy_document as policy, BIN, Accounts, CliError, unique, unvalidated_client, user_with_key
 
 IAM_SP = "iam.amazonaws.com"
 AUDIT = "arn:aws:iam::aws:policy/root-task/IAMAuditRootUserCredentials"
@@ -145,6 +146,25 @@ def test_assume_root_delete_session_through_the_cli(server, root_org):
     expect(iam.create_access_key, "AccessDenied")
     # A user's credentials are not the root user's: the task policy denies them.
     expect(iam.list_access_keys, "AccessDenied", UserName="someone")
+
+
+def test_root_password_audited_then_deleted(server, root_org):
+    """The member root's console password (`tessera console set-root-password`) as a root session
+    sees it: GetLoginProfile without UserName audits it, DeleteLoginProfile removes it."""
+    t, member, ops = server, root_org["member"], root_org["ops"]
+    proc = subprocess.run([str(BIN), "console", "set-root-password", "--data-dir", str(t.data_dir), "--account",
+                           member], input="Member-root-Passw0rd!\n", capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    sts = t.client("sts", **ops)
+    audit = t.client("iam", **creds_of(sts.assume_root(TargetPrincipal=member, TaskPolicyArn={"arn": AUDIT})["Credentials"]))
+    profile = audit.get_login_profile()["LoginProfile"]
+    assert profile["PasswordResetRequired"] is False and profile["CreateDate"]
+    expect(audit.delete_login_profile, "AccessDenied")
+    delete = t.client("iam", **creds_of(sts.assume_root(TargetPrincipal=member, TaskPolicyArn={"arn": DELETE})["Credentials"]))
+    delete.delete_login_profile()
+    expect(delete.get_login_profile, "NoSuchEntity")
+    expect(delete.delete_login_profile, "NoSuchEntity")
+    expect(audit.get_login_profile, "NoSuchEntity")
 
 
 def test_assume_root_errors_and_denials(server, root_org):

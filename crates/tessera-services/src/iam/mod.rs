@@ -14,6 +14,7 @@ pub mod policies;
 pub mod policies_granting;
 pub mod principal;
 pub mod roles;
+pub mod root_login;
 pub mod server_certificates;
 pub mod service_credentials;
 pub mod service_linked_roles;

@@ -373,3 +373,111 @@ pub fn get_web_identity_token(services: &Services, call: &Call, p: &QueryParams)
     w.elem("WebIdentityToken", &token).elem("Expiration", &crate::clock::iso8601(expires));
     Ok(WireResponse::query(STS_XMLNS, "GetWebIdentityToken", Some(&w.finish()), &call.meta.request_id))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use jsonwebtoken::jwk::Jwk;
+    use jsonwebtoken::{DecodingKey, Validation};
+    use tessera_store::secrets::SecretBox;
+    use tessera_store::sqlite::SqliteStore;
+
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::iam::outbound_federation::{OutboundFederation, OUTBOUND_TABLE};
+    use crate::Config;
+
+    const ISSUER_ID: &str = "0d8f2c1e-6c1b-4f5e-9a53-1f0e2b3c4d5e";
+    const ISSUER: &str = "http://127.0.0.1:1/_tessera/outbound/0d8f2c1e-6c1b-4f5e-9a53-1f0e2b3c4d5e";
+
+    fn env() -> (Services, Arc<ManualClock>) {
+        let clock = Arc::new(ManualClock::new(1_700_000_000_000));
+        let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+        let services =
+            Services::new(store, SecretBox::new(&[9u8; 32]), clock.clone(), Config { endpoint: String::new() });
+        let record = OutboundFederation { enabled: true, issuer_id: ISSUER_ID.into(), issuer: ISSUER.into() };
+        let mut w = services.store.write().unwrap();
+        model::save(w.as_mut(), OUTBOUND_TABLE, "a/111122223333", &record).unwrap();
+        model::save(w.as_mut(), OUTBOUND_TABLE, &format!("i/{ISSUER_ID}"), &"111122223333".to_string()).unwrap();
+        w.commit().unwrap();
+        (services, clock)
+    }
+
+    fn published(services: &Services) -> Vec<Jwk> {
+        let doc: Value = serde_json::from_str(&jwks(services, ISSUER_ID).unwrap().unwrap()).unwrap();
+        serde_json::from_value(doc["keys"].clone()).unwrap()
+    }
+
+    fn sign(services: &Services, alg: &str) -> String {
+        let r = services.store.read().unwrap();
+        let key = current_key(r.as_ref(), alg).unwrap().unwrap();
+        let der = services.secrets.open(&seal_context(&key.kid), &key.sealed).unwrap();
+        let (algorithm, encoding) = if alg == "RS256" {
+            (Algorithm::RS256, EncodingKey::from_rsa_der(&der))
+        } else {
+            (Algorithm::ES384, EncodingKey::from_ec_der(&der))
+        };
+        let mut header = Header::new(algorithm);
+        header.kid = Some(key.kid);
+        let claims = json!({"iss": ISSUER, "aud": "x", "sub": "s", "exp": 4_000_000_000i64});
+        jsonwebtoken::encode(&header, &claims, &encoding).unwrap()
+    }
+
+    fn verifies(token: &str, keys: &[Jwk]) -> bool {
+        let Ok(header) = jsonwebtoken::decode_header(token) else { return false };
+        let Some(jwk) = keys.iter().find(|k| k.common.key_id == header.kid) else { return false };
+        let mut validation = Validation::new(header.alg);
+        validation.set_audience(&["x"]);
+        validation.set_issuer(&[ISSUER]);
+        jsonwebtoken::decode::<Value>(token, &DecodingKey::from_jwk(jwk).unwrap(), &validation).is_ok()
+    }
+
+    #[test]
+    fn documents_only_for_known_issuers() {
+        let (services, _) = env();
+        assert!(jwks(&services, "no-such-issuer").unwrap().is_none());
+        assert!(openid_configuration(&services, "no-such-issuer").unwrap().is_none());
+        let doc: Value = serde_json::from_str(&openid_configuration(&services, ISSUER_ID).unwrap().unwrap()).unwrap();
+        assert_eq!(doc["issuer"], ISSUER);
+        assert_eq!(doc["jwks_uri"], format!("{ISSUER}/.well-known/jwks.json"));
+    }
+
+    #[test]
+    fn keys_sign_verifiable_tokens_and_rotation_keeps_old_keys_for_an_hour() {
+        let (services, clock) = env();
+        ensure_signing_keys(&services).unwrap();
+        ensure_signing_keys(&services).unwrap(); // no second key per algorithm
+        let keys = published(&services);
+        assert_eq!(keys.len(), 2);
+        let jwks_text = jwks(&services, ISSUER_ID).unwrap().unwrap();
+        assert!(!jwks_text.contains("\"d\""), "private key material in the JWKS");
+        let old_rs = sign(&services, "RS256");
+        let old_es = sign(&services, "ES384");
+        assert!(verifies(&old_rs, &keys) && verifies(&old_es, &keys));
+        // A token changed after signing does not verify.
+        let mut parts: Vec<&str> = old_es.split('.').collect();
+        let forged = B64.encode(br#"{"iss":"x","aud":"x","sub":"root","exp":4000000000}"#);
+        parts[1] = &forged;
+        assert!(!verifies(&parts.join("."), &keys));
+
+        rotate_signing_keys(&services).unwrap();
+        let keys = published(&services);
+        assert_eq!(keys.len(), 4);
+        let new_rs = sign(&services, "RS256");
+        assert_ne!(
+            jsonwebtoken::decode_header(&new_rs).unwrap().kid,
+            jsonwebtoken::decode_header(&old_rs).unwrap().kid
+        );
+        assert!(verifies(&old_rs, &keys) && verifies(&new_rs, &keys));
+
+        // An hour later the retired keys leave the JWKS, and the next rotation deletes them.
+        clock.advance_secs(MAX_TOKEN_SECS + 1);
+        let keys = published(&services);
+        assert_eq!(keys.len(), 2);
+        assert!(!verifies(&old_rs, &keys) && verifies(&new_rs, &keys));
+        rotate_signing_keys(&services).unwrap();
+        let r = services.store.read().unwrap();
+        assert_eq!(all_keys(r.as_ref()).unwrap().len(), 4);
+    }
+}
