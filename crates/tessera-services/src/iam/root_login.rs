@@ -61,3 +61,35 @@ pub(crate) fn delete(services: &Services, call: &Call) -> Result<WireResponse, A
     txn.commit().st()?;
     Ok(WireResponse::query(tessera_wire::response::IAM_XMLNS, "DeleteLoginProfile", None, &call.meta.request_id))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::credentials::{handle, test_support::*};
+    use super::*;
+
+    fn run(services: &Services, op: &str) -> Result<WireResponse, AwsError> {
+        handle(services, &root_call(op, 1_700_000_000), &params(&[])).expect("handled")
+    }
+
+    #[test]
+    fn root_password_read_and_deleted_never_revealed() {
+        let s = services_at(1_700_000_000);
+        assert_eq!(run(&s, "GetLoginProfile").unwrap_err().code, "NoSuchEntity");
+        assert_eq!(run(&s, "DeleteLoginProfile").unwrap_err().code, "NoSuchEntity");
+        let record = serde_json::json!({"hash": "$argon2id$secret-hash", "changed": 1_600_000_000});
+        let mut w = s.store.write().unwrap();
+        model::save(w.as_mut(), ROOT_PASSWORD_TABLE, ACCOUNT, &record).unwrap();
+        w.commit().unwrap();
+        let got = body(&run(&s, "GetLoginProfile").unwrap());
+        assert!(got.contains("<CreateDate>2020-09-13T12:26:40Z</CreateDate>"), "{got}");
+        assert!(!got.contains("argon2id"), "{got}");
+        run(&s, "DeleteLoginProfile").unwrap();
+        assert_eq!(run(&s, "GetLoginProfile").unwrap_err().code, "NoSuchEntity");
+        // A user named explicitly is still a user's login profile.
+        let e = handle(&s, &root_call("GetLoginProfile", 1_700_000_000), &params(&[("UserName", "nobody")]))
+            .expect("handled")
+            .unwrap_err();
+        assert_eq!(e.code, "NoSuchEntity");
+        assert!(e.message.contains("nobody"), "{}", e.message);
+    }
+}
