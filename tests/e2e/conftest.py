@@ -22,6 +22,7 @@ from pathlib import Path
 
 import boto3
 import botocore.config
+import botocore.exceptions
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -176,6 +177,40 @@ def tessera(tmp_path_factory):
     t = Tessera(tmp_path_factory.mktemp("tessera") / "data").start()
     yield t
     t.stop()
+
+
+@pytest.fixture(scope="module")
+def module_tessera(tmp_path_factory):
+    """A server of the test module's own, for tests that switch account- or organization-wide
+    settings other tests would see."""
+    _require_binary()
+    t = Tessera(tmp_path_factory.mktemp("module") / "data").start()
+    yield t
+    t.stop()
+
+
+def unvalidated_client(t, service, **creds):
+    """A boto3 client (root credentials unless given) that skips botocore's own parameter
+    checks, to see the server's."""
+    return boto3.session.Session(region_name=REGION).client(
+        service,
+        endpoint_url=t.endpoint,
+        config=botocore.config.Config(parameter_validation=False, retries={"max_attempts": 1}),
+        **(creds or t.root_creds),
+    )
+
+
+def expect_error(fn, error_code, **kwargs):
+    """Call a boto3 operation that must fail with `error_code`; return the ClientError."""
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        fn(**kwargs)
+    assert e.value.response["Error"]["Code"] == error_code, e.value.response
+    return e.value
+
+
+def policy_document(*statements):
+    """A policy document (JSON text) of `statements`."""
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
 @pytest.fixture

@@ -375,9 +375,7 @@ def test_list_organizations_features(tessera, accounts):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         bare.list_organizations_features()
     assert code(e) == "AccessDenied"
-    with pytest.raises(botocore.exceptions.ClientError) as e:
-        t.client("iam").enable_organizations_root_credentials_management()
-    assert code(e) == "NotImplemented"
+    # The features themselves: tests/e2e/test_root_access.py.
 
 
 def test_list_organizations_features_without_an_organization(fresh_tessera):

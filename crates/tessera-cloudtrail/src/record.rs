@@ -52,6 +52,7 @@ fn issues_credentials(service: ServiceName, operation: &str) -> bool {
         && matches!(
             operation,
             "AssumeRole"
+                | "AssumeRoot"
                 | "AssumeRoleWithSAML"
                 | "AssumeRoleWithWebIdentity"
                 | "GetSessionToken"

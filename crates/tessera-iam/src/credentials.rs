@@ -46,8 +46,10 @@ pub fn handle(services: &Services, call: &Call, params: &QueryParams) -> Option<
         "GetAccessKeyLastUsed" => access_keys::get_access_key_last_used(services, call, params),
 
         "CreateLoginProfile" => login::create_login_profile(services, call, params),
+        "GetLoginProfile" if super::root_login::applies(call, params) => super::root_login::get(services, call),
         "GetLoginProfile" => login::get_login_profile(services, call, params),
         "UpdateLoginProfile" => login::update_login_profile(services, call, params),
+        "DeleteLoginProfile" if super::root_login::applies(call, params) => super::root_login::delete(services, call),
         "DeleteLoginProfile" => login::delete_login_profile(services, call, params),
         "ChangePassword" => login::change_password(services, call, params),
         "UpdateAccountPasswordPolicy" => login::update_account_password_policy(services, call, params),

@@ -1,26 +1,65 @@
-//! `ListOrganizationsFeatures`: the centralized root access features of the caller's
-//! organization (`id_root-user.html#id_root-user-access-management`).
+//! Centralized root access for member accounts (IAM User Guide, "Centrally manage root access
+//! for member accounts", `id_root-user.html#id_root-user-access-management`):
+//! `ListOrganizationsFeatures`, `EnableOrganizationsRootCredentialsManagement`,
+//! `DisableOrganizationsRootCredentialsManagement`, `EnableOrganizationsRootSessions` and
+//! `DisableOrganizationsRootSessions`.
 //!
-//! Tessera's IAM is always integrated with its Organizations (there is no trusted-access switch
-//! to turn on), so `ServiceAccessNotEnabledException` is never returned. The features
-//! (`RootCredentialsManagement`, `RootSessions`) are enabled by operations that are not built yet
-//! (`EnableOrganizationsRootCredentialsManagement`, `EnableOrganizationsRootSessions` answer
-//! `NotImplemented`), so the list is empty.
+//! The enabled features of an organization live in table [`ROOT_ACCESS_TABLE`], keyed by the
+//! organization id. Every operation needs an organization in all-features mode with trusted
+//! access for `iam.amazonaws.com` (`EnableAWSServiceAccess`); the enable operations run only in
+//! the management account (`CallerIsNotManagementAccountException` for IAM's delegated
+//! administrator), the others in the management account or IAM's delegated administrator.
+//! `sts:AssumeRoot` reads [`root_sessions_enabled`]. See `docs/ROOT_ACCESS.md`.
 
+use serde::{Deserialize, Serialize};
+use tessera_store::ReadTxn;
 use tessera_wire::xml::XmlWriter;
 use tessera_wire::{AwsError, WireResponse};
 
-use super::entities::Cx;
+use super::entities::{Cx, StoreResultExt};
+use crate::model::{self, Organization};
 use crate::organizations::org_of;
 
-/// `ListOrganizationsFeatures`.
 /// IAM's service principal, for trusted access and delegated administration.
-const IAM_PRINCIPAL: &str = "iam.amazonaws.com";
+pub const IAM_PRINCIPAL: &str = "iam.amazonaws.com";
 
-pub(crate) fn list_organizations_features(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
-    cx.authorize("iam:ListOrganizationsFeatures", "*", Vec::new())?;
-    let read = cx.read()?;
-    let org = org_of(read.as_ref(), cx.account())?.ok_or_else(|| {
+/// Table of the organizations' centralized root access features: organization id →
+/// [`RootAccessFeatures`].
+pub const ROOT_ACCESS_TABLE: &str = "iam_org_root_access";
+
+/// The centralized root access features enabled in one organization.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RootAccessFeatures {
+    /// `RootCredentialsManagement`.
+    #[serde(default)]
+    pub credentials_management: bool,
+    /// `RootSessions`.
+    #[serde(default)]
+    pub sessions: bool,
+}
+
+/// Which feature an operation switches.
+#[derive(Debug, Clone, Copy)]
+enum Feature {
+    CredentialsManagement,
+    Sessions,
+}
+
+fn load_features<R: ReadTxn + ?Sized>(r: &R, org_id: &str) -> Result<RootAccessFeatures, AwsError> {
+    Ok(model::load(r, ROOT_ACCESS_TABLE, org_id).st()?.unwrap_or_default())
+}
+
+/// Whether `RootSessions` is enabled in organization `org_id` (`sts:AssumeRoot`).
+pub fn root_sessions_enabled<R: ReadTxn + ?Sized>(r: &R, org_id: &str) -> Result<bool, AwsError> {
+    Ok(load_features(r, org_id)?.sessions)
+}
+
+/// The caller's organization, checked as AWS checks it for these operations (API reference of
+/// each: `OrganizationNotFoundException`, `OrganizationNotInAllFeaturesModeException`,
+/// `AccountNotManagementOrDelegatedAdministratorException`, `CallerIsNotManagementAccountException`
+/// when `management_only`, `ServiceAccessNotEnabledException`).
+fn checked_org<R: ReadTxn + ?Sized>(cx: &Cx<'_>, read: &R, management_only: bool) -> Result<Organization, AwsError> {
+    let org = org_of(read, cx.account())?.ok_or_else(|| {
         AwsError::new(400, "OrganizationNotFoundException", "No organization is associated with your account.")
     })?;
     if org.feature_set != "ALL" {
@@ -30,25 +69,92 @@ pub(crate) fn list_organizations_features(cx: &Cx<'_>) -> Result<WireResponse, A
             "The organization does not have all features enabled.",
         ));
     }
-    let delegated = crate::organizations::is_delegated_administrator(read.as_ref(), cx.account(), IAM_PRINCIPAL)?;
-    if org.management_account != cx.account() && !delegated {
-        return Err(AwsError::new(
-            400,
-            "AccountNotManagementOrDelegatedAdministratorException",
-            "The account is not the management account or a delegated administrator of the organization.",
-        ));
+    if org.management_account != cx.account() {
+        let delegated = crate::organizations::is_delegated_administrator(read, cx.account(), IAM_PRINCIPAL)?;
+        if !delegated {
+            return Err(AwsError::new(
+                400,
+                "AccountNotManagementOrDelegatedAdministratorException",
+                "The account is not the management account or a delegated administrator of the organization.",
+            ));
+        }
+        if management_only {
+            return Err(AwsError::new(
+                400,
+                "CallerIsNotManagementAccountException",
+                "The account making the request is not the management account for the organization.",
+            ));
+        }
     }
     // API_ListOrganizationsFeatures.html: "ServiceAccessNotEnabled ... trusted access is not
     // enabled for IAM in AWS Organizations".
-    if !crate::organizations::trusted_access_enabled(read.as_ref(), cx.account(), IAM_PRINCIPAL)? {
+    if !crate::organizations::trusted_access_enabled(read, cx.account(), IAM_PRINCIPAL)? {
         return Err(AwsError::new(
             400,
             "ServiceAccessNotEnabledException",
             "The request was rejected because trusted access is not enabled for IAM in Organizations.",
         ));
     }
+    Ok(org)
+}
+
+fn respond(cx: &Cx<'_>, org: &Organization, features: RootAccessFeatures) -> WireResponse {
     let mut w = XmlWriter::fragment();
     w.elem("OrganizationId", &org.id);
-    w.open("EnabledFeatures", None).close();
-    Ok(cx.respond(Some(w.finish())))
+    w.open("EnabledFeatures", None);
+    if features.credentials_management {
+        w.elem("member", "RootCredentialsManagement");
+    }
+    if features.sessions {
+        w.elem("member", "RootSessions");
+    }
+    w.close();
+    cx.respond(Some(w.finish()))
+}
+
+/// `ListOrganizationsFeatures`.
+pub(crate) fn list_organizations_features(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
+    cx.authorize("iam:ListOrganizationsFeatures", "*", Vec::new())?;
+    let read = cx.read()?;
+    let org = checked_org(cx, read.as_ref(), false)?;
+    let features = load_features(read.as_ref(), &org.id)?;
+    Ok(respond(cx, &org, features))
+}
+
+/// `EnableOrganizationsRootCredentialsManagement`, `EnableOrganizationsRootSessions` and the
+/// two `Disable...` operations: idempotent, as AWS's are (enabling an enabled feature answers
+/// the same list).
+fn switch(cx: &Cx<'_>, action: &str, feature: Feature, on: bool) -> Result<WireResponse, AwsError> {
+    cx.authorize(action, "*", Vec::new())?;
+    let (org, features) = cx.write(|txn| {
+        let org = checked_org(cx, &*txn, on)?;
+        let mut features = load_features(&*txn, &org.id)?;
+        match feature {
+            Feature::CredentialsManagement => features.credentials_management = on,
+            Feature::Sessions => features.sessions = on,
+        }
+        model::save(txn, ROOT_ACCESS_TABLE, &org.id, &features).st()?;
+        Ok((org, features))
+    })?;
+    Ok(respond(cx, &org, features))
+}
+
+/// `EnableOrganizationsRootCredentialsManagement`.
+pub(crate) fn enable_root_credentials_management(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
+    switch(cx, "iam:EnableOrganizationsRootCredentialsManagement", Feature::CredentialsManagement, true)
+}
+
+/// `DisableOrganizationsRootCredentialsManagement`.
+pub(crate) fn disable_root_credentials_management(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
+    switch(cx, "iam:DisableOrganizationsRootCredentialsManagement", Feature::CredentialsManagement, false)
+}
+
+/// `EnableOrganizationsRootSessions`.
+pub(crate) fn enable_root_sessions(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
+    switch(cx, "iam:EnableOrganizationsRootSessions", Feature::Sessions, true)
+}
+
+/// `DisableOrganizationsRootSessions`.
+pub(crate) fn disable_root_sessions(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
+    switch(cx, "iam:DisableOrganizationsRootSessions", Feature::Sessions, false)
 }

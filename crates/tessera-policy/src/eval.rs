@@ -474,7 +474,9 @@ pub fn evaluate(set: &PolicySet<'_>, req: &Request<'_>) -> Decision {
         _ => None,
     };
     let session = match (&set.session, &p.kind) {
-        (Some(s), PrincipalKind::AssumedRole { .. } | PrincipalKind::FederatedUser) => {
+        // A root user with session policies is a privileged root session (`sts:AssumeRoot`),
+        // limited by its task policy.
+        (Some(s), PrincipalKind::AssumedRole { .. } | PrincipalKind::FederatedUser | PrincipalKind::Root) => {
             Some(ev.policies(s, PolicyType::Session))
         }
         _ => None,

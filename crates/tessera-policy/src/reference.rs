@@ -415,7 +415,9 @@ pub fn evaluate(set: &PolicySet<'_>, req: &Request<'_>) -> EvalDecision {
         return EvalDecision::Allowed;
     }
     let is_service = matches!(p.kind, PrincipalKind::Service { .. });
-    let is_session = matches!(p.kind, PrincipalKind::AssumedRole { .. } | PrincipalKind::FederatedUser);
+    // A root principal has session policies only in a privileged root session (`sts:AssumeRoot`).
+    let is_session =
+        matches!(p.kind, PrincipalKind::AssumedRole { .. } | PrincipalKind::FederatedUser | PrincipalKind::Root);
     let bounded = set.boundary.is_some();
 
     // Gather each policy type's answer.

@@ -6,6 +6,7 @@
 //! - [`encode_authorization_message`] seals what `DecodeAuthorizationMessage` reveals.
 
 pub mod assume_role;
+pub mod assume_root;
 pub mod federated_role;
 pub mod federation;
 pub mod oidc;
@@ -14,6 +15,7 @@ pub mod saml;
 pub mod saml_decrypt;
 pub mod trust_bundles;
 pub mod web_identity;
+pub mod web_identity_token;
 
 use tessera_wire::response::STS_XMLNS;
 use tessera_wire::xml::XmlWriter;
@@ -26,6 +28,7 @@ pub use tessera_core::sts::{
 /// SAML metadata and assertions: parsed next to the IAM SAML providers that store them.
 pub use tessera_iam::saml_xml;
 
+pub(crate) use tessera_core::org as organizations;
 pub(crate) use tessera_core::{authz, caller, clock, ids, internal, model, validate, Call, Caller, CallerKind};
 #[cfg(test)]
 pub(crate) use tessera_core::{Config, ServiceName};
@@ -41,6 +44,8 @@ pub fn handle(services: &Services, call: &Call, params: &QueryParams) -> Result<
         "AssumeRole" => assume_role::assume_role(services, call, params),
         "AssumeRoleWithWebIdentity" => web_identity::assume_role_with_web_identity(services, call, params),
         "AssumeRoleWithSAML" => saml::assume_role_with_saml(services, call, params),
+        "AssumeRoot" => assume_root::assume_root(services, call, params),
+        "GetWebIdentityToken" => web_identity_token::get_web_identity_token(services, call, params),
         "GetSessionToken" => federation::get_session_token(services, call, params),
         "GetFederationToken" => federation::get_federation_token(services, call, params),
         "GetAccessKeyInfo" => get_access_key_info(services, call, params),

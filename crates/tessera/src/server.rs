@@ -80,6 +80,7 @@ pub fn run(
         tessera_services::bootstrap::write_private_file(&data_dir.join("endpoint"), format!("{endpoint}\n").as_bytes())
             .context("writing the endpoint file")?;
         tracing::info!(%endpoint, management_account = %management, "tessera is serving");
+        tessera_services::iam::outbound_federation::set_public_endpoint(&endpoint);
         let resources = crate::resources::Resources::open(services.clone(), data_dir)?;
         let imds = match imds_listen {
             Some(imds_addr) => {
@@ -100,6 +101,7 @@ pub fn run(
         let app = Router::new()
             .route("/_tessera/health", get(health))
             .route("/_tessera/metrics", get(crate::metrics::endpoint))
+            .route("/_tessera/outbound/{issuer}/.well-known/{document}", get(outbound_document))
             .fallback(aws)
             .with_state(services)
             .merge(crate::console::router(console))
@@ -183,6 +185,8 @@ pub fn rotate_token_key(data_dir: &Path, store_url: Option<&str>) -> anyhow::Res
         anyhow::bail!("{} holds no master.key: is it a Tessera data dir?", data_dir.display());
     }
     let services = open(data_dir, store_url, &crate::audit_cli::AuditOptions::default())?;
+    tessera_services::iam::outbound_keys::rotate_signing_keys(&services)
+        .map_err(|e| anyhow::anyhow!("rotating the outbound federation keys: {}: {}", e.code, e.message))?;
     tessera_services::sts::rotate_token_key(&services)
         .map_err(|e| anyhow::anyhow!("rotating the token key: {}: {}", e.code, e.message))
 }
@@ -285,6 +289,26 @@ pub(crate) async fn shutdown_signal() {
 
 async fn health() -> impl IntoResponse {
     (StatusCode::OK, [("content-type", "application/json")], "{\"status\":\"ok\"}")
+}
+
+/// An outbound federation issuer's OIDC discovery document or JWKS, unauthenticated
+/// (`docs/OUTBOUND_FEDERATION.md`).
+async fn outbound_document(
+    State(services): State<Arc<Services>>,
+    axum::extract::Path((issuer, document)): axum::extract::Path<(String, String)>,
+) -> Response {
+    use tessera_services::iam::outbound_keys::{jwks, openid_configuration};
+    let found = tokio::task::spawn_blocking(move || match document.as_str() {
+        "openid-configuration" => openid_configuration(&services, &issuer),
+        "jwks.json" => jwks(&services, &issuer),
+        _ => Ok(None),
+    })
+    .await;
+    match found {
+        Ok(Ok(Some(doc))) => (StatusCode::OK, [("content-type", "application/json")], doc).into_response(),
+        Ok(Ok(None)) => StatusCode::NOT_FOUND.into_response(),
+        _ => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
 }
 
 async fn aws(

@@ -20,7 +20,8 @@ pub fn invalid_token() -> AwsError {
 /// What temporary credentials may call, as AWS limits them:
 /// - from `GetSessionToken`: no IAM operation unless MFA was presented (`InvalidClientTokenId`,
 ///   as AWS answers), and no STS operation but `AssumeRole` and `GetCallerIdentity`;
-/// - from `GetFederationToken`: no IAM operation, and no STS operation but `GetCallerIdentity`.
+/// - from `GetFederationToken`: no IAM operation, and no STS operation but `GetCallerIdentity`;
+/// - from `AssumeRoot`: no STS operation but `GetCallerIdentity`.
 ///
 /// The dispatcher calls this before every operation.
 pub fn check_session_scope(caller: &Caller, service: ServiceName, operation: &str) -> Result<(), AwsError> {
@@ -36,6 +37,11 @@ pub fn check_session_scope(caller: &Caller, service: ServiceName, operation: &st
         },
         "GetFederationToken" => match service {
             ServiceName::Iam => Err(invalid_token()),
+            ServiceName::Sts if operation != "GetCallerIdentity" => Err(denied()),
+            _ => Ok(()),
+        },
+        // A privileged root session acts only through its task policy; it starts no other session.
+        "AssumeRoot" => match service {
             ServiceName::Sts if operation != "GetCallerIdentity" => Err(denied()),
             _ => Ok(()),
         },

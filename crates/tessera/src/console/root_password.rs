@@ -12,7 +12,7 @@ use tessera_services::model::{self, table, Account};
 use tessera_store::{ReadTxn, Store, StoreError};
 
 /// Table of root passwords by account id.
-pub const TABLE: &str = "console_root_password";
+pub const TABLE: &str = tessera_services::iam::root_login::ROOT_PASSWORD_TABLE;
 
 /// The root password hash of `account`, if one is set.
 pub fn hash_of(r: &(impl ReadTxn + ?Sized), account: &str) -> Result<Option<String>, StoreError> {
