@@ -472,7 +472,7 @@ pub fn enable_root_mfa_device(
     serial: &str,
     code1: &str,
     code2: &str,
-) -> Result<(), AwsError> {
+) -> Result<WireResponse, AwsError> {
     if !matches!(call.caller.kind, crate::CallerKind::Root) {
         return Err(AwsError::access_denied("Only the root user can assign an MFA device to the root user."));
     }
@@ -483,7 +483,8 @@ pub fn enable_root_mfa_device(
             return Err(invalid_code());
         }
     }
-    enable_device(services, call, serial, code1, code2, Owner::Root)
+    enable_device(services, call, serial, code1, code2, Owner::Root)?;
+    respond(call, None)
 }
 
 /// Check two consecutive codes of `serial` and enable it for `owner`, in one transaction.
