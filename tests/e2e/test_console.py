@@ -1219,6 +1219,20 @@ def test_root_user_mfa_console_sign_in(fresh_tessera):
     assert r.status == 303 and r.headers["Location"] == "/console"
     home = b.get("/console")
     assert home.status == 200 and f"arn:aws:iam::{mgmt}:root" in home.text
+    # The session's calls carry aws:MultiFactorAuthPresent: CloudTrail's mfaAuthenticated.
+    assert b.get("/console/security-credentials").status == 200
+    ct = t.client("cloudtrail")
+
+    def console_events(name):
+        events = ct.lookup_events(LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": name}])["Events"]
+        return [json.loads(e["CloudTrailEvent"]) for e in events if "tessera-console" in e["CloudTrailEvent"]]
+
+    mfa_flags = {e["userIdentity"]["sessionContext"]["attributes"]["mfaAuthenticated"]
+                 for e in console_events("ListMFADevices")}
+    assert mfa_flags == {"true", "false"}, mfa_flags
+    enabled = console_events("EnableMFADevice")
+    assert [e["userIdentity"]["type"] for e in enabled] == ["Root", "Root"]  # refused, then enabled
+    assert all(enable["code2"] not in json.dumps(e) for e in enabled), "codes are not recorded"
     again, r = root_sign_in(t, email)
     assert r.headers["Location"] == "/console/mfa"
     r = again.post("/console/mfa", {"csrf": again.csrf("/console/mfa"), "code": code})
