@@ -1050,7 +1050,8 @@ def test_simulator_marks_the_deciding_statements(tessera, accounts):
 def test_console_walks_in_a_browser(fresh_tessera):
     """tests/console/walks.test.mjs on a server of its own (it creates the organization):
     Organizations, CloudTrail with a denial followed to the simulator, the simulator's deciding
-    statements, IAM editing with a key download, a required password reset and MFA sign-in; an
+    statements, IAM editing with a key download, a required password reset and MFA sign-in, the
+    root user's MFA device and MFA sign-in; an
     axe-core check of every page (no serious or critical violation) and the layout at 400 px."""
     browser_tools()
     t = fresh_tessera
@@ -1074,9 +1075,11 @@ def test_console_walks_in_a_browser(fresh_tessera):
     # A denial in the event history, for the walk to follow to the simulator.
     iam.create_user(UserName="nobody")
     list_users_denied(t, iam, "nobody")
+    mgmt = t.client("sts").get_caller_identity()["Account"]
+    set_root_password(t, mgmt)
     artifacts = run_browser_test("walks", 50, TESSERA_ENDPOINT=t.endpoint, ADMIN_USER="walker",
-                                 ACCOUNT=t.client("sts").get_caller_identity()["Account"], PASSWORD=SANDY_PASSWORD,
-                                 MARKED_USER="marked")
+                                 ACCOUNT=mgmt, PASSWORD=SANDY_PASSWORD, MARKED_USER="marked",
+                                 ROOT_EMAIL=f"root@{mgmt}.tessera.invalid", ROOT_PASSWORD=ROOT_PASSWORD)
     assert json.loads((artifacts / "axe-violations.json").read_text()) == []
 
 
