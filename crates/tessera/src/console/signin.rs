@@ -173,7 +173,12 @@ impl Console {
                 .and_then(|devices| devices.into_iter().find(|d| d.enabled.is_some()))
                 .map(|d| d.serial());
             if let Some(serial) = serial {
-                return self.mfa_step(req, &old_id, account.id.clone(), email.clone(), serial, true, now);
+                return self.mfa_step(
+                    req,
+                    &old_id,
+                    State::MfaPending { account: account.id, user: email, serial, root: true },
+                    now,
+                );
             }
             self.sessions.succeed(&who);
             return self.start_session(req, &old_id, self.root_identity(&account.id, now, false), now);
@@ -235,7 +240,12 @@ impl Console {
             })
             .flatten();
         if let Some(serial) = serial {
-            return self.mfa_step(req, &old_id, user.account.clone(), user.name.clone(), serial, false, now);
+            return self.mfa_step(
+                req,
+                &old_id,
+                State::MfaPending { account: user.account.clone(), user: user.name.clone(), serial, root: false },
+                now,
+            );
         }
         self.sessions.succeed(&who);
         let identity = Identity {
@@ -249,19 +259,8 @@ impl Console {
 
     /// The password was right and an MFA device is enabled: a new session waits for its code
     /// at `/console/mfa`.
-    #[allow(clippy::too_many_arguments)]
-    fn mfa_step(
-        &self,
-        req: &Req,
-        old_id: &str,
-        account: String,
-        user: String,
-        serial: String,
-        root: bool,
-        now: i64,
-    ) -> Resp {
+    fn mfa_step(&self, req: &Req, old_id: &str, state: State, now: i64) -> Resp {
         self.sessions.remove(old_id);
-        let state = State::MfaPending { account, user, serial, root };
         let id = self.sessions.create(state, now, now + session::MFA_STEP_SECS);
         Resp::redirect("/console/mfa").with_cookie(session_cookie(&id, req.secure))
     }
