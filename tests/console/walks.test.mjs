@@ -1,7 +1,7 @@
 // The console walked as a user would (issue 21): Organizations, CloudTrail event history with a
 // denial followed to the policy simulator, the simulator's deciding statements, IAM editing (an
 // access key created and downloaded, a required password reset, MFA sign-in with the keyboard
-// alone), then every other page, with a screenshot per step and an axe-core accessibility check
+// alone, the root user's MFA device and MFA sign-in), then every other page, with a screenshot per step and an axe-core accessibility check
 // of every page (no serious or critical violation),
 // and the layout at 1280x800 and at 400 px wide. Run by tests/e2e/test_console.py, which starts a
 // server of its own and passes in the environment:
@@ -279,6 +279,37 @@ test("the console walked as a user would, accessible at every page", async () =>
     await Promise.all([page.waitForURL(`${endpoint}/console`), page.keyboard.press("Enter")]);
     assert.match(await page.textContent("#identity"), /mfauser/);
     await step(page, "mfa-signed-in");
+    await signOut(page);
+
+    // The root user assigns its own MFA device on "My security credentials", then signs in
+    // with the password and a code.
+    const rootSignIn = async () => {
+      await page.goto(`${endpoint}/console/signin?root=1`);
+      await page.fill("#email", env("ROOT_EMAIL"));
+      await page.fill("#password", env("ROOT_PASSWORD"));
+      await Promise.all([page.waitForNavigation(), page.click("#signin")]);
+    };
+    await rootSignIn();
+    await page.goto(`${endpoint}/console/security-credentials`);
+    await step(page, "root-security-credentials");
+    await page.fill("#root-mfa-device-name", "root-walk-phone");
+    await Promise.all([page.waitForNavigation(), page.click("#root-assign-mfa-submit")]);
+    await step(page, "root-mfa-qr-code");
+    const rootSecret = (await page.textContent("#mfa-secret")).trim();
+    const t = Date.now() / 1000;
+    await page.fill("#mfa-code1", totp(rootSecret, t - 30));
+    await page.fill("#mfa-code2", totp(rootSecret, t));
+    await Promise.all([page.waitForURL(/\/console\/security-credentials$/), page.click("#enable-mfa-submit")]);
+    assert.match(await page.textContent("#root-mfa-devices"), /root-walk-phone/);
+    await step(page, "root-mfa-assigned");
+    await signOut(page);
+    await rootSignIn();
+    assert.equal(new URL(page.url()).pathname, "/console/mfa");
+    await step(page, "root-mfa-sign-in");
+    await page.fill("#mfa-code", totp(rootSecret, Date.now() / 1000 + 30));
+    await Promise.all([page.waitForURL(`${endpoint}/console`), page.click("#mfa-submit")]);
+    assert.match(await page.textContent("#identity"), /root/);
+    await step(page, "root-mfa-signed-in");
 
     fs.writeFileSync(path.join(artifacts, "axe-violations.json"), JSON.stringify(violations, null, 2));
     assert.deepEqual(violations, [], `axe-core: serious or critical violations:\n${JSON.stringify(violations, null, 2)}`);

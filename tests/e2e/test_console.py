@@ -15,7 +15,7 @@ from pathlib import Path
 import pyotp
 import pytest
 
-from conftest import BIN, REPO, unique
+from conftest import BIN, REPO, Accounts, unique
 
 ROOT_PASSWORD = "Tessera-Root-Pw1!"
 SANDY_PASSWORD = "Redhat-Sandy-1!"  # the seed's "redhat" does not meet AWS's default policy
@@ -831,7 +831,8 @@ def test_own_security_credentials(tessera, accounts):
     assert root.post("/console/signin", {"csrf": t, "kind": "root", "email": account_email(tessera, acct),
                                          "password": ROOT_PASSWORD}).status == 303
     r = root.get("/console/security-credentials")
-    assert r.status == 200 and 'id="not-a-user"' in r.text and "set-root-password" in r.text
+    assert r.status == 200 and 'id="root-password"' in r.text and "set-root-password" in r.text
+    assert 'id="root-assign-mfa"' in r.text and 'id="change-password-form"' not in r.text
 
 
 def test_inline_policies_tags_boundaries_trust_and_mfa_devices(tessera, accounts, member):
@@ -1049,7 +1050,8 @@ def test_simulator_marks_the_deciding_statements(tessera, accounts):
 def test_console_walks_in_a_browser(fresh_tessera):
     """tests/console/walks.test.mjs on a server of its own (it creates the organization):
     Organizations, CloudTrail with a denial followed to the simulator, the simulator's deciding
-    statements, IAM editing with a key download, a required password reset and MFA sign-in; an
+    statements, IAM editing with a key download, a required password reset and MFA sign-in, the
+    root user's MFA device and MFA sign-in; an
     axe-core check of every page (no serious or critical violation) and the layout at 400 px."""
     browser_tools()
     t = fresh_tessera
@@ -1073,9 +1075,11 @@ def test_console_walks_in_a_browser(fresh_tessera):
     # A denial in the event history, for the walk to follow to the simulator.
     iam.create_user(UserName="nobody")
     list_users_denied(t, iam, "nobody")
+    mgmt = t.client("sts").get_caller_identity()["Account"]
+    set_root_password(t, mgmt)
     artifacts = run_browser_test("walks", 50, TESSERA_ENDPOINT=t.endpoint, ADMIN_USER="walker",
-                                 ACCOUNT=t.client("sts").get_caller_identity()["Account"], PASSWORD=SANDY_PASSWORD,
-                                 MARKED_USER="marked")
+                                 ACCOUNT=mgmt, PASSWORD=SANDY_PASSWORD, MARKED_USER="marked",
+                                 ROOT_EMAIL=f"root@{mgmt}.tessera.invalid", ROOT_PASSWORD=ROOT_PASSWORD)
     assert json.loads((artifacts / "axe-violations.json").read_text()) == []
 
 
@@ -1137,3 +1141,131 @@ def test_every_new_form_needs_the_token_and_permission(tessera, accounts, member
     assert admin.list_policy_tags(PolicyArn=arn)["Tags"] == []
     assert admin.list_access_keys(UserName="plain")["AccessKeyMetadata"] == []
     assert signed_in(tessera, acct, "plain").get("/console").status == 200  # the password is unchanged
+
+
+def root_sign_in(t, email, password=ROOT_PASSWORD):
+    b = Browser(t.endpoint)
+    r = b.post("/console/signin", {"csrf": b.csrf("/console/signin"), "kind": "root", "email": email,
+                                   "password": password})
+    return b, r
+
+
+def test_root_user_mfa_console_sign_in(fresh_tessera):
+    """MFA for the root user's console sign-in (IAM User Guide, "Enable a virtual MFA device for
+    the root user (console)"): root assigns a virtual device on "My security credentials" (QR
+    code, two consecutive codes); its sign-in then asks for a code after the password (a wrong
+    one and a spent one refused); IAM's reads show the device as AWS's do (GetAccountSummary's
+    AccountMFAEnabled, the credential report's <root_account> row, ListVirtualMFADevices' User
+    with the root ARN, ListMFADevices and GetMFADevice by root without a user name); the forms
+    need the CSRF token, another account's root cannot act on the device; removal needs a
+    current code. On a server of its own: it changes the management account's root."""
+    t = fresh_tessera
+    accounts = Accounts(t)
+    mgmt = accounts.mgmt
+    iam = t.client("iam")
+    set_root_password(t, mgmt)
+    email = account_email(t, mgmt)
+    # Start early in a 30-second step, so that the codes below stay in the accepted window.
+    if time.time() % 30 > 20:
+        time.sleep(31 - time.time() % 30)
+    root, r = root_sign_in(t, email)
+    assert r.status == 303 and r.headers["Location"] == "/console"
+    page = root.get("/console/security-credentials").text
+    token = form_of(page, "/console/security-credentials/mfa")
+    assert 'id="root-mfa-devices"' in page
+    # CSRF required: nothing is made.
+    r = root.post("/console/security-credentials/mfa", {"step": "create", "device": "root-phone"})
+    assert r.status == 403
+    assert iam.list_virtual_mfa_devices()["VirtualMFADevices"] == []
+    r = root.post("/console/security-credentials/mfa", {"csrf": token, "step": "create", "device": "root-phone"})
+    assert r.status == 200 and 'src="data:image/png;base64,iVBOR' in r.text, r.text[-1500:]
+    secret = re.search(r'id="mfa-secret">([A-Z2-7]+)<', r.text).group(1)
+    serial = re.search(r'name="serial" value="([^"]+)"', r.text).group(1)
+    assert serial == f"arn:aws:iam::{mgmt}:mfa/root-phone"
+    totp = pyotp.TOTP(secret)
+    step = int(time.time()) // 30 * 30
+    enable = {"step": "enable", "serial": serial, "code1": totp.at(step - 60), "code2": totp.at(step - 30)}
+    assert root.post("/console/security-credentials/mfa", enable).status == 403
+    r = root.post("/console/security-credentials/mfa", {**enable, "csrf": token, "code2": totp.at(step - 90)})
+    assert r.status == 403 and "InvalidAuthenticationCode" in r.text
+    assert iam.get_account_summary()["SummaryMap"]["AccountMFAEnabled"] == 0
+    r = root.post("/console/security-credentials/mfa", {**enable, "csrf": token})
+    assert r.status == 303 and r.headers["Location"] == "/console/security-credentials", r.text[-1500:]
+    assert serial in root.get("/console/security-credentials").text
+
+    # IAM's reads, with the root user's credentials.
+    assert iam.get_account_summary()["SummaryMap"]["AccountMFAEnabled"] == 1
+    virtual = iam.list_virtual_mfa_devices(AssignmentStatus="Assigned")["VirtualMFADevices"]
+    assert [(d["SerialNumber"], d["User"]["Arn"]) for d in virtual] == [(serial, f"arn:aws:iam::{mgmt}:root")]
+    assert iam.list_virtual_mfa_devices(AssignmentStatus="Unassigned")["VirtualMFADevices"] == []
+    assert [d["SerialNumber"] for d in iam.list_mfa_devices()["MFADevices"]] == [serial]
+    assert iam.get_mfa_device(SerialNumber=serial)["SerialNumber"] == serial
+    iam.generate_credential_report()
+    for _ in range(50):
+        try:
+            report = iam.get_credential_report()["Content"].decode()
+            break
+        except iam.exceptions.CredentialReportNotReadyException:
+            time.sleep(0.1)
+    header, root_row = report.splitlines()[:2]
+    assert root_row.startswith("<root_account>,")
+    assert dict(zip(header.split(","), root_row.split(",")))["mfa_active"] == "true"
+
+    # Sign-in: the password, then the code.
+    b, r = root_sign_in(t, email)
+    assert r.status == 303 and r.headers["Location"] == "/console/mfa"
+    assert b.get("/console").status == 303, "not signed in before the code"
+    r = b.post("/console/mfa", {"csrf": b.csrf("/console/mfa"), "code": totp.at(step + 600)})
+    assert r.status == 401 and "The MFA code is not valid" in r.text
+    code = totp.at(step)
+    r = b.post("/console/mfa", {"csrf": b.csrf("/console/mfa"), "code": code})
+    assert r.status == 303 and r.headers["Location"] == "/console"
+    home = b.get("/console")
+    assert home.status == 200 and f"arn:aws:iam::{mgmt}:root" in home.text
+    # The session's calls carry aws:MultiFactorAuthPresent: CloudTrail's mfaAuthenticated.
+    assert b.get("/console/security-credentials").status == 200
+    ct = t.client("cloudtrail")
+
+    def console_events(name):
+        events = ct.lookup_events(LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": name}])["Events"]
+        return [json.loads(e["CloudTrailEvent"]) for e in events if "tessera-console" in e["CloudTrailEvent"]]
+
+    mfa_flags = {e["userIdentity"]["sessionContext"]["attributes"]["mfaAuthenticated"]
+                 for e in console_events("ListMFADevices")}
+    assert mfa_flags == {"true", "false"}, mfa_flags
+    enabled = console_events("EnableMFADevice")
+    assert [e["userIdentity"]["type"] for e in enabled] == ["Root", "Root"]  # refused, then enabled
+    assert all(enable["code2"] not in json.dumps(e) for e in enabled), "codes are not recorded"
+    again, r = root_sign_in(t, email)
+    assert r.headers["Location"] == "/console/mfa"
+    r = again.post("/console/mfa", {"csrf": again.csrf("/console/mfa"), "code": code})
+    assert r.status == 401 and "The MFA code is not valid" in r.text, "a spent code"
+    assert again.get("/console").status == 303
+
+    # Another account's root: its session cannot remove this device (nor spend its code).
+    other = accounts.create("root-mfa-other")
+    set_root_password(t, other)
+    intruder, r = root_sign_in(t, account_email(t, other))
+    assert r.status == 303 and r.headers["Location"] == "/console"
+    itoken = token_of(intruder)
+    r = intruder.post("/console/security-credentials/mfa/remove",
+                      {"csrf": itoken, "serial": serial, "code": totp.at(step + 30)})
+    assert r.status == 403 and "InvalidAuthenticationCode" in r.text
+    r = intruder.post("/console/security-credentials/mfa", {**enable, "csrf": itoken})
+    assert r.status == 404 and "NoSuchEntity" in r.text
+    assert [d["SerialNumber"] for d in iam.list_mfa_devices()["MFADevices"]] == [serial]
+
+    # Remove: the CSRF token and a current code required.
+    token = token_of(b)
+    remove = {"serial": serial, "code": totp.at(step + 30)}
+    assert b.post("/console/security-credentials/mfa/remove", remove).status == 403
+    r = b.post("/console/security-credentials/mfa/remove", {**remove, "csrf": token, "code": code})
+    assert r.status == 403 and "InvalidAuthenticationCode" in r.text
+    assert iam.get_account_summary()["SummaryMap"]["AccountMFAEnabled"] == 1
+    r = b.post("/console/security-credentials/mfa/remove", {**remove, "csrf": token})
+    assert r.status == 303, r.text[-1500:]
+    assert iam.get_account_summary()["SummaryMap"]["AccountMFAEnabled"] == 0
+    assert iam.list_virtual_mfa_devices()["VirtualMFADevices"] == []
+    # Without a device, the password alone signs in again.
+    _, r = root_sign_in(t, email)
+    assert r.status == 303 and r.headers["Location"] == "/console"

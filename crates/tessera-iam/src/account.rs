@@ -208,12 +208,23 @@ pub fn get_account_summary(services: &Services, call: &Call) -> Result<WireRespo
         let root_certs = r.count(table::SIGNING_CERTIFICATE, &format!("{account}/:root/")).ise()?;
         let server_certs = r.count(table::SERVER_CERTIFICATE, &prefix).ise()?;
         let token_version = crate::iam::sts_preferences::global_endpoint_token_version(r, account).ise()?;
+        let root_mfa = u64::from(mfa::root_mfa_enabled(r, account).ise()?);
         Ok((
             entities,
-            [mfa_all, mfa_in_use, providers, instance_profiles, root_keys, root_certs, server_certs, token_version],
+            [
+                mfa_all,
+                mfa_in_use,
+                providers,
+                instance_profiles,
+                root_keys,
+                root_certs,
+                server_certs,
+                token_version,
+                root_mfa,
+            ],
         ))
     })?;
-    let [mfa_all, mfa_in_use, providers, instance_profiles, root_keys, root_certs, server_certs, token_version] =
+    let [mfa_all, mfa_in_use, providers, instance_profiles, root_keys, root_certs, server_certs, token_version, root_mfa] =
         counts;
     let n = |v: usize| v as u64;
     let entries: Vec<(&str, u64)> = vec![
@@ -233,7 +244,7 @@ pub fn get_account_summary(services: &Services, call: &Call) -> Result<WireRespo
         ("InstanceProfilesQuota", quota::INSTANCE_PROFILES),
         ("MFADevices", mfa_all),
         ("MFADevicesInUse", mfa_in_use),
-        ("AccountMFAEnabled", 0),
+        ("AccountMFAEnabled", root_mfa),
         ("AccountAccessKeysPresent", u64::from(root_keys > 0)),
         ("AccountSigningCertificatesPresent", u64::from(root_certs > 0)),
         ("Providers", providers),
@@ -590,7 +601,7 @@ fn build_report(r: &(impl ReadTxn + ?Sized), account_id: &str) -> Result<String,
         "no_information".into(),
         "not_supported".into(),
         "not_supported".into(),
-        "false".into(),
+        mfa::root_mfa_enabled(r, account_id)?.to_string(),
     ];
     let root_certs =
         crate::iam::per_user::of_owner(r, table::SIGNING_CERTIFICATE, account_id, crate::iam::per_user::ROOT_OWNER)?;

@@ -30,7 +30,11 @@ pub const MFA_DEVICE: &str = "iam_mfa_device";
 /// Devices enabled for a user: key `<acct>/<lower user>/<lower path+name>`, value the serial.
 pub const USER_MFA_DEVICE: &str = "iam_user_mfa_device";
 
-/// Most MFA devices a user may have enabled.
+/// Devices enabled for the account's root user: key `<acct>/<lower path+name>`, value the
+/// serial. A table of its own, so no IAM user name can collide with the root user.
+pub const ROOT_MFA_DEVICE: &str = "iam_root_mfa_device";
+
+/// Most MFA devices a user (or the root user) may have enabled.
 pub const MFA_DEVICES_PER_USER: u64 = 8;
 /// Most virtual MFA devices (assigned or not) in an account: the users quota.
 pub const VIRTUAL_MFA_DEVICES_PER_ACCOUNT: u64 = 5000;
@@ -57,6 +61,10 @@ pub struct MfaDevice {
     /// The user it is enabled for, and since when.
     #[serde(default)]
     pub user: Option<String>,
+    /// Enabled for the account's root user (then `user` is `None`). Records written before
+    /// root devices existed read as `false`.
+    #[serde(default)]
+    pub root: bool,
     /// When it was enabled.
     #[serde(default)]
     pub enabled: Option<i64>,
@@ -83,6 +91,16 @@ impl MfaDevice {
     fn key(&self) -> String {
         device_key(&self.account, &format!("{}{}", self.path, self.name))
     }
+    /// Enabled for a user or for the root user.
+    pub fn assigned(&self) -> bool {
+        self.user.is_some() || self.root
+    }
+}
+
+/// Who a device is enabled for.
+enum Owner {
+    User(String),
+    Root,
 }
 
 fn device_key(account: &str, path_and_name: &str) -> String {
@@ -213,7 +231,7 @@ pub fn verify_token(services: &Services, serial: &str, code: &str, now_secs: i64
     let Some(device) = read(services, |r| load_device(r, serial).ise())? else {
         return Ok(false);
     };
-    if device.user.is_none() {
+    if !device.assigned() {
         return Ok(false);
     }
     let key = seed_of(services, &device)?;
@@ -232,7 +250,7 @@ pub fn verify_token(services: &Services, serial: &str, code: &str, now_secs: i64
         let Some(mut current) = model::load::<MfaDevice>(txn, MFA_DEVICE, &serial_key).ise()? else {
             return Ok(false);
         };
-        if current.user.is_none() || step <= current.last_step {
+        if !current.assigned() || step <= current.last_step {
             return Ok(false);
         }
         current.last_step = step;
@@ -392,6 +410,7 @@ pub fn create_virtual_mfa_device(
         created: call.now_secs(),
         seed_sealed: services.secrets.seal(&MfaDevice::seal_context(&account, path, name), seed_b32.as_bytes()),
         user: None,
+        root: false,
         enabled: None,
         drift_steps: 0,
         last_step: 0,
@@ -438,6 +457,45 @@ pub fn enable_mfa_device(services: &Services, call: &Call, params: &QueryParams)
     let code1 = auth_code(params, "AuthenticationCode1")?;
     let code2 = auth_code(params, "AuthenticationCode2")?;
     let user = named_user(services, call, params, "iam:EnableMFADevice")?;
+    enable_device(services, call, serial, &code1, &code2, Owner::User(user.name))?;
+    respond(call, None)
+}
+
+/// Enable a virtual device for the account's root user, proven by two consecutive codes: what
+/// AWS's console does when the root user assigns its MFA device (IAM User Guide, "Enable a
+/// virtual MFA device for the root user (console)"). The IAM API has no such call
+/// (`EnableMFADevice` requires a user name), so only the console, signed in as root, calls it.
+/// Authorized as `iam:EnableMFADevice` on the root user's ARN.
+pub fn enable_root_mfa_device(
+    services: &Services,
+    call: &Call,
+    serial: &str,
+    code1: &str,
+    code2: &str,
+) -> Result<WireResponse, AwsError> {
+    if !matches!(call.caller.kind, crate::CallerKind::Root) {
+        return Err(AwsError::access_denied("Only the root user can assign an MFA device to the root user."));
+    }
+    let account = call.caller.account.as_str();
+    services.authorize(call, "iam:EnableMFADevice", &format!("arn:aws:iam::{account}:root"))?;
+    for code in [code1, code2] {
+        if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(invalid_code());
+        }
+    }
+    enable_device(services, call, serial, code1, code2, Owner::Root)?;
+    respond(call, None)
+}
+
+/// Check two consecutive codes of `serial` and enable it for `owner`, in one transaction.
+fn enable_device(
+    services: &Services,
+    call: &Call,
+    serial: &str,
+    code1: &str,
+    code2: &str,
+    owner: Owner,
+) -> Result<(), AwsError> {
     let account = call.caller.account.as_str();
     let device = read(services, |r| load_device(r, serial).ise())?
         .filter(|d| d.account == account)
@@ -447,28 +505,64 @@ pub fn enable_mfa_device(services: &Services, call: &Call, params: &QueryParams)
     let now = call.now_secs();
     let cur = step_of(now) + device.drift_steps;
     let step2 = (cur - 1..=cur + 1)
-        .find(|s| matching_step(&key, &code2, std::iter::once(*s)).is_some() && totp_code(&key, s - 1) == code1)
+        .find(|s| matching_step(&key, code2, std::iter::once(*s)).is_some() && totp_code(&key, s - 1) == code1)
         .ok_or_else(invalid_code)?;
     write(services, |txn| {
-        let user = load_user(txn, account, &user.name)?.ok_or_else(|| no_such_user(&user.name))?;
+        let (index, index_key) = match &owner {
+            Owner::User(name) => {
+                let user = load_user(txn, account, name)?.ok_or_else(|| no_such_user(name))?;
+                (USER_MFA_DEVICE, user_prefix(account, &user.name))
+            }
+            Owner::Root => (ROOT_MFA_DEVICE, format!("{account}/")),
+        };
         let mut device: MfaDevice =
             model::load(txn, MFA_DEVICE, &device.key()).ise()?.ok_or_else(|| no_such_device(serial))?;
-        if device.user.is_some() {
+        if device.assigned() {
             return Err(already_exists("MFA Device is already in use."));
         }
-        if txn.count(USER_MFA_DEVICE, &user_prefix(account, &user.name)).ise()? >= MFA_DEVICES_PER_USER {
+        if txn.count(index, &index_key).ise()? >= MFA_DEVICES_PER_USER {
             return Err(limit_exceeded(format!("Cannot exceed quota for MFADevicesPerUser: {MFA_DEVICES_PER_USER}")));
         }
         if step2 <= device.last_step {
             return Err(invalid_code());
         }
-        device.user = Some(user.name.clone());
+        match &owner {
+            Owner::User(name) => device.user = Some(name.clone()),
+            Owner::Root => device.root = true,
+        }
         device.enabled = Some(now);
         device.last_step = step2;
         model::save(txn, MFA_DEVICE, &device.key(), &device).ise()?;
-        txn.put(USER_MFA_DEVICE, &user_device_key(account, &user.name, &device), device.serial().as_bytes()).ise()
-    })?;
-    respond(call, None)
+        let row = format!("{index_key}{}{}", device.path.to_ascii_lowercase(), device.name.to_ascii_lowercase());
+        txn.put(index, &row, device.serial().as_bytes()).ise()
+    })
+}
+
+/// The root user's device `serial`, or AWS's NoSuchEntity.
+fn roots_device(txn: &dyn ReadTxn, account: &str, serial: &str) -> Result<MfaDevice, AwsError> {
+    match load_device(txn, serial).ise()?.filter(|d| d.account == account) {
+        Some(d) if d.root => Ok(d),
+        Some(_) => Err(no_such_entity(format!("MFA Device with serial number {serial} not found for the root user."))),
+        None => Err(no_such_device(serial)),
+    }
+}
+
+fn root_device_key(account: &str, device: &MfaDevice) -> String {
+    format!("{account}/{}{}", device.path.to_ascii_lowercase(), device.name.to_ascii_lowercase())
+}
+
+/// The devices enabled for the account's root user.
+pub fn root_devices(r: &(impl ReadTxn + ?Sized), account: &str) -> Result<Vec<MfaDevice>, StoreError> {
+    let rows = r.scan(ROOT_MFA_DEVICE, &format!("{account}/"), None, usize::MAX)?;
+    let mut out = Vec::new();
+    for (_, serial) in rows {
+        if let Some(d) = load_device(r, &String::from_utf8_lossy(&serial))? {
+            if d.root {
+                out.push(d);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The device `serial`, enabled for `user_name`, or AWS's NoSuchEntity.
@@ -488,10 +582,19 @@ pub fn deactivate_mfa_device(services: &Services, call: &Call, params: &QueryPar
     let serial = serial_param(params)?;
     let user_name = optional_user_name(params, "UserName")?;
     let subject = resolve_subject(services, call, user_name, "iam:DeactivateMFADevice", true)?;
-    let Subject::User(user) = subject else {
-        return Err(no_such_device(serial));
-    };
     let account = call.caller.account.as_str();
+    let Subject::User(user) = subject else {
+        // The root user's own device (the parameter's documentation: without a user name it
+        // "defaults to the principal making the request").
+        write(services, |txn| {
+            let mut device = roots_device(txn, account, serial)?;
+            txn.delete(ROOT_MFA_DEVICE, &root_device_key(account, &device)).ise()?;
+            device.root = false;
+            device.enabled = None;
+            model::save(txn, MFA_DEVICE, &device.key(), &device).ise()
+        })?;
+        return respond(call, None);
+    };
     write(services, |txn| {
         let mut device = users_device(txn, account, &user.name, serial)?;
         txn.delete(USER_MFA_DEVICE, &user_device_key(account, &user.name, &device)).ise()?;
@@ -535,7 +638,7 @@ pub fn delete_virtual_mfa_device(
     write(services, |txn| {
         let current: MfaDevice =
             model::load(txn, MFA_DEVICE, &device.key()).ise()?.ok_or_else(|| no_such_device(serial))?;
-        if current.user.is_some() {
+        if current.assigned() {
             return Err(delete_conflict("MFA Device is still in use"));
         }
         txn.delete(MFA_DEVICE, &device.key()).ise()?;
@@ -563,14 +666,16 @@ pub fn list_mfa_devices(services: &Services, call: &Call, params: &QueryParams) 
     let account = call.caller.account.as_str();
     let devices = match &subject {
         Subject::User(u) => read(services, |r| devices_of(r, account, &u.name))?,
-        Subject::Root => Vec::new(),
+        Subject::Root => read(services, |r| root_devices(r, account).ise())?,
     };
     let (devices, next) = page.apply(devices, |d| d.key());
     let mut w = XmlWriter::fragment();
     w.open("MFADevices", None);
     for d in &devices {
         w.open("member", None);
-        w.elem("UserName", d.user.as_deref().unwrap_or_default())
+        // `UserName` is required in `MFADevice`; a root device has none, so the account id
+        // stands for the root user (as `UserId` does in `ListVirtualMFADevices`).
+        w.elem("UserName", d.user.as_deref().unwrap_or(account))
             .elem("SerialNumber", &d.serial())
             .elem("EnableDate", &iso8601(d.enabled.unwrap_or(d.created)));
         w.close();
@@ -601,12 +706,13 @@ pub fn list_virtual_mfa_devices(
         let devices: Vec<MfaDevice> = devices
             .into_iter()
             .filter(|d| match status {
-                "Assigned" => d.user.is_some(),
-                "Unassigned" => d.user.is_none(),
+                "Assigned" => d.assigned(),
+                "Unassigned" => !d.assigned(),
                 _ => true,
             })
             .collect();
         let (devices, next) = page.apply(devices, |d| d.key());
+        let acct: Option<Account> = model::load(r, table::ACCOUNT, account).ise()?;
         let mut with_users = Vec::with_capacity(devices.len());
         for d in devices {
             let user = match &d.user {
@@ -615,9 +721,9 @@ pub fn list_virtual_mfa_devices(
             };
             with_users.push((d, user));
         }
-        Ok((with_users, next))
+        Ok((with_users, next, acct.map_or(0, |a| a.created)))
     })?;
-    let (devices, next) = devices;
+    let (devices, next, account_created) = devices;
     let mut w = XmlWriter::fragment();
     w.open("VirtualMFADevices", None);
     for (d, user) in &devices {
@@ -625,6 +731,14 @@ pub fn list_virtual_mfa_devices(
         w.elem("SerialNumber", &d.serial());
         if let Some(u) = user {
             write_user(&mut w, "User", u);
+        } else if d.root {
+            // The root user, as AWS's API reference example shows it: the account id as
+            // `UserId`, the root ARN, the account's creation date.
+            w.open("User", None);
+            w.elem("UserId", account)
+                .elem("Arn", &format!("arn:aws:iam::{account}:root"))
+                .elem("CreateDate", &iso8601(account_created));
+            w.close();
         }
         if let Some(t) = d.enabled {
             w.elem("EnableDate", &iso8601(t));
@@ -648,10 +762,17 @@ pub fn get_mfa_device(services: &Services, call: &Call, params: &QueryParams) ->
         .pattern_opt("userName", name, validate::NAME_PATTERN, validate::is_name)
         .finish()?;
     let subject = resolve_subject(services, call, name, "iam:GetMFADevice", true)?;
-    let Subject::User(user) = subject else {
-        return Err(no_such_device(serial));
-    };
     let account = call.caller.account.as_str();
+    let Subject::User(user) = subject else {
+        // The root user's own device: no `UserName` (it is optional in the response).
+        let device = read(services, |r| roots_device(r, account, serial))?;
+        let mut w = XmlWriter::fragment();
+        w.elem("SerialNumber", &device.serial());
+        if let Some(t) = device.enabled {
+            w.elem("EnableDate", &iso8601(t));
+        }
+        return respond(call, Some(w.finish()));
+    };
     let device = read(services, |r| users_device(r, account, &user.name, serial))?;
     let mut w = XmlWriter::fragment();
     w.elem("UserName", &user.name).elem("SerialNumber", &device.serial());
@@ -721,10 +842,16 @@ pub(crate) fn rename_user(
     Ok(())
 }
 
+/// Whether the account's root user has an MFA device enabled.
+pub fn root_mfa_enabled(r: &(impl ReadTxn + ?Sized), account: &str) -> Result<bool, StoreError> {
+    Ok(r.count(ROOT_MFA_DEVICE, &format!("{account}/"))? > 0)
+}
+
 /// Virtual MFA devices of an account: (all, enabled).
 pub(crate) fn count_devices(r: &(impl ReadTxn + ?Sized), account: &str) -> Result<(u64, u64), StoreError> {
     let all = r.count(MFA_DEVICE, &format!("{account}/"))?;
-    let in_use = r.count(USER_MFA_DEVICE, &format!("{account}/"))?;
+    let in_use =
+        r.count(USER_MFA_DEVICE, &format!("{account}/"))? + r.count(ROOT_MFA_DEVICE, &format!("{account}/"))?;
     Ok((all, in_use))
 }
 
@@ -879,6 +1006,94 @@ mod tests {
         run(&s, &root_call("DeleteVirtualMFADevice", later), &[("SerialNumber", &serial)]).unwrap();
         let e = run(&s, &root_call("DeleteVirtualMFADevice", later), &[("SerialNumber", &serial)]).unwrap_err();
         assert_eq!(e.message, format!("VirtualMFADevice with serial number {serial} doesn't exist."));
+    }
+
+    /// The root user's device (IAM User Guide, "Enable a virtual MFA device for the root user
+    /// (console)"): enabled only through [`enable_root_mfa_device`], never `EnableMFADevice`.
+    #[test]
+    fn root_device_enable_list_verify_deactivate() {
+        let t0 = 1_700_000_000;
+        let s = services_at(t0);
+        put_user(&s, "alice");
+        let created =
+            run(&s, &root_call("CreateVirtualMFADevice", t0), &[("VirtualMFADeviceName", "root-phone")]).unwrap();
+        let serial = elem(&created, "SerialNumber").unwrap();
+        let key = seed_from(&created);
+        let now = t0 + 95;
+        let cur = step_of(now);
+        let (c1, c2) = (totp_code(&key, cur - 1), totp_code(&key, cur));
+        // The API keeps refusing a root device.
+        let e = run(
+            &s,
+            &root_call("EnableMFADevice", now),
+            &[("SerialNumber", &serial), ("AuthenticationCode1", &c1), ("AuthenticationCode2", &c2)],
+        )
+        .unwrap_err();
+        assert_eq!(e.code, "ValidationError", "{}", e.message);
+        // Only the root user may enable it for the root user.
+        let e = enable_root_mfa_device(&s, &user_call("EnableMFADevice", "alice", now), &serial, &c1, &c2).unwrap_err();
+        assert_eq!(e.code, "AccessDenied");
+        let e = enable_root_mfa_device(&s, &root_call("EnableMFADevice", now), &serial, &c2, &c1).unwrap_err();
+        assert_eq!(e.code, "InvalidAuthenticationCode");
+        assert!(!root_mfa_enabled(s.store.read().unwrap().as_ref(), ACCOUNT).unwrap());
+        enable_root_mfa_device(&s, &root_call("EnableMFADevice", now), &serial, &c1, &c2).unwrap();
+        let e = enable_root_mfa_device(&s, &root_call("EnableMFADevice", now), &serial, &c1, &c2).unwrap_err();
+        assert_eq!(e.code, "EntityAlreadyExists");
+        // A user cannot take the root's device.
+        let e = run(
+            &s,
+            &root_call("EnableMFADevice", now),
+            &[
+                ("UserName", "alice"),
+                ("SerialNumber", &serial),
+                ("AuthenticationCode1", &totp_code(&key, cur)),
+                ("AuthenticationCode2", &totp_code(&key, cur + 1)),
+            ],
+        )
+        .unwrap_err();
+        assert_eq!(e.code, "EntityAlreadyExists");
+
+        let stored = read(&s, |r| load_device(r, &serial).ise()).unwrap().unwrap();
+        assert!(stored.root && stored.user.is_none() && stored.assigned());
+        assert_eq!(mfa_device_owner(&s, &serial).unwrap(), None, "no IAM user owns it");
+        assert!(root_mfa_enabled(s.store.read().unwrap().as_ref(), ACCOUNT).unwrap());
+        assert_eq!(count_devices(s.store.read().unwrap().as_ref(), ACCOUNT).unwrap(), (1, 1));
+
+        // Codes verify once, cluster-wide through the record.
+        assert!(!verify_token(&s, &serial, &c2, now).unwrap(), "spent by the enable");
+        assert!(verify_token(&s, &serial, &totp_code(&key, cur + 1), now + 30).unwrap());
+        assert!(!verify_token(&s, &serial, &totp_code(&key, cur + 1), now + 30).unwrap(), "reuse");
+
+        let listed = run(&s, &root_call("ListMFADevices", now), &[]).unwrap();
+        assert_eq!(elem(&listed, "SerialNumber").as_deref(), Some(serial.as_str()));
+        assert_eq!(elem(&listed, "UserName").as_deref(), Some(ACCOUNT));
+        let alices = run(&s, &root_call("ListMFADevices", now), &[("UserName", "alice")]).unwrap();
+        assert!(!alices.contains("<member>"));
+        let virt = run(&s, &root_call("ListVirtualMFADevices", now), &[("AssignmentStatus", "Assigned")]).unwrap();
+        assert!(virt.contains(&format!("<Arn>arn:aws:iam::{ACCOUNT}:root</Arn>")), "{virt}");
+        assert_eq!(elem(&virt, "UserId").as_deref(), Some(ACCOUNT));
+        let got = run(&s, &root_call("GetMFADevice", now), &[("SerialNumber", &serial)]).unwrap();
+        assert_eq!(elem(&got, "SerialNumber").as_deref(), Some(serial.as_str()));
+        assert!(elem(&got, "EnableDate").is_some() && elem(&got, "UserName").is_none());
+        let e =
+            run(&s, &root_call("GetMFADevice", now), &[("SerialNumber", &serial), ("UserName", "alice")]).unwrap_err();
+        assert_eq!(e.code, "NoSuchEntity");
+        let e = run(&s, &root_call("DeleteVirtualMFADevice", now), &[("SerialNumber", &serial)]).unwrap_err();
+        assert_eq!(e.code, "DeleteConflict");
+
+        run(&s, &root_call("DeactivateMFADevice", now), &[("SerialNumber", &serial)]).unwrap();
+        assert!(!root_mfa_enabled(s.store.read().unwrap().as_ref(), ACCOUNT).unwrap());
+        assert!(!verify_token(&s, &serial, &totp_code(&key, cur + 2), now + 60).unwrap());
+        let e = run(&s, &root_call("DeactivateMFADevice", now), &[("SerialNumber", &serial)]).unwrap_err();
+        assert_eq!(e.code, "NoSuchEntity");
+        run(&s, &root_call("DeleteVirtualMFADevice", now), &[("SerialNumber", &serial)]).unwrap();
+    }
+
+    #[test]
+    fn records_without_root_read_as_not_root() {
+        let old = r#"{"account":"123456789012","path":"/","name":"d","created":1,"seed_sealed":"v1:x","user":"bob","enabled":2}"#;
+        let d: MfaDevice = serde_json::from_str(old).unwrap();
+        assert!(!d.root && d.assigned());
     }
 
     #[test]

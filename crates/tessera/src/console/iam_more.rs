@@ -94,7 +94,7 @@ fn button_form(action: &str, csrf: &str, fields: &str, label: &str, class: &str)
     )
 }
 
-fn hidden(name: &str, value: &str) -> String {
+pub(super) fn hidden(name: &str, value: &str) -> String {
     format!(r#"<input type="hidden" name="{}" value="{}">"#, esc(name), esc(value))
 }
 

@@ -419,12 +419,27 @@ impl Console {
         operation: &str,
         input: &Input,
     ) -> Result<tessera_wire::WireResponse, AwsError> {
+        self.run_audited(req, caller, service, operation, input, |call| self.services.handle(service, call, input))
+    }
+
+    /// `f` as `caller`'s call of `operation` (with `input`, what the trail records of it),
+    /// recorded in the audit trail like an API call. For what only the console does (the root
+    /// user's MFA device), run by `f` instead of `Services::handle`.
+    fn run_audited(
+        &self,
+        req: &Req,
+        caller: &Caller,
+        service: ServiceName,
+        operation: &str,
+        input: &Input,
+        f: impl FnOnce(&Call) -> Result<tessera_wire::WireResponse, AwsError>,
+    ) -> Result<tessera_wire::WireResponse, AwsError> {
         let call = Call { caller: caller.clone(), operation: operation.to_string(), meta: self.meta(req) };
         let audited = crate::server::audited();
         if audited {
             tessera_services::cloudtrail::ready(&self.services)?;
         }
-        let outcome = self.services.handle(service, &call, input);
+        let outcome = f(&call);
         if audited {
             tessera_services::cloudtrail::record_call(&self.services, service, &call, input, &outcome)?;
         }

@@ -64,6 +64,7 @@ impl Console {
             (_, ["password"]) => self.password_page(cx),
             (false, ["security-credentials"]) => self.security_credentials(cx),
             (true, ["security-credentials", "keys", rest @ ..]) => self.own_keys(cx, rest),
+            (true, ["security-credentials", "mfa", rest @ ..]) => self.root_mfa(cx, rest),
             (false, ["iam", "users", name]) => self.user(cx, name, None),
             (false, ["iam", "users", name, "inline"]) => self.inline_editor(cx, Kind::User, name, None),
             (false, ["iam", "groups", name, "inline"]) => self.inline_editor(cx, Kind::Group, name, None),
@@ -353,6 +354,12 @@ impl Console {
                 Ok(n) => n,
                 Err(e) => return self.user(cx, name, Some(error_box(&e.code, &e.message))),
             };
+        self.mfa_setup_page(cx, &created, &format!("/console/iam/users/{}/mfa", enc(name)), &Self::iam_nav("users"))
+    }
+
+    /// The QR code and seed of a device `CreateVirtualMFADevice` just made (shown this once),
+    /// and the form that enables it with two consecutive codes, posted to `action`.
+    pub(super) fn mfa_setup_page(&self, cx: &Cx, created: &Node, action: &str, nav: &str) -> Resp {
         let serial = created.text_of("SerialNumber");
         let qr = created.text_of("QRCodePNG");
         let seed = {
@@ -363,16 +370,15 @@ impl Console {
                 .unwrap_or_default()
         };
         let body = format!(
-            r#"{}<h1>Set up virtual MFA device</h1><p>Scan the QR code with an authenticator app, then enter two consecutive codes.</p>
+            r#"{nav}<h1>Set up virtual MFA device</h1><p>Scan the QR code with an authenticator app, then enter two consecutive codes.</p>
 <img class="qr" id="mfa-qr" alt="QR code of the MFA device" src="data:image/png;base64,{}">
 <details><summary>Show secret key</summary><code id="mfa-secret">{}</code></details>
-<form method="post" action="/console/iam/users/{}/mfa" class="card" id="enable-mfa">{}<input type="hidden" name="step" value="enable"><input type="hidden" name="serial" value="{}">
+<form method="post" action="{}" class="card" id="enable-mfa">{}<input type="hidden" name="step" value="enable"><input type="hidden" name="serial" value="{}">
 <label>MFA code 1<input name="code1" id="mfa-code1" required pattern="[0-9]{{6}}"></label><label>MFA code 2<input name="code2" id="mfa-code2" required pattern="[0-9]{{6}}"></label>
 <button type="submit" id="enable-mfa-submit">Add MFA</button></form>"#,
-            Self::iam_nav("users"),
             esc(&qr),
             esc(&seed),
-            enc(name),
+            esc(action),
             csrf_field(&cx.session.csrf),
             esc(&serial)
         );

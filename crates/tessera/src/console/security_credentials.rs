@@ -2,14 +2,18 @@
 //! login profile has `PasswordResetRequired` (`/console/password`), and the "Security
 //! credentials" page (`/console/security-credentials`: change password, own access keys).
 //! The change is `iam:ChangePassword` as the user, so the account's password policy and the
-//! user's permissions decide, with AWS's messages.
+//! user's permissions decide, with AWS's messages. Signed in as root, the page assigns and
+//! removes the root user's virtual MFA device (IAM User Guide, "Enable a virtual MFA device for
+//! the root user (console)").
 
 use http::{Method, StatusCode};
 use tessera_services::iam::credentials::login::{self, PasswordPolicy};
-use tessera_services::{CallerKind, ServiceName};
-use tessera_wire::AwsError;
+use tessera_services::iam::credentials::mfa;
+use tessera_services::{CallerKind, Input, ServiceName};
+use tessera_wire::{AwsError, QueryParams};
 
-use super::html::{csrf_field, error_box, esc};
+use super::html::{csrf_field, error_box, esc, table};
+use super::iam_more::hidden;
 use super::session::State;
 use super::{Console, Cx, Resp};
 
@@ -108,17 +112,134 @@ impl Console {
         Resp::redirect(if forced { "/console" } else { "/console/security-credentials" })
     }
 
+    /// Signed in as the root user itself (not a role it switched to: root cannot).
+    fn is_root(cx: &Cx) -> bool {
+        matches!(cx.identity.base.kind, CallerKind::Root) && cx.identity.role.is_none()
+    }
+
+    /// The root user's MFA devices (`ListMFADevices` as root, no user name), each with
+    /// "Remove" (a current code confirms it), and "Assign MFA device".
+    fn root_mfa_section(&self, cx: &Cx, error: Option<&AwsError>) -> String {
+        let csrf = csrf_field(&cx.session.csrf);
+        let err = error.map(|e| error_box(&e.code, &e.message)).unwrap_or_default();
+        let devices = match self.call_all(cx, ServiceName::Iam, "ListMFADevices", &[], ("MFADevices", "member")) {
+            Ok(devices) => {
+                let rows: Vec<Vec<String>> = devices
+                    .iter()
+                    .enumerate()
+                    .map(|(i, d)| {
+                        let serial = d.child_text("SerialNumber");
+                        vec![
+                            format!("<code>{}</code>", esc(&serial)),
+                            esc(&d.child_text("EnableDate")),
+                            format!(
+                                r#"<form method="post" action="/console/security-credentials/mfa/remove" class="inline">{csrf}{}<label>Current MFA code<input name="code" id="root-mfa-remove-code-{i}" required pattern="[0-9]{{6}}" inputmode="numeric" autocomplete="one-time-code" size="6"></label><button type="submit" class="danger" id="root-mfa-remove-{i}">Remove</button></form>"#,
+                                hidden("serial", &serial)
+                            ),
+                        ]
+                    })
+                    .collect();
+                table("root-mfa-devices", &["Serial number", "Enabled", "Actions"], &rows, "No MFA devices")
+            }
+            Err(e) => error_box(&e.code, &e.message),
+        };
+        format!(
+            r#"<h2>Multi-factor authentication (MFA)</h2>{err}<p>With an MFA device assigned, the root user's sign-in asks for its code after the password.</p>{devices}
+<form method="post" action="/console/security-credentials/mfa" class="inline" id="root-assign-mfa">{csrf}<input type="hidden" name="step" value="create"><label>Device name<input name="device" id="root-mfa-device-name" required maxlength="128"></label><button type="submit" id="root-assign-mfa-submit">Assign MFA device</button></form>"#
+        )
+    }
+
+    /// `POST /console/security-credentials/mfa[/remove]`: the root user's MFA device. Assign:
+    /// `CreateVirtualMFADevice`, then two consecutive codes enable it for the root user (the IAM
+    /// API cannot: `EnableMFADevice` requires a user name). Remove: a current code of the device
+    /// (spent like a sign-in code), then `DeactivateMFADevice` and `DeleteVirtualMFADevice` as
+    /// root, as AWS's console does.
+    pub(super) fn root_mfa(&self, cx: &Cx, rest: &[&str]) -> Resp {
+        const TITLE: &str = "My security credentials";
+        if !Self::is_root(cx) {
+            return self.not_found(cx);
+        }
+        let r = cx.req;
+        let account = cx.identity.base.account.clone();
+        let failed = |e: &AwsError| {
+            let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+            self.frame(cx, TITLE, &self.root_page(cx, Some(e))).status(status)
+        };
+        let serial = r.f("serial");
+        let own_serial = serial.starts_with(&format!("arn:aws:iam::{account}:mfa/"));
+        let result = match (rest, r.f("step").as_str()) {
+            (["remove"], _) => {
+                // The code is checked only for a device of this account, and spent once.
+                let code = r.f("code");
+                let now = self.now();
+                let valid = own_serial && mfa::verify_token(&self.services, &serial, &code, now).unwrap_or(false);
+                if !valid {
+                    return failed(&AwsError::new(
+                        403,
+                        "InvalidAuthenticationCode",
+                        "Authentication code for device is not valid.",
+                    ));
+                }
+                self.call(cx, ServiceName::Iam, "DeactivateMFADevice", &[("SerialNumber", &serial)])
+                    .and_then(|_| {
+                        self.call(cx, ServiceName::Iam, "DeleteVirtualMFADevice", &[("SerialNumber", &serial)])
+                    })
+                    .map(|_| "MFA device removed.")
+            }
+            ([], "enable") => {
+                // Recorded as AWS's console call is: `EnableMFADevice` by root (codes not kept).
+                let input = Input::Query(QueryParams::from_pairs([
+                    ("Action", "EnableMFADevice"),
+                    ("SerialNumber", serial.as_str()),
+                ]));
+                let (code1, code2) = (r.f("code1"), r.f("code2"));
+                self.run_audited(r, &cx.identity.base, ServiceName::Iam, "EnableMFADevice", &input, |call| {
+                    mfa::enable_root_mfa_device(&self.services, call, &serial, &code1, &code2)
+                })
+                .map(|_| "MFA device assigned.")
+            }
+            ([], "create") => {
+                let created = self.call(
+                    cx,
+                    ServiceName::Iam,
+                    "CreateVirtualMFADevice",
+                    &[("VirtualMFADeviceName", &r.f("device"))],
+                );
+                return match created {
+                    Ok(node) => self.mfa_setup_page(cx, &node, "/console/security-credentials/mfa", ""),
+                    Err(e) => failed(&e),
+                };
+            }
+            _ => return self.not_found(cx),
+        };
+        match result {
+            Ok(message) => {
+                self.flash(cx, message);
+                Resp::redirect("/console/security-credentials")
+            }
+            Err(e) => failed(&e),
+        }
+    }
+
+    /// The root user's page: where its password is set, and its MFA devices.
+    fn root_page(&self, cx: &Cx, error: Option<&AwsError>) -> String {
+        format!(
+            r#"<h1>My security credentials</h1><dl class="facts"><dt>User</dt><dd id="own-arn">{}</dd></dl><p id="root-password">The root user's console password is set with <code>tessera console set-root-password</code> (docs/CONSOLE.md).</p>{}"#,
+            esc(&cx.identity.base.arn),
+            self.root_mfa_section(cx, error)
+        )
+    }
+
     /// `GET /console/security-credentials`: the signed-in user's password and access keys.
     pub(super) fn security_credentials(&self, cx: &Cx) -> Resp {
         const TITLE: &str = "My security credentials";
+        if Self::is_root(cx) {
+            return self.frame(cx, TITLE, &self.root_page(cx, None));
+        }
         let Some(name) = Self::own_user_name(cx) else {
             let body = format!(
                 "<h1>{TITLE}</h1><p id=\"not-a-user\">This page manages an IAM user's own credentials. {}</p>",
-                if cx.identity.role.is_some() {
-                    "Switch back to your user first."
-                } else {
-                    "The root user's console password is set with <code>tessera console set-root-password</code> (docs/CONSOLE.md)."
-                }
+                if cx.identity.role.is_some() { "Switch back to your user first." } else { "" }
             );
             return self.frame(cx, TITLE, &body);
         };

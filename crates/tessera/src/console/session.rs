@@ -116,6 +116,9 @@ pub enum State {
         user: String,
         /// Device serial.
         serial: String,
+        /// The root user (then `user` is the email it signed in with).
+        #[serde(default)]
+        root: bool,
     },
     /// Signed in.
     SignedIn(Box<Identity>),
@@ -491,7 +494,12 @@ mod tests {
     fn sessions_are_stored_by_hash_sealed_and_shared() {
         let s = sessions();
         let id = s.create(
-            State::MfaPending { account: "1".into(), user: "u".into(), serial: "the-device-serial".into() },
+            State::MfaPending {
+                account: "1".into(),
+                user: "u".into(),
+                serial: "the-device-serial".into(),
+                root: false,
+            },
             10,
             1000,
         );

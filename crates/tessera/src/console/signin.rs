@@ -166,12 +166,22 @@ impl Console {
             let Some(account) = account.filter(|_| ok) else {
                 return fail_page(&who, BAD_CREDENTIALS, "", &email);
             };
+            // A root MFA device means the same second step as for IAM users (IAM User Guide,
+            // "Enable a virtual MFA device for the root user (console)").
+            let serial = self
+                .read(|r| mfa::root_devices(r, &account.id))
+                .and_then(|devices| devices.into_iter().find(|d| d.enabled.is_some()))
+                .map(|d| d.serial());
+            if let Some(serial) = serial {
+                return self.mfa_step(
+                    req,
+                    &old_id,
+                    State::MfaPending { account: account.id, user: email, serial, root: true },
+                    now,
+                );
+            }
             self.sessions.succeed(&who);
-            let mut caller =
-                Caller::root(&account.id, &tessera_services::sts::tokens::temporary_access_key_id(&account.id));
-            caller.session = Some(self.console_session_info(now, false, &caller.arn));
-            let identity = Identity { base: caller, label: "root".into(), role: None, password_reset: false };
-            return self.start_session(req, &old_id, identity, now);
+            return self.start_session(req, &old_id, self.root_identity(&account.id, now, false), now);
         }
         let account_in = req.f("account");
         let user_name = req.f("username");
@@ -230,10 +240,12 @@ impl Console {
             })
             .flatten();
         if let Some(serial) = serial {
-            self.sessions.remove(&old_id);
-            let state = State::MfaPending { account: user.account.clone(), user: user.name.clone(), serial };
-            let id = self.sessions.create(state, now, now + session::MFA_STEP_SECS);
-            return Resp::redirect("/console/mfa").with_cookie(session_cookie(&id, req.secure));
+            return self.mfa_step(
+                req,
+                &old_id,
+                State::MfaPending { account: user.account.clone(), user: user.name.clone(), serial, root: false },
+                now,
+            );
         }
         self.sessions.succeed(&who);
         let identity = Identity {
@@ -243,6 +255,22 @@ impl Console {
             password_reset: self.must_change_password(&user, now),
         };
         self.start_session(req, &old_id, identity, now)
+    }
+
+    /// The password was right and an MFA device is enabled: a new session waits for its code
+    /// at `/console/mfa`.
+    fn mfa_step(&self, req: &Req, old_id: &str, state: State, now: i64) -> Resp {
+        self.sessions.remove(old_id);
+        let id = self.sessions.create(state, now, now + session::MFA_STEP_SECS);
+        Resp::redirect("/console/mfa").with_cookie(session_cookie(&id, req.secure))
+    }
+
+    /// The root user as the console's caller (`aws:MultiFactorAuthPresent` true when signed in
+    /// with its MFA device).
+    fn root_identity(&self, account: &str, now: i64, mfa: bool) -> Identity {
+        let mut caller = Caller::root(account, &tessera_services::sts::tokens::temporary_access_key_id(account));
+        caller.session = Some(self.console_session_info(now, mfa, &caller.arn));
+        Identity { base: caller, label: "root".into(), role: None, password_reset: false }
     }
 
     /// The expiry of `user`'s password under the account's policy (last set: the password
@@ -316,13 +344,18 @@ impl Console {
         let Some((id, session)) = found else {
             return Resp::redirect("/console/signin").with_cookie(clear_cookie(req.secure));
         };
-        let State::MfaPending { account, user, serial } = &session.state else {
+        let State::MfaPending { account, user, serial, root } = &session.state else {
             return Resp::redirect("/console/signin");
         };
         if req.method == http::Method::GET {
             return Resp::html(self.mfa_page(&session.csrf, None));
         }
-        let who = format!("{account}/{}", user.to_ascii_lowercase());
+        // The lockout counts as at the password step: account + user name, or root email.
+        let who = if *root {
+            format!("root/{}", user.to_ascii_lowercase())
+        } else {
+            format!("{account}/{}", user.to_ascii_lowercase())
+        };
         if let Some(until) = self.sessions.locked_until(&who, now) {
             return Resp::html(self.mfa_page(&session.csrf, Some(&locked_message(until))))
                 .status(StatusCode::TOO_MANY_REQUESTS);
@@ -331,7 +364,11 @@ impl Console {
         let valid = code.len() == 6
             && code.bytes().all(|b| b.is_ascii_digit())
             && mfa::verify_token(&self.services, serial, &code, now).unwrap_or(false);
-        let record: Option<User> = if valid {
+        if valid && *root {
+            self.sessions.succeed(&who);
+            return self.start_session(req, &id, self.root_identity(account, now, true), now);
+        }
+        let record: Option<User> = if valid && !*root {
             self.read(|r| model::load(r, table::USER, &model::name_key(account, user))).flatten()
         } else {
             None
