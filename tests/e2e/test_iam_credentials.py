@@ -722,6 +722,11 @@ def test_mfa_codes_open_sessions_once(tessera):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         sts.get_session_token(SerialNumber=serial, TokenCode="000000" if code != "000000" else "111111")
     assert error_code(e) == "AccessDenied"
+    # The account's root user cannot present an IAM user's device as its own, even with the
+    # device's next valid code.
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        tessera.client("sts").get_session_token(SerialNumber=serial, TokenCode=totp.at(time.time() + 30))
+    assert error_code(e) == "AccessDenied"
 
 
 def test_renamed_user_keeps_its_credentials(tessera):

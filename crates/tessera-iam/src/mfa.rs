@@ -131,6 +131,13 @@ pub fn mfa_device_owner(services: &Services, serial_number: &str) -> Result<Opti
     Ok(device.and_then(|d| d.user.map(|u| (d.account, u))))
 }
 
+/// Whether `serial_number` is a device enabled for the root user of `account` (what a root
+/// caller may present as its MFA).
+pub fn is_root_device(services: &Services, serial_number: &str, account: &str) -> Result<bool, AwsError> {
+    let device = read(services, |r| load_device(r, serial_number).ise())?;
+    Ok(device.is_some_and(|d| d.root && d.account == account))
+}
+
 // ---------------------------------------------------------------------------------------------
 // TOTP.
 

@@ -396,16 +396,15 @@ pub fn verify_mfa(
     match (serial, code) {
         (None, None) => Ok(false),
         (Some(serial), Some(code)) => {
-            // The device must be the caller's own: an IAM user's assigned device, or (for the root
-            // user) a device of the root user's account.
+            // The device must be the caller's own: an IAM user's assigned device, or the root
+            // user's (never an IAM user's device of the root's account).
             let own_device = match &caller.kind {
                 crate::CallerKind::User { name, .. } => {
                     crate::iam::credentials::mfa_device_owner(services, serial)?
                         == Some((caller.account.clone(), name.clone()))
                 }
                 crate::CallerKind::Root => {
-                    serial.strip_prefix("arn:aws:iam::").and_then(|r| r.split_once(':')).map(|(acct, _)| acct)
-                        == Some(caller.account.as_str())
+                    crate::iam::credentials::mfa::is_root_device(services, serial, &caller.account)?
                 }
                 _ => false,
             };
