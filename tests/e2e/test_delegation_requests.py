@@ -7,6 +7,7 @@ The test plays the partner: it creates the request from one account, reads the e
 Tessera delivers in its next GetDelegationRequest answer (in place of AWS's SNS notification),
 and exchanges it."""
 
+import json
 import re
 
 import pytest
@@ -90,12 +91,29 @@ def test_full_flow_credentials_are_limited_to_the_request(tessera, parties):
     assert c["AccessKeyId"].startswith("ASIA")
     creds = {"aws_access_key_id": c["AccessKeyId"], "aws_secret_access_key": c["SecretAccessKey"],
              "aws_session_token": c["SessionToken"]}
-    assert t.client("sts", **creds).get_caller_identity()["Arn"] == owner_arn
+    # An IAM user's delegation is a federated user session of that user (session policies do not
+    # apply to IAM users themselves).
+    user_name = owner_arn.rsplit("/", 1)[1]
+    me = t.client("sts", **creds).get_caller_identity()
+    assert me["Arn"] == f"arn:aws:sts::{owner}:federated-user/{user_name[:32]}", me
     delegated = t.client("iam", **creds)
     delegated.list_users()
     expect(delegated.list_roles, "AccessDenied")
     # The token works once.
     expect(sts.get_delegated_access_token, "ExpiredTradeInTokenException", TradeInToken=token)
+
+    # The exchange is audited, the token and the credentials never are.
+    ct = t.client("cloudtrail", **pcreds)
+    texts = [e["CloudTrailEvent"] for name in ("GetDelegatedAccessToken", "GetDelegationRequest")
+             for e in ct.lookup_events(LookupAttributes=[{"AttributeKey": "EventName",
+                                                          "AttributeValue": name}])["Events"]]
+    exchanges = [json.loads(x) for x in texts if '"GetDelegatedAccessToken"' in x]
+    assert any("errorCode" not in e for e in exchanges) and any("errorCode" in e for e in exchanges), exchanges
+    assert all("tradeInToken" not in (e["requestParameters"] or {}) for e in exchanges)
+    log = t.log.read_text(errors="replace")
+    for secret in (token, token.split(".", 1)[1], c["SecretAccessKey"], c["SessionToken"]):
+        assert all(secret not in x for x in texts)
+        assert secret not in log
 
 
 def test_reject_before_send(tessera, parties):
@@ -162,3 +180,37 @@ def test_human_readable_summary(tessera, parties):
 
 def pcreds_account(t, creds):
     return t.client("sts", **creds).get_caller_identity()["Account"]
+
+
+def test_a_role_session_accepts_and_the_delegation_is_a_session_of_that_role(tessera, accounts, parties):
+    t = tessera
+    pcreds, owner, _, _, _ = parties
+    rid = create(t, pcreds, template(t, pcreds), OwnerAccountId=owner, OnlySendByOwner=True)
+    role = t.client("iam", **accounts.admin_creds(owner))
+    role.associate_delegation_request(DelegationRequestId=rid)
+    role.accept_delegation_request(DelegationRequestId=rid)
+    role.send_delegation_token(DelegationRequestId=rid)
+    _, token = delivered_token(t, pcreds, rid)
+    out = t.client("sts", **pcreds).get_delegated_access_token(TradeInToken=token)
+    session_arn = f"arn:aws:sts::{owner}:assumed-role/OrganizationAccountAccessRole/test-admin"
+    assert out["AssumedPrincipal"] == session_arn
+    c = out["Credentials"]
+    creds = {"aws_access_key_id": c["AccessKeyId"], "aws_secret_access_key": c["SecretAccessKey"],
+             "aws_session_token": c["SessionToken"]}
+    assert t.client("sts", **creds).get_caller_identity()["Arn"] == session_arn
+    t.client("iam", **creds).list_users()
+    expect(t.client("iam", **creds).list_roles, "AccessDenied")
+
+
+def test_only_the_owner_sends_when_the_partner_asks(tessera, accounts, parties):
+    t = tessera
+    pcreds, owner, ocreds, _, _ = parties
+    rid = create(t, pcreds, template(t, pcreds), OnlySendByOwner=True)
+    oiam = t.client("iam", **ocreds)
+    oiam.associate_delegation_request(DelegationRequestId=rid)
+    admin = t.client("iam", **accounts.admin_creds(owner))
+    admin.accept_delegation_request(DelegationRequestId=rid)
+    expect(admin.send_delegation_token, "InvalidInput", DelegationRequestId=rid)
+    assert oiam.get_delegation_request(DelegationRequestId=rid)["DelegationRequest"]["State"] == "ACCEPTED"
+    oiam.send_delegation_token(DelegationRequestId=rid)
+    assert oiam.get_delegation_request(DelegationRequestId=rid)["DelegationRequest"]["State"] == "FINALIZED"

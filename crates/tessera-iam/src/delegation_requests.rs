@@ -190,8 +190,8 @@ pub fn handle(cx: &Cx<'_>) -> Option<Result<WireResponse, AwsError>> {
         "RejectDelegationRequest" => transition(cx, Step::Reject),
         "UpdateDelegationRequest" => transition(cx, Step::Update),
         "SendDelegationToken" => transition(cx, Step::Send),
-        "ListDelegationRequests" => list(cx),
-        "GetHumanReadableSummary" => summary(cx),
+        "ListDelegationRequests" => reads::list(cx),
+        "GetHumanReadableSummary" => reads::summary(cx),
         _ => return None,
     };
     Some(result)
@@ -360,7 +360,7 @@ fn default_permissions(r: &DelegationRequest) -> Option<String> {
 /// Authorize `action` on the request the `DelegationRequestId` parameter names, then load it.
 /// An unknown id, or a request the caller's account may not see, is `NoSuchEntity` after the
 /// authorization (so nothing is learnt without the permission).
-fn authorized(cx: &Cx<'_>, action: &str, id: &str) -> Result<DelegationRequest, AwsError> {
+pub(crate) fn authorized(cx: &Cx<'_>, action: &str, id: &str) -> Result<DelegationRequest, AwsError> {
     let found: Option<DelegationRequest> = model::load(cx.read()?.as_ref(), TABLE, id).st()?;
     let found = found.filter(|r| r.visible_to(cx.account()));
     let arn = found.as_ref().map_or_else(|| request_arn(cx.account(), id), DelegationRequest::arn);
@@ -379,7 +379,7 @@ fn authorized(cx: &Cx<'_>, action: &str, id: &str) -> Result<DelegationRequest, 
     found.ok_or_else(|| no_such_request(id))
 }
 
-fn no_such_request(id: &str) -> AwsError {
+pub(crate) fn no_such_request(id: &str) -> AwsError {
     super::entities::no_such_entity(format!("The delegation request with id {id} cannot be found."))
 }
 
@@ -391,7 +391,7 @@ fn request_id<'a>(cx: &Cx<'a>, c: &mut Checks) -> &'a str {
 }
 
 /// Write a `DelegationRequest` structure's members.
-fn write_request(w: &mut XmlWriter, r: &DelegationRequest, now: i64) {
+pub(crate) fn write_request(w: &mut XmlWriter, r: &DelegationRequest, now: i64) {
     w.elem("DelegationRequestId", &r.id)
         .opt("OwnerAccountId", r.owner_account.as_deref())
         .elem("Description", &r.description)
@@ -584,112 +584,8 @@ fn transition(cx: &Cx<'_>, step: Step) -> Result<WireResponse, AwsError> {
     Ok(cx.respond(None))
 }
 
-/// The plain-language summary of a request's permissions (Tessera's deterministic stand-in for
-/// AWS's generated summary).
-pub fn summarize(r: &DelegationRequest) -> String {
-    let mut out = format!(
-        "Delegation request {} from account {} asks for temporary access for {} (session of {} seconds).\n",
-        r.id,
-        r.requestor_account,
-        duration_words(r.session_duration),
-        r.session_duration
-    );
-    let doc: serde_json::Value = serde_json::from_str(&r.permission_policy).unwrap_or_default();
-    let statements = match &doc["Statement"] {
-        serde_json::Value::Array(a) => a.clone(),
-        v @ serde_json::Value::Object(_) => vec![v.clone()],
-        _ => Vec::new(),
-    };
-    let words = |v: &serde_json::Value| match v {
-        serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Array(a) => a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(", "),
-        _ => "(none)".to_string(),
-    };
-    for s in statements {
-        let effect = if s["Effect"].as_str() == Some("Deny") { "Denies" } else { "Allows" };
-        let actions = if s.get("NotAction").is_some() {
-            format!("every action except {}", words(&s["NotAction"]))
-        } else {
-            words(&s["Action"])
-        };
-        let resources = if s.get("NotResource").is_some() {
-            format!("every resource except {}", words(&s["NotResource"]))
-        } else {
-            words(&s["Resource"])
-        };
-        let condition = if s.get("Condition").is_some() { " when its conditions are met" } else { "" };
-        out.push_str(&format!("- {effect} {actions} on {resources}{condition}.\n"));
-    }
-    out
-}
-
-/// A duration in hours and minutes.
-fn duration_words(secs: i64) -> String {
-    let unit = |n: i64, one: &str| if n == 1 { format!("1 {one}") } else { format!("{n} {one}s") };
-    match (secs / 3600, secs % 3600 / 60) {
-        (0, m) => unit(m, "minute"),
-        (h, 0) => unit(h, "hour"),
-        (h, m) => format!("{} {}", unit(h, "hour"), unit(m, "minute")),
-    }
-}
-
-/// `GetHumanReadableSummary` for a `delegation-request` ARN, with GetDelegationRequest's read
-/// rules.
-fn summary(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
-    let mut c = Checks::new();
-    let arn = cx.arn(&mut c, "EntityArn");
-    let locale = cx.params.get("Locale");
-    c.length_opt("locale", locale, 2, 12);
-    c.finish()?;
-    let id = parse_request_arn(&arn)
-        .ok_or_else(|| invalid_input(format!("Entity {arn} is not supported: only delegation-request ARNs are.")))?;
-    let r = authorized(cx, "iam:GetHumanReadableSummary", id)?;
-    let locale = locale.unwrap_or("en-US");
-    let mut w = XmlWriter::fragment();
-    if locale.to_ascii_lowercase().starts_with("en") {
-        w.elem("SummaryContent", &summarize(&r)).elem("Locale", locale).elem("SummaryState", "AVAILABLE");
-    } else {
-        w.elem("SummaryContent", "").elem("Locale", locale).elem("SummaryState", "NOT_SUPPORTED");
-    }
-    Ok(cx.respond(Some(w.finish())))
-}
-
-/// `ListDelegationRequests`: the requests the caller's account made, and those it owns (a
-/// request associated with no owner is not listed).
-pub fn list(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
-    let mut c = Checks::new();
-    let owner = cx.params.get("OwnerId");
-    c.length_opt("ownerId", owner, 20, 2048);
-    c.finish()?;
-    let page = cx.page()?;
-    let account = cx.account();
-    cx.authorize("iam:ListDelegationRequests", &request_arn(account, "*"), Vec::new())?;
-    let read = cx.read()?;
-    let rows = read.scan(TABLE, "", None, usize::MAX).st()?;
-    let mut items: Vec<DelegationRequest> = model::decode_rows::<DelegationRequest>(TABLE, rows)
-        .st()?
-        .into_iter()
-        .map(|(_, r)| r)
-        .filter(|r| {
-            // Requests without an owner are not listed to the owner account.
-            (r.requestor_account == account || (r.owner_account.as_deref() == Some(account) && r.owner_id.is_some()))
-                && owner.is_none_or(|o| r.owner_id.as_deref() == Some(o))
-        })
-        .collect();
-    items.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
-    let (items, next) = super::entities::page_by_index(&page, items);
-    let now = cx.now();
-    let mut w = XmlWriter::fragment();
-    w.open("DelegationRequests", None);
-    for r in &items {
-        w.open("member", None);
-        write_request(&mut w, r, now);
-        w.close();
-    }
-    w.close();
-    w.elem("isTruncated", if next.is_some() { "true" } else { "false" }).opt("Marker", next.as_deref());
-    Ok(cx.respond(Some(w.finish())))
-}
+#[path = "delegation_requests_reads.rs"]
+pub mod reads;
 
 #[cfg(test)]
 #[path = "delegation_requests_tests.rs"]

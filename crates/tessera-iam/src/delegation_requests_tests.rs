@@ -114,7 +114,7 @@ fn parameters_fill_the_template_and_summaries_are_plain() {
         apply_parameters(t, &[p("Bucket", &["b\"x"], "string"), p("Acts", &["s3:GetObject"], "stringList")]).unwrap();
     assert_eq!(doc, r#"{"Statement":[{"Effect":"Allow","Action":["s3:GetObject"],"Resource":"arn:aws:s3:::b\"x/*"}]}"#);
     assert!(apply_parameters(t, &[p("Bucket", &["a", "b"], "string")]).is_err());
-    let s = summarize(&request(None));
+    let s = reads::summarize(&request(None));
     assert!(s.contains("1 hour (") && s.contains("- Allows s3:GetObject on *."), "{s}");
     assert_eq!(
         parse_request_arn("arn:aws:iam::111111111111:delegation-request/dr-0123456789abcdef"),

@@ -476,14 +476,9 @@ pub fn evaluate(set: &PolicySet<'_>, req: &Request<'_>) -> Decision {
     let session = match (&set.session, &p.kind) {
         // A root user with session policies is a privileged root session (`sts:AssumeRoot`),
         // limited by its task policy.
-        // An IAM user with session policies holds delegated credentials (`GetDelegatedAccessToken`).
-        (
-            Some(s),
-            PrincipalKind::AssumedRole { .. }
-            | PrincipalKind::FederatedUser
-            | PrincipalKind::Root
-            | PrincipalKind::User,
-        ) => Some(ev.policies(s, PolicyType::Session)),
+        (Some(s), PrincipalKind::AssumedRole { .. } | PrincipalKind::FederatedUser | PrincipalKind::Root) => {
+            Some(ev.policies(s, PolicyType::Session))
+        }
         _ => None,
     };
     let matched = std::mem::take(&mut ev.matched);

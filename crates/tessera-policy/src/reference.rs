@@ -416,11 +416,8 @@ pub fn evaluate(set: &PolicySet<'_>, req: &Request<'_>) -> EvalDecision {
     }
     let is_service = matches!(p.kind, PrincipalKind::Service { .. });
     // A root principal has session policies only in a privileged root session (`sts:AssumeRoot`).
-    // An IAM user has them only in delegated credentials (`sts:GetDelegatedAccessToken`).
-    let is_session = matches!(
-        p.kind,
-        PrincipalKind::AssumedRole { .. } | PrincipalKind::FederatedUser | PrincipalKind::Root | PrincipalKind::User
-    );
+    let is_session =
+        matches!(p.kind, PrincipalKind::AssumedRole { .. } | PrincipalKind::FederatedUser | PrincipalKind::Root);
     let bounded = set.boundary.is_some();
 
     // Gather each policy type's answer.

@@ -1,7 +1,8 @@
 //! `GetDelegatedAccessToken` (STS API Reference; IAM User Guide
 //! `access_policies-temporary-delegation.html`): the partner exchanges the token of a finalized
 //! delegation request (IAM `SendDelegationToken`) for temporary credentials of the identity that
-//! accepted the request, limited by the request's permission policy as a session policy, until
+//! accepted the request (an IAM user's as a federated user session of that user, see
+//! [`session_kind`]), limited by the request's permission policy as a session policy, until
 //! the end of the delegated session. The token works once, only for the requestor account, and
 //! never after the request expired; every refusal changes nothing.
 
@@ -11,12 +12,25 @@ use tessera_wire::{AwsError, QueryParams, WireResponse};
 
 use super::assume_role::issue;
 use super::write_credentials;
-use crate::caller::SessionInfo;
+use crate::caller::{CallerKind, SessionInfo};
 use crate::iam::delegation_requests::{self as dr, DelegationRequest};
 use crate::{internal, model, Call, Services};
 
 fn expired() -> AwsError {
     AwsError::new(400, "ExpiredTradeInTokenException", "The trade-in token is expired, already used or not valid.")
+}
+
+/// The principal of the delegated session. Session policies do not apply to IAM users (IAM User
+/// Guide, `access_policies.html#policies_session`), so an IAM user's delegation is a federated
+/// user session of that user, as `GetFederationToken` makes: the user's permissions intersected
+/// with the session policy. Role sessions, federated users and the root user keep their kind.
+pub fn session_kind(approver: &CallerKind) -> CallerKind {
+    match approver {
+        CallerKind::User { name, .. } => {
+            CallerKind::FederatedUser { name: name.chars().take(32).collect(), user_name: name.clone() }
+        }
+        other => other.clone(),
+    }
 }
 
 /// Run `GetDelegatedAccessToken`.
@@ -68,7 +82,8 @@ pub fn get_delegated_access_token(services: &Services, call: &Call, p: &QueryPar
         source_principal_arn: Some(caller.arn.clone()),
         ..SessionInfo::default()
     };
-    let creds = issue(services, account, kind, &info)?;
+    let kind = session_kind(kind);
+    let creds = issue(services, account, &kind, &info)?;
     let mut w = XmlWriter::fragment();
     write_credentials(&mut w, &creds);
     w.elem("AssumedPrincipal", principal);
