@@ -295,8 +295,7 @@ fn create(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
     let id = format!("dr-{}", ids::lower_hex(32));
     let arn = request_arn(account, &id);
     cx.authorize("iam:CreateDelegationRequest", &arn, Vec::new())?;
-    let read = cx.read()?;
-    let policy = resolve_policy(read.as_ref(), account, template)?
+    let policy = resolve_policy(cx.read()?.as_ref(), account, template)?
         .ok_or_else(|| super::entities::policy_not_attachable(template))?;
     let document = policy.default_document().ok_or_else(AwsError::internal)?;
     let permission_policy = apply_parameters(document, &parameters)?;

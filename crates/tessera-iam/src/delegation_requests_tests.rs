@@ -122,3 +122,115 @@ fn parameters_fill_the_template_and_summaries_are_plain() {
     );
     assert_eq!(parse_request_arn("arn:aws:iam::111111111111:role/dr-0123456789abcdef"), None);
 }
+
+mod through_handle {
+    //! The operations through `iam::handle` on an in-memory store.
+
+    use super::super::{DelegationRequest, TABLE};
+    use crate::credentials::test_support::{body, elem, params, root_call, services_at};
+    use crate::model;
+
+    const T0: i64 = 1_800_000_000;
+    const OPERATIONS: &[&str] = &[
+        "CreateDelegationRequest",
+        "GetDelegationRequest",
+        "ListDelegationRequests",
+        "AssociateDelegationRequest",
+        "AcceptDelegationRequest",
+        "RejectDelegationRequest",
+        "UpdateDelegationRequest",
+        "SendDelegationToken",
+        "GetHumanReadableSummary",
+    ];
+
+    fn run(services: &crate::Services, op: &str, pairs: &[(&str, &str)]) -> Result<String, tessera_wire::AwsError> {
+        crate::iam::handle(services, &root_call(op, T0), &params(pairs)).map(|r| body(&r))
+    }
+
+    fn create(services: &crate::Services) -> String {
+        let r = run(
+            services,
+            "CreateDelegationRequest",
+            &[
+                ("Description", "d"),
+                ("Permissions.PolicyTemplateArn", "arn:aws:iam::aws:policy/ReadOnlyAccess"),
+                ("RequestorWorkflowId", "workflow-1"),
+                ("NotificationChannel", "topic"),
+                ("SessionDuration", "900"),
+            ],
+        );
+        r.ok().and_then(|b| elem(&b, "DelegationRequestId")).unwrap_or_default()
+    }
+
+    #[test]
+    fn garbage_never_panics_and_is_a_client_error() {
+        let services = services_at(T0);
+        let id = create(&services);
+        assert!(id.starts_with("dr-"));
+        let arn = format!("arn:aws:iam::123456789012:delegation-request/{id}");
+        let values =
+            ["", "x", "é", "\u{0}", "-1", "99999999999999999999", "true", "{", &id, &arn, "a.b", "ÿÿÿÿ", "%zz"];
+        let long = "é".repeat(3000);
+        let names = [
+            "DelegationRequestId",
+            "EntityArn",
+            "Locale",
+            "Notes",
+            "OwnerId",
+            "Marker",
+            "MaxItems",
+            "Description",
+            "OwnerAccountId",
+            "RequestMessage",
+            "RequestorWorkflowId",
+            "RedirectUrl",
+            "NotificationChannel",
+            "SessionDuration",
+            "OnlySendByOwner",
+            "DelegationPermissionCheck",
+            "Permissions.PolicyTemplateArn",
+            "Permissions.Parameters.member.1.Name",
+            "Permissions.Parameters.member.1.Type",
+            "Permissions.Parameters.member.1.Values.member.1",
+        ];
+        for op in OPERATIONS {
+            for (i, v) in values.iter().chain(std::iter::once(&long.as_str())).enumerate() {
+                let pairs: Vec<(&str, &str)> =
+                    names.iter().enumerate().map(|(j, n)| (*n, values[(i + j) % values.len()])).collect();
+                for p in [params(&[]), params(&[(names[i % names.len()], v)]), params(&pairs)] {
+                    match crate::iam::handle(&services, &root_call(op, T0), &p) {
+                        Ok(r) => assert!(r.status < 300, "{op}"),
+                        Err(e) => assert!((400..500).contains(&e.status), "{op}: {e:?}"),
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_token_is_stored_sealed_then_as_a_digest_and_delivered_once() {
+        let services = services_at(T0);
+        let id = create(&services);
+        for op in ["AssociateDelegationRequest", "AcceptDelegationRequest", "SendDelegationToken"] {
+            assert!(run(&services, op, &[("DelegationRequestId", &id)]).is_ok(), "{op}");
+        }
+        let stored = |services: &crate::Services| {
+            let read = services.store.read().unwrap_or_else(|_| panic!("read"));
+            let raw = read.get(TABLE, &id).ok().flatten().unwrap_or_default();
+            let r: Option<DelegationRequest> = model::load(read.as_ref(), TABLE, &id).unwrap_or_default();
+            (String::from_utf8_lossy(&raw).to_string(), r.unwrap_or_else(|| panic!("stored")))
+        };
+        let (_, before) = stored(&services);
+        assert!(before.sealed_token.is_some() && before.token_digest.is_some());
+        let got = run(&services, "GetDelegationRequest", &[("DelegationRequestId", &id)]).unwrap_or_default();
+        let token = elem(&got, "ExchangeToken").unwrap_or_default();
+        assert!(token.starts_with(&format!("{id}.")));
+        let (raw, after) = stored(&services);
+        assert!(!raw.contains(&token) && !raw.contains(token.split_once('.').map_or("", |t| t.1)));
+        assert_eq!(after.sealed_token, None);
+        assert!(super::super::token_matches(after.token_digest.as_deref().unwrap_or_default(), &token));
+        let again = run(&services, "GetDelegationRequest", &[("DelegationRequestId", &id)]).unwrap_or_default();
+        assert_eq!(elem(&again, "ExchangeToken"), None);
+        assert_eq!(elem(&again, "State").as_deref(), Some("FINALIZED"));
+    }
+}
