@@ -34,6 +34,8 @@ fn rule(member: &str) -> Option<Rule> {
         | "samlassertion"
         | "samlresponse"
         | "webidentitytoken"
+        | "tradeintoken"
+        | "exchangetoken"
         | "clientsecret"
         | "servicepassword"
         | "servicecredentialsecret"

@@ -2,6 +2,7 @@
 //! answers `None` for operations it does not own.
 
 pub mod credentials;
+pub mod delegation_requests;
 pub mod entities;
 pub mod groups;
 pub mod inline;
@@ -50,6 +51,9 @@ pub fn handle(services: &Services, call: &Call, params: &QueryParams) -> Result<
         return result;
     }
     if let Some(result) = workload_identity::handle(services, call, params) {
+        return result;
+    }
+    if let Some(result) = delegation_requests::handle(&entities::Cx { services, call, params }) {
         return result;
     }
     Err(AwsError::not_implemented("iam", &call.operation))

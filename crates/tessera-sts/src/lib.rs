@@ -7,6 +7,7 @@
 
 pub mod assume_role;
 pub mod assume_root;
+pub mod delegated_access;
 pub mod federated_role;
 pub mod federation;
 pub mod oidc;
@@ -50,6 +51,7 @@ pub fn handle(services: &Services, call: &Call, params: &QueryParams) -> Result<
         "GetFederationToken" => federation::get_federation_token(services, call, params),
         "GetAccessKeyInfo" => get_access_key_info(services, call, params),
         "DecodeAuthorizationMessage" => decode_authorization_message(services, call, params),
+        "GetDelegatedAccessToken" => delegated_access::get_delegated_access_token(services, call, params),
         "GetTrustBundles" => trust_bundles::get_trust_bundles(services, call, params),
         op => Err(AwsError::not_implemented("sts", op)),
     }

@@ -810,11 +810,15 @@ fn decode_authorization_message() {
 }
 
 #[test]
-fn the_newer_operations_are_not_implemented_yet() {
+fn get_delegated_access_token_refuses_missing_and_garbage_tokens() {
+    // GetDelegatedAccessToken: sts/delegated_access.rs (the flow is in the e2e tests).
     let env = env();
-    // AssumeRoot and GetWebIdentityToken: sts/assume_root.rs, sts/web_identity_token.rs.
     let e = run(&env, user_caller(), "GetDelegatedAccessToken", &[]).unwrap_err();
-    assert_eq!((e.status, e.code.as_str()), (501, "NotImplemented"));
+    assert_eq!(e.status, 400, "{e:?}");
+    for garbage in ["x", "no-dot-at-all-in-here", "dr-0123456789abcdef", ".", "é.é"] {
+        let e = run(&env, user_caller(), "GetDelegatedAccessToken", &[("TradeInToken", garbage)]).unwrap_err();
+        assert_eq!(e.code, "ExpiredTradeInTokenException", "{garbage}");
+    }
 }
 
 // ---- AssumeRole through the policy engine ----

@@ -1,0 +1,122 @@
+//! `GetHumanReadableSummary` and `ListDelegationRequests` of delegation requests.
+//!
+//! AWS writes the summary with a large language model; Tessera answers a deterministic
+//! plain-language summary built from the request's permission policy (each statement's effect,
+//! actions, resources and whether it has conditions) and its session duration, in English
+//! (`en*` locales; any other locale is `NOT_SUPPORTED`). The read rules are
+//! GetDelegationRequest's.
+
+use tessera_wire::xml::XmlWriter;
+use tessera_wire::{AwsError, WireResponse};
+
+use super::super::entities::{invalid_input, page_by_index, Cx, StoreResultExt};
+use super::{authorized, parse_request_arn, request_arn, write_request, DelegationRequest, TABLE};
+use crate::model;
+use crate::validate::Checks;
+
+/// The plain-language summary of a request's permissions (Tessera's deterministic stand-in for
+/// AWS's generated summary).
+pub fn summarize(r: &DelegationRequest) -> String {
+    let mut out = format!(
+        "Delegation request {} from account {} asks for temporary access for {} (session of {} seconds).\n",
+        r.id,
+        r.requestor_account,
+        duration_words(r.session_duration),
+        r.session_duration
+    );
+    let doc: serde_json::Value = serde_json::from_str(&r.permission_policy).unwrap_or_default();
+    let statements = match &doc["Statement"] {
+        serde_json::Value::Array(a) => a.clone(),
+        v @ serde_json::Value::Object(_) => vec![v.clone()],
+        _ => Vec::new(),
+    };
+    let words = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Array(a) => a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(", "),
+        _ => "(none)".to_string(),
+    };
+    for s in statements {
+        let effect = if s["Effect"].as_str() == Some("Deny") { "Denies" } else { "Allows" };
+        let actions = if s.get("NotAction").is_some() {
+            format!("every action except {}", words(&s["NotAction"]))
+        } else {
+            words(&s["Action"])
+        };
+        let resources = if s.get("NotResource").is_some() {
+            format!("every resource except {}", words(&s["NotResource"]))
+        } else {
+            words(&s["Resource"])
+        };
+        let condition = if s.get("Condition").is_some() { " when its conditions are met" } else { "" };
+        out.push_str(&format!("- {effect} {actions} on {resources}{condition}.\n"));
+    }
+    out
+}
+
+/// A duration in hours and minutes.
+fn duration_words(secs: i64) -> String {
+    let unit = |n: i64, one: &str| if n == 1 { format!("1 {one}") } else { format!("{n} {one}s") };
+    match (secs / 3600, secs % 3600 / 60) {
+        (0, m) => unit(m, "minute"),
+        (h, 0) => unit(h, "hour"),
+        (h, m) => format!("{} {}", unit(h, "hour"), unit(m, "minute")),
+    }
+}
+
+/// `GetHumanReadableSummary` for a `delegation-request` ARN, with GetDelegationRequest's read
+/// rules.
+pub(crate) fn summary(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
+    let mut c = Checks::new();
+    let arn = cx.arn(&mut c, "EntityArn");
+    let locale = cx.params.get("Locale");
+    c.length_opt("locale", locale, 2, 12);
+    c.finish()?;
+    let id = parse_request_arn(&arn)
+        .ok_or_else(|| invalid_input(format!("Entity {arn} is not supported: only delegation-request ARNs are.")))?;
+    let r = authorized(cx, "iam:GetHumanReadableSummary", id)?;
+    let locale = locale.unwrap_or("en-US");
+    let mut w = XmlWriter::fragment();
+    if locale.to_ascii_lowercase().starts_with("en") {
+        w.elem("SummaryContent", &summarize(&r)).elem("Locale", locale).elem("SummaryState", "AVAILABLE");
+    } else {
+        w.elem("SummaryContent", "").elem("Locale", locale).elem("SummaryState", "NOT_SUPPORTED");
+    }
+    Ok(cx.respond(Some(w.finish())))
+}
+
+/// `ListDelegationRequests`: the requests the caller's account made, and those it owns (a
+/// request associated with no owner is not listed).
+pub(crate) fn list(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
+    let mut c = Checks::new();
+    let owner = cx.params.get("OwnerId");
+    c.length_opt("ownerId", owner, 20, 2048);
+    c.finish()?;
+    let page = cx.page()?;
+    let account = cx.account();
+    cx.authorize("iam:ListDelegationRequests", &request_arn(account, "*"), Vec::new())?;
+    let read = cx.read()?;
+    let rows = read.scan(TABLE, "", None, usize::MAX).st()?;
+    let mut items: Vec<DelegationRequest> = model::decode_rows::<DelegationRequest>(TABLE, rows)
+        .st()?
+        .into_iter()
+        .map(|(_, r)| r)
+        .filter(|r| {
+            // Requests without an owner are not listed to the owner account.
+            (r.requestor_account == account || (r.owner_account.as_deref() == Some(account) && r.owner_id.is_some()))
+                && owner.is_none_or(|o| r.owner_id.as_deref() == Some(o))
+        })
+        .collect();
+    items.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
+    let (items, next) = page_by_index(&page, items);
+    let now = cx.now();
+    let mut w = XmlWriter::fragment();
+    w.open("DelegationRequests", None);
+    for r in &items {
+        w.open("member", None);
+        write_request(&mut w, r, now);
+        w.close();
+    }
+    w.close();
+    w.elem("isTruncated", if next.is_some() { "true" } else { "false" }).opt("Marker", next.as_deref());
+    Ok(cx.respond(Some(w.finish())))
+}
