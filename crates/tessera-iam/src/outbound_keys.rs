@@ -84,14 +84,10 @@ fn new_key(services: &Services, alg: &str, now: i64) -> Result<SigningKeyRecord,
             let pkcs8 = EcdsaKeyPair::generate_pkcs8(&P384, &rng).map_err(signing_error)?;
             let pair = EcdsaKeyPair::from_pkcs8(&P384, pkcs8.as_ref(), &rng).map_err(signing_error)?;
             // Uncompressed point: 0x04, x (48 bytes), y (48 bytes).
-            let point = pair.public_key().as_ref();
-            let (x, y) = match (point.get(1..49), point.get(49..97)) {
-                (Some(x), Some(y)) => (x, y),
-                _ => return Err(signing_error("unexpected P-384 public key length")),
-            };
+            let (x, y) = super::workload_identity::signers::ec_coordinates(pair.public_key().as_ref(), 48)
+                .ok_or_else(|| signing_error("unexpected P-384 public key length"))?;
             let jwk = json!({
-                "kty": "EC", "use": "sig", "alg": "ES384", "kid": kid, "crv": "P-384",
-                "x": B64.encode(x), "y": B64.encode(y),
+                "kty": "EC", "use": "sig", "alg": "ES384", "kid": kid, "crv": "P-384", "x": x, "y": y,
             });
             (pkcs8.as_ref().to_vec(), jwk)
         }

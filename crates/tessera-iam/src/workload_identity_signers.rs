@@ -117,7 +117,12 @@ pub fn generate(secrets: &SecretBox, provider_id: &str, now: i64) -> Result<Vec<
 
 /// The `x` and `y` of an uncompressed point (`0x04 || x || y`) of algorithm `a`.
 fn coordinates(a: &JwtAlgorithm, point: &[u8]) -> Option<(String, String)> {
-    let n = a.coordinate_len;
+    ec_coordinates(point, a.coordinate_len)
+}
+
+/// The base64url `x` and `y` (JWK members) of an uncompressed EC point (`0x04 || x || y`)
+/// whose coordinates are `n` bytes long; `None` for any other shape.
+pub fn ec_coordinates(point: &[u8], n: usize) -> Option<(String, String)> {
     if point.len() != 1 + 2 * n || point.first() != Some(&0x04) {
         return None;
     }
