@@ -35,3 +35,21 @@ pub fn optional_str<'a>(input: &'a serde_json::Value, name: &str) -> Result<Opti
         Some(_) => Err(AwsError::new(400, "SerializationException", format!("Invalid type for member {name}"))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the `json_body` fuzz target: without correctly rounded float parsing, `4.7e98`
+    /// parsed, written back out and parsed again was a different number.
+    #[test]
+    fn a_float_written_back_out_parses_to_the_same_value() {
+        for text in
+            [&br#"{"Atee":4.7e98}"#[..], br#"{"a":1.7976931348623157e308}"#, br#"{"a":5e-324}"#, br#"{"a":0.1}"#]
+        {
+            let body = parse_body(text).expect("an object");
+            let again = serde_json::to_vec(&body).expect("serializes");
+            assert_eq!(parse_body(&again).ok(), Some(body), "{}", String::from_utf8_lossy(text));
+        }
+    }
+}
