@@ -19,6 +19,8 @@ pub mod policy;
 pub mod providers;
 #[path = "workload_identity_signers.rs"]
 pub mod signers;
+#[path = "workload_identity_templates.rs"]
+pub mod templates;
 #[path = "workload_identity_x509.rs"]
 pub mod x509;
 
@@ -141,11 +143,12 @@ pub fn is_workload_identity_domain(s: &str) -> bool {
         })
 }
 
-/// The account and name of a provider ARN, or `None` when it is not one.
+/// The owner (account id, or organization id for an organization-scoped provider) and name of
+/// a provider ARN, or `None` when it is not one.
 pub fn parse_provider_arn(arn: &str) -> Option<(&str, &str)> {
     let rest = arn.strip_prefix("arn:aws:iam::")?;
     let (account, resource) = rest.split_once(':')?;
-    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+    if !templates::is_owner(account) {
         return None;
     }
     let name = resource.strip_prefix("workload-identity-provider/")?;
