@@ -12,7 +12,9 @@ use tessera_wire::xml::XmlWriter;
 use tessera_wire::{AwsError, WireResponse};
 
 use super::super::entities::{invalid_input, scan_page, Cx, StoreResultExt};
-use super::{authorized, parse_request_arn, request_arn, write_request, DelegationRequest, ACCOUNT_INDEX, TABLE};
+use super::{
+    authorized, index, parse_request_arn, request_arn, write_request, DelegationRequest, ACCOUNT_INDEX, TABLE,
+};
 use crate::model;
 use crate::validate::Checks;
 
@@ -86,6 +88,32 @@ pub(crate) fn summary(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
     Ok(cx.respond(Some(w.finish())))
 }
 
+/// The row of [`ACCOUNT_INDEX`] saying that every request is in it (account ids are digits, so
+/// no account's scan reads it).
+const INDEX_COMPLETE: &str = "!complete";
+
+/// Put the requests stored before [`ACCOUNT_INDEX`] existed into it, once per store (one read
+/// of the marker row afterwards).
+fn ensure_index(cx: &Cx<'_>) -> Result<(), AwsError> {
+    if cx.read()?.get(ACCOUNT_INDEX, INDEX_COMPLETE).st()?.is_some() {
+        return Ok(());
+    }
+    cx.write(|txn| {
+        if txn.get(ACCOUNT_INDEX, INDEX_COMPLETE).st()?.is_some() {
+            return Ok(());
+        }
+        let rows = txn.scan(TABLE, "", None, usize::MAX).st()?;
+        for (_, r) in model::decode_rows::<DelegationRequest>(TABLE, rows).st()? {
+            index(txn, &r.requestor_account, &r)?;
+            match (&r.owner_account, &r.owner_id) {
+                (Some(owner), Some(_)) if *owner != r.requestor_account => index(txn, owner, &r)?,
+                _ => {}
+            }
+        }
+        txn.put(ACCOUNT_INDEX, INDEX_COMPLETE, b"true").st()
+    })
+}
+
 /// `ListDelegationRequests`: the requests the caller's account made, and those it owns (a
 /// request associated with no owner is not listed), oldest first. Reads the caller's account's
 /// rows of [`ACCOUNT_INDEX`] from the marker on, and the requests they name, until the page is
@@ -98,6 +126,7 @@ pub(crate) fn list(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
     let page = cx.page()?;
     let account = cx.account();
     cx.authorize("iam:ListDelegationRequests", &request_arn(account, "*"), Vec::new())?;
+    ensure_index(cx)?;
     let read = cx.read()?;
     // The requests `keep` accepted, in index order (one more than the page, at most).
     let found: RefCell<Vec<DelegationRequest>> = RefCell::new(Vec::new());

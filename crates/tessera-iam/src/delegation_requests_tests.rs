@@ -226,6 +226,23 @@ mod through_handle {
     }
 
     #[test]
+    fn requests_stored_before_the_index_are_listed() {
+        let services = services_at(T0);
+        let id = create(&services);
+        // As a store written before the index existed: the request without its index rows.
+        let mut w = services.store.write().unwrap_or_else(|_| panic!("write"));
+        for (key, _) in w.scan(super::super::ACCOUNT_INDEX, "", None, usize::MAX).unwrap_or_default() {
+            w.delete(super::super::ACCOUNT_INDEX, &key).unwrap_or_default();
+        }
+        w.commit().unwrap_or_else(|_| panic!("commit"));
+        let listed = run(&services, "ListDelegationRequests", &[]).unwrap_or_default();
+        assert_eq!(elem(&listed, "DelegationRequestId"), Some(id.clone()), "{listed}");
+        // Once: later listings read the index only.
+        let again = run(&services, "ListDelegationRequests", &[]).unwrap_or_default();
+        assert_eq!(again.matches("<DelegationRequestId>").count(), 1, "{again}");
+    }
+
+    #[test]
     fn the_permission_check_asks_the_engine_for_the_caller() {
         let services = services_at(T0);
         let id = create(&services);
