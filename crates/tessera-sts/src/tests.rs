@@ -1165,6 +1165,8 @@ const S3_AND_SCOPE: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Al
 fn scoped_credentials_keep_the_identity_and_stack_layers() {
     let env = env();
     let session = role_session(&env);
+    // Later than the session was issued: the scoped credentials keep its issue time.
+    env.clock.advance_secs(100);
     let xml = scope(&env, session.clone(), &[("Policy", S3_AND_SCOPE), ("ScopedSessionDescription", "agent")]).unwrap();
     assert_eq!(xml_value(&xml, "Arn"), session.arn);
     assert_eq!(xml_value(&xml, "ScopedSessionId"), session.user_id);
@@ -1177,7 +1179,7 @@ fn scoped_credentials_keep_the_identity_and_stack_layers() {
     assert_ne!(scoped.access_key_id, session.access_key_id);
     assert_eq!((&scoped.arn, &scoped.user_id, &scoped.kind), (&session.arn, &session.user_id, &session.kind));
     let (a, b) = (scoped.session.clone().unwrap(), session.session.clone().unwrap());
-    assert_eq!((a.issued_at, &a.issued_by, &a.tags), (b.issued_at, &b.issued_by, &b.tags));
+    assert_eq!((a.issued_at, &a.issued_by, &a.tags), (T0, &b.issued_by, &b.tags));
     assert_eq!(a.scope_policies.len(), 1);
     let c = call(&env, scoped.clone(), "Test");
     assert!(env.services.authorize(&c, "s3:GetObject", "arn:aws:s3:::b/k").is_ok());
@@ -1197,7 +1199,7 @@ fn scoped_credentials_keep_the_identity_and_stack_layers() {
     expect(scope(&env, three.clone(), &[("Policy", S3_AND_SCOPE)]), 403, "AccessDenied", "maximum of 3");
     let xml = scope(&env, three, &[("DurationSeconds", "60")]).unwrap();
     assert_eq!(xml_value(&xml, "ScopedPoliciesCount"), "3");
-    assert_eq!(xml_value(&xml, "Expiration"), crate::clock::iso8601(T0 + 60));
+    assert_eq!(xml_value(&xml, "Expiration"), crate::clock::iso8601(T0 + 160));
 
     // A layer that does not allow sts:GetScopedCredentials cannot be scoped again.
     let s3_only = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
