@@ -78,6 +78,10 @@ pub struct SessionInfo {
     /// The ARN of the principal that called STS (for audit `sessionIssuer`/`aws:SourceArn`-like uses).
     #[serde(default)]
     pub source_principal_arn: Option<String>,
+    /// Scope-down policies added by `GetScopedCredentials` (minified, oldest first): a request
+    /// is allowed only if every one of them allows it too (docs/SESSION_TOKENS.md).
+    #[serde(default)]
+    pub scope_policies: Vec<String>,
 }
 
 /// The authenticated caller.

@@ -221,6 +221,8 @@ pub fn assume_role(services: &Services, call: &Call, p: &QueryParams) -> Result<
         federated_provider: None,
         issued_by: "AssumeRole".into(),
         source_principal_arn: Some(caller.arn.clone()),
+        // A role session starts without the caller's scope-down layers (as without its session policy).
+        scope_policies: Vec::new(),
     };
     let kind = CallerKind::AssumedRole {
         role_name: role.name.clone(),
