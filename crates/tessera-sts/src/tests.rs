@@ -65,6 +65,7 @@ fn env() -> Env {
         inline_policies: vec![],
         attached_policies: vec![],
         last_used: None,
+        source_role_template: None,
     };
     model::save(w.as_mut(), table::ROLE, &model::name_key(OTHER, &role.name), &role).unwrap();
     w.commit().unwrap();
@@ -856,6 +857,7 @@ fn put_role(env: &Env, name: &str, trust: &str, max: i64, inline: &[&str]) {
         inline_policies: inline.iter().enumerate().map(|(i, d)| (format!("p{i}"), d.to_string())).collect(),
         attached_policies: vec![],
         last_used: None,
+        source_role_template: None,
     };
     model::save(w.as_mut(), table::ROLE, &key, &role).unwrap();
     w.commit().unwrap();
