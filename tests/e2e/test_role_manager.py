@@ -113,14 +113,15 @@ def test_get_role_template_version(t):
     assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 501
 
 
-def test_acquire_role_needs_role_manager_enabled(t):
+def test_acquire_role_works_without_role_manager(t):
+    # IAM User Guide, "Overview of role templates": "you can also use role templates without role
+    # manager"; role manager's switch governs the consoles' automatic roles, not the API.
     iam = t.client("iam")
     set_role_manager(iam, False)
     name = unique("rm-off-")
-    e = expect_error(iam.acquire_role, "RoleTemplateDisabled", TemplateArn=POWER,
-                     ReplacementValues=values(AWSServiceName="lambda.amazonaws.com", RoleName=name))
-    assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 400
-    no_role(iam, name)
+    role = acquire(iam, AWSServiceName="lambda.amazonaws.com", RoleName=name)
+    assert role["RoleName"] == name
+    assert iam.get_role(RoleName=name)["Role"]["RoleId"] == role["RoleId"]
 
 
 def test_acquire_role_creates_then_returns_the_same_role(t):

@@ -54,11 +54,6 @@ pub fn properties(r: &(impl ReadTxn + ?Sized), account: &str) -> Result<BTreeMap
         .collect())
 }
 
-/// Whether role manager is enabled for `account` (`RoleManager/Enabled` is `true`).
-pub fn role_manager_enabled(r: &(impl ReadTxn + ?Sized), account: &str) -> Result<bool, AwsError> {
-    Ok(properties(r, account)?.get(ROLE_MANAGER_ENABLED).is_some_and(|v| v == "true"))
-}
-
 /// `GetAccountProperties`.
 pub(crate) fn get(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
     cx.authorize("iam:GetAccountProperties", "*", Vec::new())?;

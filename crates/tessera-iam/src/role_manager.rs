@@ -232,20 +232,11 @@ pub(crate) fn acquire_role(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
     check_rendered(&rendered)?;
     let account = cx.account();
     let read = cx.read()?;
-    let enabled = account_properties::role_manager_enabled(read.as_ref(), account)?;
     let existing: Option<Role> = load_named(read.as_ref(), table::ROLE, account, &rendered.name)?;
     drop(read);
-    if !enabled {
-        return Err(AwsError::new(
-            400,
-            "RoleTemplateDisabled",
-            format!(
-                "Role manager is not enabled for account {account}: role templates cannot be used to create roles \
-                 until an administrator sets the account property {} to true (PutAccountProperties).",
-                account_properties::ROLE_MANAGER_ENABLED
-            ),
-        ));
-    }
+    // Role manager's account switch is not consulted: "you can also use role templates without
+    // role manager ... When you create a role from a template directly with the IAM API, you
+    // supply these parameters" (IAM User Guide, "Overview of role templates").
     if let Some(role) = existing {
         return existing_role(cx, role, &arn, &rendered);
     }
