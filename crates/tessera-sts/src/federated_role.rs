@@ -211,6 +211,7 @@ pub fn open_session(
         federated_provider: Some(s.provider_arn),
         issued_by,
         source_principal_arn: None,
+        workload_identity: None,
     };
     let kind = CallerKind::AssumedRole {
         role_name: role.name.clone(),

@@ -171,13 +171,18 @@ pub fn role_arn_parts(arn: &Arn<'_>) -> Option<(String, String, String)> {
 
 /// `DurationSeconds`, when given (an unparsable number is a `ValidationError`).
 pub fn duration(p: &QueryParams) -> Result<Option<i64>, AwsError> {
-    match p.get("DurationSeconds") {
+    duration_param(p, "DurationSeconds")
+}
+
+/// The integer parameter `name`, when given (an unparsable number is a `ValidationError`).
+pub fn duration_param(p: &QueryParams, name: &str) -> Result<Option<i64>, AwsError> {
+    match p.get(name) {
         None => Ok(None),
         Some(v) => v
             .trim()
             .parse::<i64>()
             .map(Some)
-            .map_err(|_| AwsError::validation(format!("Invalid value for DurationSeconds: {v}"))),
+            .map_err(|_| AwsError::validation(format!("Invalid value for {name}: {v}"))),
     }
 }
 

@@ -132,6 +132,13 @@ fn full_session() -> (CallerKind, SessionInfo) {
         federated_provider: None,
         issued_by: "AssumeRole".into(),
         source_principal_arn: Some(format!("arn:aws:iam::{ACCT}:user/Sandy")),
+        workload_identity: Some(tessera_core::WorkloadIdentity {
+            subject: "spiffe://example.org/prod/c1/ns/payments/sa/checkout".into(),
+            provider_arn: format!("arn:aws:iam::{ACCT}:workload-identity-provider/p"),
+            template_arn: format!("arn:aws:iam::{ACCT}:workload-identity-template/t"),
+            provider_account: ACCT.into(),
+            scheme: "SPIFFE".into(),
+        }),
     };
     (kind, info)
 }
