@@ -30,14 +30,28 @@ def policy(*statements):
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
-def names(iam):
-    out, kwargs = [], {}
+def denied_with_awss_message(call, principal, action, resource, **kwargs):
+    """`call` must fail with AccessDenied in AWS's words."""
+    with pytest.raises(ClientError) as e:
+        call(**kwargs)
+    assert code(e) == "AccessDenied"
+    assert e.value.response["Error"]["Message"].startswith(
+        f"User: {principal} is not authorized to perform: {action} on resource: {resource}")
+
+
+def collect(call, items, field, **kwargs):
+    """Every `field` of the `items` of a paged IAM list call."""
+    out = []
     while True:
-        page = iam.list_workload_identity_providers(**kwargs)
-        out += [p["ProviderName"] for p in page["WorkloadIdentityProviders"]]
+        page = call(**kwargs)
+        out += [x[field] for x in page[items]]
         if not page.get("IsTruncated"):
             return out
         kwargs["Marker"] = page["Marker"]
+
+
+def names(iam):
+    return collect(iam.list_workload_identity_providers, "WorkloadIdentityProviders", "ProviderName")
 
 
 def test_create_get_list_delete_a_spiffe_provider(tessera):
@@ -154,19 +168,6 @@ def test_duplicate_names_are_refused_whatever_their_case(tessera):
     assert got["ProviderId"] == first["ProviderId"]  # the first one is untouched
 
 
-def test_organization_scope_is_not_implemented(tessera):
-    iam = tessera.client("iam")
-    name = unique("wip-org-")
-    with pytest.raises(ClientError) as e:
-        iam.create_workload_identity_provider(ProviderName=name, Scheme="NONE", ResourceScope="ORGANIZATION")
-    assert code(e) == "NotImplemented"
-    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
-    with pytest.raises(ClientError) as e:
-        iam.list_workload_identity_providers(ResourceScope="ORGANIZATION")
-    assert code(e) == "NotImplemented"
-    assert name not in names(iam)
-
-
 def test_tags_are_case_sensitive_and_paged(tessera):
     iam = unvalidated(tessera)
     arn = iam.create_workload_identity_provider(
@@ -252,12 +253,8 @@ def test_denials_use_awss_message_and_the_engine_decides_with_tags(tessera):
     iam = tessera.client("iam", **creds)
     assert iam.get_workload_identity_provider(WorkloadIdentityProviderArn=dev)["Arn"] == dev
     assert iam.list_workload_identity_providers()["WorkloadIdentityProviders"] is not None
-    with pytest.raises(ClientError) as e:
-        iam.get_workload_identity_provider(WorkloadIdentityProviderArn=prod)
-    assert code(e) == "AccessDenied"
-    assert e.value.response["Error"]["Message"].startswith(
-        f"User: arn:aws:iam::{account}:user/{user} is not authorized to perform: "
-        f"iam:GetWorkloadIdentityProvider on resource: {prod}")
+    denied_with_awss_message(iam.get_workload_identity_provider, f"arn:aws:iam::{account}:user/{user}",
+                             "iam:GetWorkloadIdentityProvider", prod, WorkloadIdentityProviderArn=prod)
     # A provider that does not exist is denied the same way: existence is not told.
     with pytest.raises(ClientError) as e:
         iam.get_workload_identity_provider(WorkloadIdentityProviderArn=prod + "-nope")
@@ -320,9 +317,9 @@ def test_cloudtrail_records_the_calls_without_secrets(tessera):
     assert "PRIVATE" not in json.dumps(found)
 
 
-def test_aws_cli_lists_and_reads_providers(tessera, tmp_path):
-    # The AWS CLI v1 vendors an IAM model older than the workload identity family; AWS_DATA_PATH
-    # hands it the pinned botocore's IAM model (AWS's own), as `aws configure add-model` would.
+def cli_env(tessera, tmp_path):
+    """The AWS CLI v1 vendors an IAM model older than the workload identity family; AWS_DATA_PATH
+    hands it the pinned botocore's IAM model (AWS's own), as `aws configure add-model` would."""
     import gzip
     import pathlib
 
@@ -331,7 +328,11 @@ def test_aws_cli_lists_and_reads_providers(tessera, tmp_path):
     target = tmp_path / "models" / "iam" / "2010-05-08"
     target.mkdir(parents=True)
     (target / "service-2.json").write_bytes(gzip.decompress(model.read_bytes()))
-    env = {**tessera.root_env, "AWS_DATA_PATH": str(tmp_path / "models")}
+    return {**tessera.root_env, "AWS_DATA_PATH": str(tmp_path / "models")}
+
+
+def test_aws_cli_lists_and_reads_providers(tessera, tmp_path):
+    env = cli_env(tessera, tmp_path)
     name = unique("wip-cli-")
     made = tessera.cli("iam", "create-workload-identity-provider", "--provider-name", name,
                        "--scheme", "SPIFFE", "--workload-identity-domain", "cli.example.org", env=env)
@@ -457,3 +458,398 @@ def test_x509_signers_need_aws_private_ca_which_is_not_served(tessera):
     assert code(e) == "AccessDenied"
     assert "iam:DisableWorkloadIdentityProviderOutboundSigner on resource: " + arn in e.value.response["Error"][
         "Message"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Templates and attestation policies: IAM API Reference API_CreateWorkloadIdentityTemplate.html
+# and its neighbours; IAM User Guide workload-identity-templates.html and
+# workload-identity-attestation-policies.html.
+
+EKS = "aws:WorkloadAttestation/aws/eks/"
+PATTERN = "{%sClusterName}/ns/{%sNamespace}/sa/{%sServiceAccount}" % (EKS, EKS, EKS)
+
+
+def attestation(key=EKS + "Namespace", value="payments", service="pods.eks.amazonaws.com"):
+    return policy({"Effect": "Allow", "Principal": {"Service": service},
+                   "Action": "sts:IssueWorkloadIdentityContext", "Resource": "*",
+                   "Condition": {"StringEquals": {key: value}}})
+
+
+def template_names(iam, provider, **extra):
+    return collect(iam.list_workload_identity_templates, "WorkloadIdentityTemplates", "Name",
+                   WorkloadIdentityProviderArn=provider, **extra)
+
+
+def new_provider(iam, **extra):
+    return iam.create_workload_identity_provider(
+        ProviderName=unique("wip-t-"), Scheme="SPIFFE", WorkloadIdentityDomain="corp.example.org", **extra)["Arn"]
+
+
+def test_template_create_get_list_delete(tessera):
+    iam = tessera.client("iam")
+    account = tessera.client("sts").get_caller_identity()["Account"]
+    provider = new_provider(iam)
+    name = unique("tpl-")
+    document = attestation()
+    out = iam.create_workload_identity_template(
+        Name=name, WorkloadIdentityProviderArn=provider, PathPattern=PATTERN, PathPrefix="payments/eks",
+        Description="payments pods", AttestationPolicy=document, Tags=[{"Key": "team", "Value": "payments"}])
+    arn = f"arn:aws:iam::{account}:workload-identity-template/{name}"
+    assert out["Arn"] == arn and out["Name"] == name
+    assert out["ResourceScope"] == "ACCOUNT"
+    assert out["TemplateId"].startswith("AWTA") and len(out["TemplateId"]) == 21
+    assert out["WorkloadIdentityProviderArn"] == provider
+    assert out["PathPattern"] == PATTERN and out["PathPrefix"] == "payments/eks"
+    assert out["Description"] == "payments pods"
+    assert out["AttestationPolicy"] == json.loads(document)  # echoed: set by this call
+    assert out["Tags"] == [{"Key": "team", "Value": "payments"}]
+
+    got = iam.get_workload_identity_template(WorkloadIdentityTemplateArn=arn)
+    for k in ("Arn", "Name", "TemplateId", "ResourceScope", "WorkloadIdentityProviderArn", "PathPattern",
+              "PathPrefix", "Description", "Tags", "CreateDate"):
+        assert got[k] == out[k], k
+    assert "AttestationPolicy" not in got  # read through its own operation only
+
+    second = unique("tpl-b-")
+    bare = iam.create_workload_identity_template(
+        Name=second, WorkloadIdentityProviderArn=provider, PathPattern="workloads/{%sPodName}" % EKS)
+    assert "AttestationPolicy" not in bare and "Tags" not in bare and "Description" not in bare
+    assert sorted(template_names(iam, provider)) == sorted([name, second])
+    page = iam.list_workload_identity_templates(WorkloadIdentityProviderArn=provider, MaxItems=1)
+    assert page["IsTruncated"] is True and len(page["WorkloadIdentityTemplates"]) == 1
+    summary = page["WorkloadIdentityTemplates"][0]
+    assert set(summary) >= {"Name", "Arn", "WorkloadIdentityProviderArn", "ResourceScope", "PathPattern",
+                            "CreateDate"}
+    assert "Tags" not in summary and "AttestationPolicy" not in summary
+    # The filter keeps the templates whose attestation policy admits the service principal.
+    assert template_names(iam, provider, Filter='service_principal = "pods.eks.amazonaws.com"') == [name]
+    assert template_names(iam, provider, Filter='service_principal="ecs.amazonaws.com"') == []
+    for bad in ("service_principal = \"example.com\"", "owner = \"x\"", " "):
+        with pytest.raises(ClientError) as e:
+            iam.list_workload_identity_templates(WorkloadIdentityProviderArn=provider, Filter=bad)
+        assert code(e) == "InvalidInput", bad
+    # Another provider's list does not show them.
+    assert template_names(iam, new_provider(iam)) == []
+
+    gone = iam.delete_workload_identity_template(WorkloadIdentityTemplateArn=arn)
+    assert gone["WorkloadIdentityTemplateArn"] == arn and gone["Status"] == "SUCCEEDED"
+    for call in (iam.get_workload_identity_template, iam.delete_workload_identity_template):
+        with pytest.raises(ClientError) as e:
+            call(WorkloadIdentityTemplateArn=arn)
+        assert code(e) == "NoSuchEntity"
+    assert template_names(iam, provider) == [second]
+    # Recreated under the same name: same ARN, new identifier.
+    again = iam.create_workload_identity_template(
+        Name=name, WorkloadIdentityProviderArn=provider, PathPattern=PATTERN)
+    assert again["Arn"] == arn and again["TemplateId"] != out["TemplateId"]
+
+
+def test_template_input_errors_change_nothing(tessera):
+    iam = tessera.client("iam")
+    raw = unvalidated(tessera)
+    account = tessera.client("sts").get_caller_identity()["Account"]
+    provider = new_provider(iam)
+    name = unique("tpl-bad-")
+    good = dict(Name=name, WorkloadIdentityProviderArn=provider, PathPattern=PATTERN)
+    cases = [
+        ({k: v for k, v in good.items() if k != "Name"}, "InvalidInput"),  # required in direct mode
+        ({k: v for k, v in good.items() if k != "PathPattern"}, "InvalidInput"),
+        (dict(good, PathPattern="prod/static"), "ValidationError"),  # no placeholder
+        (dict(good, PathPattern="/{%sNamespace}" % EKS), "ValidationError"),  # leading slash
+        (dict(good, PathPattern="x{%sNamespace}" % EKS), "ValidationError"),  # mixed segment
+        (dict(good, PathPattern="prod/{aws:PrincipalArn}"), "InvalidInput"),  # the caller, not attested
+        (dict(good, PathPrefix="a//b"), "ValidationError"),
+        (dict(good, PathPrefix="../up"), "ValidationError"),
+        (dict(good, Name="has.dot"), "ValidationError"),
+        (dict(good, Description="x" * 1001), "ValidationError"),
+        (dict(good, ResourceScope="GALAXY"), "ValidationError"),
+        (dict(good, AttestationPolicy="{not json"), "MalformedPolicyDocument"),
+        (dict(good, AttestationPolicy=attestation(key="aws:WorkloadAttestation/aws/ecs/TaskArn")), "InvalidInput"),
+        (dict(good, Tags=[{"Key": "aws:x", "Value": "y"}]), "InvalidInput"),
+        (dict(good, Tags=[{"Key": "Env", "Value": "a"}, {"Key": "env", "Value": "b"}]), "InvalidInput"),
+        (dict(good, WorkloadIdentityProviderArn=provider + "-nope"), "NoSuchEntity"),
+        (dict(good, WorkloadIdentityProviderArn=f"arn:aws:iam::{account}:oidc-provider/x"), "InvalidInput"),
+        # Template definition mode: the direct members are forbidden, and no definition is known.
+        (dict(good, TemplateDefinition={"TemplateDefinitionArn": "arn:aws:iam::aws:definition/eks"}), "InvalidInput"),
+        (dict(TemplateDefinition={"TemplateDefinitionArn": "arn:aws:iam::aws:workload-identity-template-definition/x"}),
+         "NoSuchEntity"),
+        ({}, "InvalidInput"),  # neither mode
+    ]
+    for kwargs, expected in cases:
+        with pytest.raises(ClientError) as e:
+            raw.create_workload_identity_template(**kwargs)
+        assert code(e) == expected, (kwargs, e.value.response["Error"])
+    assert template_names(iam, provider) == []
+    iam.create_workload_identity_template(**good)
+    with pytest.raises(ClientError) as e:
+        iam.create_workload_identity_template(**dict(good, Name=name.upper()))  # names ignore case
+    assert code(e) == "EntityAlreadyExists"
+    for arn in ("arn:aws:iam::%s:workload-identity-provider/x" % account, "x" * 30):
+        with pytest.raises(ClientError) as e:
+            iam.get_workload_identity_template(WorkloadIdentityTemplateArn=arn)
+        assert code(e) == "InvalidInput"
+    with pytest.raises(ClientError) as e:
+        iam.list_workload_identity_templates(WorkloadIdentityProviderArn=provider + "-nope")
+    assert code(e) == "NoSuchEntity"
+    assert template_names(iam, provider) == [name]
+
+
+def test_template_tags_are_case_sensitive(tessera):
+    iam = tessera.client("iam")
+    arn = iam.create_workload_identity_template(
+        Name=unique("tpl-tag-"), WorkloadIdentityProviderArn=new_provider(iam), PathPattern=PATTERN,
+        Tags=[{"Key": "Env", "Value": "prod"}])["Arn"]
+    iam.tag_workload_identity_template(WorkloadIdentityTemplateArn=arn, Tags=[
+        {"Key": "Env", "Value": "dev"}, {"Key": "team", "Value": "a"}, {"Key": "cost", "Value": "1"}])
+    tags = iam.list_workload_identity_template_tags(WorkloadIdentityTemplateArn=arn)["Tags"]
+    assert tags == [{"Key": "Env", "Value": "dev"}, {"Key": "team", "Value": "a"}, {"Key": "cost", "Value": "1"}]
+    for bad in ([{"Key": "env", "Value": "x"}], [{"Key": "aws:thing", "Value": "x"}]):
+        with pytest.raises(ClientError) as e:
+            iam.tag_workload_identity_template(WorkloadIdentityTemplateArn=arn, Tags=bad)
+        assert code(e) == "InvalidInput"
+    page = iam.list_workload_identity_template_tags(WorkloadIdentityTemplateArn=arn, MaxItems=2)
+    assert page["IsTruncated"] is True and len(page["Tags"]) == 2
+    rest = iam.list_workload_identity_template_tags(WorkloadIdentityTemplateArn=arn, Marker=page["Marker"])
+    assert page["Tags"] + rest["Tags"] == tags  # unchanged by the refused requests
+    iam.untag_workload_identity_template(WorkloadIdentityTemplateArn=arn, TagKeys=["env", "team", "absent"])
+    assert iam.get_workload_identity_template(WorkloadIdentityTemplateArn=arn)["Tags"] == [
+        {"Key": "Env", "Value": "dev"}, {"Key": "cost", "Value": "1"}]  # exact keys only
+    with pytest.raises(ClientError) as e:
+        iam.tag_workload_identity_template(WorkloadIdentityTemplateArn=arn + "-nope", Tags=[{"Key": "a", "Value": "b"}])
+    assert code(e) == "NoSuchEntity"
+
+
+def test_attestation_policy_crud_and_validation(tessera):
+    iam = tessera.client("iam")
+    arn = iam.create_workload_identity_template(
+        Name=unique("tpl-att-"), WorkloadIdentityProviderArn=new_provider(iam), PathPattern=PATTERN)["Arn"]
+    for call in (iam.get_workload_identity_template_attestation_policy,
+                 iam.delete_workload_identity_template_attestation_policy):
+        with pytest.raises(ClientError) as e:
+            call(WorkloadIdentityTemplateArn=arn)
+        assert code(e) == "NoSuchEntity"  # no policy yet
+    first = attestation()
+    assert iam.put_workload_identity_template_attestation_policy(
+        WorkloadIdentityTemplateArn=arn, AttestationPolicy=first)["ResponseMetadata"]["HTTPStatusCode"] == 200
+    got = iam.get_workload_identity_template_attestation_policy(WorkloadIdentityTemplateArn=arn)
+    assert got["WorkloadIdentityTemplateArn"] == arn and got["AttestationPolicy"] == json.loads(first)
+    bad = [
+        ("{", "MalformedPolicyDocument"),
+        # An identity policy (no Principal) is not a resource-based policy.
+        (policy({"Effect": "Allow", "Action": "sts:IssueWorkloadIdentityContext", "Resource": "*"}),
+         "MalformedPolicyDocument"),
+        # A key of a source the pattern does not draw from does not fit the pattern.
+        (attestation(key="aws:WorkloadAttestation/aws/ecs/TaskArn"), "InvalidInput"),
+    ]
+    for document, expected in bad:
+        with pytest.raises(ClientError) as e:
+            iam.put_workload_identity_template_attestation_policy(
+                WorkloadIdentityTemplateArn=arn, AttestationPolicy=document)
+        assert code(e) == expected, document
+    got = iam.get_workload_identity_template_attestation_policy(WorkloadIdentityTemplateArn=arn)
+    assert got["AttestationPolicy"] == json.loads(first)  # refused puts changed nothing
+    second = attestation(key=EKS + "ServiceAccount", value="checkout-sa")
+    iam.put_workload_identity_template_attestation_policy(WorkloadIdentityTemplateArn=arn, AttestationPolicy=second)
+    got = iam.get_workload_identity_template_attestation_policy(WorkloadIdentityTemplateArn=arn)
+    assert got["AttestationPolicy"] == json.loads(second)  # upsert
+    iam.delete_workload_identity_template_attestation_policy(WorkloadIdentityTemplateArn=arn)
+    with pytest.raises(ClientError) as e:
+        iam.get_workload_identity_template_attestation_policy(WorkloadIdentityTemplateArn=arn)
+    assert code(e) == "NoSuchEntity"
+    assert iam.get_workload_identity_template(WorkloadIdentityTemplateArn=arn)["Arn"] == arn  # template stays
+
+
+def test_a_provider_referenced_by_a_template_cannot_be_deleted(tessera, tmp_path):
+    iam = tessera.client("iam")
+    env = cli_env(tessera, tmp_path)
+    provider = new_provider(iam)
+    name = unique("tpl-ref-")
+    made = tessera.cli("iam", "create-workload-identity-template", "--name", name,
+                       "--workload-identity-provider-arn", provider, "--path-pattern", PATTERN, env=env)
+    template = made["Arn"]
+    assert made["Name"] == name and made["PathPattern"] == PATTERN and made["TemplateId"].startswith("AWTA")
+    with pytest.raises(ClientError) as e:
+        iam.delete_workload_identity_provider(WorkloadIdentityProviderArn=provider)
+    assert code(e) == "DeleteConflict"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 409
+    assert iam.get_workload_identity_provider(WorkloadIdentityProviderArn=provider)["Arn"] == provider
+    # The AWS CLI sees the same conflict.
+    proc = tessera.cli("iam", "delete-workload-identity-provider", "--workload-identity-provider-arn", provider,
+                       env=env, check=False)
+    assert proc.returncode != 0 and "DeleteConflict" in proc.stderr
+    iam.delete_workload_identity_template(WorkloadIdentityTemplateArn=template)
+    assert iam.delete_workload_identity_provider(WorkloadIdentityProviderArn=provider)["DeletionTaskId"]
+
+
+def test_template_denials_and_tag_conditions(tessera):
+    root = tessera.client("iam")
+    account = tessera.client("sts").get_caller_identity()["Account"]
+    provider = new_provider(root)
+    dev = root.create_workload_identity_template(
+        Name=unique("tpl-dev-"), WorkloadIdentityProviderArn=provider, PathPattern=PATTERN,
+        AttestationPolicy=attestation(), Tags=[{"Key": "env", "Value": "dev"}])["Arn"]
+    prod = root.create_workload_identity_template(
+        Name=unique("tpl-prod-"), WorkloadIdentityProviderArn=provider, PathPattern=PATTERN,
+        Tags=[{"Key": "env", "Value": "prod"}])["Arn"]
+    user = unique("tpl-user-")
+    creds = user_with_key(tessera, tessera.root_creds, user, policy(
+        {"Effect": "Allow", "Action": "iam:GetWorkloadIdentityTemplate", "Resource": "*",
+         "Condition": {"StringEquals": {"aws:ResourceTag/env": "dev"}}},
+        {"Effect": "Allow", "Action": "iam:CreateWorkloadIdentityTemplate", "Resource": "*",
+         "Condition": {"StringEquals": {"aws:RequestTag/env": "dev"}, "ForAllValues:StringEquals": {"aws:TagKeys": ["env"]}}}))
+    iam = tessera.client("iam", **creds)
+    assert iam.get_workload_identity_template(WorkloadIdentityTemplateArn=dev)["Arn"] == dev
+    denied_with_awss_message(iam.get_workload_identity_template, f"arn:aws:iam::{account}:user/{user}",
+                             "iam:GetWorkloadIdentityTemplate", prod, WorkloadIdentityTemplateArn=prod)
+    with pytest.raises(ClientError) as e:  # existence is not told
+        iam.get_workload_identity_template(WorkloadIdentityTemplateArn=prod + "-nope")
+    assert code(e) == "AccessDenied"
+
+    # aws:RequestTag and aws:TagKeys decide a create; a refused create creates nothing.
+    name = unique("tpl-new-")
+    for tags in ([{"Key": "env", "Value": "prod"}], [{"Key": "env", "Value": "dev"}, {"Key": "x", "Value": "y"}], []):
+        with pytest.raises(ClientError) as e:
+            iam.create_workload_identity_template(
+                Name=name, WorkloadIdentityProviderArn=provider, PathPattern=PATTERN, Tags=tags)
+        assert code(e) == "AccessDenied"
+        assert (f"iam:CreateWorkloadIdentityTemplate on resource: "
+                f"arn:aws:iam::{account}:workload-identity-template/{name}") in e.value.response["Error"]["Message"]
+    assert name not in template_names(root, provider)
+    made = iam.create_workload_identity_template(
+        Name=name, WorkloadIdentityProviderArn=provider, PathPattern=PATTERN, Tags=[{"Key": "env", "Value": "dev"}])
+    assert name in template_names(root, provider) and made["Tags"] == [{"Key": "env", "Value": "dev"}]
+
+    # Denied changes change nothing.
+    for call, action in [
+        (lambda: iam.delete_workload_identity_template(WorkloadIdentityTemplateArn=dev),
+         "iam:DeleteWorkloadIdentityTemplate"),
+        (lambda: iam.put_workload_identity_template_attestation_policy(
+            WorkloadIdentityTemplateArn=dev, AttestationPolicy=attestation(value="other")),
+         "iam:PutWorkloadIdentityTemplateAttestationPolicy"),
+        (lambda: iam.get_workload_identity_template_attestation_policy(WorkloadIdentityTemplateArn=dev),
+         "iam:GetWorkloadIdentityTemplateAttestationPolicy"),
+        (lambda: iam.untag_workload_identity_template(WorkloadIdentityTemplateArn=dev, TagKeys=["env"]),
+         "iam:UntagWorkloadIdentityTemplate"),
+        (lambda: iam.list_workload_identity_templates(WorkloadIdentityProviderArn=provider),
+         "iam:ListWorkloadIdentityTemplates"),
+    ]:
+        with pytest.raises(ClientError) as e:
+            call()
+        assert code(e) == "AccessDenied"
+        assert f"is not authorized to perform: {action}" in e.value.response["Error"]["Message"]
+    assert root.get_workload_identity_template(WorkloadIdentityTemplateArn=dev)["Tags"] == [
+        {"Key": "env", "Value": "dev"}]
+    got = root.get_workload_identity_template_attestation_policy(WorkloadIdentityTemplateArn=dev)
+    assert got["AttestationPolicy"] == json.loads(attestation())
+
+
+# ---------------------------------------------------------------------------------------------
+# Organization-level resources: API_EnableOrganizationLevelResources.html,
+# API_DisableOrganizationLevelResources.html, ResourceScope ORGANIZATION on providers and
+# templates. A server of its own: the feature is organization-wide.
+
+IAM_SP = "iam.amazonaws.com"
+
+
+def test_organization_scope_enable_disable_and_binding(fresh_tessera):
+    t = fresh_tessera
+    iam, org = t.client("iam"), t.client("organizations")
+    name = unique("wip-org-")
+    # No organization yet.
+    with pytest.raises(ClientError) as e:
+        iam.enable_organization_level_resources()
+    assert code(e) == "OrganizationNotFoundException"
+    with pytest.raises(ClientError) as e:
+        iam.create_workload_identity_provider(ProviderName=name, Scheme="NONE", ResourceScope="ORGANIZATION")
+    assert code(e) == "InvalidInput"
+
+    from conftest import Accounts
+    accounts = Accounts(t)
+    org_id = org.describe_organization()["Organization"]["Id"]
+    with pytest.raises(ClientError) as e:
+        iam.enable_organization_level_resources()
+    assert code(e) == "ServiceAccessNotEnabledException"
+    org.enable_aws_service_access(ServicePrincipal=IAM_SP)
+    # Not enabled yet: organization scope is refused and nothing is created.
+    with pytest.raises(ClientError) as e:
+        iam.create_workload_identity_provider(ProviderName=name, Scheme="NONE", ResourceScope="ORGANIZATION")
+    assert code(e) == "InvalidInput"
+    assert iam.list_workload_identity_providers(ResourceScope="ORGANIZATION")["WorkloadIdentityProviders"] == []
+
+    member = accounts.create("wit-member")
+    member_iam = t.client("iam", **accounts.admin_creds(member))
+    with pytest.raises(ClientError) as e:
+        member_iam.enable_organization_level_resources()
+    assert code(e) == "CallerIsNotManagementAccountException"
+
+    out = iam.enable_organization_level_resources()
+    assert out["OrganizationId"] == org_id and out["EnabledFeatures"] == ["OrganizationIamResources"]
+    assert iam.enable_organization_level_resources()["EnabledFeatures"] == ["OrganizationIamResources"]
+    listed = t.cli("iam", "list-organizations-features")
+    assert listed["EnabledFeatures"] == ["OrganizationIamResources"]
+
+    provider = iam.create_workload_identity_provider(
+        ProviderName=name, Scheme="SPIFFE", WorkloadIdentityDomain="corp.example.com", ResourceScope="ORGANIZATION")
+    assert provider["Arn"] == f"arn:aws:iam::{org_id}:workload-identity-provider/{name}"
+    assert provider["ResourceScope"] == "ORGANIZATION" and provider["ProviderId"].startswith("AWPO")
+    assert [p["Arn"] for p in iam.list_workload_identity_providers(
+        ResourceScope="ORGANIZATION")["WorkloadIdentityProviders"]] == [provider["Arn"]]
+    assert provider["Arn"] not in [p["Arn"] for p in iam.list_workload_identity_providers()["WorkloadIdentityProviders"]]
+    # A member cannot create organization-scoped resources.
+    with pytest.raises(ClientError) as e:
+        member_iam.create_workload_identity_provider(ProviderName=unique("m-"), Scheme="NONE",
+                                                     ResourceScope="ORGANIZATION")
+    assert code(e) == "InvalidInput"
+
+    org_template = iam.create_workload_identity_template(
+        Name=unique("org-tpl-"), WorkloadIdentityProviderArn=provider["Arn"], PathPattern=PATTERN,
+        ResourceScope="ORGANIZATION")
+    assert org_template["Arn"].startswith(f"arn:aws:iam::{org_id}:workload-identity-template/")
+    assert org_template["ResourceScope"] == "ORGANIZATION" and org_template["TemplateId"].startswith("AWTO")
+    assert [x["Arn"] for x in iam.list_workload_identity_templates(
+        WorkloadIdentityProviderArn=provider["Arn"], ResourceScope="ORGANIZATION")["WorkloadIdentityTemplates"]] == [
+        org_template["Arn"]]
+    # An ORGANIZATION-scoped template must reference an organization-scoped provider.
+    local = new_provider(iam)
+    with pytest.raises(ClientError) as e:
+        iam.create_workload_identity_template(Name=unique("bad-"), WorkloadIdentityProviderArn=local,
+                                              PathPattern=PATTERN, ResourceScope="ORGANIZATION")
+    assert code(e) == "InvalidInput"
+
+    # A member binds its own template to the organization's provider only when the provider's
+    # resource policy allows it, in addition to its own identity policy.
+    bound_name = unique("member-tpl-")
+    with pytest.raises(ClientError) as e:
+        member_iam.create_workload_identity_template(
+            Name=bound_name, WorkloadIdentityProviderArn=provider["Arn"], PathPattern=PATTERN)
+    assert code(e) == "AccessDenied"
+    assert "iam:AssociateWorkloadIdentityTemplate" in e.value.response["Error"]["Message"]
+    assert template_names(member_iam, provider["Arn"]) == []
+    iam.put_workload_identity_provider_resource_policy(WorkloadIdentityProviderArn=provider["Arn"], PolicyDocument=policy(
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{member}:root"},
+         "Action": ["iam:AssociateWorkloadIdentityTemplate", "iam:DisassociateWorkloadIdentityTemplate"],
+         "Resource": provider["Arn"]}))
+    bound = member_iam.create_workload_identity_template(
+        Name=bound_name, WorkloadIdentityProviderArn=provider["Arn"], PathPattern=PATTERN)
+    assert bound["Arn"] == f"arn:aws:iam::{member}:workload-identity-template/{bound_name}"
+    assert bound["ResourceScope"] == "ACCOUNT" and bound["WorkloadIdentityProviderArn"] == provider["Arn"]
+    assert template_names(member_iam, provider["Arn"]) == [bound_name]
+
+    # Disabling is refused while organization-level resources exist.
+    with pytest.raises(ClientError) as e:
+        iam.disable_organization_level_resources()
+    assert code(e) == "OrganizationLevelResourcesExistException"
+    with pytest.raises(ClientError) as e:
+        iam.delete_workload_identity_provider(WorkloadIdentityProviderArn=provider["Arn"])
+    assert code(e) == "DeleteConflict"
+    iam.delete_workload_identity_template(WorkloadIdentityTemplateArn=org_template["Arn"])
+    member_iam.delete_workload_identity_template(WorkloadIdentityTemplateArn=bound["Arn"])
+    iam.delete_workload_identity_provider(WorkloadIdentityProviderArn=provider["Arn"])
+    with pytest.raises(ClientError) as e:
+        member_iam.disable_organization_level_resources()
+    assert code(e) == "CallerIsNotManagementAccountException"
+    out = iam.disable_organization_level_resources()
+    assert out["OrganizationId"] == org_id and out["EnabledFeatures"] == []
+    with pytest.raises(ClientError) as e:
+        iam.create_workload_identity_provider(ProviderName=name, Scheme="NONE", ResourceScope="ORGANIZATION")
+    assert code(e) == "InvalidInput"

@@ -36,6 +36,10 @@ pub struct RootAccessFeatures {
     /// `RootSessions`.
     #[serde(default)]
     pub sessions: bool,
+    /// `OrganizationIamResources` (`EnableOrganizationLevelResources`): organization-scoped
+    /// workload identity providers and templates.
+    #[serde(default)]
+    pub organization_resources: bool,
 }
 
 /// Which feature an operation switches.
@@ -43,10 +47,17 @@ pub struct RootAccessFeatures {
 enum Feature {
     CredentialsManagement,
     Sessions,
+    OrganizationResources,
 }
 
 fn load_features<R: ReadTxn + ?Sized>(r: &R, org_id: &str) -> Result<RootAccessFeatures, AwsError> {
     Ok(model::load(r, ROOT_ACCESS_TABLE, org_id).st()?.unwrap_or_default())
+}
+
+/// Whether `OrganizationIamResources` is enabled in organization `org_id` (organization-scoped
+/// workload identity providers and templates).
+pub fn organization_resources_enabled<R: ReadTxn + ?Sized>(r: &R, org_id: &str) -> Result<bool, AwsError> {
+    Ok(load_features(r, org_id)?.organization_resources)
 }
 
 /// Whether `RootSessions` is enabled in organization `org_id` (`sts:AssumeRoot`).
@@ -59,6 +70,18 @@ pub fn root_sessions_enabled<R: ReadTxn + ?Sized>(r: &R, org_id: &str) -> Result
 /// `AccountNotManagementOrDelegatedAdministratorException`, `CallerIsNotManagementAccountException`
 /// when `management_only`, `ServiceAccessNotEnabledException`).
 fn checked_org<R: ReadTxn + ?Sized>(cx: &Cx<'_>, read: &R, management_only: bool) -> Result<Organization, AwsError> {
+    checked_org_for(cx, read, management_only, false)
+}
+
+/// [`checked_org`]; `strict`: only the management account, any other account (a delegated
+/// administrator too) is `CallerIsNotManagementAccountException` (the organization-level
+/// resources operations, whose errors have no `AccountNotManagementOrDelegatedAdministrator`).
+fn checked_org_for<R: ReadTxn + ?Sized>(
+    cx: &Cx<'_>,
+    read: &R,
+    management_only: bool,
+    strict: bool,
+) -> Result<Organization, AwsError> {
     let org = org_of(read, cx.account())?.ok_or_else(|| {
         AwsError::new(400, "OrganizationNotFoundException", "No organization is associated with your account.")
     })?;
@@ -67,6 +90,13 @@ fn checked_org<R: ReadTxn + ?Sized>(cx: &Cx<'_>, read: &R, management_only: bool
             400,
             "OrganizationNotInAllFeaturesModeException",
             "The organization does not have all features enabled.",
+        ));
+    }
+    if org.management_account != cx.account() && strict {
+        return Err(AwsError::new(
+            400,
+            "CallerIsNotManagementAccountException",
+            "The account making the request is not the management account for the organization.",
         ));
     }
     if org.management_account != cx.account() {
@@ -108,6 +138,9 @@ fn respond(cx: &Cx<'_>, org: &Organization, features: RootAccessFeatures) -> Wir
     if features.sessions {
         w.elem("member", "RootSessions");
     }
+    if features.organization_resources {
+        w.elem("member", "OrganizationIamResources");
+    }
     w.close();
     cx.respond(Some(w.finish()))
 }
@@ -127,11 +160,24 @@ pub(crate) fn list_organizations_features(cx: &Cx<'_>) -> Result<WireResponse, A
 fn switch(cx: &Cx<'_>, action: &str, feature: Feature, on: bool) -> Result<WireResponse, AwsError> {
     cx.authorize(action, "*", Vec::new())?;
     let (org, features) = cx.write(|txn| {
-        let org = checked_org(cx, &*txn, on)?;
+        let strict = matches!(feature, Feature::OrganizationResources);
+        let org = checked_org_for(cx, &*txn, on, strict)?;
         let mut features = load_features(&*txn, &org.id)?;
         match feature {
             Feature::CredentialsManagement => features.credentials_management = on,
             Feature::Sessions => features.sessions = on,
+            Feature::OrganizationResources => {
+                // API_DisableOrganizationLevelResources.html: refused while any
+                // organization-level resource (provider or template) exists.
+                if !on && organization_resources_exist(&*txn, &org.id)? {
+                    return Err(AwsError::new(
+                        400,
+                        "OrganizationLevelResourcesExistException",
+                        "The request was rejected because your organization still has organization-level resources. Delete them before you disable organization-level resources for your organization.",
+                    ));
+                }
+                features.organization_resources = on;
+            }
         }
         model::save(txn, ROOT_ACCESS_TABLE, &org.id, &features).st()?;
         Ok((org, features))
@@ -157,4 +203,23 @@ pub(crate) fn enable_root_sessions(cx: &Cx<'_>) -> Result<WireResponse, AwsError
 /// `DisableOrganizationsRootSessions`.
 pub(crate) fn disable_root_sessions(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
     switch(cx, "iam:DisableOrganizationsRootSessions", Feature::Sessions, false)
+}
+
+/// Whether organization `org_id` owns a workload identity provider or template.
+fn organization_resources_exist<R: ReadTxn + ?Sized>(r: &R, org_id: &str) -> Result<bool, AwsError> {
+    use crate::iam::workload_identity::{templates::TEMPLATE_TABLE, PROVIDER_TABLE};
+    let prefix = format!("{org_id}/");
+    Ok(r.count(PROVIDER_TABLE, &prefix).st()? > 0 || r.count(TEMPLATE_TABLE, &prefix).st()? > 0)
+}
+
+/// `EnableOrganizationLevelResources` (management account only; all features; trusted access
+/// for IAM): idempotent.
+pub(crate) fn enable_organization_level_resources(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
+    switch(cx, "iam:EnableOrganizationLevelResources", Feature::OrganizationResources, true)
+}
+
+/// `DisableOrganizationLevelResources`: `OrganizationLevelResourcesExistException` while the
+/// organization owns a provider or template.
+pub(crate) fn disable_organization_level_resources(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
+    switch(cx, "iam:DisableOrganizationLevelResources", Feature::OrganizationResources, false)
 }

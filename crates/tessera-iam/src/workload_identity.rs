@@ -8,17 +8,22 @@
 //! checks of the model's shapes and the lookup that authorizes before it tells whether a provider
 //! exists.
 //!
-//! Built: account-scoped providers. Organization-scoped providers (`ResourceScope=ORGANIZATION`)
-//! answer `NotImplemented`, as do the operations of templates and attestation policies; X.509
+//! Built: account- and organization-scoped providers, templates (`workload_identity_templates.rs`
+//! holds the record and the lookups STS uses, `workload_identity_template_ops.rs` the
+//! operations) and their attestation policies (`workload_identity_attestation.rs`); X.509
 //! outbound signers need AWS Private CA, which Tessera does not serve
 //! (docs/WORKLOAD_IDENTITY.md says why).
 
+#[path = "workload_identity_attestation.rs"]
+pub mod attestation;
 #[path = "workload_identity_policy.rs"]
 pub mod policy;
 #[path = "workload_identity_providers.rs"]
 pub mod providers;
 #[path = "workload_identity_signers.rs"]
 pub mod signers;
+#[path = "workload_identity_template_ops.rs"]
+pub mod template_ops;
 #[path = "workload_identity_templates.rs"]
 pub mod templates;
 #[path = "workload_identity_x509.rs"]
@@ -64,6 +69,18 @@ pub fn handle(services: &Services, call: &Call, params: &QueryParams) -> Option<
         "EnableWorkloadIdentityProviderOutboundSigner" | "DisableWorkloadIdentityProviderOutboundSigner" => {
             x509::enable_or_disable(&cx)
         }
+        "CreateWorkloadIdentityTemplate" => template_ops::create(&cx),
+        "GetWorkloadIdentityTemplate" => template_ops::get(&cx),
+        "ListWorkloadIdentityTemplates" => template_ops::list(&cx),
+        "DeleteWorkloadIdentityTemplate" => template_ops::delete(&cx),
+        "TagWorkloadIdentityTemplate" => template_ops::tag(&cx),
+        "UntagWorkloadIdentityTemplate" => template_ops::untag(&cx),
+        "ListWorkloadIdentityTemplateTags" => template_ops::list_tags(&cx),
+        "EnableOrganizationLevelResources" => super::org_features::enable_organization_level_resources(&cx),
+        "DisableOrganizationLevelResources" => super::org_features::disable_organization_level_resources(&cx),
+        "PutWorkloadIdentityTemplateAttestationPolicy" => attestation::put(&cx),
+        "GetWorkloadIdentityTemplateAttestationPolicy" => attestation::get(&cx),
+        "DeleteWorkloadIdentityTemplateAttestationPolicy" => attestation::delete(&cx),
         _ => return None,
     };
     Some(result)
@@ -77,13 +94,15 @@ pub const SCHEMES: &[&str] = &["NONE", "SPIFFE"];
 /// A workload identity provider of one account.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WorkloadIdentityProvider {
-    /// The owning account.
+    /// The owner: the account, or the organization id (`o-...`) of an organization-scoped
+    /// provider (the account field of its ARN).
     pub account: String,
     /// `ProviderName`, as given.
     pub name: String,
-    /// `ProviderId` (`AWPA` + 17 characters for an account-scoped provider).
+    /// `ProviderId` (`AWPA` + 17 characters for an account-scoped provider, `AWPO` + 17 for an
+    /// organization-scoped one).
     pub id: String,
-    /// `ACCOUNT` (organization scope is not built).
+    /// `ACCOUNT` or `ORGANIZATION`.
     pub scope: String,
     /// `SPIFFE` or `NONE`.
     pub scheme: String,
@@ -170,27 +189,61 @@ pub fn no_such_entity_policy(arn: &str) -> AwsError {
     no_such_entity(format!("The workload identity provider with ARN {arn} has no resource policy."))
 }
 
-/// The `ResourceScope` parameter: `ACCOUNT` when omitted; `ORGANIZATION` answers
-/// `NotImplemented` (organization-level resources are not built).
-pub fn resource_scope(cx: &Cx<'_>, c: &mut Checks) -> Result<String, AwsError> {
+/// The `ResourceScope` parameter: `ACCOUNT` when omitted.
+pub fn resource_scope(cx: &Cx<'_>, c: &mut Checks) -> String {
     let scope = cx.params.get("ResourceScope");
     c.one_of("resourceScope", scope, SCOPES);
-    if scope == Some("ORGANIZATION") && c.is_ok() {
-        return Err(organization_scope_not_implemented(cx));
-    }
-    Ok(scope.unwrap_or("ACCOUNT").to_string())
+    scope.unwrap_or("ACCOUNT").to_string()
 }
 
-/// `NotImplemented` for organization-scoped workload identity resources.
-pub fn organization_scope_not_implemented(cx: &Cx<'_>) -> AwsError {
-    AwsError::new(
-        501,
-        "NotImplemented",
-        format!(
-            "iam:{} with ResourceScope ORGANIZATION is not implemented by Tessera: organization-scoped workload identity providers are not built",
-            cx.call.operation
-        ),
-    )
+/// The owner segment of the ARN of a resource created at `scope`: the caller's account for
+/// `ACCOUNT`; for `ORGANIZATION`, the caller's organization's id, when the caller is its
+/// management account and organization-level resources are enabled (`InvalidInput` otherwise).
+pub fn scope_owner(cx: &Cx<'_>, scope: &str) -> Result<String, AwsError> {
+    if scope != "ORGANIZATION" {
+        return Ok(cx.account().to_string());
+    }
+    let read = cx.read()?;
+    let org = crate::organizations::org_of(read.as_ref(), cx.account())?;
+    let Some(org) = org.filter(|o| o.management_account == cx.account()) else {
+        return Err(invalid_input(
+            "Only the management account of an organization can create organization-scoped resources.",
+        ));
+    };
+    if !super::org_features::organization_resources_enabled(read.as_ref(), &org.id)? {
+        return Err(invalid_input(format!(
+            "Organization-level resources are not enabled for organization {}: call EnableOrganizationLevelResources first.",
+            org.id
+        )));
+    }
+    Ok(org.id)
+}
+
+/// Whether the caller manages resources owned by `owner`: its own account's, or, in the
+/// management account, its organization's.
+pub fn visible_owner(
+    cx: &Cx<'_>,
+    read: &(impl tessera_store::ReadTxn + ?Sized),
+    owner: &str,
+) -> Result<bool, AwsError> {
+    if owner == cx.account() {
+        return Ok(true);
+    }
+    if !templates::is_organization_id(owner) {
+        return Ok(false);
+    }
+    Ok(crate::organizations::org_of(read, cx.account())?
+        .is_some_and(|o| o.id == owner && o.management_account == cx.account()))
+}
+
+/// The `Tags` of a create or tag request: IAM's tag rules, no key in the reserved `aws:`
+/// namespace, no two keys differing only in case.
+pub fn request_tags(params: &QueryParams) -> Result<Vec<Tag>, AwsError> {
+    let tags = super::credentials::parse_tags(params)?;
+    providers::check_reserved_keys(tags.iter().map(|t| t.key.as_str()))?;
+    let mut checked = Vec::new();
+    providers::merge_case_sensitive(&mut checked, tags, TAGS_PER_PROVIDER)?;
+    Ok(checked)
 }
 
 /// Read the `WorkloadIdentityProviderArn` parameter, authorize `action` on it (with the
@@ -208,8 +261,13 @@ pub fn authorized_provider(
     extra_checks(&mut c);
     c.finish()?;
     let (account, name) = parse_provider_arn(&arn).ok_or_else(|| invalid_provider_arn(&arn))?;
-    let provider: Option<WorkloadIdentityProvider> =
-        if account == cx.account() { load_named(cx.read()?.as_ref(), PROVIDER_TABLE, account, name)? } else { None };
+    let read = cx.read()?;
+    let provider: Option<WorkloadIdentityProvider> = if visible_owner(cx, read.as_ref(), account)? {
+        load_named(read.as_ref(), PROVIDER_TABLE, account, name)?
+    } else {
+        None
+    };
+    drop(read);
     let mut context = context;
     if let Some(p) = &provider {
         context.extend(p.tags.iter().map(|t| (format!("aws:ResourceTag/{}", t.key), vec![t.value.clone()])));

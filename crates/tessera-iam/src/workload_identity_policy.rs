@@ -15,10 +15,10 @@
 use tessera_wire::xml::XmlWriter;
 use tessera_wire::{AwsError, WireResponse};
 
-use super::super::credentials::{parse_tag_keys, parse_tags, request_tag_context, tags_page};
+use super::super::credentials::{parse_tag_keys, request_tag_context, tags_page};
 use super::super::entities::Cx;
-use super::providers::{check_reserved_keys, merge_case_sensitive};
-use super::{authorized_provider, no_such_entity_policy, update_provider, TAGS_PER_PROVIDER};
+use super::providers::merge_case_sensitive;
+use super::{authorized_provider, no_such_entity_policy, request_tags, update_provider, TAGS_PER_PROVIDER};
 use crate::authz::{validate_policy_document, PolicyDocKind};
 use crate::validate::Checks;
 
@@ -27,8 +27,7 @@ pub(crate) fn tag(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
     if !cx.params.has_list("Tags") {
         return Err(tessera_wire::query::null_member("Tags"));
     }
-    let tags = parse_tags(cx.params)?;
-    check_reserved_keys(tags.iter().map(|t| t.key.as_str()))?;
+    let tags = request_tags(cx.params)?;
     let p = authorized_provider(cx, "iam:TagWorkloadIdentityProvider", request_tag_context(&tags), |_| {})?;
     update_provider(cx, &p, |p| merge_case_sensitive(&mut p.tags, tags, TAGS_PER_PROVIDER))?;
     Ok(cx.respond(None))

@@ -9,22 +9,26 @@
 //! 50 providers (`LimitExceeded`). The provider id is `AWPA` + 17 characters. The JWT outbound
 //! signers are made with the provider (`workload_identity_signers.rs`).
 //!
-//! A deletion completes at once (no template can reference a provider: templates are not built)
-//! and its `DeletionTaskId` reads `SUCCEEDED` for 24 hours, to the account that deleted it.
+//! A provider that a template still references is `DeleteConflict`; otherwise the deletion
+//! completes at once and its `DeletionTaskId` reads `SUCCEEDED` for 24 hours, to the account that
+//! deleted it. `ResourceScope` `ORGANIZATION` (management account, organization-level resources
+//! enabled) puts the organization id in the ARN's account field and `AWPO` in the id.
 
 use serde::{Deserialize, Serialize};
 use tessera_wire::query::lower_first;
 use tessera_wire::xml::XmlWriter;
 use tessera_wire::{AwsError, WireResponse};
 
-use super::super::credentials::{parse_tags, request_tag_context, write_tags};
+use super::super::credentials::{request_tag_context, write_tags};
 use super::super::entities::{
-    already_exists, invalid_input, is_role_description, no_such_entity, quota_exceeded, scan_page, Cx, StoreResultExt,
-    ROLE_DESCRIPTION_PATTERN,
+    already_exists, delete_conflict, invalid_input, is_role_description, no_such_entity, quota_exceeded, scan_page, Cx,
+    StoreResultExt, ROLE_DESCRIPTION_PATTERN,
 };
+use super::template_ops::TEMPLATE_BY_PROVIDER_TABLE;
 use super::{
-    authorized_provider, is_provider_name, is_workload_identity_domain, provider_arn, provider_key, resource_scope,
-    signers, WorkloadIdentityProvider, DELETION_TASK_TABLE, PROVIDERS_PER_ACCOUNT, PROVIDER_TABLE, SCHEMES,
+    authorized_provider, is_provider_name, is_workload_identity_domain, provider_arn, provider_key, request_tags,
+    resource_scope, scope_owner, signers, WorkloadIdentityProvider, DELETION_TASK_TABLE, PROVIDERS_PER_ACCOUNT,
+    PROVIDER_TABLE, SCHEMES,
 };
 use crate::model::{self, Tag};
 use crate::validate::{self, Checks};
@@ -134,7 +138,7 @@ fn provider_result(p: &WorkloadIdentityProvider) -> String {
 pub(crate) fn create(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
     let p = cx.params;
     let mut c = Checks::new();
-    let scope = resource_scope(cx, &mut c)?;
+    let scope = resource_scope(cx, &mut c);
     let new = check_new_provider(
         p.get("ProviderName"),
         p.get("Description"),
@@ -142,13 +146,15 @@ pub(crate) fn create(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
         p.get("WorkloadIdentityDomain"),
         &mut c,
     )?;
-    let tags = parse_tags(p)?;
-    check_reserved_keys(tags.iter().map(|t| t.key.as_str()))?;
-    let account = cx.account();
+    let tags = request_tags(p)?;
+    // The owner segment of the ARN: the account, or the organization id (management account,
+    // organization-level resources enabled).
+    let owner = scope_owner(cx, &scope)?;
+    let account = owner.as_str();
     let arn = provider_arn(account, &new.name);
     cx.authorize("iam:CreateWorkloadIdentityProvider", &arn, request_tag_context(&tags))?;
     let now = cx.now();
-    let id = format!("AWPA{}", ids::key_characters(17));
+    let id = format!("{}{}", if scope == "ORGANIZATION" { "AWPO" } else { "AWPA" }, ids::key_characters(17));
     let jwt_signers = signers::generate(&cx.services.secrets, &id, now)?;
     let provider = WorkloadIdentityProvider {
         account: account.to_string(),
@@ -189,12 +195,19 @@ pub(crate) fn get(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
 /// every provider of the account (`workload-identity-provider/*`).
 pub(crate) fn list(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
     let mut c = Checks::new();
-    resource_scope(cx, &mut c)?;
+    let scope = resource_scope(cx, &mut c);
     c.finish()?;
     let page = cx.page()?;
-    let account = cx.account();
-    cx.authorize("iam:ListWorkloadIdentityProviders", &provider_arn(account, "*"), Vec::new())?;
+    cx.authorize("iam:ListWorkloadIdentityProviders", &provider_arn(cx.account(), "*"), Vec::new())?;
     let read = cx.read()?;
+    // `ORGANIZATION`: the providers of the caller's organization, which any member can bind to
+    // (none outside an organization).
+    let owner = if scope == "ORGANIZATION" {
+        crate::organizations::org_of(read.as_ref(), cx.account())?.map(|o| o.id).unwrap_or_else(|| "o-none".into())
+    } else {
+        cx.account().to_string()
+    };
+    let account = owner.as_str();
     let (items, next) =
         scan_page::<WorkloadIdentityProvider>(read.as_ref(), PROVIDER_TABLE, &format!("{account}/"), &page, |_| true)?;
     let mut w = XmlWriter::fragment();
@@ -224,7 +237,7 @@ pub struct DeletionTask {
 /// tags and resource policy go in one transaction.
 pub(crate) fn delete(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
     let p = authorized_provider(cx, "iam:DeleteWorkloadIdentityProvider", Vec::new(), |_| {})?;
-    let account = cx.account();
+    let account = p.account.as_str();
     let task_id = format!("task/workload-identity-provider/{}/{}", p.name, uuid_like());
     let task = DeletionTask {
         provider_arn: p.arn(),
@@ -237,8 +250,15 @@ pub(crate) fn delete(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
         if current.is_none_or(|c| c.id != p.id) {
             return Err(super::no_such_provider(&p.arn()));
         }
+        let templates = txn.count(TEMPLATE_BY_PROVIDER_TABLE, &format!("{key}/")).st()?;
+        if templates > 0 {
+            return Err(delete_conflict(format!(
+                "Cannot delete workload identity provider {}: {templates} workload identity template(s) reference it. Delete the templates first.",
+                p.arn()
+            )));
+        }
         txn.delete(PROVIDER_TABLE, &key).st()?;
-        model::save(txn, DELETION_TASK_TABLE, &format!("{account}/{task_id}"), &task).st()
+        model::save(txn, DELETION_TASK_TABLE, &format!("{}/{task_id}", cx.account()), &task).st()
     })?;
     let mut w = XmlWriter::fragment();
     w.elem("DeletionTaskId", &task_id);

@@ -25,6 +25,18 @@ const OPERATIONS: &[&str] = &[
     "DeleteWorkloadIdentityProviderOutboundSigner",
     "EnableWorkloadIdentityProviderOutboundSigner",
     "DisableWorkloadIdentityProviderOutboundSigner",
+    "CreateWorkloadIdentityTemplate",
+    "GetWorkloadIdentityTemplate",
+    "ListWorkloadIdentityTemplates",
+    "DeleteWorkloadIdentityTemplate",
+    "TagWorkloadIdentityTemplate",
+    "UntagWorkloadIdentityTemplate",
+    "ListWorkloadIdentityTemplateTags",
+    "PutWorkloadIdentityTemplateAttestationPolicy",
+    "GetWorkloadIdentityTemplateAttestationPolicy",
+    "DeleteWorkloadIdentityTemplateAttestationPolicy",
+    "EnableOrganizationLevelResources",
+    "DisableOrganizationLevelResources",
 ];
 
 fn create(services: &crate::Services, name: &str) -> String {
@@ -58,6 +70,10 @@ fn garbage_never_panics_and_is_a_client_error() {
         "ÿÿÿÿ",
         "a/b/c",
         "%zz",
+        "{aws:WorkloadAttestation/aws/eks/Namespace}",
+        "a/{x}/{",
+        "arn:aws:iam::o-abcdefghij:workload-identity-template/t",
+        "service_principal = \"eks.amazonaws.com\"",
     ];
     let long = "é".repeat(3000);
     let names = [
@@ -78,6 +94,14 @@ fn garbage_never_panics_and_is_a_client_error() {
         "TagKeys.member.1",
         "OutboundSigner.X509.CertificateAuthorityId",
         "OutboundSigner.X509.AccountId",
+        "Name",
+        "PathPattern",
+        "PathPrefix",
+        "AttestationPolicy",
+        "WorkloadIdentityTemplateArn",
+        "Filter",
+        "TemplateDefinition.TemplateDefinitionArn",
+        "TemplateDefinition.ReplacementValues.entry.1.key",
     ];
     for op in OPERATIONS {
         for (i, v) in values.iter().chain(std::iter::once(&long.as_str())).enumerate() {
