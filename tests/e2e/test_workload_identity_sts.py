@@ -322,3 +322,24 @@ def test_get_certificate_checks_the_csr_then_has_no_x509_signer(w):
     with pytest.raises(ClientError) as e:
         w.t.client("sts", **w.service).get_certificate(CertificateSigningRequest=good)
     assert code(e) == "AccessDenied" and "no workload identity" in str(e.value)
+
+
+def test_an_organization_providers_trust_bundle_is_read_by_its_member_accounts(fresh_tessera):
+    t = fresh_tessera
+    from conftest import Accounts
+    accounts = Accounts(t)
+    t.client("organizations").enable_aws_service_access(ServicePrincipal="iam.amazonaws.com")
+    iam = t.client("iam")
+    iam.enable_organization_level_resources()
+    arn = iam.create_workload_identity_provider(
+        ProviderName=unique("wit-org-"), Scheme="SPIFFE", WorkloadIdentityDomain="corp.example.com",
+        ResourceScope="ORGANIZATION")["Arn"]
+    member = accounts.create("wit-sts-member")
+    for sts in (t.client("sts"), t.client("sts", **accounts.admin_creds(member))):
+        bundle = sts.get_trust_bundles(ProviderArn=arn)["TrustBundles"][0]
+        assert bundle["TrustDomain"] == "corp.example.com"
+        assert sorted(k["alg"] for k in json.loads(bundle["Bundle"])["keys"]) == ["ES256", "ES384"]
+    # An organization the caller is not in: not found.
+    with pytest.raises(ClientError) as e:
+        t.client("sts").get_trust_bundles(ProviderArn=arn.replace(arn.split(":")[4], "o-aaaaaaaaaa"))
+    assert code(e) == "ResourceNotFoundException"

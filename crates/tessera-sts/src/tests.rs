@@ -1145,3 +1145,25 @@ fn token_throughput() {
         creds.session_token.len()
     );
 }
+
+#[test]
+fn context_assertions_open_only_for_their_provider_and_intact() {
+    let env = env();
+    let a = format!("arn:aws:iam::{ACCT}:workload-identity-provider/a");
+    let b = format!("arn:aws:iam::{ACCT}:workload-identity-provider/b");
+    let sealed = tokens::seal_context_assertion(&env.services, &a, br#"{"x":1}"#).unwrap();
+    assert_eq!(tokens::open_context_assertion(&env.services, &a, &sealed).as_deref(), Some(&br#"{"x":1}"#[..]));
+    assert!(!sealed.contains("x\""), "the claims are sealed, not readable");
+    assert_eq!(tokens::open_context_assertion(&env.services, &b, &sealed), None);
+    let mut raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&sealed).unwrap();
+    let last = raw.len() - 1;
+    raw[last] ^= 1;
+    let tampered = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
+    assert_eq!(tokens::open_context_assertion(&env.services, &a, &tampered), None);
+    // Another kind of sealed blob (an authorization message) is not an assertion.
+    let message = tokens::encode_authorization_message(&env.services, "{}").unwrap();
+    assert_eq!(tokens::open_context_assertion(&env.services, "", &message), None);
+    // The assertion survives a key rotation (the old key still verifies).
+    tokens::rotate_token_key(&env.services).unwrap();
+    assert!(tokens::open_context_assertion(&env.services, &a, &sealed).is_some());
+}
