@@ -1167,3 +1167,39 @@ fn context_assertions_open_only_for_their_provider_and_intact() {
     tokens::rotate_token_key(&env.services).unwrap();
     assert!(tokens::open_context_assertion(&env.services, &a, &sealed).is_some());
 }
+
+#[test]
+fn a_workload_context_is_redeemed_before_it_expires_by_its_requester_for_its_role() {
+    use crate::workload_context::{redeem, requester, ContextClaims};
+    let env = env();
+    let provider = format!("arn:aws:iam::{ACCT}:workload-identity-provider/p");
+    let role = format!("arn:aws:iam::{ACCT}:role/pods");
+    let c = call(&env, user_caller(), "AssumeRole");
+    let claims = ContextClaims {
+        identity: tessera_core::WorkloadIdentity { provider_arn: provider.clone(), ..Default::default() },
+        service: "pods.eks.amazonaws.com".into(),
+        source_account: ACCT.into(),
+        source_arn: String::new(),
+        requester: requester(&c),
+        role_arn: role.clone(),
+        issued_at: T0,
+        expires_at: T0 + 60,
+        session_expires_at: None,
+    };
+    let sealed =
+        tokens::seal_context_assertion(&env.services, &provider, &serde_json::to_vec(&claims).unwrap()).unwrap();
+    assert_eq!(redeem(&env.services, &c, &provider, &sealed, &role).unwrap(), claims);
+    let code = |r: Result<ContextClaims, AwsError>| r.err().map(|e| (e.code, e.message));
+    let other_role = format!("arn:aws:iam::{ACCT}:role/other");
+    assert!(code(redeem(&env.services, &c, &provider, &sealed, &other_role))
+        .is_some_and(|(c, _)| c == "InvalidContextAssertion"));
+    let mut other = user_caller();
+    other.arn = format!("arn:aws:iam::{ACCT}:user/someone-else");
+    let c_other = call(&env, other, "AssumeRole");
+    assert!(code(redeem(&env.services, &c_other, &provider, &sealed, &role))
+        .is_some_and(|(c, _)| c == "InvalidContextAssertion"));
+    env.clock.advance_secs(60);
+    let c_late = call(&env, user_caller(), "AssumeRole");
+    let expired = code(redeem(&env.services, &c_late, &provider, &sealed, &role));
+    assert!(expired.is_some_and(|(c, m)| c == "InvalidContextAssertion" && m.contains("expired")));
+}
