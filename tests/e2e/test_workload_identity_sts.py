@@ -343,3 +343,30 @@ def test_an_organization_providers_trust_bundle_is_read_by_its_member_accounts(f
     with pytest.raises(ClientError) as e:
         t.client("sts").get_trust_bundles(ProviderArn=arn.replace(arn.split(":")[4], "o-aaaaaaaaaa"))
     assert code(e) == "ResourceNotFoundException"
+
+
+def events_named(t, name, needle):
+    """CloudTrail events `name` whose text contains `needle` (the index may lag the journal a little)."""
+    import time
+    ct = t.client("cloudtrail")
+    for _ in range(100):
+        found = [e["CloudTrailEvent"] for e in ct.lookup_events(
+            LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": name}], MaxResults=50)["Events"]
+            if needle in e["CloudTrailEvent"]]
+        if found:
+            return [json.loads(e) for e in found]
+        time.sleep(0.05)
+    return []
+
+
+def test_cloudtrail_records_the_attestation_document_but_never_the_assertion(w):
+    cluster = unique("trail-")
+    out = w.issue(doc(cluster=cluster))
+    assertion = out["ProvidedContext"]["ContextAssertion"]
+    w.assume(out["ProvidedContext"])
+    issued = events_named(w.t, "IssueWorkloadIdentityContext", cluster)
+    assert issued, "no IssueWorkloadIdentityContext event"
+    assert json.loads(issued[0]["requestParameters"]["attestationDocument"])["eks/ClusterName"] == cluster
+    assert assertion not in json.dumps(issued[0])
+    assumed = events_named(w.t, "AssumeRole", w.provider)
+    assert assumed and all(assertion not in json.dumps(e) for e in assumed)
