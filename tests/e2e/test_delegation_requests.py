@@ -214,3 +214,83 @@ def test_only_the_owner_sends_when_the_partner_asks(tessera, accounts, parties):
     assert oiam.get_delegation_request(DelegationRequestId=rid)["DelegationRequest"]["State"] == "ACCEPTED"
     oiam.send_delegation_token(DelegationRequestId=rid)
     assert oiam.get_delegation_request(DelegationRequestId=rid)["DelegationRequest"]["State"] == "FINALIZED"
+
+
+def test_open_requests_show_when_they_expire(tessera, parties):
+    """A request nobody acts on expires a week after its last step (AWS: "Request expired due to
+    inactivity or timeout", no duration documented; docs/DELEGATION_REQUESTS.md), and each
+    step starts the week again."""
+    t = tessera
+    pcreds, owner, ocreds, _, _ = parties
+    rid = create(t, pcreds, template(t, pcreds), OwnerAccountId=owner)
+    r = t.client("iam", **pcreds).get_delegation_request(DelegationRequestId=rid)["DelegationRequest"]
+    assert r["State"] == "UNASSIGNED"
+    assert (r["ExpirationTime"] - r["CreateDate"]).total_seconds() == 7 * 24 * 3600
+    oiam = t.client("iam", **ocreds)
+    oiam.associate_delegation_request(DelegationRequestId=rid)
+    r = oiam.get_delegation_request(DelegationRequestId=rid)["DelegationRequest"]
+    assert r["State"] == "ASSIGNED"
+    assert (r["ExpirationTime"] - r["UpdatedTime"]).total_seconds() == 7 * 24 * 3600
+
+
+def test_permission_check_asks_the_engine_about_the_caller(tessera, parties):
+    """GetDelegationRequest with DelegationPermissionCheck: does the caller hold what the request
+    asks for (iam:ListUsers on *)? ALLOWED, DENIED, or UNSURE when a conditional grant of the
+    caller's could cover it (IAM API reference, API_GetDelegationRequest)."""
+    t = tessera
+    pcreds, owner, ocreds, _, _ = parties
+    rid = create(t, pcreds, template(t, pcreds), OwnerAccountId=owner)
+    owner_admin = t.client("iam", **ocreds)
+
+    def check(iam):
+        out = iam.get_delegation_request(DelegationRequestId=rid, DelegationPermissionCheck=True)
+        assert out["PermissionCheckStatus"] == "COMPLETED", out
+        return out["PermissionCheckResult"]
+
+    assert check(owner_admin) == "ALLOWED"
+    read_only = {"Effect": "Allow", "Action": "iam:GetDelegationRequest", "Resource": "*"}
+    admin_creds = ocreds
+    narrow = user_with_key(t, admin_creds, unique("narrow-"), policy(read_only))
+    assert check(t.client("iam", **narrow)) == "DENIED"
+    conditional = user_with_key(t, admin_creds, unique("mfa-only-"), policy(read_only, {
+        "Effect": "Allow", "Action": "iam:List*", "Resource": "*",
+        "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}}))
+    assert check(t.client("iam", **conditional)) == "UNSURE"
+    denied = user_with_key(t, admin_creds, unique("denied-"), policy(
+        read_only, {"Effect": "Allow", "Action": "*", "Resource": "*"},
+        {"Effect": "Deny", "Action": "iam:ListUsers", "Resource": "*"}))
+    assert check(t.client("iam", **denied)) == "DENIED"
+    out = owner_admin.get_delegation_request(DelegationRequestId=rid)
+    assert "PermissionCheckStatus" not in out and "PermissionCheckResult" not in out
+
+
+def test_listing_pages_through_the_accounts_own_requests(tessera, accounts):
+    """ListDelegationRequests reads the caller's account's requests only (the requestor's and,
+    once owned, the owner's), oldest first, page by page."""
+    t = tessera
+    partner, owner = accounts.create("list-partner"), accounts.create("list-owner")
+    pcreds, ocreds = accounts.admin_creds(partner), accounts.admin_creds(owner)
+    tpl = template(t, pcreds)
+    ids = [create(t, pcreds, tpl, OwnerAccountId=owner) for _ in range(3)]
+    piam, oiam = t.client("iam", **pcreds), t.client("iam", **ocreds)
+    seen, marker = [], None
+    while True:
+        page = piam.list_delegation_requests(MaxItems=1, **({"Marker": marker} if marker else {}))
+        seen += [r["DelegationRequestId"] for r in page["DelegationRequests"]]
+        assert len(page["DelegationRequests"]) <= 1
+        if not page.get("isTruncated"):
+            break
+        marker = page["Marker"]
+    # Oldest first (by creation second, then id): these three share a second or two.
+    assert sorted(seen) == sorted(ids) and len(seen) == len(ids), "every request once"
+    # Not owned yet: the owner account lists nothing; owned: it lists that one.
+    assert oiam.list_delegation_requests()["DelegationRequests"] == []
+    oiam.associate_delegation_request(DelegationRequestId=ids[1])
+    owned = oiam.list_delegation_requests()["DelegationRequests"]
+    assert [r["DelegationRequestId"] for r in owned] == [ids[1]]
+    owner_arn = owned[0]["OwnerId"]
+    assert [r["DelegationRequestId"] for r in oiam.list_delegation_requests(OwnerId=owner_arn)["DelegationRequests"]] \
+        == [ids[1]]
+    assert piam.list_delegation_requests(OwnerId=owner_arn)["DelegationRequests"][0]["DelegationRequestId"] == ids[1]
+    assert t.client("iam", **accounts.admin_creds(accounts.create("list-other"))) \
+        .list_delegation_requests()["DelegationRequests"] == []

@@ -7,6 +7,7 @@ A relying party's view: the token is verified with PyJWT against the JWKS found 
 issuer's OIDC discovery document, fetched over HTTP without credentials."""
 
 import json
+import os
 import subprocess
 import urllib.error
 import urllib.request
@@ -189,3 +190,43 @@ def test_rotation_keeps_old_keys_until_their_tokens_expire(server):
     new = t.client("sts").get_web_identity_token(Audience=["r"], SigningAlgorithm="RS256")["WebIdentityToken"]
     assert jwt.get_unverified_header(new)["kid"] in after - before
     assert verify(new, issuer, "r")["aud"] == "r"
+
+
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_public_url_is_the_issuer_behind_a_load_balancer(tessera_factory, how):
+    """`tessera serve --public-url URL` (or TESSERA_PUBLIC_URL): the issuer, the discovery
+    document's `issuer` and `jwks_uri` and the tokens' `iss` are under the URL clients reach
+    (a load balancer's), not the listen address; DIR/endpoint still names the listener."""
+    public = "https://tessera.example.test:8443"
+    if how == "flag":
+        t = tessera_factory("lb", extra_args=["--public-url", public + "/"]).start()
+    else:
+        env = dict(os.environ, TESSERA_PUBLIC_URL=public)
+        t = tessera_factory("lb-env", env=env).start()
+    assert t.endpoint.startswith("http://127.0.0.1:")
+    issuer = t.client("iam").enable_outbound_web_identity_federation()["IssuerIdentifier"]
+    assert issuer.startswith(public + "/_tessera/outbound/"), issuer
+    # The documents are served by the node under the same path; the balancer forwards to it.
+    local = t.endpoint + issuer[len(public):]
+    discovery = fetch_json(local + "/.well-known/openid-configuration")
+    assert discovery["issuer"] == issuer
+    assert discovery["jwks_uri"] == issuer + "/.well-known/jwks.json"
+    creds = user_with_key(t, t.root_creds, unique("lb-user-"), policy(
+        {"Effect": "Allow", "Action": "sts:GetWebIdentityToken", "Resource": "*"}))
+    token = t.client("sts", **creds).get_web_identity_token(
+        Audience=["https://api.example.com"], SigningAlgorithm="ES384")["WebIdentityToken"]
+    jwks = jwt.PyJWKSet.from_dict(fetch_json(local + "/.well-known/jwks.json"))
+    kid = jwt.get_unverified_header(token)["kid"]
+    key = next(k for k in jwks.keys if k.key_id == kid)
+    claims = jwt.decode(token, key=key.key, algorithms=["ES384"], audience="https://api.example.com", issuer=issuer)
+    assert claims["iss"] == issuer
+
+
+@pytest.mark.parametrize("url", ["ftp://tessera.example.test", "tessera.example.test", "https://x.test/?a=b",
+                                 "https://user@x.test", "https://"])
+def test_a_public_url_that_is_no_issuer_stops_the_start(tmp_path, url):
+    proc = subprocess.run([str(BIN), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(tmp_path / "d"),
+                           "--public-url", url], capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0
+    assert "--public-url" in proc.stderr, proc.stderr
+    assert not (tmp_path / "d").exists(), "nothing is made before the options are checked"

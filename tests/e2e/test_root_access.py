@@ -17,6 +17,7 @@ from conftest import expect_error as expect, policy_document as policy, BIN, Acc
 IAM_SP = "iam.amazonaws.com"
 AUDIT = "arn:aws:iam::aws:policy/root-task/IAMAuditRootUserCredentials"
 DELETE = "arn:aws:iam::aws:policy/root-task/IAMDeleteRootUserCredentials"
+CREATE = "arn:aws:iam::aws:policy/root-task/IAMCreateRootUserPassword"
 
 
 def creds_of(c):
@@ -165,6 +166,71 @@ def test_root_password_audited_then_deleted(server, root_org):
     expect(delete.get_login_profile, "NoSuchEntity")
     expect(delete.delete_login_profile, "NoSuchEntity")
     expect(audit.get_login_profile, "NoSuchEntity")
+
+
+def console_root_sign_in(t, email, password):
+    """The console's root sign-in (email and password); returns the HTTP status (303: signed in)."""
+    from test_console import Browser
+    b = Browser(t.endpoint)
+    return b.post("/console/signin", {"csrf": b.csrf("/console/signin"), "kind": "root", "email": email,
+                                      "password": password}).status
+
+
+def test_create_root_password_session_lets_the_member_root_sign_in_again(server, root_org):
+    """AssumeRoot with IAMCreateRootUserPassword, then CreateLoginProfile without UserName: the
+    member account's root user has a login profile again (IAM User Guide,
+    id_root-user-privileged-task.html; IAM API reference, API_CreateLoginProfile: in an AssumeRoot
+    session the user name is omitted). With a Password (Tessera's addition: it sends no recovery
+    mail) the root user signs in to the console with it at once; without one (AWS's form) the
+    profile waits for its password, which the operator sets (`tessera console set-root-password`,
+    Tessera's stand-in for the recovery mail)."""
+    t, accounts = server, root_org["accounts"]
+    ops = user_with_key(t, t.root_creds, unique("root-pw-ops-"), policy({
+        "Effect": "Allow", "Action": "sts:AssumeRoot", "Resource": "*",
+        "Condition": {"StringEquals": {"sts:TaskPolicyArn": CREATE}}}))
+    sts = t.client("sts", **ops)
+    org = t.client("organizations")
+
+    member = accounts.create("recovered")
+    email = org.describe_account(AccountId=member)["Account"]["Email"]
+    password = "Recovered-r00t-Pw!"
+    assert console_root_sign_in(t, email, password) == 401
+    iam = t.client("iam", **creds_of(sts.assume_root(TargetPrincipal=member, TaskPolicyArn={"arn": CREATE})["Credentials"]))
+    expect(iam.get_login_profile, "NoSuchEntity")
+    expect(iam.create_login_profile, "PasswordPolicyViolation", Password="weak")
+    profile = iam.create_login_profile(Password=password)["LoginProfile"]
+    assert profile["PasswordResetRequired"] is False and profile["CreateDate"]
+    assert iam.get_login_profile()["LoginProfile"]["CreateDate"] == profile["CreateDate"]
+    expect(iam.create_login_profile, "EntityAlreadyExists")
+    assert console_root_sign_in(t, email, password) == 303
+    assert console_root_sign_in(t, email, password + "x") == 401
+    # The task is the root user's password only: an IAM user's is denied.
+    expect(iam.create_login_profile, "AccessDenied", UserName="someone", Password=password)
+
+    # AWS's form, through the CLI: no Password.
+    waiting = accounts.create("recovering")
+    email = org.describe_account(AccountId=waiting)["Account"]["Email"]
+    c = sts.assume_root(TargetPrincipal=waiting, TaskPolicyArn={"arn": CREATE})["Credentials"]
+    out = t.cli("iam", "create-login-profile", env=t.env_for(c["AccessKeyId"], c["SecretAccessKey"],
+                                                              c["SessionToken"]))
+    assert out["LoginProfile"]["PasswordResetRequired"] is True
+    assert t.client("iam", **creds_of(c)).get_login_profile()["LoginProfile"]["PasswordResetRequired"] is True
+    assert console_root_sign_in(t, email, password) == 401, "no password is set yet"
+    proc = subprocess.run([str(BIN), "console", "set-root-password", "--data-dir", str(t.data_dir), "--account",
+                           waiting], input=password + "\n", capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert console_root_sign_in(t, email, password) == 303
+
+
+def test_other_callers_cannot_create_the_root_password(server, root_org):
+    t, member, ops = server, root_org["member"], root_org["ops"]
+    audit = t.client("iam", **creds_of(t.client("sts", **ops).assume_root(
+        TargetPrincipal=member, TaskPolicyArn={"arn": AUDIT})["Credentials"]))
+    expect(audit.create_login_profile, "AccessDenied", Password="Recovered-r00t-Pw!")
+    expect(audit.create_login_profile, "AccessDenied")
+    # The root user's own credentials must name a user ("you must use an AssumeRoot session to
+    # omit the user name").
+    expect(t.client("iam").create_login_profile, "ValidationError", Password="Recovered-r00t-Pw!")
 
 
 def test_assume_root_errors_and_denials(server, root_org):

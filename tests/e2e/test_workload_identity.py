@@ -302,10 +302,17 @@ def test_cloudtrail_records_the_calls_without_secrets(tessera):
     iam = tessera.client("iam")
     name = unique("wip-trail-")
     arn = iam.create_workload_identity_provider(ProviderName=name, Scheme="NONE")["Arn"]
+    template = iam.create_workload_identity_template(
+        Name=name, WorkloadIdentityProviderArn=arn,
+        PathPattern="{aws:WorkloadAttestation/aws/eks/Namespace}")["Arn"]
+    iam.get_workload_identity_template(WorkloadIdentityTemplateArn=template)
+    iam.delete_workload_identity_template(WorkloadIdentityTemplateArn=template)
     iam.delete_workload_identity_provider(WorkloadIdentityProviderArn=arn)
     ct = tessera.client("cloudtrail")
     found = {}
-    for event_name in ("CreateWorkloadIdentityProvider", "DeleteWorkloadIdentityProvider"):
+    for event_name in ("CreateWorkloadIdentityProvider", "DeleteWorkloadIdentityProvider",
+                       "CreateWorkloadIdentityTemplate", "GetWorkloadIdentityTemplate",
+                       "DeleteWorkloadIdentityTemplate"):
         events = ct.lookup_events(LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": event_name}],
                                   MaxResults=50)["Events"]
         mine = [e for e in events if name in e["CloudTrailEvent"]]
@@ -314,6 +321,9 @@ def test_cloudtrail_records_the_calls_without_secrets(tessera):
     created = found["CreateWorkloadIdentityProvider"]
     assert created["eventSource"] == "iam.amazonaws.com" and created["readOnly"] is False
     assert created["requestParameters"]["providerName"] == name
+    assert found["CreateWorkloadIdentityTemplate"]["readOnly"] is False
+    assert found["GetWorkloadIdentityTemplate"]["readOnly"] is True
+    assert found["DeleteWorkloadIdentityTemplate"]["requestParameters"]["workloadIdentityTemplateArn"] == template
     assert "PRIVATE" not in json.dumps(found)
 
 

@@ -17,18 +17,22 @@ const INT_MEMBERS: &[&str] = &[
     "attachmentCount",
     "column",
     "credentialAgeDays",
+    "defaultMinorVersion",
     "durationSeconds",
     "line",
     "maxItems",
     "maxPasswordAge",
+    "majorVersion",
     "maxSessionDuration",
     "minimumPasswordLength",
+    "minorVersion",
     "numberOfServicesAccessible",
     "numberOfServicesNotAccessed",
     "packedPolicySize",
     "passwordReusePrevention",
     "permissionsBoundaryUsageCount",
     "sessionDuration",
+    "templateMinorVersion",
     "totalAuthenticatedEntities",
 ];
 
@@ -220,15 +224,20 @@ fn tree_to_value(name: &str, t: Tree) -> Value {
             }
         }
         Tree::List(l) => Value::Array(l.into_values().map(|c| tree_to_value(name, c)).collect()),
-        Tree::Map(m) => {
-            // A query-protocol map: `Name.entry.N.key` / `Name.entry.N.value`.
-            if m.len() == 1 {
-                if let Some(Tree::List(entries)) = m.get("entry") {
+        Tree::Map(mut m) => {
+            // A query-protocol map: `Name.entry.N.key` / `Name.entry.N.value`; a value may be a
+            // structure (`AcquireRole`'s `ReplacementValues.entry.N.value.Values.member.M`).
+            if m.len() == 1 && matches!(m.get("entry"), Some(Tree::List(_))) {
+                if let Some(Tree::List(entries)) = m.remove("entry") {
                     let mut out = Map::new();
-                    for e in entries.values() {
-                        if let Tree::Map(kv) = e {
-                            if let (Some(Tree::Leaf(k)), Some(Tree::Leaf(v))) = (kv.get("key"), kv.get("value")) {
-                                out.insert(k.clone(), Value::String(v.clone()));
+                    for e in entries.into_values() {
+                        if let Tree::Map(mut kv) = e {
+                            if let (Some(Tree::Leaf(k)), Some(v)) = (kv.remove("key"), kv.remove("value")) {
+                                let v = match v {
+                                    Tree::Leaf(s) => Value::String(s),
+                                    v => tree_to_value("value", v),
+                                };
+                                out.insert(k, v);
                             }
                         }
                     }
@@ -534,6 +543,15 @@ mod tests {
         assert_eq!(d[deep.as_str()], "v");
         let map = query_request_parameters([("Attrs.entry.1.key", "k1"), ("Attrs.entry.1.value", "v1")]);
         assert_eq!(map, json!({"attrs": {"k1": "v1"}}));
+        let values = query_request_parameters([
+            ("TemplateMinorVersion", "0"),
+            ("ReplacementValues.entry.1.key", "AWSServiceName"),
+            ("ReplacementValues.entry.1.value.Values.member.1", "iam.amazonaws.com"),
+        ]);
+        assert_eq!(
+            values,
+            json!({"templateMinorVersion": 0, "replacementValues": {"AWSServiceName": {"values": ["iam.amazonaws.com"]}}})
+        );
     }
 
     #[test]

@@ -57,6 +57,7 @@ fn issues_credentials(service: ServiceName, operation: &str) -> bool {
                 | "AssumeRoleWithWebIdentity"
                 | "GetSessionToken"
                 | "GetFederationToken"
+                | "GetScopedCredentials"
         )
 }
 

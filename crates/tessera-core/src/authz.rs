@@ -12,7 +12,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use tessera_policy::{Context, Decision, Policy, PolicySet, PolicyType, Principal, PrincipalKind, Request};
+use tessera_policy::{
+    Context, Decision, EvalDecision, Policy, PolicySet, PolicyType, Principal, PrincipalKind, Request,
+};
 use tessera_store::{ReadTxn, Store, StoreError};
 use tessera_wire::AwsError;
 
@@ -155,7 +157,8 @@ impl Services {
             resource_account: req.resource_account,
             context: &context,
         };
-        Ok(tessera_policy::evaluate(&set, &request))
+        let decision = tessera_policy::evaluate(&set, &request);
+        Ok(scope_down(decision, &side.scopes, &request))
     }
 
     /// Everything on the caller's side that decides its requests (identity policies, boundary,
@@ -170,11 +173,12 @@ impl Services {
             read.get().and_then(|r| load_identity(r, caller)).map(Arc::new).map_err(internal)
         })?;
         let session = session_policies(&read, caller).map_err(internal)?;
+        let scopes = scope_policies(caller)?;
         let org = self.caches.organization.get_or_load(generation, &caller.account, || {
             org_view(read.get().map_err(internal)?, &caller.account).map(Arc::new)
         })?;
         let tags = principal_tags(&identity, caller);
-        Ok(PrincipalSide { principal: engine_principal(caller), identity, session, org, tags, generation })
+        Ok(PrincipalSide { principal: engine_principal(caller), identity, session, scopes, org, tags, generation })
     }
 
     /// What Organizations says about `account` (its SCPs, RCPs and organization keys), through
@@ -199,6 +203,8 @@ pub struct PrincipalSide {
     pub principal: Principal,
     identity: Arc<Identity>,
     session: Option<Vec<Arc<Policy>>>,
+    /// The scope-down layers of `GetScopedCredentials` sessions ([`scope_down`]).
+    scopes: Vec<Arc<Policy>>,
     org: Arc<OrgView>,
     tags: Vec<Tag>,
     /// The store generation everything here was read at.
@@ -563,6 +569,64 @@ fn session_policies(read: &LazyRead<'_>, caller: &Caller) -> Result<Option<Vec<A
     Ok(Some(out))
 }
 
+/// The scope-down layers of scoped credentials (`GetScopedCredentials`), compiled; empty for
+/// every other caller. Each was validated when the credentials were issued.
+fn scope_policies(caller: &Caller) -> Result<Vec<Arc<Policy>>, AwsError> {
+    let Some(session) = &caller.session else { return Ok(Vec::new()) };
+    session
+        .scope_policies
+        .iter()
+        .enumerate()
+        .map(|(i, doc)| compiled(PolicyType::Session, &format!("scope-down policy {}", i + 1), doc))
+        .collect()
+}
+
+/// The scope-down step of scoped credentials (IAM User Guide, "Permissions for
+/// GetScopedCredentials"): their permissions are the intersection of the calling session's
+/// effective permissions (`decision`, everything else already decided) and every scope-down
+/// layer, each on its own. A layer allows a request only with an Allow statement that matches
+/// it; an explicit deny in any layer denies it, and is reported as the explicit deny it is even
+/// when the session itself would not have allowed the request. A resource-based policy naming
+/// the session cannot widen them (unlike ordinary session policies): scoped credentials never
+/// do more than their layers allow. Actions that need no permission (`sts:GetCallerIdentity`)
+/// stay allowed.
+pub fn scope_down(decision: Decision, layers: &[Arc<Policy>], request: &Request<'_>) -> Decision {
+    if layers.is_empty() || decision.decision == EvalDecision::ExplicitDeny {
+        return decision;
+    }
+    // Each layer is asked alone, as the only policy of a principal of the caller's account (so
+    // only its own statements decide, with the request's context for its conditions).
+    let principal = Principal {
+        arn: request.principal.arn.clone(),
+        account: request.principal.account.clone(),
+        kind: PrincipalKind::User,
+    };
+    let alone = Request { principal: &principal, resource_account: None, ..*request };
+    let mut matched = decision.matched.clone();
+    let mut explicit_deny = false;
+    let mut all_allow = true;
+    for layer in layers {
+        let set = PolicySet { identity: vec![layer.as_ref()], ..Default::default() };
+        let d = tessera_policy::evaluate(&set, &alone);
+        explicit_deny |= d.decision == EvalDecision::ExplicitDeny;
+        all_allow &= d.decision == EvalDecision::Allowed;
+        matched.extend(d.matched.into_iter().map(|mut m| {
+            m.policy_type = PolicyType::Session;
+            m
+        }));
+    }
+    let outcome = if explicit_deny {
+        EvalDecision::ExplicitDeny
+    } else if decision.decision != EvalDecision::Allowed {
+        return decision;
+    } else if !all_allow {
+        EvalDecision::ImplicitDeny
+    } else {
+        return Decision { matched, ..decision };
+    };
+    Decision { decision: outcome, decided_by: Some(PolicyType::Session), matched }
+}
+
 /// What Organizations says about an account: its SCP and RCP levels and its organization keys.
 #[derive(Debug, Default)]
 pub struct OrgView {
@@ -803,6 +867,57 @@ mod tests {
         caller.session =
             Some(SessionInfo { mfa_authenticated: true, mfa_authenticated_at: Some(1), ..Default::default() });
         assert!(s.authorize(&call(caller), "s3:GetObject", "*").is_ok());
+    }
+
+    /// The scope-down step (IAM User Guide, "Permissions for GetScopedCredentials"): a request
+    /// of scoped credentials is allowed only when the session allows it and every layer does.
+    #[test]
+    fn scope_down_layers_each_must_allow() {
+        let s = services();
+        let identity = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":["s3:*","iam:ListUsers"],"Resource":"*"}}"#;
+        let mut caller = put_user(&s, "hank", &[identity], None);
+        let layer1 = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:*","ec2:*"],"Resource":"*"},
+            {"Effect":"Deny","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/secret"}]}"#;
+        let layer2 = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject","ec2:*"],"Resource":"*"},
+            {"Effect":"Deny","Action":"ec2:TerminateInstances","Resource":"*"}]}"#;
+        let reason = |c: &Call, action: &str, resource: &str| s.authorize(c, action, resource).unwrap_err().message;
+
+        // Without layers the session may do what its identity allows.
+        caller.session = Some(SessionInfo { issued_by: "GetSessionToken".into(), ..Default::default() });
+        let c = call(caller.clone());
+        assert!(s.authorize(&c, "s3:PutObject", "arn:aws:s3:::b/k").is_ok());
+        assert!(s.authorize(&c, "iam:ListUsers", "*").is_ok());
+
+        caller.session.as_mut().unwrap().scope_policies = vec![layer1.into(), layer2.into()];
+        let c = call(caller);
+        // Both layers and the identity allow.
+        assert!(s.authorize(&c, "s3:GetObject", "arn:aws:s3:::b/k").is_ok());
+        // The identity and the first layer allow, the second does not.
+        assert!(reason(&c, "s3:PutObject", "arn:aws:s3:::b/k")
+            .ends_with("because no session policy allows the s3:PutObject action"));
+        // The identity allows, no layer does.
+        assert!(reason(&c, "iam:ListUsers", "*").ends_with("because no session policy allows the iam:ListUsers action"));
+        // Both layers allow, the identity does not: layers never grant.
+        assert!(reason(&c, "ec2:DescribeInstances", "*")
+            .ends_with("because no identity-based policy allows the ec2:DescribeInstances action"));
+        // An explicit deny in a layer denies, also where the identity alone would have denied.
+        assert!(
+            reason(&c, "s3:GetObject", "arn:aws:s3:::b/secret").ends_with("with an explicit deny in a session policy")
+        );
+        assert!(reason(&c, "ec2:TerminateInstances", "*").ends_with("with an explicit deny in a session policy"));
+        // What needs no permission stays allowed.
+        assert!(s.authorize(&c, "sts:GetCallerIdentity", "*").is_ok());
+        // The decision explains itself with the layers' statements.
+        let d = s
+            .decide(&c, &AuthzRequest { action: "s3:GetObject", resource: "arn:aws:s3:::b/k", ..Default::default() })
+            .unwrap();
+        let labels: Vec<&str> = d.matched.iter().map(|m| m.policy_label.as_ref()).collect();
+        assert!(labels.contains(&"scope-down policy 1") && labels.contains(&"scope-down policy 2"), "{labels:?}");
+        assert!(d
+            .matched
+            .iter()
+            .filter(|m| m.policy_label.starts_with("scope-down"))
+            .all(|m| m.policy_type == PolicyType::Session));
     }
 
     #[test]

@@ -82,6 +82,10 @@ pub struct SessionInfo {
     /// context from `IssueWorkloadIdentityContext`; kept through role chaining).
     #[serde(default)]
     pub workload_identity: Option<WorkloadIdentity>,
+    /// Scope-down policies added by `GetScopedCredentials` (minified, oldest first): a request
+    /// is allowed only if every one of them allows it too (docs/SESSION_TOKENS.md).
+    #[serde(default)]
+    pub scope_policies: Vec<String>,
 }
 
 /// The workload identity of a role session (IAM User Guide, "Condition keys for agent and

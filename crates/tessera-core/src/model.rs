@@ -305,6 +305,22 @@ pub struct Role {
     /// Last use: (epoch seconds, region).
     #[serde(default)]
     pub last_used: Option<(i64, String)>,
+    /// The role template `AcquireRole` created the role from (docs/ROLE_MANAGER.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_role_template: Option<SourceRoleTemplate>,
+}
+
+/// Where a role created by `AcquireRole` came from (the API's `SourceRoleTemplate`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceRoleTemplate {
+    /// The role template's ARN.
+    pub template_arn: String,
+    /// The minor version used.
+    pub template_minor_version: i64,
+    /// Digest of the role's trust policy and permissions as created, so that a later change
+    /// by hand can be told from a role still as the template made it.
+    #[serde(default)]
+    pub fingerprint: String,
 }
 
 impl Role {

@@ -204,6 +204,7 @@ fn main() {
                 inline_policies: vec![],
                 attached_policies: attached,
                 last_used: None,
+                source_role_template: None,
             };
             model::save(w.as_mut(), table::ROLE, &model::name_key(acct, &role.name), &role).expect("role");
         }

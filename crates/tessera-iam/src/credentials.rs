@@ -45,6 +45,9 @@ pub fn handle(services: &Services, call: &Call, params: &QueryParams) -> Option<
         "ListAccessKeys" => access_keys::list_access_keys(services, call, params),
         "GetAccessKeyLastUsed" => access_keys::get_access_key_last_used(services, call, params),
 
+        "CreateLoginProfile" if super::root_login::creates(call, params) => {
+            super::root_login::create(services, call, params)
+        }
         "CreateLoginProfile" => login::create_login_profile(services, call, params),
         "GetLoginProfile" if super::root_login::applies(call, params) => super::root_login::get(services, call),
         "GetLoginProfile" => login::get_login_profile(services, call, params),

@@ -31,8 +31,18 @@ use crate::{clock, ids};
 pub const TABLE: &str = "iam_delegation_request";
 /// Workflow ids in use: `<requestor account>/<workflow id>` → request id.
 pub const WORKFLOW_TABLE: &str = "iam_delegation_request_workflow";
+/// Delegation requests by account: `<account>/<created, 20 digits>/<id>` → the request id, for
+/// the requestor account and (once the request is owned) the owner account, so that
+/// `ListDelegationRequests` reads only the rows of the caller's account, in creation order.
+pub const ACCOUNT_INDEX: &str = "iam_delegation_request_by_account";
 /// How long a rejected request stays readable ("Rejected requests expire after 7 days").
 pub const REJECTED_TTL_SECS: i64 = 7 * 24 * 3600;
+/// How long a request waits in `UNASSIGNED`, `ASSIGNED`, `PENDING_APPROVAL` or `ACCEPTED`
+/// without a step before it expires. AWS expires such requests "due to inactivity or timeout"
+/// (User Guide, `temporary-delegation-building-integration.html`, "Request States") without a
+/// documented duration; Tessera uses the documented lifetime of a rejected request, counted
+/// from the last step (docs/DELEGATION_REQUESTS.md).
+pub const INACTIVITY_TTL_SECS: i64 = 7 * 24 * 3600;
 /// The model's `descriptionType`-like pattern of free texts.
 const TEXT_PATTERN: &str = r"[\u0009\u000A\u000D\u0020-\u007E\u00A1-\u00FF]*";
 
@@ -126,11 +136,18 @@ impl DelegationRequest {
         request_arn(&self.requestor_account, &self.id)
     }
 
+    /// When it expires: `expires` as the last step set it (a record written before inactivity
+    /// expiry existed has none while open: [`INACTIVITY_TTL_SECS`] after its last step).
+    pub fn expiry(&self) -> i64 {
+        self.expires.unwrap_or_else(|| self.updated.saturating_add(INACTIVITY_TTL_SECS))
+    }
+
     /// The state at `now`: a request past its expiry reads `EXPIRED`.
     pub fn state_at(&self, now: i64) -> &str {
-        match self.expires {
-            Some(t) if t <= now => state::EXPIRED,
-            _ => &self.state,
+        if self.expiry() <= now {
+            state::EXPIRED
+        } else {
+            &self.state
         }
     }
 
@@ -322,7 +339,7 @@ fn create(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
         rejection_reason: None,
         created: now,
         updated: now,
-        expires: None,
+        expires: Some(now.saturating_add(INACTIVITY_TTL_SECS)),
         sealed_token: None,
         token_digest: None,
         token_used: false,
@@ -333,11 +350,23 @@ fn create(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
             return Err(already_exists(format!("A delegation request with workflow id {workflow} already exists.")));
         }
         txn.put(WORKFLOW_TABLE, &workflow_key, id.as_bytes()).st()?;
+        index(txn, account, &request)?;
         model::save(txn, TABLE, &id, &request).st()
     })?;
     let mut w = XmlWriter::fragment();
     w.elem("ConsoleDeepLink", &format!("/iam/delegation-requests/{id}")).elem("DelegationRequestId", &id);
     Ok(cx.respond(Some(w.finish())))
+}
+
+/// The [`ACCOUNT_INDEX`] key of request `r` under `account`.
+pub fn index_key(account: &str, r: &DelegationRequest) -> String {
+    format!("{account}/{:020}/{}", r.created.max(0), r.id)
+}
+
+/// List `r` under `account` in [`ACCOUNT_INDEX`].
+fn index(txn: &mut dyn tessera_store::WriteTxn, account: &str, r: &DelegationRequest) -> Result<(), AwsError> {
+    let id = serde_json::to_vec(&r.id).map_err(|_| AwsError::internal())?;
+    txn.put(ACCOUNT_INDEX, &index_key(account, r), &id).st()
 }
 
 /// The default permissions the owner gets once the request is owned ("Managing Permissions for
@@ -412,7 +441,7 @@ pub(crate) fn write_request(w: &mut XmlWriter, r: &DelegationRequest, now: i64) 
         .opt("OwnerId", r.owner_id.as_deref())
         .opt("ApproverId", r.approver_id.as_deref())
         .elem("State", r.state_at(now))
-        .opt("ExpirationTime", r.expires.map(clock::iso8601).as_deref())
+        .elem("ExpirationTime", &clock::iso8601(r.expiry()))
         .elem("RequestorId", &r.requestor_account)
         .elem("CreateDate", &clock::iso8601(r.created))
         .elem("SessionDuration", &r.session_duration.to_string())
@@ -448,9 +477,9 @@ fn get(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
     write_request(&mut w, &r, now);
     w.close();
     if check {
-        // The permission check is asynchronous on AWS and may give no answer; Tessera does not
-        // compute it and says so.
-        w.elem("PermissionCheckStatus", "FAILED");
+        // Synchronous in Tessera: the answer is in this response.
+        let verdict = check::permission_check(cx, &r)?;
+        w.elem("PermissionCheckStatus", "COMPLETED").elem("PermissionCheckResult", verdict);
     }
     w.opt("ExchangeToken", token.as_deref());
     Ok(cx.respond(Some(w.finish())))
@@ -529,15 +558,18 @@ pub fn apply(
             r.owner_account = Some(actor.account.to_string());
             r.owner_id = Some(actor.arn.to_string());
             r.state = state::ASSIGNED.into();
+            r.expires = Some(now.saturating_add(INACTIVITY_TTL_SECS));
         }
         Step::Update => {
             r.notes = notes.map(str::to_string).or(r.notes.take());
             r.state = state::PENDING_APPROVAL.into();
+            r.expires = Some(now.saturating_add(INACTIVITY_TTL_SECS));
         }
         Step::Accept => {
             r.approver_id = Some(actor.arn.to_string());
             r.approver_kind = Some(actor.kind.clone());
             r.state = state::ACCEPTED.into();
+            r.expires = Some(now.saturating_add(INACTIVITY_TTL_SECS));
         }
         Step::Reject => {
             r.rejection_reason = notes.map(str::to_string);
@@ -573,6 +605,9 @@ fn transition(cx: &Cx<'_>, step: Step) -> Result<WireResponse, AwsError> {
     cx.write(|txn| {
         let mut r: DelegationRequest = model::load(txn, TABLE, id).st()?.ok_or_else(|| no_such_request(id))?;
         apply(&mut r, step, &actor, notes, now)?;
+        if step == Step::Associate && r.owner_account.as_deref() != Some(r.requestor_account.as_str()) {
+            index(txn, actor.account, &r)?;
+        }
         if step == Step::Send {
             let token = format!("{id}.{}", ids::key_characters(48));
             r.token_digest = Some(token_digest(&token));
@@ -585,6 +620,9 @@ fn transition(cx: &Cx<'_>, step: Step) -> Result<WireResponse, AwsError> {
 
 #[path = "delegation_requests_reads.rs"]
 pub mod reads;
+
+#[path = "delegation_requests_check.rs"]
+pub mod check;
 
 #[cfg(test)]
 #[path = "delegation_requests_tests.rs"]

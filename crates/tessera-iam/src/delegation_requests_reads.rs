@@ -6,11 +6,15 @@
 //! (`en*` locales; any other locale is `NOT_SUPPORTED`). The read rules are
 //! GetDelegationRequest's.
 
+use std::cell::RefCell;
+
 use tessera_wire::xml::XmlWriter;
 use tessera_wire::{AwsError, WireResponse};
 
-use super::super::entities::{invalid_input, page_by_index, Cx, StoreResultExt};
-use super::{authorized, parse_request_arn, request_arn, write_request, DelegationRequest, TABLE};
+use super::super::entities::{invalid_input, scan_page, Cx, StoreResultExt};
+use super::{
+    authorized, index, parse_request_arn, request_arn, write_request, DelegationRequest, ACCOUNT_INDEX, TABLE,
+};
 use crate::model;
 use crate::validate::Checks;
 
@@ -84,8 +88,36 @@ pub(crate) fn summary(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
     Ok(cx.respond(Some(w.finish())))
 }
 
+/// The row of [`ACCOUNT_INDEX`] saying that every request is in it (account ids are digits, so
+/// no account's scan reads it).
+const INDEX_COMPLETE: &str = "!complete";
+
+/// Put the requests stored before [`ACCOUNT_INDEX`] existed into it, once per store (one read
+/// of the marker row afterwards).
+fn ensure_index(cx: &Cx<'_>) -> Result<(), AwsError> {
+    if cx.read()?.get(ACCOUNT_INDEX, INDEX_COMPLETE).st()?.is_some() {
+        return Ok(());
+    }
+    cx.write(|txn| {
+        if txn.get(ACCOUNT_INDEX, INDEX_COMPLETE).st()?.is_some() {
+            return Ok(());
+        }
+        let rows = txn.scan(TABLE, "", None, usize::MAX).st()?;
+        for (_, r) in model::decode_rows::<DelegationRequest>(TABLE, rows).st()? {
+            index(txn, &r.requestor_account, &r)?;
+            match (&r.owner_account, &r.owner_id) {
+                (Some(owner), Some(_)) if *owner != r.requestor_account => index(txn, owner, &r)?,
+                _ => {}
+            }
+        }
+        txn.put(ACCOUNT_INDEX, INDEX_COMPLETE, b"true").st()
+    })
+}
+
 /// `ListDelegationRequests`: the requests the caller's account made, and those it owns (a
-/// request associated with no owner is not listed).
+/// request associated with no owner is not listed), oldest first. Reads the caller's account's
+/// rows of [`ACCOUNT_INDEX`] from the marker on, and the requests they name, until the page is
+/// full.
 pub(crate) fn list(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
     let mut c = Checks::new();
     let owner = cx.params.get("OwnerId");
@@ -94,20 +126,28 @@ pub(crate) fn list(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
     let page = cx.page()?;
     let account = cx.account();
     cx.authorize("iam:ListDelegationRequests", &request_arn(account, "*"), Vec::new())?;
+    ensure_index(cx)?;
     let read = cx.read()?;
-    let rows = read.scan(TABLE, "", None, usize::MAX).st()?;
-    let mut items: Vec<DelegationRequest> = model::decode_rows::<DelegationRequest>(TABLE, rows)
-        .st()?
-        .into_iter()
-        .map(|(_, r)| r)
-        .filter(|r| {
-            // Requests without an owner are not listed to the owner account.
-            (r.requestor_account == account || (r.owner_account.as_deref() == Some(account) && r.owner_id.is_some()))
-                && owner.is_none_or(|o| r.owner_id.as_deref() == Some(o))
-        })
-        .collect();
-    items.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
-    let (items, next) = page_by_index(&page, items);
+    // The requests `keep` accepted, in index order (one more than the page, at most).
+    let found: RefCell<Vec<DelegationRequest>> = RefCell::new(Vec::new());
+    let failure: RefCell<Option<AwsError>> = RefCell::new(None);
+    let keep = |id: &String| match model::load::<DelegationRequest>(read.as_ref(), TABLE, id).st() {
+        Ok(Some(r)) if owner.is_none_or(|o| r.owner_id.as_deref() == Some(o)) => {
+            found.borrow_mut().push(r);
+            true
+        }
+        Ok(_) => false,
+        Err(e) => {
+            failure.borrow_mut().get_or_insert(e);
+            false
+        }
+    };
+    let (ids, next) = scan_page::<String>(read.as_ref(), ACCOUNT_INDEX, &format!("{account}/"), &page, keep)?;
+    if let Some(e) = failure.into_inner() {
+        return Err(e);
+    }
+    let mut items = found.into_inner();
+    items.truncate(ids.len());
     let now = cx.now();
     let mut w = XmlWriter::fragment();
     w.open("DelegationRequests", None);

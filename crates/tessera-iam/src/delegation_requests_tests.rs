@@ -79,6 +79,31 @@ fn wrong_states_and_accounts_change_nothing() {
 }
 
 #[test]
+fn open_requests_expire_after_a_week_without_a_step() {
+    let kind = CallerKind::Root;
+    let mut r = request(None);
+    // A record without `expires` (written before inactivity expiry) counts from its last step.
+    assert_eq!(r.expiry(), INACTIVITY_TTL_SECS);
+    assert_eq!(r.state_at(INACTIVITY_TTL_SECS - 1), state::UNASSIGNED);
+    assert_eq!(r.state_at(INACTIVITY_TTL_SECS), state::EXPIRED);
+    // Each step starts the week again.
+    apply(&mut r, Step::Associate, &actor("222222222222", ALICE, &kind), None, 100).unwrap();
+    assert_eq!(r.state_at(INACTIVITY_TTL_SECS), state::ASSIGNED);
+    apply(&mut r, Step::Update, &actor("222222222222", ALICE, &kind), None, 200).unwrap();
+    assert_eq!(r.expiry(), 200 + INACTIVITY_TTL_SECS);
+    assert_eq!(r.state_at(200 + INACTIVITY_TTL_SECS), state::EXPIRED);
+    // An expired request takes no step, and the refusal changes nothing.
+    let before = r.clone();
+    let e =
+        apply(&mut r, Step::Accept, &actor("222222222222", BOB, &kind), None, 200 + INACTIVITY_TTL_SECS).unwrap_err();
+    assert!(e.message.contains("EXPIRED"), "{}", e.message);
+    assert_eq!(r, before);
+    apply(&mut r, Step::Accept, &actor("222222222222", BOB, &kind), None, 300).unwrap();
+    assert_eq!(r.state_at(300 + INACTIVITY_TTL_SECS - 1), state::ACCEPTED);
+    assert_eq!(r.state_at(300 + INACTIVITY_TTL_SECS), state::EXPIRED);
+}
+
+#[test]
 fn only_the_owner_sends_when_the_partner_says_so() {
     let kind = CallerKind::Root;
     let mut r = request(None);
@@ -148,18 +173,91 @@ mod through_handle {
     }
 
     fn create(services: &crate::Services) -> String {
+        create_from(services, "arn:aws:iam::aws:policy/ReadOnlyAccess", "workflow-1")
+    }
+
+    fn create_from(services: &crate::Services, template: &str, workflow: &str) -> String {
         let r = run(
             services,
             "CreateDelegationRequest",
             &[
                 ("Description", "d"),
-                ("Permissions.PolicyTemplateArn", "arn:aws:iam::aws:policy/ReadOnlyAccess"),
-                ("RequestorWorkflowId", "workflow-1"),
+                ("Permissions.PolicyTemplateArn", template),
+                ("RequestorWorkflowId", workflow),
                 ("NotificationChannel", "topic"),
                 ("SessionDuration", "900"),
             ],
         );
         r.ok().and_then(|b| elem(&b, "DelegationRequestId")).unwrap_or_default()
+    }
+
+    #[test]
+    fn the_listing_pages_through_the_account_index() {
+        let services = services_at(T0);
+        let ids: Vec<String> = (0..5)
+            .map(|i| create_from(&services, "arn:aws:iam::aws:policy/ReadOnlyAccess", &format!("workflow-{i}")))
+            .collect();
+        assert!(ids.iter().all(|id| id.starts_with("dr-")));
+        // Another account's rows are not read: only the caller's index prefix is.
+        let read = services.store.read().unwrap_or_else(|_| panic!("read"));
+        let rows = read.scan(super::super::ACCOUNT_INDEX, "", None, usize::MAX).unwrap_or_default();
+        assert_eq!(rows.len(), 5);
+        drop(read);
+        let mut seen = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let mut p = vec![("MaxItems", "2")];
+            if let Some(m) = &marker {
+                p.push(("Marker", m.as_str()));
+            }
+            let b = run(&services, "ListDelegationRequests", &p).unwrap_or_default();
+            seen.extend(b.split("<member>").skip(1).filter_map(|m| elem(m, "DelegationRequestId")));
+            marker = elem(&b, "Marker");
+            if marker.is_none() {
+                break;
+            }
+        }
+        let mut sorted = ids.clone();
+        sorted.sort();
+        let mut got = seen.clone();
+        got.sort();
+        assert_eq!(got, sorted, "every request once, over pages");
+        assert_eq!(seen.len(), 5);
+    }
+
+    #[test]
+    fn requests_stored_before_the_index_are_listed() {
+        let services = services_at(T0);
+        let id = create(&services);
+        // As a store written before the index existed: the request without its index rows.
+        let mut w = services.store.write().unwrap_or_else(|_| panic!("write"));
+        for (key, _) in w.scan(super::super::ACCOUNT_INDEX, "", None, usize::MAX).unwrap_or_default() {
+            w.delete(super::super::ACCOUNT_INDEX, &key).unwrap_or_default();
+        }
+        w.commit().unwrap_or_else(|_| panic!("commit"));
+        let listed = run(&services, "ListDelegationRequests", &[]).unwrap_or_default();
+        assert_eq!(elem(&listed, "DelegationRequestId"), Some(id.clone()), "{listed}");
+        // Once: later listings read the index only.
+        let again = run(&services, "ListDelegationRequests", &[]).unwrap_or_default();
+        assert_eq!(again.matches("<DelegationRequestId>").count(), 1, "{again}");
+    }
+
+    #[test]
+    fn the_permission_check_asks_the_engine_for_the_caller() {
+        let services = services_at(T0);
+        let id = create(&services);
+        let got = run(
+            &services,
+            "GetDelegationRequest",
+            &[("DelegationRequestId", &id), ("DelegationPermissionCheck", "true")],
+        )
+        .unwrap_or_default();
+        // The root user holds everything ReadOnlyAccess asks for.
+        assert_eq!(elem(&got, "PermissionCheckStatus").as_deref(), Some("COMPLETED"), "{got}");
+        assert_eq!(elem(&got, "PermissionCheckResult").as_deref(), Some("ALLOWED"), "{got}");
+        let plain = run(&services, "GetDelegationRequest", &[("DelegationRequestId", &id)]).unwrap_or_default();
+        assert_eq!(elem(&plain, "PermissionCheckStatus"), None);
+        assert!(elem(&plain, "ExpirationTime").is_some(), "{plain}");
     }
 
     #[test]

@@ -1025,6 +1025,13 @@ pub fn write_role(w: &mut XmlWriter, r: &Role, detail: bool) {
         }
         w.close();
     }
+    // Roles made by `AcquireRole` name their template, in GetRole and ListRoles alike.
+    if let Some(t) = &r.source_role_template {
+        w.open("SourceRoleTemplate", None)
+            .elem("TemplateArn", &t.template_arn)
+            .elem("TemplateMinorVersion", &t.template_minor_version.to_string())
+            .close();
+    }
 }
 
 /// Non-whitespace characters of a document: what IAM's size quotas count.

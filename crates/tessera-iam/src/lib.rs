@@ -1,6 +1,7 @@
 //! AWS IAM (query protocol). Operations live in submodules by area; each submodule's `handle`
 //! answers `None` for operations it does not own.
 
+pub mod account_properties;
 pub mod credentials;
 pub mod delegation_requests;
 pub mod entities;
@@ -16,6 +17,8 @@ pub mod per_user;
 pub mod policies;
 pub mod policies_granting;
 pub mod principal;
+pub mod role_manager;
+pub mod role_templates;
 pub mod roles;
 pub mod root_login;
 pub mod saml_xml;
@@ -54,6 +57,9 @@ pub fn handle(services: &Services, call: &Call, params: &QueryParams) -> Result<
         return result;
     }
     if let Some(result) = delegation_requests::handle(&entities::Cx { services, call, params }) {
+        return result;
+    }
+    if let Some(result) = role_manager::handle(&entities::Cx { services, call, params }) {
         return result;
     }
     Err(AwsError::not_implemented("iam", &call.operation))

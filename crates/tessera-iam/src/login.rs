@@ -145,7 +145,9 @@ pub fn check_password(
     }
 }
 
-fn password_param<'a>(params: &'a QueryParams, name: &str) -> Result<Option<&'a str>, AwsError> {
+/// A password parameter, checked against the model (1-128 characters of its pattern) without
+/// echoing it.
+pub(crate) fn password_param<'a>(params: &'a QueryParams, name: &str) -> Result<Option<&'a str>, AwsError> {
     let value = params.get(name);
     let field = super::lower_first(name);
     // The value is a secret: AWS's messages for it do not echo it, nor do ours.

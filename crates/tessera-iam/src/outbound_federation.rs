@@ -3,7 +3,8 @@
 //! `DisableOutboundWebIdentityFederation` and `GetOutboundWebIdentityFederationInfo`.
 //!
 //! Each account that enables it gets an issuer URL of its own, `<endpoint>/_tessera/outbound/<id>`
-//! (`<endpoint>`: the URL the server announced with [`set_public_endpoint`] when it started),
+//! (`<endpoint>`: the public URL set with [`set_public_url`], `tessera serve --public-url`, or
+//! else the URL the server announced with [`set_public_endpoint`] when it bound its listener),
 //! kept for the life of the account (disabling and enabling again gives the same URL, so that
 //! relying parties keep their trust; every node of a cluster serves the stored URL). Tessera serves the issuer's OIDC discovery document and
 //! JWKS under it without authentication; STS `GetWebIdentityToken` signs tokens for it
@@ -38,6 +39,34 @@ pub struct OutboundFederation {
 /// The base URL this server answers on, set once by the server after it binds.
 static PUBLIC_ENDPOINT: OnceLock<String> = OnceLock::new();
 
+/// The URL clients reach the server at (`tessera serve --public-url`: a load balancer's), which
+/// takes precedence over [`PUBLIC_ENDPOINT`] for issuer URLs.
+static PUBLIC_URL: OnceLock<String> = OnceLock::new();
+
+/// Record the public URL (`--public-url`); issuer URLs made from now on are under it.
+pub fn set_public_url(url: &str) {
+    // As for `set_public_endpoint`, a second call keeps the first URL.
+    let _ = PUBLIC_URL.set(url.trim_end_matches('/').to_string());
+}
+
+/// Check a `--public-url` value: an absolute `http://` or `https://` URL with a host, and no
+/// query, fragment or user information (relying parties compare the issuer as a string, and
+/// an OpenID issuer has none of those: OpenID Connect Discovery 1.0, section 3).
+pub fn check_public_url(url: &str) -> Result<String, String> {
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+    let Some(rest) = rest else {
+        return Err("expected an http:// or https:// URL".into());
+    };
+    let host = rest.split('/').next().unwrap_or_default();
+    if host.is_empty() || host.starts_with(':') {
+        return Err("the URL has no host".into());
+    }
+    if url.contains(['?', '#', '@']) || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("the URL must not have a query, a fragment, user information or spaces".into());
+    }
+    Ok(url.trim_end_matches('/').to_string())
+}
+
 /// Record the base URL this server answers on (issuer URLs are made under it).
 pub fn set_public_endpoint(endpoint: &str) {
     // A second call (a second server in one process, as tests run) keeps the first URL.
@@ -67,7 +96,10 @@ pub fn issuer_of<R: ReadTxn + ?Sized>(r: &R, issuer_id: &str) -> Result<Option<S
 
 /// A new issuer URL for issuer id `issuer_id`.
 fn new_issuer_url(services: &Services, issuer_id: &str) -> String {
-    let base = PUBLIC_ENDPOINT.get().map_or(services.config.endpoint.trim_end_matches('/'), String::as_str);
+    let base = PUBLIC_URL
+        .get()
+        .or(PUBLIC_ENDPOINT.get())
+        .map_or(services.config.endpoint.trim_end_matches('/'), String::as_str);
     format!("{base}/_tessera/outbound/{issuer_id}")
 }
 

@@ -80,6 +80,7 @@ pub fn create_role_with_quota(
         inline_policies: Vec::new(),
         attached_policies: Vec::new(),
         last_used: None,
+        source_role_template: None,
     };
     save_entity(txn, account, &role)?;
     if let Some(b) = role.boundary() {

@@ -208,10 +208,10 @@ pub(super) fn describe_organization(s: &Services, call: &Call, _i: In) -> Result
 /// `DeleteOrganization`: only without member accounts; OUs, policies, attachments and tags go too.
 pub(super) fn delete_organization(s: &Services, call: &Call, _i: In) -> Result<Value, AwsError> {
     let org = org_for(s, call)?;
-    authorize(s, call, "organizations:DeleteOrganization", "*", vec![])?;
+    let grant = authorize(s, call, "organizations:DeleteOrganization", "*", vec![])?;
     let mut txn = st(s.store.write())?;
     let org = same_org(&*txn, call, &org)?;
-    require_management(call, &org)?;
+    require_management(call, &org, grant)?;
     let accounts = org_accounts(&*txn, &org)?;
     if accounts.iter().any(|a| a.id != org.management_account) {
         return Err(err(
@@ -219,6 +219,7 @@ pub(super) fn delete_organization(s: &Services, call: &Call, _i: In) -> Result<V
             "The organization isn't empty. To delete an organization, you must first remove all accounts except the management account.",
         ));
     }
+    super::transfers::check_no_transfer(&*txn, &org, s.clock.now_secs())?;
     let prefix = format!("{}/", org.id);
     for (k, _) in st(txn.scan(table::ORG_ATTACHMENT, &prefix, None, usize::MAX))? {
         st(txn.delete(table::ORG_ATTACHMENT, &k))?;
@@ -260,8 +261,8 @@ pub(super) fn delete_organization(s: &Services, call: &Call, _i: In) -> Result<V
 pub(super) fn list_roots(s: &Services, call: &Call, i: In) -> Result<Value, AwsError> {
     let page = i.page()?;
     let org = org_for(s, call)?;
-    authorize(s, call, "organizations:ListRoots", "*", vec![])?;
-    require_management(call, &org)?;
+    let grant = authorize(s, call, "organizations:ListRoots", "*", vec![])?;
+    require_management(call, &org, grant)?;
     let (roots, next) = page.apply(vec![root_json(&org)], |_| org.root_id.clone());
     Ok(with_token(json!({ "Roots": roots }), next))
 }
@@ -308,10 +309,10 @@ pub(super) fn create_account(s: &Services, call: &Call, i: In) -> Result<Value, 
     }
 
     let org = org_for(s, call)?;
-    authorize(s, call, "organizations:CreateAccount", "*", tag_context(&tags))?;
+    let grant = authorize(s, call, "organizations:CreateAccount", "*", tag_context(&tags))?;
     let mut txn = st(s.store.write())?;
     let org = same_org(&*txn, call, &org)?;
-    require_management(call, &org)?;
+    require_management(call, &org, grant)?;
 
     let now = call.now_secs();
     let mut car_id = format!("car-{}", ids::lower_alnum(32));
@@ -395,8 +396,8 @@ pub(super) fn describe_create_account_status(s: &Services, call: &Call, i: In) -
     input::length(id, 0, 36)?;
     input::pattern(input::is_create_account_request_id(id))?;
     let org = org_for(s, call)?;
-    authorize(s, call, "organizations:DescribeCreateAccountStatus", "*", vec![])?;
-    require_management(call, &org)?;
+    let grant = authorize(s, call, "organizations:DescribeCreateAccountStatus", "*", vec![])?;
+    require_management(call, &org, grant)?;
     let r = st(s.store.read())?;
     let car: Option<CreateAccountRequest> = st(model::load(&*r, table::ORG_ENTITY, id))?;
     let car = car.filter(|c| c.organization_id == org.id).ok_or_else(|| {
@@ -418,8 +419,8 @@ pub(super) fn list_create_account_status(s: &Services, call: &Call, i: In) -> Re
     }
     let page = i.page()?;
     let org = org_for(s, call)?;
-    authorize(s, call, "organizations:ListCreateAccountStatus", "*", vec![])?;
-    require_management(call, &org)?;
+    let grant = authorize(s, call, "organizations:ListCreateAccountStatus", "*", vec![])?;
+    require_management(call, &org, grant)?;
     let r = st(s.store.read())?;
     let rows = st(r.scan(table::ORG_ENTITY, "car-", None, usize::MAX))?;
     let mut cars: Vec<CreateAccountRequest> = st(model::decode_rows(table::ORG_ENTITY, rows))?
@@ -440,8 +441,8 @@ pub(super) fn describe_account(s: &Services, call: &Call, i: In) -> Result<Value
     let id = i.req_str("AccountId")?;
     check_account_id(id)?;
     let org = org_for(s, call)?;
-    authorize(s, call, "organizations:DescribeAccount", &account_arn(&org, id), vec![])?;
-    require_management(call, &org)?;
+    let grant = authorize(s, call, "organizations:DescribeAccount", &account_arn(&org, id), vec![])?;
+    require_management(call, &org, grant)?;
     let r = st(s.store.read())?;
     let a = load_member(&*r, &org, id)?.ok_or_else(account_not_found)?;
     Ok(json!({"Account": account_json(&*r, &org, &a)?}))
@@ -451,8 +452,8 @@ pub(super) fn describe_account(s: &Services, call: &Call, i: In) -> Result<Value
 pub(super) fn list_accounts(s: &Services, call: &Call, i: In) -> Result<Value, AwsError> {
     let page = i.page()?;
     let org = org_for(s, call)?;
-    authorize(s, call, "organizations:ListAccounts", "*", vec![])?;
-    require_management(call, &org)?;
+    let grant = authorize(s, call, "organizations:ListAccounts", "*", vec![])?;
+    require_management(call, &org, grant)?;
     let r = st(s.store.read())?;
     let (accounts, next) = page.apply(org_accounts(&*r, &org)?, |a| a.id.clone());
     let list = accounts.iter().map(|a| account_json(&*r, &org, a)).collect::<Result<Vec<_>, _>>()?;
@@ -465,8 +466,8 @@ pub(super) fn list_accounts_for_parent(s: &Services, call: &Call, i: In) -> Resu
     check_parent_id(parent)?;
     let page = i.page()?;
     let org = org_for(s, call)?;
-    authorize(s, call, "organizations:ListAccountsForParent", &target_arn(&org, parent), vec![])?;
-    require_management(call, &org)?;
+    let grant = authorize(s, call, "organizations:ListAccountsForParent", &target_arn(&org, parent), vec![])?;
+    require_management(call, &org, grant)?;
     let r = st(s.store.read())?;
     if !parent_exists(&*r, &org, parent)? {
         return Err(parent_not_found());
@@ -487,8 +488,8 @@ pub(super) fn list_parents(s: &Services, call: &Call, i: In) -> Result<Value, Aw
     input::pattern(input::is_account_id(child) || input::is_ou_id(child))?;
     let page = i.page()?;
     let org = org_for(s, call)?;
-    authorize(s, call, "organizations:ListParents", &target_arn(&org, child), vec![])?;
-    require_management(call, &org)?;
+    let grant = authorize(s, call, "organizations:ListParents", &target_arn(&org, child), vec![])?;
+    require_management(call, &org, grant)?;
     let r = st(s.store.read())?;
     let parent = if input::is_ou_id(child) {
         load_ou(&*r, &org, child)?.map(|ou| ou.parent_id)
@@ -514,8 +515,8 @@ pub(super) fn list_children(s: &Services, call: &Call, i: In) -> Result<Value, A
     input::one_of(child_type, &["ACCOUNT", "ORGANIZATIONAL_UNIT"])?;
     let page = i.page()?;
     let org = org_for(s, call)?;
-    authorize(s, call, "organizations:ListChildren", &target_arn(&org, parent), vec![])?;
-    require_management(call, &org)?;
+    let grant = authorize(s, call, "organizations:ListChildren", &target_arn(&org, parent), vec![])?;
+    require_management(call, &org, grant)?;
     let r = st(s.store.read())?;
     if !parent_exists(&*r, &org, parent)? {
         return Err(parent_not_found());
@@ -544,10 +545,10 @@ pub(super) fn move_account(s: &Services, call: &Call, i: In) -> Result<Value, Aw
     check_parent_id(source)?;
     check_parent_id(dest)?;
     let org = org_for(s, call)?;
-    authorize(s, call, "organizations:MoveAccount", &account_arn(&org, id), vec![])?;
+    let grant = authorize(s, call, "organizations:MoveAccount", &account_arn(&org, id), vec![])?;
     let mut txn = st(s.store.write())?;
     let org = same_org(&*txn, call, &org)?;
-    require_management(call, &org)?;
+    require_management(call, &org, grant)?;
     let mut acct = load_member(&*txn, &org, id)?.ok_or_else(account_not_found)?;
     let current = acct.parent_id.clone().unwrap_or_else(|| org.root_id.clone());
     if !parent_exists(&*txn, &org, source)? || current != source {
@@ -598,10 +599,10 @@ pub(super) fn remove_account_from_organization(s: &Services, call: &Call, i: In)
     let id = i.req_str("AccountId")?;
     check_account_id(id)?;
     let org = org_for(s, call)?;
-    authorize(s, call, "organizations:RemoveAccountFromOrganization", &account_arn(&org, id), vec![])?;
+    let grant = authorize(s, call, "organizations:RemoveAccountFromOrganization", &account_arn(&org, id), vec![])?;
     let mut txn = st(s.store.write())?;
     let org = same_org(&*txn, call, &org)?;
-    require_management(call, &org)?;
+    require_management(call, &org, grant)?;
     let acct = load_member(&*txn, &org, id)?.ok_or_else(account_not_found)?;
     if acct.id == org.management_account {
         return Err(master_cannot_leave());
@@ -626,10 +627,10 @@ pub(super) fn close_account(s: &Services, call: &Call, i: In) -> Result<Value, A
     let id = i.req_str("AccountId")?;
     check_account_id(id)?;
     let org = org_for(s, call)?;
-    authorize(s, call, "organizations:CloseAccount", &account_arn(&org, id), vec![])?;
+    let grant = authorize(s, call, "organizations:CloseAccount", &account_arn(&org, id), vec![])?;
     let mut txn = st(s.store.write())?;
     let org = same_org(&*txn, call, &org)?;
-    require_management(call, &org)?;
+    require_management(call, &org, grant)?;
     if org.feature_set != "ALL" {
         return Err(constraint("ORGANIZATION_NOT_IN_ALL_FEATURES_MODE"));
     }
@@ -680,10 +681,11 @@ pub(super) fn create_organizational_unit(s: &Services, call: &Call, i: In) -> Re
     check_parent_id(parent)?;
     check_ou_name(name)?;
     let org = org_for(s, call)?;
-    authorize(s, call, "organizations:CreateOrganizationalUnit", &target_arn(&org, parent), tag_context(&tags))?;
+    let grant =
+        authorize(s, call, "organizations:CreateOrganizationalUnit", &target_arn(&org, parent), tag_context(&tags))?;
     let mut txn = st(s.store.write())?;
     let org = same_org(&*txn, call, &org)?;
-    require_management(call, &org)?;
+    require_management(call, &org, grant)?;
     if !parent_exists(&*txn, &org, parent)? {
         return Err(parent_not_found());
     }
@@ -723,8 +725,8 @@ pub(super) fn describe_organizational_unit(s: &Services, call: &Call, i: In) -> 
     let id = i.req_str("OrganizationalUnitId")?;
     check_ou_id(id)?;
     let org = org_for(s, call)?;
-    authorize(s, call, "organizations:DescribeOrganizationalUnit", &ou_arn(&org, id), vec![])?;
-    require_management(call, &org)?;
+    let grant = authorize(s, call, "organizations:DescribeOrganizationalUnit", &ou_arn(&org, id), vec![])?;
+    require_management(call, &org, grant)?;
     let r = st(s.store.read())?;
     let ou = load_ou(&*r, &org, id)?.ok_or_else(ou_not_found)?;
     Ok(json!({"OrganizationalUnit": ou_json(&*r, &org, &ou)?}))
@@ -739,10 +741,10 @@ pub(super) fn update_organizational_unit(s: &Services, call: &Call, i: In) -> Re
         check_ou_name(n)?;
     }
     let org = org_for(s, call)?;
-    authorize(s, call, "organizations:UpdateOrganizationalUnit", &ou_arn(&org, id), vec![])?;
+    let grant = authorize(s, call, "organizations:UpdateOrganizationalUnit", &ou_arn(&org, id), vec![])?;
     let mut txn = st(s.store.write())?;
     let org = same_org(&*txn, call, &org)?;
-    require_management(call, &org)?;
+    require_management(call, &org, grant)?;
     let mut ou = load_ou(&*txn, &org, id)?.ok_or_else(ou_not_found)?;
     if let Some(n) = name {
         if org_ous(&*txn, &org)?.iter().any(|o| o.parent_id == ou.parent_id && o.name == n && o.id != ou.id) {
@@ -762,10 +764,10 @@ pub(super) fn delete_organizational_unit(s: &Services, call: &Call, i: In) -> Re
     let id = i.req_str("OrganizationalUnitId")?;
     check_ou_id(id)?;
     let org = org_for(s, call)?;
-    authorize(s, call, "organizations:DeleteOrganizationalUnit", &ou_arn(&org, id), vec![])?;
+    let grant = authorize(s, call, "organizations:DeleteOrganizationalUnit", &ou_arn(&org, id), vec![])?;
     let mut txn = st(s.store.write())?;
     let org = same_org(&*txn, call, &org)?;
-    require_management(call, &org)?;
+    require_management(call, &org, grant)?;
     let ou = load_ou(&*txn, &org, id)?.ok_or_else(ou_not_found)?;
     let has_ous = org_ous(&*txn, &org)?.iter().any(|o| o.parent_id == ou.id);
     let has_accounts = org_accounts(&*txn, &org)?.iter().any(|a| a.parent_id.as_deref() == Some(ou.id.as_str()));
@@ -789,8 +791,9 @@ pub(super) fn list_organizational_units_for_parent(s: &Services, call: &Call, i:
     check_parent_id(parent)?;
     let page = i.page()?;
     let org = org_for(s, call)?;
-    authorize(s, call, "organizations:ListOrganizationalUnitsForParent", &target_arn(&org, parent), vec![])?;
-    require_management(call, &org)?;
+    let grant =
+        authorize(s, call, "organizations:ListOrganizationalUnitsForParent", &target_arn(&org, parent), vec![])?;
+    require_management(call, &org, grant)?;
     let r = st(s.store.read())?;
     if !parent_exists(&*r, &org, parent)? {
         return Err(parent_not_found());

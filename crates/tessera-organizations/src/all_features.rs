@@ -48,32 +48,17 @@ pub(super) fn handshake_json(h: &Handshake, now: i64) -> Value {
             resources.push(json!({"Value": p, "Type": "PARENT_HANDSHAKE"}));
         }
     }
-    json!({
-        "Id": h.id,
-        "Arn": format!(
-            "arn:aws:organizations::{}:handshake/{}/{}/{}",
-            h.management_account,
-            h.organization_id,
-            h.action.to_ascii_lowercase(),
-            h.id
-        ),
-        "Parties": parties,
-        "State": h.state(now),
-        "RequestedTimestamp": h.requested,
-        "ExpirationTimestamp": h.expires,
-        "Action": h.action,
-        "Resources": resources,
-    })
+    h.envelope(parties, resources, now)
 }
 
 /// `EnableAllFeatures` (management account).
 pub(super) fn enable_all_features(s: &Services, call: &Call, _i: In) -> Result<Value, AwsError> {
     let org = org_for(s, call)?;
-    authorize(s, call, "organizations:EnableAllFeatures", "*", vec![])?;
+    let grant = authorize(s, call, "organizations:EnableAllFeatures", "*", vec![])?;
     let now = s.clock.now_secs();
     let mut txn = st(s.store.write())?;
     let org = same_org(&*txn, call, &org)?;
-    require_management(call, &org)?;
+    require_management(call, &org, grant)?;
     if org.feature_set == "ALL" {
         return Err(handshake_constraint(
             "ORGANIZATION_ALREADY_HAS_ALL_FEATURES",
@@ -104,6 +89,8 @@ pub(super) fn enable_all_features(s: &Services, call: &Call, _i: In) -> Result<V
         closed: None,
         action: ENABLE.into(),
         parent: None,
+        transfer: None,
+        transfer_start: None,
     };
     let parent = Handshake { id: new_id(), ..base.clone() };
     st(model::save(txn.as_mut(), ORG_HANDSHAKE, &parent.id, &parent))?;

@@ -88,7 +88,12 @@ fn not_registered() -> AwsError {
 
 /// The management account, or (for the list operations AWS opens to them) a member account
 /// that is a delegated administrator for some service.
-pub(super) fn require_management_or_delegate(s: &Services, call: &Call, org: &Organization) -> Result<(), AwsError> {
+pub(super) fn require_management_or_delegate(
+    s: &Services,
+    call: &Call,
+    org: &Organization,
+    grant: Grant,
+) -> Result<(), AwsError> {
     if call.caller.account == org.management_account {
         return Ok(());
     }
@@ -96,7 +101,7 @@ pub(super) fn require_management_or_delegate(s: &Services, call: &Call, org: &Or
     if delegates_anything(&*r, org, &call.caller.account)? {
         Ok(())
     } else {
-        require_management(call, org)
+        require_management(call, org, grant)
     }
 }
 
@@ -109,10 +114,10 @@ pub(super) fn enable_aws_service_access(s: &Services, call: &Call, i: In) -> Res
     let principal = i.req_str("ServicePrincipal")?;
     check_principal(principal)?;
     let org = org_for(s, call)?;
-    authorize(s, call, "organizations:EnableAWSServiceAccess", "*", principal_context(principal))?;
+    let grant = authorize(s, call, "organizations:EnableAWSServiceAccess", "*", principal_context(principal))?;
     let mut txn = st(s.store.write())?;
     let org = same_org(&*txn, call, &org)?;
-    require_management(call, &org)?;
+    require_management(call, &org, grant)?;
     if org.feature_set != "ALL" {
         return Err(constraint("ORGANIZATION_NOT_IN_ALL_FEATURES_MODE"));
     }
@@ -131,10 +136,10 @@ pub(super) fn disable_aws_service_access(s: &Services, call: &Call, i: In) -> Re
     let principal = i.req_str("ServicePrincipal")?;
     check_principal(principal)?;
     let org = org_for(s, call)?;
-    authorize(s, call, "organizations:DisableAWSServiceAccess", "*", principal_context(principal))?;
+    let grant = authorize(s, call, "organizations:DisableAWSServiceAccess", "*", principal_context(principal))?;
     let mut txn = st(s.store.write())?;
     let org = same_org(&*txn, call, &org)?;
-    require_management(call, &org)?;
+    require_management(call, &org, grant)?;
     if st(txn.delete(ORG_DELEGATION, &service_key(&org.id, principal)))? {
         touch(txn.as_mut())?;
         st(txn.commit())?;
@@ -146,8 +151,8 @@ pub(super) fn disable_aws_service_access(s: &Services, call: &Call, i: In) -> Re
 pub(super) fn list_aws_service_access_for_organization(s: &Services, call: &Call, i: In) -> Result<Value, AwsError> {
     let page = i.page()?;
     let org = org_for(s, call)?;
-    authorize(s, call, "organizations:ListAWSServiceAccessForOrganization", "*", vec![])?;
-    require_management_or_delegate(s, call, &org)?;
+    let grant = authorize(s, call, "organizations:ListAWSServiceAccessForOrganization", "*", vec![])?;
+    require_management_or_delegate(s, call, &org, grant)?;
     let r = st(s.store.read())?;
     let (items, next) = page.apply(enabled_services(&*r, &org)?, |(p, _)| p.clone());
     let list: Vec<Value> = items.iter().map(|(p, d)| json!({"ServicePrincipal": p, "DateEnabled": d})).collect();
@@ -180,10 +185,10 @@ fn delegation_change<'s, 'a>(
     check_account_id(account)?;
     check_principal(principal)?;
     let org = org_for(s, call)?;
-    authorize(s, call, action, &account_arn(&org, account), principal_context(principal))?;
+    let grant = authorize(s, call, action, &account_arn(&org, account), principal_context(principal))?;
     let txn = st(s.store.write())?;
     let org = same_org(&*txn, call, &org)?;
-    require_management(call, &org)?;
+    require_management(call, &org, grant)?;
     load_member(&*txn, &org, account)?.ok_or_else(account_not_found)?;
     Ok(DelegationChange { txn, org, account, principal })
 }
@@ -257,8 +262,8 @@ pub(super) fn list_delegated_administrators(s: &Services, call: &Call, i: In) ->
     let page = i.page()?;
     let org = org_for(s, call)?;
     let context = principal.map(principal_context).unwrap_or_default();
-    authorize(s, call, "organizations:ListDelegatedAdministrators", "*", context)?;
-    require_management_or_delegate(s, call, &org)?;
+    let grant = authorize(s, call, "organizations:ListDelegatedAdministrators", "*", context)?;
+    require_management_or_delegate(s, call, &org, grant)?;
     let r = st(s.store.read())?;
     let mut admins: Vec<(String, i64)> = Vec::new();
     for (account, p, date) in delegations(&*r, &org)? {
@@ -286,8 +291,9 @@ pub(super) fn list_delegated_services_for_account(s: &Services, call: &Call, i: 
     check_account_id(account)?;
     let page = i.page()?;
     let org = org_for(s, call)?;
-    authorize(s, call, "organizations:ListDelegatedServicesForAccount", &account_arn(&org, account), vec![])?;
-    require_management_or_delegate(s, call, &org)?;
+    let grant =
+        authorize(s, call, "organizations:ListDelegatedServicesForAccount", &account_arn(&org, account), vec![])?;
+    require_management_or_delegate(s, call, &org, grant)?;
     let r = st(s.store.read())?;
     load_member(&*r, &org, account)?.ok_or_else(account_not_found)?;
     let services: Vec<(String, i64)> =

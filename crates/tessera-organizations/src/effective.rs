@@ -413,7 +413,7 @@ pub(super) fn describe_effective_policy(s: &Services, call: &Call, i: In) -> Res
     }
     let org = org_for(s, call)?;
     let account = target.unwrap_or(&call.caller.account).to_string();
-    authorize(
+    let grant = authorize(
         s,
         call,
         "organizations:DescribeEffectivePolicy",
@@ -421,7 +421,7 @@ pub(super) fn describe_effective_policy(s: &Services, call: &Call, i: In) -> Res
         policy_type_context(policy_type),
     )?;
     if account != call.caller.account {
-        require_management_or_delegate(s, call, &org)?;
+        require_management_or_delegate(s, call, &org, grant)?;
     }
     let r = st(s.store.read())?;
     let a = load_member(&*r, &org, &account)?.ok_or_else(|| {
@@ -448,14 +448,14 @@ pub(super) fn list_effective_policy_validation_errors(s: &Services, call: &Call,
     check_effective_type(policy_type)?;
     let page = i.page()?;
     let org = org_for(s, call)?;
-    authorize(
+    let grant = authorize(
         s,
         call,
         "organizations:ListEffectivePolicyValidationErrors",
         &account_arn(&org, account),
         policy_type_context(policy_type),
     )?;
-    require_management_or_delegate(s, call, &org)?;
+    require_management_or_delegate(s, call, &org, grant)?;
     let r = st(s.store.read())?;
     let a = load_member(&*r, &org, account)?.ok_or_else(account_not_found)?;
     let eff = effective_of(&*r, &org, &a, policy_type)?.ok_or_else(not_found)?;
@@ -482,8 +482,14 @@ pub(super) fn list_accounts_with_invalid_effective_policy(s: &Services, call: &C
     check_effective_type(policy_type)?;
     let page = i.page()?;
     let org = org_for(s, call)?;
-    authorize(s, call, "organizations:ListAccountsWithInvalidEffectivePolicy", "*", policy_type_context(policy_type))?;
-    require_management_or_delegate(s, call, &org)?;
+    let grant = authorize(
+        s,
+        call,
+        "organizations:ListAccountsWithInvalidEffectivePolicy",
+        "*",
+        policy_type_context(policy_type),
+    )?;
+    require_management_or_delegate(s, call, &org, grant)?;
     if !org.enabled_policy_types.iter().any(|t| t == policy_type) {
         return Err(not_found());
     }

@@ -15,8 +15,8 @@ use super::*;
 /// The rest of `CreateGovCloudAccount`, once its input passed `CreateAccount`'s checks.
 pub(super) fn create_gov_cloud_account(s: &Services, call: &Call, tags: &[Tag]) -> Result<Value, AwsError> {
     let org = org_for(s, call)?;
-    authorize(s, call, "organizations:CreateGovCloudAccount", "*", tag_context(tags))?;
-    require_management(call, &org)?;
+    let grant = authorize(s, call, "organizations:CreateGovCloudAccount", "*", tag_context(tags))?;
+    require_management(call, &org, grant)?;
     Err(err(
         "ConstraintViolationException",
         "To complete this operation, the management account must have an associated account in the AWS GovCloud (US-West) Region.",

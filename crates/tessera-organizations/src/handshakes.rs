@@ -22,7 +22,7 @@ use super::*;
 /// Handshakes by id.
 pub(crate) const ORG_HANDSHAKE: &str = "org_handshake";
 /// An open invitation lasts 15 days.
-const OPEN_SECONDS: i64 = 15 * 86_400;
+pub(super) const OPEN_SECONDS: i64 = 15 * 86_400;
 /// Closed handshakes are listed for 30 days.
 const KEPT_SECONDS: i64 = 30 * 86_400;
 
@@ -47,12 +47,17 @@ pub(super) struct Handshake {
     pub expires: i64,
     /// When it left `OPEN`.
     pub closed: Option<i64>,
-    /// `INVITE`, `ENABLE_ALL_FEATURES`, `APPROVE_ALL_FEATURES`.
+    /// `INVITE`, `ENABLE_ALL_FEATURES`, `APPROVE_ALL_FEATURES`, `TRANSFER_RESPONSIBILITY`.
     #[serde(default = "invite_action")]
     pub action: String,
     /// The `ENABLE_ALL_FEATURES` handshake an `APPROVE_ALL_FEATURES` one belongs to.
     #[serde(default)]
     pub parent: Option<String>,
+    /// The responsibility transfer a `TRANSFER_RESPONSIBILITY` handshake invites to, and its start.
+    #[serde(default)]
+    pub transfer: Option<String>,
+    #[serde(default)]
+    pub transfer_start: Option<i64>,
 }
 
 fn invite_action() -> String {
@@ -69,10 +74,12 @@ impl Handshake {
     }
 
     pub(super) fn json(&self, now: i64) -> Value {
-        if self.action != "INVITE" {
-            return super::all_features::handshake_json(self, now);
+        match self.action.as_str() {
+            "INVITE" => {}
+            super::transfers::TRANSFER_RESPONSIBILITY => return super::transfers::handshake_json(self, now),
+            _ => return super::all_features::handshake_json(self, now),
         }
-        let mut resources = vec![
+        let resources = vec![
             json!({"Value": self.organization_id, "Type": "ORGANIZATION", "Resources": [
                 {"Value": self.management_email, "Type": "MASTER_EMAIL"},
                 {"Value": self.management_name, "Type": "MASTER_NAME"},
@@ -80,20 +87,37 @@ impl Handshake {
             ]}),
             json!({"Value": self.target_value, "Type": self.target_type}),
         ];
+        self.envelope(self.inviter_and_invited(), resources, now)
+    }
+
+    /// `Parties` of an invitation: the inviting organization and the account as it was named.
+    pub(super) fn inviter_and_invited(&self) -> Vec<Value> {
+        vec![
+            json!({"Id": self.organization_id, "Type": "ORGANIZATION"}),
+            json!({"Id": self.target_value, "Type": self.target_type}),
+        ]
+    }
+
+    /// The `Handshake` shape around `parties` and `resources` (the notes, if any, appended);
+    /// the ARN names the action in lower case (`invite`, `transfer_responsibility`, ...).
+    pub(super) fn envelope(&self, parties: Vec<Value>, mut resources: Vec<Value>, now: i64) -> Value {
         if let Some(n) = &self.notes {
             resources.push(json!({"Value": n, "Type": "NOTES"}));
         }
         json!({
             "Id": self.id,
-            "Arn": format!("arn:aws:organizations::{}:handshake/{}/invite/{}", self.management_account, self.organization_id, self.id),
-            "Parties": [
-                {"Id": self.organization_id, "Type": "ORGANIZATION"},
-                {"Id": self.target_value, "Type": self.target_type},
-            ],
+            "Arn": format!(
+                "arn:aws:organizations::{}:handshake/{}/{}/{}",
+                self.management_account,
+                self.organization_id,
+                self.action.to_ascii_lowercase(),
+                self.id
+            ),
+            "Parties": parties,
             "State": self.state(now),
             "RequestedTimestamp": self.requested,
             "ExpirationTimestamp": self.expires,
-            "Action": "INVITE",
+            "Action": self.action,
             "Resources": resources,
         })
     }
@@ -128,8 +152,8 @@ pub(super) fn all<R: ReadTxn + ?Sized>(r: &R, now: i64) -> Result<Vec<Handshake>
         .collect())
 }
 
-/// `InviteAccountToOrganization`.
-pub(super) fn invite(s: &Services, call: &Call, i: In) -> Result<Value, AwsError> {
+/// The `Target` of an invitation: (`ACCOUNT` or `EMAIL`, its id or address).
+pub(super) fn party<'a>(i: In<'a>) -> Result<(&'a str, &'a str), AwsError> {
     let target = i.0.get("Target").filter(|t| t.is_object()).ok_or_else(|| {
         input::invalid(
             "INPUT_REQUIRED",
@@ -140,32 +164,42 @@ pub(super) fn invite(s: &Services, call: &Call, i: In) -> Result<Value, AwsError
     let (value, ty) = (t.req_str("Id")?, t.req_str("Type")?);
     input::one_of(ty, &["ACCOUNT", "EMAIL"])?;
     input::length(value, 1, 64)?;
+    if ty == "ACCOUNT" {
+        check_account_id(value)?;
+    }
+    Ok((ty, value))
+}
+
+/// The account an invitation names, by id or by its root user's email. An account Tessera does
+/// not know could never answer: it is refused plainly.
+pub(super) fn resolve_party<R: ReadTxn + ?Sized>(r: &R, ty: &str, value: &str) -> Result<Account, AwsError> {
+    let found = if ty == "ACCOUNT" {
+        load_account(r, value)?
+    } else {
+        let rows = st(r.scan(table::ACCOUNT, "", None, usize::MAX))?;
+        let accounts: Vec<(String, Account)> = st(model::decode_rows(table::ACCOUNT, rows))?;
+        accounts.into_iter().map(|(_, a)| a).find(|a| a.email.eq_ignore_ascii_case(value))
+    };
+    found.ok_or_else(|| {
+        input::invalid("INVALID_PARTY_TYPE_TARGET", "You specified the wrong type for the handshake's target.")
+    })
+}
+
+/// `InviteAccountToOrganization`.
+pub(super) fn invite(s: &Services, call: &Call, i: In) -> Result<Value, AwsError> {
+    let (ty, value) = party(i)?;
     let notes = i.opt_str("Notes")?;
     if let Some(n) = notes {
         input::length(n, 0, 1024)?;
     }
     let tags = i.tags("Tags")?.unwrap_or_default();
     let org = org_for(s, call)?;
-    authorize(s, call, "organizations:InviteAccountToOrganization", "*", tag_context(&tags))?;
+    let grant = authorize(s, call, "organizations:InviteAccountToOrganization", "*", tag_context(&tags))?;
     let mut txn = st(s.store.write())?;
     let org = same_org(&*txn, call, &org)?;
-    require_management(call, &org)?;
+    require_management(call, &org, grant)?;
     super::all_features::check_not_pending(&*txn, &org, s.clock.now_secs())?;
-    let target = match ty {
-        "ACCOUNT" => {
-            check_account_id(value)?;
-            load_account(&*txn, value)?
-        }
-        _ => {
-            let rows = st(txn.scan(table::ACCOUNT, "", None, usize::MAX))?;
-            let accounts: Vec<(String, Account)> = st(model::decode_rows(table::ACCOUNT, rows))?;
-            accounts.into_iter().map(|(_, a)| a).find(|a| a.email.eq_ignore_ascii_case(value))
-        }
-    };
-    // An account Tessera does not know could never accept: refuse it plainly.
-    let target = target.ok_or_else(|| {
-        input::invalid("INVALID_PARTY_TYPE_TARGET", "You specified the wrong type for the handshake's target.")
-    })?;
+    let target = resolve_party(&*txn, ty, value)?;
     if target.organization_id.is_some() {
         return Err(handshake_constraint(
             "ALREADY_IN_AN_ORGANIZATION",
@@ -173,7 +207,10 @@ pub(super) fn invite(s: &Services, call: &Call, i: In) -> Result<Value, AwsError
         ));
     }
     let now = s.clock.now_secs();
-    if all(&*txn, now)?.iter().any(|h| h.organization_id == org.id && h.target == target.id && h.state(now) == "OPEN") {
+    if all(&*txn, now)?
+        .iter()
+        .any(|h| h.action == "INVITE" && h.organization_id == org.id && h.target == target.id && h.state(now) == "OPEN")
+    {
         return Err(err("DuplicateHandshakeException", "A handshake with the same action and target already exists."));
     }
     let management = load_account(&*txn, &org.management_account)?.ok_or_else(AwsError::internal)?;
@@ -194,6 +231,8 @@ pub(super) fn invite(s: &Services, call: &Call, i: In) -> Result<Value, AwsError
         closed: None,
         action: invite_action(),
         parent: None,
+        transfer: None,
+        transfer_start: None,
     };
     st(model::save(txn.as_mut(), ORG_HANDSHAKE, &h.id, &h))?;
     st(txn.commit())?;
@@ -228,7 +267,9 @@ fn transition(s: &Services, call: &Call, i: In, action: &str, state: &str) -> Re
             ))
         }
     }
-    if h.action != "INVITE" {
+    if h.action == super::transfers::TRANSFER_RESPONSIBILITY {
+        super::transfers::on_transition(txn.as_mut(), &h, state, now)?;
+    } else if h.action != "INVITE" {
         super::all_features::on_transition(txn.as_mut(), &h, state, now)?;
     } else if state == "ACCEPTED" {
         let mut acct = load_account(&*txn, &h.target)?.ok_or_else(AwsError::internal)?;
@@ -343,7 +384,7 @@ pub(super) fn list_for_account(s: &Services, call: &Call, i: In) -> Result<Value
 /// `ListHandshakesForOrganization`: those the organization sent (management account).
 pub(super) fn list_for_organization(s: &Services, call: &Call, i: In) -> Result<Value, AwsError> {
     let org = org_for(s, call)?;
-    authorize(s, call, "organizations:ListHandshakesForOrganization", "*", vec![])?;
-    require_management(call, &org)?;
+    let grant = authorize(s, call, "organizations:ListHandshakesForOrganization", "*", vec![])?;
+    require_management(call, &org, grant)?;
     list(s, i, |h| h.organization_id == org.id)
 }

@@ -48,6 +48,20 @@ impl<'a> In<'a> {
         }
     }
 
+    /// An optional timestamp member (epoch seconds, as the JSON protocol sends it; a fraction
+    /// is dropped).
+    pub fn opt_timestamp(&self, name: &str) -> Result<Option<i64>, AwsError> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => match (n.as_i64(), n.as_f64()) {
+                (Some(i), _) => Ok(Some(i)),
+                (None, Some(f)) if f.is_finite() && f.abs() < 1e15 => Ok(Some(f.floor() as i64)),
+                _ => Err(wrong_type(name)),
+            },
+            Some(_) => Err(wrong_type(name)),
+        }
+    }
+
     /// An optional list of strings.
     pub fn opt_str_list(&self, name: &str) -> Result<Option<Vec<&'a str>>, AwsError> {
         match self.0.get(name) {

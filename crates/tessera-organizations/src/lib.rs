@@ -22,6 +22,7 @@ mod handshakes;
 mod input;
 mod policies;
 mod resource_policy;
+mod transfers;
 
 #[cfg(test)]
 mod tests;
@@ -76,9 +77,6 @@ pub(crate) fn default_policy(policy_type: &str) -> Option<&'static BuiltinPolicy
 pub fn handle(services: &Services, call: &Call, input: &Value) -> Result<WireResponse, AwsError> {
     let i = In(input);
     let s = services;
-    // What an earlier call on this thread was granted through the resource policy never
-    // carries over, even should a request id repeat.
-    resource_policy::begin();
     let out = match call.operation.as_str() {
         "CreateOrganization" => accounts::create_organization(s, call, i),
         "DescribeOrganization" => accounts::describe_organization(s, call, i),
@@ -137,6 +135,12 @@ pub fn handle(services: &Services, call: &Call, input: &Value) -> Result<WireRes
         "DeleteResourcePolicy" => resource_policy::delete(s, call, i),
         "CreateGovCloudAccount" => accounts::create_account(s, call, i),
         "EnableAllFeatures" => all_features::enable_all_features(s, call, i),
+        "InviteOrganizationToTransferResponsibility" => transfers::invite(s, call, i),
+        "DescribeResponsibilityTransfer" => transfers::describe(s, call, i),
+        "ListInboundResponsibilityTransfers" => transfers::list_inbound(s, call, i),
+        "ListOutboundResponsibilityTransfers" => transfers::list_outbound(s, call, i),
+        "UpdateResponsibilityTransfer" => transfers::update(s, call, i),
+        "TerminateResponsibilityTransfer" => transfers::terminate(s, call, i),
         op => Err(AwsError::not_implemented("organizations", op)),
     }?;
     Ok(WireResponse::json(&out, &call.meta.request_id))
@@ -183,6 +187,15 @@ pub(crate) fn constraint(reason: &str) -> AwsError {
         "CANNOT_REMOVE_DELEGATED_ADMINISTRATOR_FROM_ORG" => {
             "You attempted to remove an account that is registered as a delegated administrator for a service integrated with your organization. To complete this operation, you must first deregister this account as a delegated administrator."
         }
+        "ACTIVE_RESPONSIBILITY_TRANSFER_PROCESS" => {
+            "You cannot delete organization due to an ongoing responsibility transfer process. For example, a pending invitation or an in-progress transfer. To delete the organization, you must resolve the current transfer process."
+        }
+        "TRANSFER_RESPONSIBILITY_UPDATE_NOT_ALLOWED" => {
+            "You cannot update this transfer because it is no longer active. Transfers that have been withdrawn, declined, expired, or cancelled cannot be modified."
+        }
+        "TRANSFER_RESPONSIBILITY_TARGET_DELETION_IN_PROGRESS" => {
+            "The source organization cannot accept this transfer invitation because target organization is marked for deletion."
+        }
         "MAX_DELEGATED_ADMINISTRATORS_FOR_SERVICE_LIMIT_EXCEEDED" => {
             "You attempted to register more delegated administrators than allowed for the service principal."
         }
@@ -202,20 +215,42 @@ fn member_denied() -> AwsError {
     err("AccessDeniedException", "You don't have permissions to access this resource.")
 }
 
+/// How [`authorize`] allowed a request: through the organization's resource policy (a member
+/// account's call the policy grants) or through the caller's own policies. It is a value each
+/// operation passes on to [`require_management`], so nothing of one call can reach another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Grant {
+    /// Allowed by the organization's resource policy, for an operation it may open to members.
+    through_resource_policy: bool,
+}
+
+impl Grant {
+    /// Allowed by the caller's own policies.
+    pub(crate) const OWN: Grant = Grant { through_resource_policy: false };
+    /// Allowed by the organization's resource policy.
+    pub(crate) const RESOURCE_POLICY: Grant = Grant { through_resource_policy: true };
+
+    /// The grant of an operation that needed both authorizations (`AttachPolicy` asks for the
+    /// policy and the target): through the resource policy only if both were.
+    pub(crate) fn and(self, other: Grant) -> Grant {
+        Grant { through_resource_policy: self.through_resource_policy && other.through_resource_policy }
+    }
+}
+
 /// Authorize `action` on `resource` with condition keys; IAM's `AccessDenied` becomes JSON
-/// 1.1's `AccessDeniedException`.
+/// 1.1's `AccessDeniedException`. The [`Grant`] says how the request was allowed.
 pub(crate) fn authorize(
     services: &Services,
     call: &Call,
     action: &str,
     resource: &str,
     context: Vec<(String, Vec<String>)>,
-) -> Result<(), AwsError> {
+) -> Result<Grant, AwsError> {
     // A member account's call may be granted through the organization's resource policy.
     if action.starts_with("organizations:")
         && resource_policy::authorize_through(services, call, action, resource, &context)?
     {
-        return Ok(());
+        return Ok(Grant::RESOURCE_POLICY);
     }
     let req = AuthzRequest { action, resource, context, ..Default::default() };
     services.authorize_request(call, &req).map_err(|e| {
@@ -224,7 +259,8 @@ pub(crate) fn authorize(
         } else {
             e
         }
-    })
+    })?;
+    Ok(Grant::OWN)
 }
 
 /// `aws:RequestTag/<key>` and `aws:TagKeys` for tags in a request.
@@ -259,9 +295,9 @@ pub(crate) fn caller_org<R: ReadTxn + ?Sized>(r: &R, call: &Call) -> Result<Orga
 }
 
 /// Only the management account may run this operation (or a member account the organization's
-/// resource policy grants it to).
-pub(crate) fn require_management(call: &Call, org: &Organization) -> Result<(), AwsError> {
-    if call.caller.account == org.management_account || resource_policy::granted(call) {
+/// resource policy granted it to: `grant`, what [`authorize`] returned for this operation).
+pub(crate) fn require_management(call: &Call, org: &Organization, grant: Grant) -> Result<(), AwsError> {
+    if call.caller.account == org.management_account || grant.through_resource_policy {
         Ok(())
     } else {
         Err(member_denied())

@@ -149,10 +149,11 @@ pub(super) fn enable_policy_type(s: &Services, call: &Call, i: In) -> Result<Val
     input::pattern(input::is_root_id(root))?;
     input::policy_type(policy_type)?;
     let org = org_for(s, call)?;
-    authorize(s, call, "organizations:EnablePolicyType", &root_arn(&org), policy_type_context(policy_type))?;
+    let grant =
+        authorize(s, call, "organizations:EnablePolicyType", &root_arn(&org), policy_type_context(policy_type))?;
     let mut txn = st(s.store.write())?;
     let mut org = caller_org(&*txn, call)?;
-    require_management(call, &org)?;
+    require_management(call, &org, grant)?;
     if root != org.root_id {
         return Err(root_not_found());
     }
@@ -185,10 +186,11 @@ pub(super) fn disable_policy_type(s: &Services, call: &Call, i: In) -> Result<Va
     input::pattern(input::is_root_id(root))?;
     input::policy_type(policy_type)?;
     let org = org_for(s, call)?;
-    authorize(s, call, "organizations:DisablePolicyType", &root_arn(&org), policy_type_context(policy_type))?;
+    let grant =
+        authorize(s, call, "organizations:DisablePolicyType", &root_arn(&org), policy_type_context(policy_type))?;
     let mut txn = st(s.store.write())?;
     let mut org = caller_org(&*txn, call)?;
-    require_management(call, &org)?;
+    require_management(call, &org, grant)?;
     if root != org.root_id {
         return Err(root_not_found());
     }
@@ -235,10 +237,10 @@ pub(super) fn create_policy(s: &Services, call: &Call, i: In) -> Result<Value, A
     org_for(s, call)?;
     let mut ctx = tag_context(&tags);
     ctx.extend(policy_type_context(policy_type));
-    authorize(s, call, "organizations:CreatePolicy", "*", ctx)?;
+    let grant = authorize(s, call, "organizations:CreatePolicy", "*", ctx)?;
     let mut txn = st(s.store.write())?;
     let org = caller_org(&*txn, call)?;
-    require_management(call, &org)?;
+    require_management(call, &org, grant)?;
     if org.feature_set != "ALL" {
         return Err(not_available());
     }
@@ -283,8 +285,8 @@ fn policy_for(s: &Services, call: &Call, id: &str) -> Result<(Organization, Poli
 pub(super) fn describe_policy(s: &Services, call: &Call, i: In) -> Result<Value, AwsError> {
     let id = i.req_str("PolicyId")?;
     let (org, p) = policy_for(s, call, id)?;
-    authorize(s, call, "organizations:DescribePolicy", &p.arn(&org), policy_type_context(p.policy_type()))?;
-    require_management(call, &org)?;
+    let grant = authorize(s, call, "organizations:DescribePolicy", &p.arn(&org), policy_type_context(p.policy_type()))?;
+    require_management(call, &org, grant)?;
     Ok(json!({"Policy": p.full(&org)}))
 }
 
@@ -301,10 +303,10 @@ pub(super) fn update_policy(s: &Services, call: &Call, i: In) -> Result<Value, A
         input::length(d, 0, 512)?;
     }
     let (org, p) = policy_for(s, call, id)?;
-    authorize(s, call, "organizations:UpdatePolicy", &p.arn(&org), policy_type_context(p.policy_type()))?;
+    let grant = authorize(s, call, "organizations:UpdatePolicy", &p.arn(&org), policy_type_context(p.policy_type()))?;
     let mut txn = st(s.store.write())?;
     let org = caller_org(&*txn, call)?;
-    require_management(call, &org)?;
+    require_management(call, &org, grant)?;
     let mut p = match load_policy(&*txn, &org, id)?.ok_or_else(policy_not_found)? {
         Policy::Builtin(_) => return Err(immutable()),
         Policy::Custom(p) => p,
@@ -335,10 +337,10 @@ pub(super) fn update_policy(s: &Services, call: &Call, i: In) -> Result<Value, A
 pub(super) fn delete_policy(s: &Services, call: &Call, i: In) -> Result<Value, AwsError> {
     let id = i.req_str("PolicyId")?;
     let (org, p) = policy_for(s, call, id)?;
-    authorize(s, call, "organizations:DeletePolicy", &p.arn(&org), policy_type_context(p.policy_type()))?;
+    let grant = authorize(s, call, "organizations:DeletePolicy", &p.arn(&org), policy_type_context(p.policy_type()))?;
     let mut txn = st(s.store.write())?;
     let org = caller_org(&*txn, call)?;
-    require_management(call, &org)?;
+    require_management(call, &org, grant)?;
     match load_policy(&*txn, &org, id)?.ok_or_else(policy_not_found)? {
         Policy::Builtin(_) => return Err(immutable()),
         Policy::Custom(_) => {}
@@ -362,8 +364,8 @@ pub(super) fn list_policies(s: &Services, call: &Call, i: In) -> Result<Value, A
     input::policy_type(filter)?;
     let page = i.page()?;
     let org = org_for(s, call)?;
-    authorize(s, call, "organizations:ListPolicies", "*", policy_type_context(filter))?;
-    require_management(call, &org)?;
+    let grant = authorize(s, call, "organizations:ListPolicies", "*", policy_type_context(filter))?;
+    require_management(call, &org, grant)?;
     let r = st(s.store.read())?;
     let mut all: Vec<Policy> = default_policy(filter).map(Policy::Builtin).into_iter().collect();
     let mut custom: Vec<OrgPolicy> = org_policies(&*r, &org)?.into_iter().filter(|p| p.policy_type == filter).collect();
@@ -386,11 +388,11 @@ pub(super) fn attach_policy(s: &Services, call: &Call, i: In) -> Result<Value, A
     check_target_id(target)?;
     let (org, p) = policy_for(s, call, id)?;
     let ctx = policy_type_context(p.policy_type());
-    authorize(s, call, "organizations:AttachPolicy", &p.arn(&org), ctx.clone())?;
-    authorize(s, call, "organizations:AttachPolicy", &target_arn(&org, target), ctx)?;
+    let grant = authorize(s, call, "organizations:AttachPolicy", &p.arn(&org), ctx.clone())?;
+    let grant = grant.and(authorize(s, call, "organizations:AttachPolicy", &target_arn(&org, target), ctx)?);
     let mut txn = st(s.store.write())?;
     let org = caller_org(&*txn, call)?;
-    require_management(call, &org)?;
+    require_management(call, &org, grant)?;
     let p = load_policy(&*txn, &org, id)?.ok_or_else(policy_not_found)?;
     find_target(&*txn, &org, target)?.ok_or_else(target_not_found)?;
     if !org.enabled_policy_types.iter().any(|t| t == p.policy_type()) {
@@ -420,11 +422,11 @@ pub(super) fn detach_policy(s: &Services, call: &Call, i: In) -> Result<Value, A
     check_target_id(target)?;
     let (org, p) = policy_for(s, call, id)?;
     let ctx = policy_type_context(p.policy_type());
-    authorize(s, call, "organizations:DetachPolicy", &p.arn(&org), ctx.clone())?;
-    authorize(s, call, "organizations:DetachPolicy", &target_arn(&org, target), ctx)?;
+    let grant = authorize(s, call, "organizations:DetachPolicy", &p.arn(&org), ctx.clone())?;
+    let grant = grant.and(authorize(s, call, "organizations:DetachPolicy", &target_arn(&org, target), ctx)?);
     let mut txn = st(s.store.write())?;
     let org = caller_org(&*txn, call)?;
-    require_management(call, &org)?;
+    require_management(call, &org, grant)?;
     let p = load_policy(&*txn, &org, id)?.ok_or_else(policy_not_found)?;
     find_target(&*txn, &org, target)?.ok_or_else(target_not_found)?;
     let attached = attachments_of(&*txn, &org, target)?;
@@ -456,8 +458,14 @@ pub(super) fn list_policies_for_target(s: &Services, call: &Call, i: In) -> Resu
     input::policy_type(filter)?;
     let page = i.page()?;
     let org = org_for(s, call)?;
-    authorize(s, call, "organizations:ListPoliciesForTarget", &target_arn(&org, target), policy_type_context(filter))?;
-    require_management(call, &org)?;
+    let grant = authorize(
+        s,
+        call,
+        "organizations:ListPoliciesForTarget",
+        &target_arn(&org, target),
+        policy_type_context(filter),
+    )?;
+    require_management(call, &org, grant)?;
     let r = st(s.store.read())?;
     find_target(&*r, &org, target)?.ok_or_else(target_not_found)?;
     let mut list = Vec::new();
@@ -479,8 +487,9 @@ pub(super) fn list_targets_for_policy(s: &Services, call: &Call, i: In) -> Resul
     let id = i.req_str("PolicyId")?;
     let page = i.page()?;
     let (org, p) = policy_for(s, call, id)?;
-    authorize(s, call, "organizations:ListTargetsForPolicy", &p.arn(&org), policy_type_context(p.policy_type()))?;
-    require_management(call, &org)?;
+    let grant =
+        authorize(s, call, "organizations:ListTargetsForPolicy", &p.arn(&org), policy_type_context(p.policy_type()))?;
+    require_management(call, &org, grant)?;
     let r = st(s.store.read())?;
     let mut targets = targets_of(&*r, &org, id)?;
     targets.sort();
@@ -532,10 +541,10 @@ pub(super) fn tag_resource(s: &Services, call: &Call, i: In) -> Result<Value, Aw
         )
     })?;
     let (_, arn) = tag_target(s, call, id)?;
-    authorize(s, call, "organizations:TagResource", &arn, tag_context(&tags))?;
+    let grant = authorize(s, call, "organizations:TagResource", &arn, tag_context(&tags))?;
     let mut txn = st(s.store.write())?;
     let org = caller_org(&*txn, call)?;
-    require_management(call, &org)?;
+    require_management(call, &org, grant)?;
     taggable(&*txn, &org, id)?.ok_or_else(target_not_found)?;
     let mut current = load_tags(&*txn, id)?;
     for t in tags {
@@ -568,10 +577,10 @@ pub(super) fn untag_resource(s: &Services, call: &Call, i: In) -> Result<Value, 
     }
     let (_, arn) = tag_target(s, call, id)?;
     let ctx = vec![("aws:TagKeys".to_string(), keys.iter().map(|k| k.to_string()).collect())];
-    authorize(s, call, "organizations:UntagResource", &arn, ctx)?;
+    let grant = authorize(s, call, "organizations:UntagResource", &arn, ctx)?;
     let mut txn = st(s.store.write())?;
     let org = caller_org(&*txn, call)?;
-    require_management(call, &org)?;
+    require_management(call, &org, grant)?;
     taggable(&*txn, &org, id)?.ok_or_else(target_not_found)?;
     let mut current = load_tags(&*txn, id)?;
     current.retain(|t| !keys.contains(&t.key.as_str()));
@@ -588,8 +597,8 @@ pub(super) fn list_tags_for_resource(s: &Services, call: &Call, i: In) -> Result
     let mut page = i.page()?;
     page.max = input::MAX_TAGS;
     let (org, arn) = tag_target(s, call, id)?;
-    authorize(s, call, "organizations:ListTagsForResource", &arn, vec![])?;
-    require_management(call, &org)?;
+    let grant = authorize(s, call, "organizations:ListTagsForResource", &arn, vec![])?;
+    require_management(call, &org, grant)?;
     let r = st(s.store.read())?;
     let tags = load_tags(&*r, id)?;
     let (tags, next) = page.apply(tags.into_iter().enumerate().collect(), |(n, _)| format!("{n:04}"));

@@ -12,8 +12,6 @@
 //! lets a delegated administrator of Organizations perform. Anything else stays the management
 //! account's.
 
-use std::cell::RefCell;
-
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tessera_store::ReadTxn;
@@ -135,10 +133,11 @@ pub(super) fn put(s: &Services, call: &Call, i: In) -> Result<Value, AwsError> {
     let tags = i.tags("Tags")?;
     check_content(content)?;
     let org = org_for(s, call)?;
-    authorize(s, call, "organizations:PutResourcePolicy", "*", tag_context(tags.as_deref().unwrap_or(&[])))?;
+    let grant =
+        authorize(s, call, "organizations:PutResourcePolicy", "*", tag_context(tags.as_deref().unwrap_or(&[])))?;
     let mut txn = st(s.store.write())?;
     let org = same_org(&*txn, call, &org)?;
-    require_management(call, &org)?;
+    require_management(call, &org, grant)?;
     let policy = match load(&*txn, &org)? {
         Some(mut p) => {
             p.content = content.to_string();
@@ -158,8 +157,8 @@ pub(super) fn put(s: &Services, call: &Call, i: In) -> Result<Value, AwsError> {
 /// `DescribeResourcePolicy` (management account or a delegated administrator).
 pub(super) fn describe(s: &Services, call: &Call, _i: In) -> Result<Value, AwsError> {
     let org = org_for(s, call)?;
-    authorize(s, call, "organizations:DescribeResourcePolicy", "*", vec![])?;
-    require_management_or_delegate(s, call, &org)?;
+    let grant = authorize(s, call, "organizations:DescribeResourcePolicy", "*", vec![])?;
+    require_management_or_delegate(s, call, &org, grant)?;
     let r = st(s.store.read())?;
     let p = load(&*r, &org)?.ok_or_else(not_found)?;
     Ok(json!({"ResourcePolicy": p.json(&org)}))
@@ -168,10 +167,10 @@ pub(super) fn describe(s: &Services, call: &Call, _i: In) -> Result<Value, AwsEr
 /// `DeleteResourcePolicy` (management account).
 pub(super) fn delete(s: &Services, call: &Call, _i: In) -> Result<Value, AwsError> {
     let org = org_for(s, call)?;
-    authorize(s, call, "organizations:DeleteResourcePolicy", "*", vec![])?;
+    let grant = authorize(s, call, "organizations:DeleteResourcePolicy", "*", vec![])?;
     let mut txn = st(s.store.write())?;
     let org = same_org(&*txn, call, &org)?;
-    require_management(call, &org)?;
+    require_management(call, &org, grant)?;
     if load(&*txn, &org)?.is_none() {
         return Err(not_found());
     }
@@ -184,21 +183,10 @@ pub(super) fn delete(s: &Services, call: &Call, _i: In) -> Result<Value, AwsErro
 // ---------------------------------------------------------------------------------------------
 // For the authorizer
 
-thread_local! {
-    /// The request whose Organizations authorizations have all been granted through the
-    /// organization's resource policy so far: (request id, still all granted).
-    static GRANTED: RefCell<Option<(String, bool)>> = const { RefCell::new(None) };
-}
-
-/// Forget what an earlier operation on this thread was granted (the start of every
-/// Organizations operation).
-pub(super) fn begin() {
-    GRANTED.with(|g| *g.borrow_mut() = None);
-}
-
 /// For a member account's caller in an organization with a resource policy: decide `action` on
 /// `resource` with that policy as the resource's policy and the management account as the
-/// resource's owner. `true` when it allows the request (noted for [`granted`]).
+/// resource's owner. `true` when it allows the request and the operation is one the policy may
+/// open to members.
 pub(super) fn authorize_through(
     s: &Services,
     call: &Call,
@@ -228,22 +216,7 @@ pub(super) fn authorize_through(
     if allowed {
         crate::access_record::note_decision(call, &decision);
     }
-    GRANTED.with(|g| {
-        let mut g = g.borrow_mut();
-        let all_before = match g.as_ref() {
-            Some((id, all)) if *id == call.meta.request_id => *all,
-            _ => true,
-        };
-        *g = Some((call.meta.request_id.clone(), all_before && allowed));
-    });
     Ok(allowed)
-}
-
-/// Whether every authorization of `call` so far was granted through the resource policy: a
-/// member account may then run an operation otherwise kept for the management account.
-pub(super) fn granted(call: &Call) -> bool {
-    delegable(&call.operation)
-        && GRANTED.with(|g| g.borrow().as_ref().is_some_and(|(id, all)| *id == call.meta.request_id && *all))
 }
 
 #[cfg(test)]

@@ -16,21 +16,23 @@ use crate::{CallMeta, Caller, Config};
 
 struct World {
     services: Services,
+    clock: Arc<ManualClock>,
     mgmt: String,
     _dir: tempfile::TempDir,
 }
 
 fn world() -> World {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let clock = Arc::new(ManualClock::new(1_700_000_000_000));
     let services = Services::new(
         store,
         SecretBox::new(&[7u8; 32]),
-        Arc::new(ManualClock::new(1_700_000_000_000)),
+        clock.clone(),
         Config { endpoint: "http://127.0.0.1:1".into() },
     );
     let dir = tempfile::tempdir().unwrap();
     let mgmt = crate::bootstrap::first_start(&services, dir.path()).unwrap();
-    World { services, mgmt, _dir: dir }
+    World { services, clock, mgmt, _dir: dir }
 }
 
 impl World {
@@ -249,6 +251,33 @@ fn member_accounts_are_refused_management_calls() {
         w.call_as(&w.mgmt, "LeaveOrganization", json!({})).unwrap_err().code,
         "MasterCannotLeaveOrganizationException"
     );
+}
+
+/// What the resource policy granted one call never reaches the next, even with the same
+/// request id on the same thread (the grant used to travel in a per-thread flag).
+#[test]
+fn a_resource_policy_grant_does_not_outlive_its_call() {
+    let w = world();
+    w.org();
+    let member = w.account("Member");
+    let policy = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{member}:root")},
+        "Action": "organizations:ListAccounts", "Resource": "*"}]});
+    w.ok("PutResourcePolicy", json!({"Content": policy.to_string()}));
+    // Granted through the policy (every call of this world has the request id "req").
+    let listed = w.call_as(&member, "ListAccounts", json!({})).unwrap();
+    assert_eq!(listed["Accounts"].as_array().map(Vec::len), Some(2));
+    // Once the policy is gone, the next call is not granted: nothing of the first remains.
+    w.ok("DeleteResourcePolicy", json!({}));
+    assert_eq!(w.call_as(&member, "ListAccounts", json!({})).unwrap_err().code, "AccessDeniedException");
+    // Nor does a grant to one operation open another: ListRoots is not in the policy, and
+    // CreateAccount is kept for the management account whatever the policy says.
+    w.ok("PutResourcePolicy", json!({"Content": policy.to_string()}));
+    w.call_as(&member, "ListAccounts", json!({})).unwrap();
+    assert_eq!(w.call_as(&member, "ListRoots", json!({})).unwrap_err().code, "AccessDeniedException");
+    w.call_as(&member, "ListAccounts", json!({})).unwrap();
+    let code = w.call_as(&member, "CreateAccount", json!({"Email": "x@example.com", "AccountName": "X"}));
+    assert_eq!(code.unwrap_err().code, "AccessDeniedException");
 }
 
 #[test]
@@ -662,4 +691,67 @@ fn rcps_limit_the_services_they_cover_only() {
     assert!(err.message.ends_with("with an explicit deny in a resource control policy"), "{}", err.message);
     let err = s.authorize(&c, "sts:GetSessionToken", "*").unwrap_err();
     assert!(err.message.ends_with("with an explicit deny in a resource control policy"), "{}", err.message);
+}
+
+/// A second organization whose management account left the first (`RemoveAccountFromOrganization`).
+fn second_organization(w: &World, name: &str) -> String {
+    let a = w.account(name);
+    w.ok("RemoveAccountFromOrganization", json!({"AccountId": a}));
+    w.call_as(&a, "CreateOrganization", json!({})).unwrap();
+    a
+}
+
+/// 2023-11-01T00:00:00Z, the first day of the world's month.
+const NOVEMBER_2023: i64 = 1_698_796_800;
+
+#[test]
+fn responsibility_transfer_follows_its_handshake() {
+    let w = world();
+    w.org();
+    let b = second_organization(&w, "B");
+    let invite = |start: i64| {
+        w.call(
+            "InviteOrganizationToTransferResponsibility",
+            json!({"Type": "BILLING", "Target": {"Id": b, "Type": "ACCOUNT"}, "StartTimestamp": start, "SourceName": "n"}),
+        )
+    };
+    let h = invite(NOVEMBER_2023).unwrap()["Handshake"].clone();
+    let rt = h["Resources"][0]["Value"].as_str().unwrap().to_string();
+    let describe = |account: &str, rt: &str| {
+        w.call_as(account, "DescribeResponsibilityTransfer", json!({"Id": rt}))
+            .map(|v| v["ResponsibilityTransfer"].clone())
+    };
+    assert_eq!(describe(&b, &rt).unwrap()["Status"], "REQUESTED");
+    // Neither side's organization can go while the invitation is open.
+    assert_eq!(
+        w.call_as(&b, "DeleteOrganization", json!({})).unwrap_err().reason.as_deref(),
+        Some("ACTIVE_RESPONSIBILITY_TRANSFER_PROCESS")
+    );
+    // The invitation expires after 15 days, and the transfer with it.
+    w.clock.advance_secs(15 * 86_400);
+    assert_eq!(describe(&b, &rt).unwrap()["Status"], "EXPIRED");
+    assert_eq!(describe(&w.mgmt, &rt).unwrap()["Status"], "EXPIRED");
+    let code = w.call_as(&b, "AcceptHandshake", json!({"HandshakeId": h["Id"]})).unwrap_err().code;
+    assert_eq!(code, "InvalidHandshakeTransitionException");
+    // A month on (mid-December): November is too early, December is fine.
+    w.clock.advance_secs(15 * 86_400);
+    assert_eq!(invite(NOVEMBER_2023).unwrap_err().reason.as_deref(), Some("START_DATE_TOO_EARLY"));
+    let december = NOVEMBER_2023 + 30 * 86_400;
+    let h = invite(december).unwrap()["Handshake"].clone();
+    let rt2 = h["Resources"][0]["Value"].as_str().unwrap().to_string();
+    w.call_as(&b, "AcceptHandshake", json!({"HandshakeId": h["Id"]})).unwrap();
+    let t =
+        w.call_as(&b, "TerminateResponsibilityTransfer", json!({"Id": rt2})).unwrap()["ResponsibilityTransfer"].clone();
+    // It starts in December, so it ends at the end of December at the earliest.
+    assert_eq!(
+        (t["Status"].as_str(), t["EndTimestamp"].as_i64()),
+        (Some("WITHDRAWN"), Some(december + 31 * 86_400 - 1))
+    );
+    // Until then the organizations stay; afterwards they may go.
+    assert!(w.call_as(&b, "DeleteOrganization", json!({})).is_err());
+    w.clock.advance_secs(60 * 86_400);
+    w.call_as(&b, "DeleteOrganization", json!({})).unwrap();
+    // The record stays, and B (in no organization now) cannot read it.
+    assert_eq!(describe(&w.mgmt, &rt2).unwrap()["Status"], "WITHDRAWN");
+    assert_eq!(describe(&b, &rt2).unwrap_err().code, "AWSOrganizationsNotInUseException");
 }

@@ -310,6 +310,8 @@ pub fn assume_role(services: &Services, call: &Call, p: &QueryParams) -> Result<
             Some(w) => Some(w.identity.clone()),
             None => parent.filter(|_| chained).and_then(|s| s.workload_identity.clone()),
         },
+        // A role session starts without the caller's scope-down layers (as without its session policy).
+        scope_policies: Vec::new(),
     };
     let kind = CallerKind::AssumedRole {
         role_name: role.name.clone(),

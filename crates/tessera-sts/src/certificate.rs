@@ -110,7 +110,7 @@ pub fn get_certificate(services: &Services, call: &Call, p: &QueryParams) -> Res
         params::POLICY_PATTERN,
         tessera_iam::x509::is_pem_text(csr),
     );
-    if let Some(d) = params::duration_param(p, "MaxDurationSeconds")? {
+    if let Some(d) = params::integer(p, "MaxDurationSeconds")? {
         check.range("maxDurationSeconds", d, MIN_CERTIFICATE_SECS, MAX_CERTIFICATE_SECS);
     }
     check.finish()?;

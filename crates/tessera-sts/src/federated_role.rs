@@ -212,6 +212,7 @@ pub fn open_session(
         issued_by,
         source_principal_arn: None,
         workload_identity: None,
+        scope_policies: Vec::new(),
     };
     let kind = CallerKind::AssumedRole {
         role_name: role.name.clone(),

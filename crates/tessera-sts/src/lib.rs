@@ -15,6 +15,7 @@ pub mod oidc;
 pub mod params;
 pub mod saml;
 pub mod saml_decrypt;
+pub mod scoped_credentials;
 pub mod trust_bundles;
 pub mod web_identity;
 pub mod web_identity_token;
@@ -51,6 +52,7 @@ pub fn handle(services: &Services, call: &Call, params: &QueryParams) -> Result<
         "GetWebIdentityToken" => web_identity_token::get_web_identity_token(services, call, params),
         "GetSessionToken" => federation::get_session_token(services, call, params),
         "GetFederationToken" => federation::get_federation_token(services, call, params),
+        "GetScopedCredentials" => scoped_credentials::get_scoped_credentials(services, call, params),
         "GetAccessKeyInfo" => get_access_key_info(services, call, params),
         "DecodeAuthorizationMessage" => decode_authorization_message(services, call, params),
         "GetDelegatedAccessToken" => delegated_access::get_delegated_access_token(services, call, params),
@@ -74,6 +76,7 @@ pub const IN_MEMORY_OPERATIONS: &[&str] = &[
     "GetAccessKeyInfo",
     "GetFederationToken",
     "DecodeAuthorizationMessage",
+    "GetScopedCredentials",
 ];
 
 /// The caller of an unsigned request (one of [`UNSIGNED_OPERATIONS`]): no account, no ARN, no

@@ -171,11 +171,11 @@ pub fn role_arn_parts(arn: &Arn<'_>) -> Option<(String, String, String)> {
 
 /// `DurationSeconds`, when given (an unparsable number is a `ValidationError`).
 pub fn duration(p: &QueryParams) -> Result<Option<i64>, AwsError> {
-    duration_param(p, "DurationSeconds")
+    integer(p, "DurationSeconds")
 }
 
 /// The integer parameter `name`, when given (an unparsable number is a `ValidationError`).
-pub fn duration_param(p: &QueryParams, name: &str) -> Result<Option<i64>, AwsError> {
+pub fn integer(p: &QueryParams, name: &str) -> Result<Option<i64>, AwsError> {
     match p.get(name) {
         None => Ok(None),
         Some(v) => v
@@ -216,9 +216,9 @@ pub fn role_and_session_name(check: &mut Check, role_arn: &str, session_name: &s
     );
 }
 
-/// Read `Policy`, `PolicyArns`, `Tags` (and `TransitiveTagKeys` when `transitive`) and add their
-/// model constraints to `check`. `policy_max` is the policy length limit (2,048).
-pub fn session_inputs(p: &QueryParams, check: &mut Check, transitive: bool) -> SessionInputs {
+/// Read `Policy` (an inline session or scope-down policy) and add its model constraints
+/// (1-2,048 characters of the policy pattern) to `check`.
+pub fn policy_input(p: &QueryParams, check: &mut Check) -> Option<String> {
     let policy = p.get("Policy").map(str::to_string);
     if let Some(doc) = &policy {
         check.length("policy", doc, 1, 2048).pattern(
@@ -228,6 +228,13 @@ pub fn session_inputs(p: &QueryParams, check: &mut Check, transitive: bool) -> S
             validate::is_policy_document_text(doc),
         );
     }
+    policy
+}
+
+/// Read `Policy`, `PolicyArns`, `Tags` (and `TransitiveTagKeys` when `transitive`) and add their
+/// model constraints to `check`. `policy_max` is the policy length limit (2,048).
+pub fn session_inputs(p: &QueryParams, check: &mut Check, transitive: bool) -> SessionInputs {
+    let policy = policy_input(p, check);
     let arn_structs = p.structs("PolicyArns");
     let mut policy_arns = Vec::new();
     for (i, s) in arn_structs.iter().enumerate() {

@@ -65,6 +65,7 @@ fn env() -> Env {
         inline_policies: vec![],
         attached_policies: vec![],
         last_used: None,
+        source_role_template: None,
     };
     model::save(w.as_mut(), table::ROLE, &model::name_key(OTHER, &role.name), &role).unwrap();
     w.commit().unwrap();
@@ -139,6 +140,7 @@ fn full_session() -> (CallerKind, SessionInfo) {
             provider_account: ACCT.into(),
             scheme: "SPIFFE".into(),
         }),
+        scope_policies: vec![r#"{"Version":"2012-10-17","Statement":[]}"#.into()],
     };
     (kind, info)
 }
@@ -201,6 +203,7 @@ fn tokens_are_compact() {
     info.transitive_tag_keys.clear();
     info.session_policy_arns.clear();
     info.source_identity = None;
+    info.scope_policies.clear();
     let creds = issue(&env, &kind, &info);
     assert!(creds.session_token.len() < 500, "{}", creds.session_token.len());
     // A 2,048-character session policy still gives a token well under 2 KiB.
@@ -861,6 +864,7 @@ fn put_role(env: &Env, name: &str, trust: &str, max: i64, inline: &[&str]) {
         inline_policies: inline.iter().enumerate().map(|(i, d)| (format!("p{i}"), d.to_string())).collect(),
         attached_policies: vec![],
         last_used: None,
+        source_role_template: None,
     };
     model::save(w.as_mut(), table::ROLE, &key, &role).unwrap();
     w.commit().unwrap();
@@ -1202,4 +1206,136 @@ fn a_workload_context_is_redeemed_before_it_expires_by_its_requester_for_its_rol
     let c_late = call(&env, user_caller(), "AssumeRole");
     let expired = code(redeem(&env.services, &c_late, &provider, &sealed, &role));
     assert!(expired.is_some_and(|(c, m)| c == "InvalidContextAssertion" && m.contains("expired")));
+}
+
+/// A role session of `CrossAccountAccessRole` (which may do anything in its account), for
+/// `GetScopedCredentials`.
+fn role_session(env: &Env) -> Caller {
+    set_user_policies(env, &[ALLOW_ASSUME]);
+    put_role(
+        env,
+        "CrossAccountAccessRole",
+        &trust(&format!("arn:aws:iam::{ACCT}:root"), r#""sts:AssumeRole""#, ""),
+        3600,
+        &[r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#],
+    );
+    session_of(env, &assume(env, user_caller(), &[]).unwrap())
+}
+
+fn scope(env: &Env, caller: Caller, pairs: &[(&str, &str)]) -> Result<String, AwsError> {
+    run(env, caller, "GetScopedCredentials", pairs)
+}
+
+const S3_AND_SCOPE: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:*","sts:GetScopedCredentials"],"Resource":"*"}]}"#;
+
+#[test]
+fn scoped_credentials_keep_the_identity_and_stack_layers() {
+    let env = env();
+    let session = role_session(&env);
+    // Later than the session was issued: the scoped credentials keep its issue time.
+    env.clock.advance_secs(100);
+    let xml = scope(&env, session.clone(), &[("Policy", S3_AND_SCOPE), ("ScopedSessionDescription", "agent")]).unwrap();
+    assert_eq!(xml_value(&xml, "Arn"), session.arn);
+    assert_eq!(xml_value(&xml, "ScopedSessionId"), session.user_id);
+    assert_eq!(xml_value(&xml, "ScopedPoliciesCount"), "1");
+    assert_eq!(xml_value(&xml, "Expiration"), crate::clock::iso8601(T0 + 3600), "inherits the expiry");
+    let size: usize = xml_value(&xml, "SessionTokenSize").parse().unwrap();
+    assert_eq!(size, xml_value(&xml, "SessionToken").len());
+    assert_eq!(xml_value(&xml, "SessionTokenUtilization"), (size * 100).div_ceil(4096).to_string());
+    let scoped = session_of(&env, &xml);
+    assert_ne!(scoped.access_key_id, session.access_key_id);
+    assert_eq!((&scoped.arn, &scoped.user_id, &scoped.kind), (&session.arn, &session.user_id, &session.kind));
+    let (a, b) = (scoped.session.clone().unwrap(), session.session.clone().unwrap());
+    assert_eq!((a.issued_at, &a.issued_by, &a.tags), (T0, &b.issued_by, &b.tags));
+    assert_eq!(a.scope_policies.len(), 1);
+    let c = call(&env, scoped.clone(), "Test");
+    assert!(env.services.authorize(&c, "s3:GetObject", "arn:aws:s3:::b/k").is_ok());
+    let e = env.services.authorize(&c, "iam:ListUsers", "*").unwrap_err();
+    assert!(e.message.ends_with("because no session policy allows the iam:ListUsers action"), "{e}");
+
+    // Stacked: a second and third layer; a fourth is refused, a shorter life alone is not.
+    let get_only = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject","sts:GetScopedCredentials"],"Resource":"*"}]}"#;
+    let two = session_of(&env, &scope(&env, scoped, &[("Policy", get_only)]).unwrap());
+    let c = call(&env, two.clone(), "Test");
+    assert!(env.services.authorize(&c, "s3:GetObject", "arn:aws:s3:::b/k").is_ok());
+    assert!(env.services.authorize(&c, "s3:PutObject", "arn:aws:s3:::b/k").is_err(), "the second layer narrows");
+    let xml = scope(&env, two, &[("Policy", S3_AND_SCOPE)]).unwrap();
+    assert_eq!(xml_value(&xml, "ScopedPoliciesCount"), "3");
+    let three = session_of(&env, &xml);
+    assert!(env.services.authorize(&call(&env, three.clone(), "Test"), "s3:PutObject", "arn:aws:s3:::b/k").is_err());
+    expect(scope(&env, three.clone(), &[("Policy", S3_AND_SCOPE)]), 403, "AccessDenied", "maximum of 3");
+    let xml = scope(&env, three, &[("DurationSeconds", "60")]).unwrap();
+    assert_eq!(xml_value(&xml, "ScopedPoliciesCount"), "3");
+    assert_eq!(xml_value(&xml, "Expiration"), crate::clock::iso8601(T0 + 160));
+
+    // A layer that does not allow sts:GetScopedCredentials cannot be scoped again.
+    let s3_only = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
+    let narrow = session_of(&env, &scope(&env, session, &[("Policy", s3_only)]).unwrap());
+    expect(scope(&env, narrow, &[("DurationSeconds", "60")]), 403, "AccessDenied", "sts:GetScopedCredentials");
+}
+
+#[test]
+fn scoped_credentials_rules_and_limits() {
+    let env = env();
+    let session = role_session(&env);
+    // Long-term credentials have no session to scope.
+    set_user_policies(&env, &[ALLOW_ASSUME, S3_AND_SCOPE]);
+    expect(scope(&env, user_caller(), &[("DurationSeconds", "60")]), 400, "InvalidSubjectCredentials", "long-term");
+    // At least one of Policy and DurationSeconds.
+    expect_validation(scope(&env, session.clone(), &[]), "at least one of Policy or DurationSeconds");
+    expect_validation(scope(&env, session.clone(), &[("DurationSeconds", "0")]), "greater than or equal to 1");
+    expect_validation(
+        scope(&env, session.clone(), &[("DurationSeconds", "60"), ("MinimumSessionTokenSize", "4097")]),
+        "less than or equal to 4096",
+    );
+    expect_validation(
+        scope(&env, session.clone(), &[("DurationSeconds", "60"), ("ScopedSessionDescription", "x")]),
+        "scopedSessionDescription",
+    );
+    expect(scope(&env, session.clone(), &[("Policy", "{")]), 400, "MalformedPolicyDocument", "");
+    // Never past the calling session's expiry.
+    env.clock.advance_secs(600);
+    expect(
+        scope(&env, session.clone(), &[("DurationSeconds", "3001")]),
+        400,
+        "InsufficientSessionLifetime",
+        "(3000 seconds)",
+    );
+    let xml = scope(&env, session.clone(), &[("DurationSeconds", "3000")]).unwrap();
+    assert_eq!(xml_value(&xml, "Expiration"), crate::clock::iso8601(T0 + 3600));
+    // MinimumSessionTokenSize pads the token to the size asked for, and it still opens.
+    for min in [1500, 2001, 4096] {
+        let m = min.to_string();
+        let xml = scope(&env, session.clone(), &[("DurationSeconds", "60"), ("MinimumSessionTokenSize", &m)]).unwrap();
+        let token = xml_value(&xml, "SessionToken");
+        assert!((min..=min + 1).contains(&token.len()), "{min}: {}", token.len());
+        assert_eq!(session_of(&env, &xml).arn, session.arn);
+    }
+    // Layers that cannot be packed into the largest token: PackedPolicyTooLarge, by the third
+    // layer of a policy of random characters at the latest.
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    // Each layer its own noise (the same text twice would deflate to almost nothing).
+    let mut big = || {
+        let noise: String = (0..1850).map(|_| char::from(rng.sample(rand::distributions::Alphanumeric))).collect();
+        let policy = format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"sts:GetScopedCredentials","Resource":"*"}},{{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::{noise}"}}]}}"#
+        );
+        assert!(policy.len() <= 2048);
+        policy
+    };
+    let mut current = session_of(&env, &scope(&env, session, &[("Policy", &big())]).unwrap());
+    let mut refused = None;
+    for _ in 0..2 {
+        match scope(&env, current.clone(), &[("Policy", &big())]) {
+            Ok(xml) => current = session_of(&env, &xml),
+            Err(e) => {
+                refused = Some(e);
+                break;
+            }
+        }
+    }
+    let e = refused.expect("three incompressible layers fit in a token");
+    assert_eq!((e.status, e.code.as_str()), (400, "PackedPolicyTooLarge"), "{e}");
+    assert!(e.message.contains("maximum allowed size of 4096 bytes"), "{e}");
 }

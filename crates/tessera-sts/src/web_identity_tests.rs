@@ -159,6 +159,7 @@ fn put_role(services: &Services, name: &str, trust: &str) {
         inline_policies: vec![],
         attached_policies: vec![],
         last_used: None,
+        source_role_template: None,
     };
     let mut w = services.store.write().unwrap();
     model::save(w.as_mut(), table::ROLE, &model::name_key(ACCT, name), &role).unwrap();

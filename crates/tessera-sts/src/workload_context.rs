@@ -326,7 +326,7 @@ fn read_issue_request(p: &QueryParams) -> Result<IssueRequest<'_>, AwsError> {
     if let Some(d) = duration {
         check.range("durationSeconds", d, 60, 300);
     }
-    let session_duration = params::duration_param(p, "SessionDurationSeconds")?;
+    let session_duration = params::integer(p, "SessionDurationSeconds")?;
     if let Some(d) = session_duration {
         check.range("sessionDurationSeconds", d, 900, 43200);
     }

@@ -86,6 +86,13 @@ enum Command {
         /// DIR/imds-endpoint: AWS_EC2_METADATA_SERVICE_ENDPOINT=$(cat DIR/imds-endpoint)/imds/ID/
         #[arg(long, value_name = "ADDR")]
         imds_listen: Option<SocketAddr>,
+        /// The URL clients reach this server at when it is not the listen address (a load
+        /// balancer's: https://tessera.example.com). Outbound web identity federation's issuer
+        /// URLs (the tokens' `iss`, their discovery document and JWKS) are made under it when an
+        /// account enables the feature; DIR/endpoint still names the listener. See
+        /// docs/OUTBOUND_FEDERATION.md.
+        #[arg(long, env = "TESSERA_PUBLIC_URL", value_name = "URL", value_parser = parse_public_url)]
+        public_url: Option<String>,
         /// Log format: `text` (one line per event, `key=value` fields) or `json` (one JSON
         /// object per line). Colours only when stderr is a terminal. See docs/OPERATIONS.md.
         #[arg(long, env = "TESSERA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -331,6 +338,11 @@ fn parse_store_url(url: &str) -> Result<String, String> {
     }
 }
 
+/// `--public-url`: an absolute http(s) URL without query, fragment or user information.
+fn parse_public_url(url: &str) -> Result<String, String> {
+    tessera_services::iam::outbound_federation::check_public_url(url)
+}
+
 /// `tessera policy validate`: findings as `FILE: SEVERITY CODE location: message`.
 fn validate_files(ty: tessera_policy::PolicyType, files: &[PathBuf]) -> anyhow::Result<i32> {
     use std::io::Read;
@@ -373,12 +385,16 @@ fn main() -> anyhow::Result<()> {
             tls_key,
             tls_self_signed,
             imds_listen,
+            public_url,
             log_format: _,
             no_metrics_benchmark_only,
             audit,
         } => {
             if !no_metrics_benchmark_only {
                 metrics::install()?;
+            }
+            if let Some(url) = &public_url {
+                tessera_services::iam::outbound_federation::set_public_url(url);
             }
             let tls = match (tls_cert, tls_key) {
                 (Some(cert), Some(key)) => Some(tls::TlsSource::Files { cert, key }),

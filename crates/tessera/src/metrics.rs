@@ -28,6 +28,7 @@ const SESSION_OPERATIONS: &[&str] = &[
     "AssumeRoleWithWebIdentity",
     "AssumeRoot",
     "GetFederationToken",
+    "GetScopedCredentials",
     "GetSessionToken",
 ];
 

@@ -19,9 +19,14 @@ pub fn invalid_token() -> AwsError {
 
 /// What temporary credentials may call, as AWS limits them:
 /// - from `GetSessionToken`: no IAM operation unless MFA was presented (`InvalidClientTokenId`,
-///   as AWS answers), and no STS operation but `AssumeRole` and `GetCallerIdentity`;
-/// - from `GetFederationToken`: no IAM operation, and no STS operation but `GetCallerIdentity`;
+///   as AWS answers), and no STS operation but `AssumeRole`, `GetScopedCredentials` and
+///   `GetCallerIdentity`;
+/// - from `GetFederationToken`: no IAM operation, and no STS operation but
+///   `GetScopedCredentials` and `GetCallerIdentity`;
 /// - from `AssumeRoot`: no STS operation but `GetCallerIdentity`.
+///
+/// Scoped credentials (`GetScopedCredentials`) keep the `issued_by` of the session they were
+/// scoped from, so the same limits follow them.
 ///
 /// The dispatcher calls this before every operation.
 pub fn check_session_scope(caller: &Caller, service: ServiceName, operation: &str) -> Result<(), AwsError> {
@@ -32,12 +37,14 @@ pub fn check_session_scope(caller: &Caller, service: ServiceName, operation: &st
     match session.issued_by.as_str() {
         "GetSessionToken" => match service {
             ServiceName::Iam if !session.mfa_authenticated => Err(invalid_token()),
-            ServiceName::Sts if !matches!(operation, "AssumeRole" | "GetCallerIdentity") => Err(denied()),
+            ServiceName::Sts if !matches!(operation, "AssumeRole" | "GetScopedCredentials" | "GetCallerIdentity") => {
+                Err(denied())
+            }
             _ => Ok(()),
         },
         "GetFederationToken" => match service {
             ServiceName::Iam => Err(invalid_token()),
-            ServiceName::Sts if operation != "GetCallerIdentity" => Err(denied()),
+            ServiceName::Sts if !matches!(operation, "GetScopedCredentials" | "GetCallerIdentity") => Err(denied()),
             _ => Ok(()),
         },
         // A privileged root session acts only through its task policy; it starts no other session.

@@ -359,6 +359,12 @@ pub struct Claims {
     /// The session's workload identity.
     #[serde(rename = "wi", default, skip_serializing_if = "Option::is_none")]
     pub workload_identity: Option<WorkloadIdentity>,
+    /// Scope-down policies of `GetScopedCredentials` (minified, oldest first).
+    #[serde(rename = "sc", default, skip_serializing_if = "Vec::is_empty")]
+    pub scope_policies: Vec<String>,
+    /// Filler that makes the token at least `MinimumSessionTokenSize` long (never read).
+    #[serde(rename = "z", default, skip_serializing_if = "String::is_empty")]
+    pub padding: String,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -400,6 +406,7 @@ impl Claims {
             issued_by,
             source_principal_arn,
             workload_identity,
+            scope_policies,
         } = info.clone();
         let principal = match kind.clone() {
             CallerKind::Root => Principal::Root,
@@ -426,6 +433,8 @@ impl Claims {
             issued_by,
             source_principal_arn,
             workload_identity,
+            scope_policies,
+            padding: String::new(),
         }
     }
 
@@ -446,6 +455,7 @@ impl Claims {
             issued_by: self.issued_by.clone(),
             source_principal_arn: self.source_principal_arn.clone(),
             workload_identity: self.workload_identity.clone(),
+            scope_policies: self.scope_policies.clone(),
         }
     }
 
@@ -558,6 +568,45 @@ pub fn issue_token(services: &Services, access_key_id: &str, claims: &Claims) ->
         (FORMAT_PLAIN, json)
     };
     seal_blob(services, format, TOKEN_AAD, access_key_id, &body)
+}
+
+/// Length of the base64url (unpadded) text of `n` bytes.
+fn b64_len(n: usize) -> usize {
+    (n * 4).div_ceil(3)
+}
+
+/// [`issue_token`], made at least `min_len` characters long (`MinimumSessionTokenSize` of
+/// `GetScopedCredentials`). A shorter token is sealed again with its claims in plain form (not
+/// deflated, so the filler counts whole) and filler in [`Claims::padding`] sized so that the
+/// token reaches `min_len`: one character over when base64 cannot end there, at most eight
+/// over when fewer than eight were missing (the filler field's own length).
+pub fn issue_token_with_min_len(
+    services: &Services,
+    access_key_id: &str,
+    claims: &Claims,
+    min_len: usize,
+) -> Result<String, AwsError> {
+    let token = issue_token(services, access_key_id, claims)?;
+    if token.len() >= min_len {
+        return Ok(token);
+    }
+    let mut padded = claims.clone();
+    padded.padding.clear();
+    let plain = serde_json::to_vec(&padded).map_err(|_| AwsError::internal())?.len();
+    let overhead = HEADER_LEN + NONCE_LEN + TAG_LEN;
+    // The fewest claims bytes whose sealed token reaches `min_len`.
+    let mut json_len = (min_len * 3 / 4).saturating_sub(overhead);
+    while b64_len(overhead + json_len) < min_len {
+        json_len += 1;
+    }
+    // `,"z":"<filler>"` adds the filler's length and 7.
+    const FIELD: usize = 7;
+    if json_len > plain {
+        let filler = (json_len - plain).saturating_sub(FIELD).max(1);
+        padded.padding = "0".repeat(filler);
+    }
+    let json = serde_json::to_vec(&padded).map_err(|_| AwsError::internal())?;
+    seal_blob(services, FORMAT_PLAIN, TOKEN_AAD, access_key_id, &json)
 }
 
 /// The claims of `token`, if it was sealed by a known key for `access_key_id` and is intact.
