@@ -66,7 +66,7 @@ fn rsa_bits(der: &[u8]) -> Option<usize> {
         .sequence(|r| {
             let n = UintRef::decode(r)?;
             let _e = UintRef::decode(r)?;
-            Ok(n.as_bytes().len() * 8 - n.as_bytes().first().map_or(8, |b| b.leading_zeros() as usize))
+            Ok((n.as_bytes().len() * 8).saturating_sub(n.as_bytes().first().map_or(8, |b| b.leading_zeros() as usize)))
         })
         .ok()
 }
@@ -142,6 +142,14 @@ KjDe7bN+7pYgkYf3yU5h4r+gADAKBggqhkjOPQQDAgNIADBFAiEA0w3tq1p5y0Xn
             let e = check_csr(bad).err().map(|e| e.code);
             assert_eq!(e.as_deref(), Some("MalformedCertificateSigningRequestException"), "{bad}");
         }
+    }
+
+    #[test]
+    fn rsa_key_sizes_never_underflow() {
+        // SEQUENCE { INTEGER 0, INTEGER 3 }: a zero modulus is 0 bits, not a panic.
+        assert_eq!(rsa_bits(&[0x30, 0x06, 0x02, 0x01, 0x00, 0x02, 0x01, 0x03]), Some(0));
+        assert_eq!(rsa_bits(&[0x30, 0x06, 0x02, 0x01, 0x05, 0x02, 0x01, 0x03]), Some(3));
+        assert_eq!(rsa_bits(&[0x30]), None);
     }
 
     #[test]

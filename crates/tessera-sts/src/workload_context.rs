@@ -376,7 +376,9 @@ pub fn render_subject(
             PatternSegment::Literal(l) => path.push(l.to_string()),
             PatternSegment::Placeholder(key) => {
                 let attested = key.len() > ATTESTATION_KEY_PREFIX.len()
-                    && key[..ATTESTATION_KEY_PREFIX.len()].eq_ignore_ascii_case(ATTESTATION_KEY_PREFIX);
+                    && key
+                        .get(..ATTESTATION_KEY_PREFIX.len())
+                        .is_some_and(|p| p.eq_ignore_ascii_case(ATTESTATION_KEY_PREFIX));
                 if attested && attestation.value(key).is_none() {
                     return Err(attestation_error(
                         "unresolvedTemplateVariable",
