@@ -36,6 +36,7 @@ fn rule(member: &str) -> Option<Rule> {
         | "webidentitytoken"
         | "tradeintoken"
         | "exchangetoken"
+        | "contextassertion"
         | "clientsecret"
         | "servicepassword"
         | "servicecredentialsecret"

@@ -710,6 +710,9 @@ fn request_context(
         if let Some(provider) = &session.federated_provider {
             ctx.insert_one("aws:FederatedProvider", provider.clone());
         }
+        for (key, value) in session.workload_identity.iter().flat_map(|w| w.condition_keys()) {
+            ctx.insert_one(key, value);
+        }
     }
     for (key, values) in &req.context {
         ctx.insert(key, values.iter().cloned());

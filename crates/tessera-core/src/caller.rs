@@ -78,10 +78,48 @@ pub struct SessionInfo {
     /// The ARN of the principal that called STS (for audit `sessionIssuer`/`aws:SourceArn`-like uses).
     #[serde(default)]
     pub source_principal_arn: Option<String>,
+    /// The workload identity the session carries (`AssumeRole` with a workload identity
+    /// context from `IssueWorkloadIdentityContext`; kept through role chaining).
+    #[serde(default)]
+    pub workload_identity: Option<WorkloadIdentity>,
     /// Scope-down policies added by `GetScopedCredentials` (minified, oldest first): a request
     /// is allowed only if every one of them allows it too (docs/SESSION_TOKENS.md).
     #[serde(default)]
     pub scope_policies: Vec<String>,
+}
+
+/// The workload identity of a role session (IAM User Guide, "Condition keys for agent and
+/// workload identity": the `aws:OriginIdentity/...` keys).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct WorkloadIdentity {
+    /// The workload identifier (a SPIFFE ID under a `SPIFFE` provider): `aws:OriginIdentity/Subject`.
+    #[serde(rename = "s")]
+    pub subject: String,
+    /// The workload identity provider's ARN: `aws:OriginIdentity/Issuer`.
+    #[serde(rename = "p")]
+    pub provider_arn: String,
+    /// The template that built the identity: `aws:OriginIdentity/WorkloadIdentityTemplateArn`.
+    #[serde(rename = "t")]
+    pub template_arn: String,
+    /// The account that owns the template: `aws:OriginIdentity/IdentityProviderAccount`.
+    #[serde(rename = "a")]
+    pub provider_account: String,
+    /// The provider's naming scheme when the identity was issued (`SPIFFE` or `NONE`).
+    #[serde(rename = "n")]
+    pub scheme: String,
+}
+
+impl WorkloadIdentity {
+    /// The `aws:OriginIdentity/...` condition keys every request of the session carries.
+    pub fn condition_keys(&self) -> [(&'static str, String); 5] {
+        [
+            ("aws:OriginIdentity/Subject", self.subject.clone()),
+            ("aws:OriginIdentity/SubjectType", "workload".to_string()),
+            ("aws:OriginIdentity/Issuer", self.provider_arn.clone()),
+            ("aws:OriginIdentity/WorkloadIdentityTemplateArn", self.template_arn.clone()),
+            ("aws:OriginIdentity/IdentityProviderAccount", self.provider_account.clone()),
+        ]
+    }
 }
 
 /// The authenticated caller.

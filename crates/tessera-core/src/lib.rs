@@ -26,7 +26,7 @@ use tessera_store::secrets::SecretBox;
 use tessera_store::{Store, StoreError};
 use tessera_wire::{AwsError, Protocol, QueryParams};
 
-pub use caller::{Call, CallMeta, Caller, CallerKind, SessionInfo};
+pub use caller::{Call, CallMeta, Caller, CallerKind, SessionInfo, WorkloadIdentity};
 pub use clock::{Clock, SystemClock};
 
 /// A service of the AWS API that Tessera serves on its one endpoint.

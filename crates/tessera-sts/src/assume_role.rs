@@ -9,6 +9,7 @@ use tessera_wire::{AwsError, QueryParams, WireResponse};
 
 use super::params::{self, Check};
 use super::tokens::{self, Claims};
+use super::workload_context::{self, ContextClaims};
 use super::{write_credentials, IssuedCredentials};
 use crate::authz::AuthzRequest;
 use crate::caller::{CallerKind, SessionInfo};
@@ -32,6 +33,8 @@ struct Request<'a> {
     serial: Option<&'a str>,
     code: Option<&'a str>,
     inputs: params::SessionInputs,
+    /// `ProvidedContexts`: a workload identity context's provider ARN and assertion.
+    workload: Option<(String, String)>,
 }
 
 fn read_request(p: &QueryParams) -> Result<Request<'_>, AwsError> {
@@ -65,13 +68,35 @@ fn read_request(p: &QueryParams) -> Result<Request<'_>, AwsError> {
     let inputs = params::session_inputs(p, &mut check, true);
     let contexts = p.structs("ProvidedContexts");
     check.count("providedContexts", "[...]", contexts.len(), 5);
+    for (i, c) in contexts.iter().enumerate() {
+        if let Some(arn) = c.get("ProviderArn") {
+            check.length(&format!("providedContexts.{}.member.providerArn", i + 1), arn, 20, 2048);
+        }
+        if let Some(a) = c.get("ContextAssertion") {
+            check.secret_length(&format!("providedContexts.{}.member.contextAssertion", i + 1), a, 4, 3072);
+        }
+    }
     check.finish()?;
-    if !contexts.is_empty() {
+    let workload = match contexts.as_slice() {
+        [] => None,
+        // A workload identity context (IssueWorkloadIdentityContext), the only entry.
+        [c] if c.get("ProviderArn").is_some_and(workload_context::is_workload_provider_arn) => {
+            let provider = c.get("ProviderArn").unwrap_or_default().to_string();
+            let assertion = c
+                .get("ContextAssertion")
+                .ok_or_else(|| workload_context::invalid_assertion("The provided context assertion is missing."))?;
+            Some((provider, assertion.to_string()))
+        }
+        _ if contexts.iter().any(|c| c.get("ProviderArn").is_some_and(workload_context::is_workload_provider_arn)) => {
+            return Err(AwsError::invalid_parameter_value(
+                "Pass a workload identity context as the only entry in ProvidedContexts.",
+            ))
+        }
         // Trusted identity propagation contexts come from AWS IAM Identity Center, which
         // Tessera does not have.
-        return Err(AwsError::invalid_parameter_value("ProvidedContexts are not supported by Tessera."));
-    }
-    Ok(Request { role_arn, session_name, duration, external_id, source_identity, serial, code, inputs })
+        _ => return Err(AwsError::invalid_parameter_value("ProvidedContexts are not supported by Tessera.")),
+    };
+    Ok(Request { role_arn, session_name, duration, external_id, source_identity, serial, code, inputs, workload })
 }
 
 /// Run `AssumeRole`.
@@ -84,10 +109,18 @@ pub fn assume_role(services: &Services, call: &Call, p: &QueryParams) -> Result<
     }
     let now = call.now_secs();
     let policy = params::check_session_inputs(&req.inputs)?;
+    // A workload identity context: the caller speaks for the service that asked for it, so
+    // the session is the service's (nothing passes on from the calling session).
+    let workload: Option<ContextClaims> = match &req.workload {
+        None => None,
+        Some((provider, assertion)) => {
+            Some(workload_context::redeem(services, call, provider, assertion, req.role_arn)?)
+        }
+    };
 
     // What the calling session passes on: source identity, transitive tags, MFA.
-    let parent = caller.session.as_ref();
-    let chained = matches!(caller.kind, CallerKind::AssumedRole { .. });
+    let parent = caller.session.as_ref().filter(|_| workload.is_none());
+    let chained = workload.is_none() && matches!(caller.kind, CallerKind::AssumedRole { .. });
     let inherited_source = parent.and_then(|s| s.source_identity.clone());
     if let (Some(old), Some(new)) = (&inherited_source, req.source_identity) {
         if old != new {
@@ -176,12 +209,60 @@ pub fn assume_role(services: &Services, call: &Call, p: &QueryParams) -> Result<
             }
         }
     };
-    services.authorize_request(call, &authz("sts:AssumeRole")).map_err(plain("sts:AssumeRole"))?;
+    let mut actions = vec!["sts:AssumeRole"];
     if !req.inputs.tags.is_empty() || !req.inputs.transitive_tag_keys.is_empty() || !inherited_tags.is_empty() {
-        services.authorize_request(call, &authz("sts:TagSession")).map_err(plain("sts:TagSession"))?;
+        actions.push("sts:TagSession");
     }
     if req.source_identity.is_some() || inherited_source.is_some() {
-        services.authorize_request(call, &authz("sts:SetSourceIdentity")).map_err(plain("sts:SetSourceIdentity"))?;
+        actions.push("sts:SetSourceIdentity");
+    }
+    for action in actions {
+        match &workload {
+            None => services.authorize_request(call, &authz(action)).map_err(plain(action))?,
+            // The trust policy must allow the service that asked for the context (IssueWorkloadIdentityContext:
+            // "The trust policy of the role must allow the sts:AssumeRole action for the calling
+            // service"), and the caller's own policies must allow it to assume the role.
+            Some(w) => {
+                let request = AuthzRequest { resource_policy: None, is_trust_policy: false, ..authz(action) };
+                services.authorize_request(call, &request).map_err(plain(action))?;
+                let mut keys: Vec<(String, String)> = vec![
+                    ("aws:SourceAccount".into(), w.source_account.clone()),
+                    ("aws:SourceArn".into(), w.source_arn.clone()),
+                    ("aws:ResourceAccount".into(), role_account.clone()),
+                ];
+                keys.extend(context.iter().filter_map(|(k, v)| match v.as_slice() {
+                    [one] => Some((k.clone(), one.clone())),
+                    _ => None,
+                }));
+                let mut ctx = workload_context::service_context(call, &w.service, &keys);
+                if !req.inputs.tags.is_empty() {
+                    ctx.insert("aws:TagKeys", req.inputs.tags.iter().map(|t| t.key.clone()));
+                }
+                if !req.inputs.transitive_tag_keys.is_empty() {
+                    ctx.insert("sts:TransitiveTagKeys", req.inputs.transitive_tag_keys.iter().cloned());
+                }
+                let allowed = match trust {
+                    None => false,
+                    Some(document) => {
+                        let request = workload_context::ServiceRequest {
+                            service: &w.service,
+                            document,
+                            trust: true,
+                            action,
+                            resource: req.role_arn,
+                            resource_account: &role_account,
+                        };
+                        workload_context::service_allowed(call, &request, &ctx)?
+                    }
+                };
+                if !allowed {
+                    return Err(AwsError::access_denied(format!(
+                        "User: {} is not authorized to perform: {action} on resource: {}",
+                        w.service, req.role_arn
+                    )));
+                }
+            }
+        }
     }
     let Some(role) = role else {
         // Only reachable if an authorizer allowed a missing role; never issue for it.
@@ -189,6 +270,8 @@ pub fn assume_role(services: &Services, call: &Call, p: &QueryParams) -> Result<
     };
 
     let duration = req.duration.unwrap_or(DEFAULT_SECS);
+    let session_end =
+        workload.as_ref().and_then(|w| w.session_expires_at).map_or(now + duration, |by| by.min(now + duration));
     if chained && duration > CHAINED_MAX_SECS {
         return Err(AwsError::validation(
             "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.",
@@ -209,7 +292,7 @@ pub fn assume_role(services: &Services, call: &Call, p: &QueryParams) -> Result<
     let source_identity = req.source_identity.map(str::to_string).or(inherited_source);
     let info = SessionInfo {
         issued_at: now,
-        expires_at: now + duration,
+        expires_at: session_end,
         mfa_authenticated: mfa_at.is_some(),
         mfa_authenticated_at: mfa_at,
         source_identity: source_identity.clone(),
@@ -220,7 +303,13 @@ pub fn assume_role(services: &Services, call: &Call, p: &QueryParams) -> Result<
         chained,
         federated_provider: None,
         issued_by: "AssumeRole".into(),
-        source_principal_arn: Some(caller.arn.clone()),
+        source_principal_arn: Some(workload.as_ref().map_or_else(|| caller.arn.clone(), |w| w.service.clone())),
+        // A workload identity stays with the sessions its session chains to ("set once and
+        // never replaced").
+        workload_identity: match &workload {
+            Some(w) => Some(w.identity.clone()),
+            None => parent.filter(|_| chained).and_then(|s| s.workload_identity.clone()),
+        },
         // A role session starts without the caller's scope-down layers (as without its session policy).
         scope_policies: Vec::new(),
     };

@@ -211,6 +211,7 @@ pub fn open_session(
         federated_provider: Some(s.provider_arn),
         issued_by,
         source_principal_arn: None,
+        workload_identity: None,
         scope_policies: Vec::new(),
     };
     let kind = CallerKind::AssumedRole {

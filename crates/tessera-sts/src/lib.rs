@@ -7,6 +7,7 @@
 
 pub mod assume_role;
 pub mod assume_root;
+pub mod certificate;
 pub mod delegated_access;
 pub mod federated_role;
 pub mod federation;
@@ -18,6 +19,7 @@ pub mod scoped_credentials;
 pub mod trust_bundles;
 pub mod web_identity;
 pub mod web_identity_token;
+pub mod workload_context;
 
 use tessera_wire::response::STS_XMLNS;
 use tessera_wire::xml::XmlWriter;
@@ -55,6 +57,8 @@ pub fn handle(services: &Services, call: &Call, params: &QueryParams) -> Result<
         "DecodeAuthorizationMessage" => decode_authorization_message(services, call, params),
         "GetDelegatedAccessToken" => delegated_access::get_delegated_access_token(services, call, params),
         "GetTrustBundles" => trust_bundles::get_trust_bundles(services, call, params),
+        "IssueWorkloadIdentityContext" => workload_context::issue_workload_identity_context(services, call, params),
+        "GetCertificate" => certificate::get_certificate(services, call, params),
         op => Err(AwsError::not_implemented("sts", op)),
     }
 }

@@ -133,6 +133,13 @@ fn full_session() -> (CallerKind, SessionInfo) {
         federated_provider: None,
         issued_by: "AssumeRole".into(),
         source_principal_arn: Some(format!("arn:aws:iam::{ACCT}:user/Sandy")),
+        workload_identity: Some(tessera_core::WorkloadIdentity {
+            subject: "spiffe://example.org/prod/c1/ns/payments/sa/checkout".into(),
+            provider_arn: format!("arn:aws:iam::{ACCT}:workload-identity-provider/p"),
+            template_arn: format!("arn:aws:iam::{ACCT}:workload-identity-template/t"),
+            provider_account: ACCT.into(),
+            scheme: "SPIFFE".into(),
+        }),
         scope_policies: vec![r#"{"Version":"2012-10-17","Statement":[]}"#.into()],
     };
     (kind, info)
@@ -1141,6 +1148,64 @@ fn token_throughput() {
         n as f64 / verified.as_secs_f64(),
         creds.session_token.len()
     );
+}
+
+#[test]
+fn context_assertions_open_only_for_their_provider_and_intact() {
+    let env = env();
+    let a = format!("arn:aws:iam::{ACCT}:workload-identity-provider/a");
+    let b = format!("arn:aws:iam::{ACCT}:workload-identity-provider/b");
+    let sealed = tokens::seal_context_assertion(&env.services, &a, br#"{"x":1}"#).unwrap();
+    assert_eq!(tokens::open_context_assertion(&env.services, &a, &sealed).as_deref(), Some(&br#"{"x":1}"#[..]));
+    assert!(!sealed.contains("x\""), "the claims are sealed, not readable");
+    assert_eq!(tokens::open_context_assertion(&env.services, &b, &sealed), None);
+    let mut raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&sealed).unwrap();
+    let last = raw.len() - 1;
+    raw[last] ^= 1;
+    let tampered = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
+    assert_eq!(tokens::open_context_assertion(&env.services, &a, &tampered), None);
+    // Another kind of sealed blob (an authorization message) is not an assertion.
+    let message = tokens::encode_authorization_message(&env.services, "{}").unwrap();
+    assert_eq!(tokens::open_context_assertion(&env.services, "", &message), None);
+    // The assertion survives a key rotation (the old key still verifies).
+    tokens::rotate_token_key(&env.services).unwrap();
+    assert!(tokens::open_context_assertion(&env.services, &a, &sealed).is_some());
+}
+
+#[test]
+fn a_workload_context_is_redeemed_before_it_expires_by_its_requester_for_its_role() {
+    use crate::workload_context::{redeem, requester, ContextClaims};
+    let env = env();
+    let provider = format!("arn:aws:iam::{ACCT}:workload-identity-provider/p");
+    let role = format!("arn:aws:iam::{ACCT}:role/pods");
+    let c = call(&env, user_caller(), "AssumeRole");
+    let claims = ContextClaims {
+        identity: tessera_core::WorkloadIdentity { provider_arn: provider.clone(), ..Default::default() },
+        service: "pods.eks.amazonaws.com".into(),
+        source_account: ACCT.into(),
+        source_arn: String::new(),
+        requester: requester(&c),
+        role_arn: role.clone(),
+        issued_at: T0,
+        expires_at: T0 + 60,
+        session_expires_at: None,
+    };
+    let sealed =
+        tokens::seal_context_assertion(&env.services, &provider, &serde_json::to_vec(&claims).unwrap()).unwrap();
+    assert_eq!(redeem(&env.services, &c, &provider, &sealed, &role).unwrap(), claims);
+    let code = |r: Result<ContextClaims, AwsError>| r.err().map(|e| (e.code, e.message));
+    let other_role = format!("arn:aws:iam::{ACCT}:role/other");
+    assert!(code(redeem(&env.services, &c, &provider, &sealed, &other_role))
+        .is_some_and(|(c, _)| c == "InvalidContextAssertion"));
+    let mut other = user_caller();
+    other.arn = format!("arn:aws:iam::{ACCT}:user/someone-else");
+    let c_other = call(&env, other, "AssumeRole");
+    assert!(code(redeem(&env.services, &c_other, &provider, &sealed, &role))
+        .is_some_and(|(c, _)| c == "InvalidContextAssertion"));
+    env.clock.advance_secs(60);
+    let c_late = call(&env, user_caller(), "AssumeRole");
+    let expired = code(redeem(&env.services, &c_late, &provider, &sealed, &role));
+    assert!(expired.is_some_and(|(c, m)| c == "InvalidContextAssertion" && m.contains("expired")));
 }
 
 /// A role session of `CrossAccountAccessRole` (which may do anything in its account), for

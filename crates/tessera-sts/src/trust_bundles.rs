@@ -5,7 +5,8 @@
 //! outbound signer the provider holds (`kid` is the signer's RFC 7638 thumbprint). There is no
 //! `x509-svid` key: X.509 signers need AWS Private CA, which Tessera does not serve. The action
 //! has no resource-level permissions (`sts:GetTrustBundles` on `*`). A provider that does not
-//! exist, or that belongs to another account, is `ResourceNotFoundException`; an ARN that is not
+//! exist, or that belongs to another account (or to an organization the caller's account is not
+//! a member of), is `ResourceNotFoundException`; an ARN that is not
 //! a workload identity provider's is a validation error. The trust domain is the provider's
 //! `WorkloadIdentityDomain`; a `NONE`-scheme provider has none, and reports its `ProviderId`.
 
@@ -14,7 +15,9 @@ use tessera_wire::xml::XmlWriter;
 use tessera_wire::{AwsError, QueryParams, WireResponse};
 
 use super::params;
-use crate::iam::workload_identity::{parse_provider_arn, provider_key, WorkloadIdentityProvider, PROVIDER_TABLE};
+use crate::iam::workload_identity::{
+    parse_provider_arn, provider_key, templates, WorkloadIdentityProvider, PROVIDER_TABLE,
+};
 use crate::{internal, model, Call, Services};
 
 /// `spiffe_refresh_hint`, seconds: how often a relying party should fetch the bundle again.
@@ -40,10 +43,16 @@ pub fn get_trust_bundles(services: &Services, call: &Call, p: &QueryParams) -> R
         AwsError::validation(format!("The value {arn} is not a valid workload identity provider ARN."))
     })?;
     services.authorize(call, "sts:GetTrustBundles", "*")?;
-    if account != call.caller.account {
+    let read = services.store.read().map_err(internal)?;
+    // An account's provider is readable by that account; an organization's, by its members.
+    let visible = account == call.caller.account
+        || (templates::is_organization_id(account)
+            && crate::organizations::organization_of(read.as_ref(), &call.caller.account)
+                .map_err(internal)?
+                .is_some_and(|(org, _)| org == account));
+    if !visible {
         return Err(not_found(arn));
     }
-    let read = services.store.read().map_err(internal)?;
     let provider: Option<WorkloadIdentityProvider> =
         model::load(read.as_ref(), PROVIDER_TABLE, &provider_key(account, name)).map_err(internal)?;
     let provider = provider.ok_or_else(|| not_found(arn))?;

@@ -37,6 +37,8 @@ struct Request {
     duration: i64,
     tags: Vec<Tag>,
     scope: Option<String>,
+    /// `TokenType` `JWT_SVID`: a JWT-SVID of the session's workload identity.
+    jwt_svid: bool,
 }
 
 fn read_request(p: &QueryParams) -> Result<Request, AwsError> {
@@ -71,14 +73,23 @@ fn read_request(p: &QueryParams) -> Result<Request, AwsError> {
     if !ALGORITHMS.contains(&alg) {
         return Err(AwsError::validation(format!("SigningAlgorithm '{alg}' is not supported: use RS256 or ES384.")));
     }
-    match p.get("TokenType") {
-        None | Some("AWSIdentity") => {}
-        Some("JWT_SVID") => {
-            return Err(AwsError::invalid_parameter_value(
-                "TokenType JWT_SVID needs a workload identity, which Tessera does not have.",
-            ))
-        }
+    let token_type = p.get("TokenType");
+    match token_type {
+        None | Some("AWSIdentity") | Some("JWT_SVID") => {}
         Some(other) => return Err(AwsError::validation(format!("Invalid value for TokenType: {other}"))),
+    }
+    // "TokenType is mutually exclusive with SubjectMode and Scope."
+    if token_type.is_some() && (p.get("SubjectMode").is_some() || scope.is_some()) {
+        return Err(AwsError::validation(
+            "TokenType is mutually exclusive with SubjectMode and Scope: specify only one of them.",
+        ));
+    }
+    let jwt_svid = token_type == Some("JWT_SVID");
+    if jwt_svid && audience.len() != 1 {
+        return Err(AwsError::validation("A token of type JWT_SVID needs exactly one audience."));
+    }
+    if jwt_svid && !inputs.tags.is_empty() {
+        return Err(AwsError::validation("Tags cannot be specified with a TokenType of JWT_SVID."));
     }
     match p.get("SubjectMode") {
         None | Some("AWSIdentity") => {}
@@ -94,6 +105,7 @@ fn read_request(p: &QueryParams) -> Result<Request, AwsError> {
         duration: duration.unwrap_or(DEFAULT_TOKEN_SECS),
         tags: inputs.tags,
         scope: scope.map(str::to_string),
+        jwt_svid,
     })
 }
 
@@ -105,6 +117,7 @@ pub fn get_web_identity_token(services: &Services, call: &Call, p: &QueryParams)
         ("sts:IdentityTokenAudience".into(), req.audience.clone()),
         ("sts:SigningAlgorithm".into(), vec![req.alg.clone()]),
         ("sts:DurationSeconds".into(), vec![req.duration.to_string()]),
+        ("sts:TokenType".into(), vec![if req.jwt_svid { "JWT_SVID" } else { "AWSIdentity" }.to_string()]),
     ];
     let authz = |action: &'static str, context: Vec<(String, Vec<String>)>| AuthzRequest {
         action,
@@ -122,6 +135,12 @@ pub fn get_web_identity_token(services: &Services, call: &Call, p: &QueryParams)
     }
 
     let now = call.now_secs();
+    let expires = now + req.duration;
+    check_escalation(caller, expires)?;
+    if req.jwt_svid {
+        let token = crate::workload_context::jwt_svid(services, call, &req.audience[0], &req.alg, now, expires)?;
+        return Ok(respond(call, &token, expires));
+    }
     let (issuer, organization) = {
         let r = services.store.read().map_err(internal)?;
         let issuer = setting(r.as_ref(), &caller.account)?.filter(|s| s.enabled).ok_or_else(|| {
@@ -134,16 +153,6 @@ pub fn get_web_identity_token(services: &Services, call: &Call, p: &QueryParams)
         let organization = crate::organizations::organization_of(r.as_ref(), &caller.account).map_err(internal)?;
         (issuer.issuer, organization)
     };
-    let expires = now + req.duration;
-    if let Some(session) = &caller.session {
-        if expires > session.expires_at {
-            return Err(AwsError::new(
-                403,
-                "SessionDurationEscalationException",
-                "The requested token duration would extend the session beyond its original expiration time.",
-            ));
-        }
-    }
 
     // The caller's identity: a role session is its role (`principal_id` under the namespace).
     let principal = match &caller.kind {
@@ -192,10 +201,26 @@ pub fn get_web_identity_token(services: &Services, call: &Call, p: &QueryParams)
     let mut header = Header::new(algorithm);
     header.kid = Some(key.kid.clone());
     let token = jsonwebtoken::encode(&header, &Value::Object(claims), &encoding).map_err(signing_error)?;
+    Ok(respond(call, &token, expires))
+}
 
+/// `SessionDurationEscalationException` when a token would outlive the calling session (both
+/// token types).
+fn check_escalation(caller: &crate::Caller, expires: i64) -> Result<(), AwsError> {
+    match &caller.session {
+        Some(session) if expires > session.expires_at => Err(AwsError::new(
+            403,
+            "SessionDurationEscalationException",
+            "The requested token duration would extend the session beyond its original expiration time.",
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn respond(call: &Call, token: &str, expires: i64) -> WireResponse {
     let mut w = XmlWriter::fragment();
-    w.elem("WebIdentityToken", &token).elem("Expiration", &crate::clock::iso8601(expires));
-    Ok(WireResponse::query(STS_XMLNS, "GetWebIdentityToken", Some(&w.finish()), &call.meta.request_id))
+    w.elem("WebIdentityToken", token).elem("Expiration", &crate::clock::iso8601(expires));
+    WireResponse::query(STS_XMLNS, "GetWebIdentityToken", Some(&w.finish()), &call.meta.request_id)
 }
 
 #[cfg(test)]

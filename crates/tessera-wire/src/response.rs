@@ -121,7 +121,12 @@ impl WireResponse {
                         Fault::Receiver => "Receiver",
                     },
                 );
-                w.elem("Code", &err.code).elem("Message", &err.message).close();
+                w.elem("Code", &err.code).elem("Message", &err.message);
+                // Query exceptions with a `reason` member (STS `InvalidAttestationDocument`).
+                if let Some(reason) = &err.reason {
+                    w.elem("reason", reason);
+                }
+                w.close();
                 w.elem("RequestId", request_id);
                 Self::new(err.status, "text/xml", request_id, w.finish())
             }

@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use tessera_store::{transact, ReadTxn, StoreError};
 use tessera_wire::AwsError;
 
-use crate::caller::{Caller, CallerKind, SessionInfo};
+use crate::caller::{Caller, CallerKind, SessionInfo, WorkloadIdentity};
 use crate::ids::ALNUM_UPPER as BASE32;
 use crate::model::{self, Tag};
 use crate::{internal, Services};
@@ -41,6 +41,8 @@ pub const FORMAT_PLAIN: u8 = 0x01;
 pub const FORMAT_DEFLATE: u8 = 0x02;
 /// Format byte of an encoded authorization message (DecodeAuthorizationMessage).
 const FORMAT_AUTHZ_MESSAGE: u8 = 0x11;
+/// Format byte of a workload identity context assertion (IssueWorkloadIdentityContext).
+const FORMAT_WORKLOAD_CONTEXT: u8 = 0x21;
 
 /// The longest any session lives (GetSessionToken / GetFederationToken: 36 hours). A retired
 /// key is kept this long after it stops sealing tokens.
@@ -61,6 +63,7 @@ const NONCE_LEN: usize = 24;
 const TAG_LEN: usize = 16;
 const TOKEN_AAD: &[u8] = b"tessera/sts-session-token/v1";
 const AUTHZ_AAD: &[u8] = b"tessera/sts-authorization-message/v1";
+const WORKLOAD_CONTEXT_AAD: &[u8] = b"tessera/sts-workload-context/v1";
 
 /// A stored token key.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -353,6 +356,9 @@ pub struct Claims {
     /// The principal that called STS.
     #[serde(rename = "src", default, skip_serializing_if = "Option::is_none")]
     pub source_principal_arn: Option<String>,
+    /// The session's workload identity.
+    #[serde(rename = "wi", default, skip_serializing_if = "Option::is_none")]
+    pub workload_identity: Option<WorkloadIdentity>,
     /// Scope-down policies of `GetScopedCredentials` (minified, oldest first).
     #[serde(rename = "sc", default, skip_serializing_if = "Vec::is_empty")]
     pub scope_policies: Vec<String>,
@@ -399,6 +405,7 @@ impl Claims {
             federated_provider,
             issued_by,
             source_principal_arn,
+            workload_identity,
             scope_policies,
         } = info.clone();
         let principal = match kind.clone() {
@@ -425,6 +432,7 @@ impl Claims {
             federated_provider,
             issued_by,
             source_principal_arn,
+            workload_identity,
             scope_policies,
             padding: String::new(),
         }
@@ -446,6 +454,7 @@ impl Claims {
             federated_provider: self.federated_provider.clone(),
             issued_by: self.issued_by.clone(),
             source_principal_arn: self.source_principal_arn.clone(),
+            workload_identity: self.workload_identity.clone(),
             scope_policies: self.scope_policies.clone(),
         }
     }
@@ -626,6 +635,23 @@ pub fn decode_authorization_message(services: &Services, message: &str) -> Optio
         return None;
     }
     String::from_utf8(inflate(&body)?).ok()
+}
+
+/// Seal the claims of a workload identity context (JSON, deflated) into the `ContextAssertion`
+/// that `AssumeRole` accepts in `ProvidedContexts`: sealed like a session token (XChaCha20-Poly1305
+/// under the current token key, whose id is in the header), bound to the provider ARN the
+/// context names, so it opens under no other `ProviderArn`.
+pub fn seal_context_assertion(services: &Services, provider_arn: &str, json: &[u8]) -> Result<String, AwsError> {
+    let body = deflate(json).ok_or_else(AwsError::internal)?;
+    seal_blob(services, FORMAT_WORKLOAD_CONTEXT, WORKLOAD_CONTEXT_AAD, provider_arn, &body)
+}
+
+/// The JSON sealed by [`seal_context_assertion`] for `provider_arn`; `None` for anything
+/// malformed, tampered, sealed by an unknown or retired key, or bound to another provider.
+pub fn open_context_assertion(services: &Services, provider_arn: &str, assertion: &str) -> Option<Vec<u8>> {
+    let (format, body) = open_blob(services, assertion.trim(), WORKLOAD_CONTEXT_AAD, provider_arn)?;
+    (format == FORMAT_WORKLOAD_CONTEXT).then_some(())?;
+    inflate(&body)
 }
 
 /// A new temporary access key id: `ASIA`, the account id in 8 base-32 characters (40 bits),
