@@ -71,14 +71,9 @@ class Setup:
             "Effect": "Allow", "Principal": {"Service": SERVICE}, "Action": "sts:IssueWorkloadIdentityContext",
             "Resource": "*", "Condition": {"StringEquals": {"aws:WorkloadAttestation/aws/eks/Namespace": "payments",
                                            "aws:SourceAccount": self.account}}})
-        try:
-            self.template = iam.create_workload_identity_template(
-                Name=unique("wit-tpl-"), WorkloadIdentityProviderArn=self.provider, PathPrefix="prod",
-                PathPattern=PATTERN, AttestationPolicy=self.attestation)["Arn"]
-        except ClientError as e:
-            if e.response["Error"]["Code"] == "NotImplemented":
-                pytest.xfail("CreateWorkloadIdentityTemplate is not built on this branch yet")
-            raise
+        self.template = iam.create_workload_identity_template(
+            Name=unique("wit-tpl-"), WorkloadIdentityProviderArn=self.provider, PathPrefix="prod",
+            PathPattern=PATTERN, AttestationPolicy=self.attestation)["Arn"]
         self.role_name = unique("wit-role-")
         self.subject = "spiffe://example.org/prod/c1/ns/payments/sa/checkout"
         trust = policy({"Effect": "Allow", "Principal": {"Service": SERVICE}, "Action": "sts:AssumeRole",
