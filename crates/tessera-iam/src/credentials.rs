@@ -316,7 +316,7 @@ pub(crate) fn resolve_subject(
 }
 
 /// Parse and check `Tags.member.N.Key/Value` (at most 50; keys unique case-insensitively).
-pub(crate) fn parse_tags(params: &QueryParams) -> Result<Vec<Tag>, AwsError> {
+pub fn parse_tags(params: &QueryParams) -> Result<Vec<Tag>, AwsError> {
     let items = params.structs("Tags");
     let mut checks = Checks::new();
     let mut tags = Vec::with_capacity(items.len());
@@ -357,7 +357,7 @@ fn check_duplicate_keys<'a>(keys: impl Iterator<Item = &'a str>) -> Result<(), A
 }
 
 /// Parse and check `TagKeys.member.N` (at most 50).
-pub(crate) fn parse_tag_keys(params: &QueryParams) -> Result<Vec<String>, AwsError> {
+pub fn parse_tag_keys(params: &QueryParams) -> Result<Vec<String>, AwsError> {
     if !params.has_list("TagKeys") {
         return Err(tessera_wire::query::null_member("TagKeys"));
     }
@@ -378,7 +378,7 @@ pub(crate) fn parse_tag_keys(params: &QueryParams) -> Result<Vec<String>, AwsErr
 }
 
 /// Condition keys of a request that carries tags: `aws:RequestTag/<k>` and `aws:TagKeys`.
-pub(crate) fn request_tag_context(tags: &[Tag]) -> Vec<(String, Vec<String>)> {
+pub fn request_tag_context(tags: &[Tag]) -> Vec<(String, Vec<String>)> {
     let mut ctx: Vec<(String, Vec<String>)> =
         tags.iter().map(|t| (format!("aws:RequestTag/{}", t.key), vec![t.value.clone()])).collect();
     if !tags.is_empty() {
@@ -409,7 +409,7 @@ pub(crate) fn remove_tags(existing: &mut Vec<Tag>, keys: &[String]) {
 }
 
 /// `<Tags><member><Key/><Value/></member>...</Tags>` (always written, possibly empty).
-pub(crate) fn write_tags(w: &mut XmlWriter, tags: &[Tag]) {
+pub fn write_tags(w: &mut XmlWriter, tags: &[Tag]) {
     w.open("Tags", None);
     for t in tags {
         w.open("member", None).elem("Key", &t.key).elem("Value", &t.value).close();
@@ -418,7 +418,7 @@ pub(crate) fn write_tags(w: &mut XmlWriter, tags: &[Tag]) {
 }
 
 /// A `ListXxxTags` response body: a page of tags, `IsTruncated` and `Marker`.
-pub(crate) fn tags_page(params: &QueryParams, tags: &[Tag]) -> Result<String, AwsError> {
+pub fn tags_page(params: &QueryParams, tags: &[Tag]) -> Result<String, AwsError> {
     let page = validate::Page::from_params(params)?;
     let mut indexed: Vec<(usize, &Tag)> = tags.iter().enumerate().collect();
     indexed.sort_by_key(|(i, _)| *i);
@@ -555,8 +555,8 @@ pub fn rename_user_credentials(
     Ok(())
 }
 
-#[cfg(test)]
-pub(crate) mod test_support {
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_support {
     //! A `Services` over an in-memory store, and calls as root or as a user.
 
     use std::sync::Arc;
@@ -567,7 +567,7 @@ pub(crate) mod test_support {
 
     use crate::clock::ManualClock;
     use crate::model::{self, table, User};
-    use crate::{Call, CallMeta, Caller, CallerKind, Config, Services};
+    use tessera_core::{Call, CallMeta, Caller, CallerKind, Config, Services};
 
     /// The test account.
     pub const ACCOUNT: &str = "123456789012";

@@ -19,8 +19,8 @@ use tessera_wire::xml::XmlWriter;
 use tessera_wire::{AwsError, QueryParams, WireResponse};
 
 use super::{
-    groups, inline, instance_profiles, last_accessed, org_features, outbound_federation, policies, roles,
-    server_certificates, service_linked_roles, tags, users,
+    groups, inline, instance_profiles, last_accessed, org_features, policies, roles, server_certificates,
+    service_linked_roles, tags, users,
 };
 use crate::authz::AuthzRequest;
 use crate::ids::{self, IdKind};
@@ -122,9 +122,6 @@ pub fn handle(services: &Services, call: &Call, params: &QueryParams) -> Option<
         "DisableOrganizationsRootCredentialsManagement" => org_features::disable_root_credentials_management(&cx),
         "EnableOrganizationsRootSessions" => org_features::enable_root_sessions(&cx),
         "DisableOrganizationsRootSessions" => org_features::disable_root_sessions(&cx),
-        "EnableOutboundWebIdentityFederation" => outbound_federation::enable(&cx),
-        "DisableOutboundWebIdentityFederation" => outbound_federation::disable(&cx),
-        "GetOutboundWebIdentityFederationInfo" => outbound_federation::get_info(&cx),
         "UploadServerCertificate" => server_certificates::upload(&cx),
         "GetServerCertificate" => server_certificates::get(&cx),
         "ListServerCertificates" => server_certificates::list(&cx),

@@ -1,9 +1,7 @@
 //! AWS IAM (query protocol). Operations live in submodules by area; each submodule's `handle`
 //! answers `None` for operations it does not own.
 
-pub mod account_properties;
 pub mod credentials;
-pub mod delegation_requests;
 pub mod entities;
 pub mod groups;
 pub mod inline;
@@ -11,14 +9,10 @@ pub mod instance_profiles;
 pub mod last_accessed;
 pub mod oidc_context;
 pub mod org_features;
-pub mod outbound_federation;
-pub mod outbound_keys;
 pub mod per_user;
 pub mod policies;
 pub mod policies_granting;
 pub mod principal;
-pub mod role_manager;
-pub mod role_templates;
 pub mod roles;
 pub mod root_login;
 pub mod saml_xml;
@@ -30,7 +24,6 @@ pub mod ssh_keys;
 pub mod sts_preferences;
 pub mod tags;
 pub mod users;
-pub mod workload_identity;
 pub mod x509;
 
 use tessera_wire::{AwsError, QueryParams, WireResponse};
@@ -38,12 +31,12 @@ use tessera_wire::{AwsError, QueryParams, WireResponse};
 // The paths these files had inside `tessera-services` (`crate::model`, `crate::iam`, ...).
 pub(crate) use crate as iam;
 pub(crate) use tessera_core::org as organizations;
+#[cfg(test)]
+pub(crate) use tessera_core::Caller;
 pub(crate) use tessera_core::{
     access_record, authz, bootstrap, caller, clock, ids, internal, managed, model, validate,
 };
 pub(crate) use tessera_core::{Call, CallerKind, Services};
-#[cfg(test)]
-pub(crate) use tessera_core::{CallMeta, Caller, Config};
 
 /// Run an IAM operation.
 pub fn handle(services: &Services, call: &Call, params: &QueryParams) -> Result<WireResponse, AwsError> {
@@ -51,15 +44,6 @@ pub fn handle(services: &Services, call: &Call, params: &QueryParams) -> Result<
         return result;
     }
     if let Some(result) = credentials::handle(services, call, params) {
-        return result;
-    }
-    if let Some(result) = workload_identity::handle(services, call, params) {
-        return result;
-    }
-    if let Some(result) = delegation_requests::handle(&entities::Cx { services, call, params }) {
-        return result;
-    }
-    if let Some(result) = role_manager::handle(&entities::Cx { services, call, params }) {
         return result;
     }
     Err(AwsError::not_implemented("iam", &call.operation))

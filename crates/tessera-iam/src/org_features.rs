@@ -12,7 +12,7 @@
 //! `sts:AssumeRoot` reads [`root_sessions_enabled`]. See `docs/ROOT_ACCESS.md`.
 
 use serde::{Deserialize, Serialize};
-use tessera_store::ReadTxn;
+use tessera_store::{ReadTxn, WriteTxn};
 use tessera_wire::xml::XmlWriter;
 use tessera_wire::{AwsError, WireResponse};
 
@@ -157,7 +157,13 @@ pub(crate) fn list_organizations_features(cx: &Cx<'_>) -> Result<WireResponse, A
 /// `EnableOrganizationsRootCredentialsManagement`, `EnableOrganizationsRootSessions` and the
 /// two `Disable...` operations: idempotent, as AWS's are (enabling an enabled feature answers
 /// the same list).
-fn switch(cx: &Cx<'_>, action: &str, feature: Feature, on: bool) -> Result<WireResponse, AwsError> {
+fn switch(
+    cx: &Cx<'_>,
+    action: &str,
+    feature: Feature,
+    on: bool,
+    resources_exist: OrganizationResourcesExist,
+) -> Result<WireResponse, AwsError> {
     cx.authorize(action, "*", Vec::new())?;
     let (org, features) = cx.write(|txn| {
         let strict = matches!(feature, Feature::OrganizationResources);
@@ -169,7 +175,7 @@ fn switch(cx: &Cx<'_>, action: &str, feature: Feature, on: bool) -> Result<WireR
             Feature::OrganizationResources => {
                 // API_DisableOrganizationLevelResources.html: refused while any
                 // organization-level resource (provider or template) exists.
-                if !on && organization_resources_exist(&*txn, &org.id)? {
+                if !on && resources_exist(&*txn, &org.id)? {
                     return Err(AwsError::new(
                         400,
                         "OrganizationLevelResourcesExistException",
@@ -187,39 +193,45 @@ fn switch(cx: &Cx<'_>, action: &str, feature: Feature, on: bool) -> Result<WireR
 
 /// `EnableOrganizationsRootCredentialsManagement`.
 pub(crate) fn enable_root_credentials_management(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
-    switch(cx, "iam:EnableOrganizationsRootCredentialsManagement", Feature::CredentialsManagement, true)
+    switch(cx, "iam:EnableOrganizationsRootCredentialsManagement", Feature::CredentialsManagement, true, no_resources)
 }
 
 /// `DisableOrganizationsRootCredentialsManagement`.
 pub(crate) fn disable_root_credentials_management(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
-    switch(cx, "iam:DisableOrganizationsRootCredentialsManagement", Feature::CredentialsManagement, false)
+    switch(cx, "iam:DisableOrganizationsRootCredentialsManagement", Feature::CredentialsManagement, false, no_resources)
 }
 
 /// `EnableOrganizationsRootSessions`.
 pub(crate) fn enable_root_sessions(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
-    switch(cx, "iam:EnableOrganizationsRootSessions", Feature::Sessions, true)
+    switch(cx, "iam:EnableOrganizationsRootSessions", Feature::Sessions, true, no_resources)
 }
 
 /// `DisableOrganizationsRootSessions`.
 pub(crate) fn disable_root_sessions(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
-    switch(cx, "iam:DisableOrganizationsRootSessions", Feature::Sessions, false)
+    switch(cx, "iam:DisableOrganizationsRootSessions", Feature::Sessions, false, no_resources)
 }
 
-/// Whether organization `org_id` owns a workload identity provider or template.
-fn organization_resources_exist<R: ReadTxn + ?Sized>(r: &R, org_id: &str) -> Result<bool, AwsError> {
-    use crate::iam::workload_identity::{templates::TEMPLATE_TABLE, PROVIDER_TABLE};
-    let prefix = format!("{org_id}/");
-    Ok(r.count(PROVIDER_TABLE, &prefix).st()? > 0 || r.count(TEMPLATE_TABLE, &prefix).st()? > 0)
+/// Whether an organization (the second argument, its id) owns organization-level resources:
+/// asked by `DisableOrganizationLevelResources`, whose caller (the workload identity family in
+/// `tessera-iam-workload`, which owns those resources) passes it in.
+pub type OrganizationResourcesExist = fn(&dyn WriteTxn, &str) -> Result<bool, AwsError>;
+
+/// For the switches that never disable organization-level resources.
+fn no_resources(_: &dyn WriteTxn, _: &str) -> Result<bool, AwsError> {
+    Ok(false)
 }
 
 /// `EnableOrganizationLevelResources` (management account only; all features; trusted access
 /// for IAM): idempotent.
-pub(crate) fn enable_organization_level_resources(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
-    switch(cx, "iam:EnableOrganizationLevelResources", Feature::OrganizationResources, true)
+pub fn enable_organization_level_resources(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
+    switch(cx, "iam:EnableOrganizationLevelResources", Feature::OrganizationResources, true, no_resources)
 }
 
 /// `DisableOrganizationLevelResources`: `OrganizationLevelResourcesExistException` while the
-/// organization owns a provider or template.
-pub(crate) fn disable_organization_level_resources(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
-    switch(cx, "iam:DisableOrganizationLevelResources", Feature::OrganizationResources, false)
+/// organization owns a provider or template (`resources_exist` tells).
+pub fn disable_organization_level_resources(
+    cx: &Cx<'_>,
+    resources_exist: OrganizationResourcesExist,
+) -> Result<WireResponse, AwsError> {
+    switch(cx, "iam:DisableOrganizationLevelResources", Feature::OrganizationResources, false, resources_exist)
 }

@@ -97,7 +97,7 @@ pub(crate) fn description_opt(cx: &Cx<'_>, c: &mut Checks) -> Option<String> {
 }
 
 /// `<Role>` as Create/Get answer it.
-pub(crate) fn role_xml(role: &Role) -> String {
+pub fn role_xml(role: &Role) -> String {
     let mut w = XmlWriter::fragment();
     w.open("Role", None);
     write_role(&mut w, role, true);
@@ -243,7 +243,7 @@ pub(crate) fn update_assume_role_policy(cx: &Cx<'_>) -> Result<WireResponse, Aws
 /// id. Checked for users and roles of every account this Tessera holds (the role's own and, for
 /// cross-account trust, the other's), exactly as named (with path); ARNs with wildcards, and those
 /// of accounts Tessera does not hold, are left to evaluation.
-pub(crate) fn check_trust_principals(
+pub fn check_trust_principals(
     r: &(impl tessera_store::ReadTxn + ?Sized),
     own_account: &str,
     document: &str,

@@ -5,7 +5,8 @@
 //! operation, before it touches state) → operate (one store transaction) → respond.
 //!
 //! The services live in crates of their own over `tessera-core` (which holds [`Services`], the
-//! caller, records, authorization and first start): `tessera-iam`, `tessera-sts`,
+//! caller, records, authorization and first start): `tessera-iam` (with its newer feature
+//! families in `tessera-iam-workload`), `tessera-sts`,
 //! `tessera-organizations` (with the Account service), `tessera-ec2` (with IMDS) and
 //! `tessera-cloudtrail`. This crate dispatches a request to them ([`Dispatch::handle`]) and
 //! re-exports them under the paths they had when they were one crate.
@@ -18,10 +19,22 @@ pub use tessera_core::{internal, Config, Input, ServiceName, Services};
 pub use tessera_core::{Call, CallMeta, Caller, CallerKind, Clock, SessionInfo, SystemClock};
 pub use tessera_ec2 as ec2;
 pub use tessera_ec2::imds;
-pub use tessera_iam as iam;
 pub use tessera_organizations as organizations;
 pub use tessera_organizations::account;
 pub use tessera_sts as sts;
+
+/// IAM as it was in one crate: `tessera-iam` and the families of `tessera-iam-workload`
+/// (workload identity, role manager, outbound federation, delegation requests) under one path.
+pub mod iam {
+    pub use tessera_iam::*;
+    pub use tessera_iam_workload::{
+        account_properties, delegation_requests, outbound_federation, outbound_keys, role_manager, role_templates,
+        workload_identity,
+    };
+
+    /// Run an IAM operation: `tessera-iam-workload`'s if it owns it, else `tessera-iam`'s.
+    pub use tessera_iam_workload::handle_iam as handle;
+}
 
 /// What [`Services`] does above the service crates: run an operation of any service, and note
 /// the use of the access key that signed it. `use tessera_services::Dispatch` to call them.

@@ -13,7 +13,7 @@ use tessera_wire::{AwsError, QueryParams, WireResponse};
 use super::assume_role::issue;
 use super::write_credentials;
 use crate::caller::{CallerKind, SessionInfo};
-use crate::iam::delegation_requests::{self as dr, DelegationRequest};
+use crate::iam_workload::delegation_requests::{self as dr, DelegationRequest};
 use crate::{internal, model, Call, Services};
 
 fn expired() -> AwsError {

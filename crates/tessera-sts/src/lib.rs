@@ -38,6 +38,7 @@ pub(crate) use tessera_core::{authz, caller, clock, ids, internal, model, valida
 pub(crate) use tessera_core::{Config, ServiceName};
 pub(crate) use tessera_core::{Services, SessionInfo};
 pub(crate) use tessera_iam as iam;
+pub(crate) use tessera_iam_workload as iam_workload;
 
 use crate::model::table;
 

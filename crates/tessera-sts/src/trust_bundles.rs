@@ -15,7 +15,7 @@ use tessera_wire::xml::XmlWriter;
 use tessera_wire::{AwsError, QueryParams, WireResponse};
 
 use super::params;
-use crate::iam::workload_identity::{
+use crate::iam_workload::workload_identity::{
     parse_provider_arn, provider_key, templates, WorkloadIdentityProvider, PROVIDER_TABLE,
 };
 use crate::{internal, model, Call, Services};

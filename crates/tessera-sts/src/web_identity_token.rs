@@ -11,7 +11,7 @@
 //! current keys and makes new ones; a retired key stays in the JWKS for
 //! [`MAX_TOKEN_SECS`] more, until every token it signed has expired, and is then deleted.
 //! [`openid_configuration`] and [`jwks`] are the documents the server publishes, unsigned,
-//! under each issuer URL (`iam::outbound_federation`).
+//! under each issuer URL (`iam_workload::outbound_federation`).
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Map, Value};
@@ -22,8 +22,8 @@ use tessera_wire::{AwsError, QueryParams, WireResponse};
 use super::params::{self, Check};
 use crate::authz::AuthzRequest;
 use crate::caller::CallerKind;
-use crate::iam::outbound_federation::setting;
-use crate::iam::outbound_keys::{
+use crate::iam_workload::outbound_federation::setting;
+use crate::iam_workload::outbound_keys::{
     current_key, ensure_signing_keys, seal_context, signing_error, ALGORITHMS, CLAIMS_NAMESPACE, DEFAULT_TOKEN_SECS,
     MAX_TOKEN_SECS,
 };
@@ -237,8 +237,8 @@ mod tests {
 
     use super::*;
     use crate::clock::ManualClock;
-    use crate::iam::outbound_federation::{OutboundFederation, OUTBOUND_TABLE};
-    use crate::iam::outbound_keys::{all_keys, jwks, openid_configuration, rotate_signing_keys};
+    use crate::iam_workload::outbound_federation::{OutboundFederation, OUTBOUND_TABLE};
+    use crate::iam_workload::outbound_keys::{all_keys, jwks, openid_configuration, rotate_signing_keys};
     use crate::model;
     use crate::Config;
 

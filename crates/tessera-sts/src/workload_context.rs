@@ -26,8 +26,8 @@ use super::params::{self, Check};
 use super::tokens;
 use crate::authz::AuthzRequest;
 use crate::caller::WorkloadIdentity;
-use crate::iam::workload_identity::templates::{self, PatternSegment, WorkloadIdentityTemplate};
-use crate::iam::workload_identity::WorkloadIdentityProvider;
+use crate::iam_workload::workload_identity::templates::{self, PatternSegment, WorkloadIdentityTemplate};
+use crate::iam_workload::workload_identity::WorkloadIdentityProvider;
 use crate::model::{self, table, Role};
 use crate::{internal, Call, Services};
 
@@ -401,7 +401,7 @@ pub fn render_subject(
     }
     let path = path.join("/");
     let subject = match (provider.scheme.as_str(), provider.domain.as_deref()) {
-        ("SPIFFE", Some(domain)) if crate::iam::workload_identity::is_workload_identity_domain(domain) => {
+        ("SPIFFE", Some(domain)) if crate::iam_workload::workload_identity::is_workload_identity_domain(domain) => {
             format!("spiffe://{domain}/{path}")
         }
         ("SPIFFE", _) => {
@@ -583,7 +583,7 @@ pub fn invalid_assertion(message: &str) -> AwsError {
 
 /// Whether `arn` is a workload identity provider's ARN (a workload identity context).
 pub fn is_workload_provider_arn(arn: &str) -> bool {
-    crate::iam::workload_identity::parse_provider_arn(arn).is_some()
+    crate::iam_workload::workload_identity::parse_provider_arn(arn).is_some()
 }
 
 /// Open and check the workload identity context `AssumeRole` was given for `role_arn`: intact,
@@ -674,7 +674,7 @@ pub fn jwt_svid(
     let pkcs8 = services
         .secrets
         .open(
-            &crate::iam::workload_identity::signers::seal_context(&provider.id, &signer.kid),
+            &crate::iam_workload::workload_identity::signers::seal_context(&provider.id, &signer.kid),
             &signer.sealed_private_key,
         )
         .map_err(internal)?;
@@ -689,7 +689,7 @@ pub fn jwt_svid(
         "jti": crate::ids::request_id(),
     });
     jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_ec_der(&pkcs8))
-        .map_err(crate::iam::outbound_keys::signing_error)
+        .map_err(crate::iam_workload::outbound_keys::signing_error)
 }
 
 /// `SignerNotConfiguredException` (404).

@@ -77,13 +77,22 @@ pub fn handle(services: &Services, call: &Call, params: &QueryParams) -> Option<
         "UntagWorkloadIdentityTemplate" => template_ops::untag(&cx),
         "ListWorkloadIdentityTemplateTags" => template_ops::list_tags(&cx),
         "EnableOrganizationLevelResources" => super::org_features::enable_organization_level_resources(&cx),
-        "DisableOrganizationLevelResources" => super::org_features::disable_organization_level_resources(&cx),
+        "DisableOrganizationLevelResources" => {
+            super::org_features::disable_organization_level_resources(&cx, organization_resources_exist)
+        }
         "PutWorkloadIdentityTemplateAttestationPolicy" => attestation::put(&cx),
         "GetWorkloadIdentityTemplateAttestationPolicy" => attestation::get(&cx),
         "DeleteWorkloadIdentityTemplateAttestationPolicy" => attestation::delete(&cx),
         _ => return None,
     };
     Some(result)
+}
+
+/// Whether organization `org_id` owns a workload identity provider or template.
+fn organization_resources_exist(r: &dyn tessera_store::WriteTxn, org_id: &str) -> Result<bool, AwsError> {
+    use super::entities::StoreResultExt;
+    let prefix = format!("{org_id}/");
+    Ok(r.count(PROVIDER_TABLE, &prefix).st()? > 0 || r.count(templates::TEMPLATE_TABLE, &prefix).st()? > 0)
 }
 
 /// The scope a provider is created at (`workloadIdentityProviderScopeType`).

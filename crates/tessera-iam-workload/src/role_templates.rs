@@ -490,7 +490,7 @@ mod tests {
                     assert!(v.parameters.iter().any(|p| p.name == name), "{}: @{{{name}}}", t.arn);
                 }
                 for m in &v.managed_policy_arns {
-                    assert!(crate::managed::by_arn(m).is_some(), "{m} is in the managed policy catalogue");
+                    assert!(tessera_core::managed::by_arn(m).is_some(), "{m} is in the managed policy catalogue");
                 }
             }
         }
