@@ -39,8 +39,14 @@ def test_kill_9_loses_no_acknowledged_write(tmp_path):
         for cycle in range(CYCLES):
             stop = threading.Event()
             workers = [threading.Thread(target=write_load, args=(t, f"c{cycle}w{w}", acked, stop)) for w in range(2)]
+            before = len(acked)
             for w in workers:
                 w.start()
+            # The kill lands at a random moment after the load has begun writing (a slow,
+            # shared machine must not turn a cycle into one with nothing to lose).
+            deadline = time.monotonic() + 30
+            while len(acked) == before and time.monotonic() < deadline:
+                time.sleep(0.01)
             time.sleep(rng.uniform(0.05, 0.6))
             t.kill()
             stop.set()
