@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
-use tessera_policy::{evaluate, wildcard_match, Context, Effect, Policy, PolicySet, PolicyType, PrincipalType};
+use tessera_policy::{evaluate, Context, Effect, Policy, PolicySet, PolicyType, PrincipalType};
 use tessera_services::authz::compiled;
 use tessera_services::model::{self, Role, User};
 use tessera_services::{Call, CallMeta, Caller, CallerKind, Services, SessionInfo};
@@ -124,13 +124,11 @@ impl TrustIndex {
 /// resources and conditions): a same-account IAM move needs one, since users, groups, roles
 /// and policies have no resource-based policy that could allow it instead.
 pub(crate) fn may_allow(actor: &Actor, action: &str) -> bool {
-    let action = action.to_ascii_lowercase();
-    actor.side.identity_policies().iter().any(|p| {
-        p.statements().iter().any(|st| {
-            st.effect == Effect::Allow
-                && st.action.values.iter().any(|v| wildcard_match(&v.to_ascii_lowercase(), &action)) != st.action.not
-        })
-    })
+    actor
+        .side
+        .identity_policies()
+        .iter()
+        .any(|p| p.statements().iter().any(|st| st.effect == Effect::Allow && st.action.covers(action)))
 }
 
 /// The services (of [`LAUNCHERS`]) that `trust` lets assume the role, as the engine decides.

@@ -36,10 +36,6 @@ pub mod result {
 /// Most engine decisions one check makes (`*` on one resource is about one per known action).
 pub const MAX_DECISIONS: usize = 30_000;
 
-fn lower_match(pattern: &str, text: &str) -> bool {
-    wildcard_match(&pattern.to_ascii_lowercase(), &text.to_ascii_lowercase())
-}
-
 /// The known actions, lower-cased beside their spelling, for [`expand_action`].
 fn known_lowercase() -> &'static [(String, &'static str)] {
     static KNOWN: OnceLock<Vec<(String, &'static str)>> = OnceLock::new();
@@ -74,9 +70,7 @@ pub fn expand_action(value: &str) -> Vec<String> {
 /// Whether a conditional `Allow` statement could grant `action` (its conditions failed in this
 /// call's context, but may hold in another).
 fn conditional_grant(s: &Statement, action: &str) -> bool {
-    s.effect == Effect::Allow
-        && !s.conditions.is_empty()
-        && s.action.values.iter().any(|p| lower_match(p, action)) != s.action.not
+    s.effect == Effect::Allow && !s.conditions.is_empty() && s.action.covers(action)
 }
 
 /// The check for the caller of `cx` against request `r`: one of [`result`].

@@ -31,7 +31,7 @@ pub mod validate;
 pub use condition::{ConditionOperator, Operator, SetQualifier};
 pub use context::Context;
 pub use eval::{evaluate, Decision, EvalDecision, MatchedStatement, PolicySet, Principal, PrincipalKind, Request};
-pub use pattern::wildcard_match;
+pub use pattern::{action_matches, wildcard_match};
 pub use policy::{
     parse, ActionBlock, Effect, Policy, PrincipalBlock, PrincipalEntry, PrincipalType, ResourceBlock, Statement,
     Version,

@@ -240,6 +240,12 @@ pub fn wildcard_match(pattern: &str, text: &str) -> bool {
     p[pi..].iter().all(|&c| c == '*')
 }
 
+/// Whether the action pattern `pattern` (`*`/`?` wildcards) matches `action`, compared
+/// case-insensitively as IAM compares action names.
+pub fn action_matches(pattern: &str, action: &str) -> bool {
+    wildcard_match(&pattern.to_ascii_lowercase(), &action.to_ascii_lowercase())
+}
+
 fn char_len_at(text: &str, pos: usize) -> usize {
     text[pos..].chars().next().map_or(1, char::len_utf8)
 }
@@ -415,6 +421,13 @@ mod tests {
 
     fn g(p: &str, t: &str) -> bool {
         Glob::new(p, true, true, false).matches(t, &Context::new(), false)
+    }
+
+    #[test]
+    fn action_patterns_match_without_regard_to_case() {
+        assert!(action_matches("iam:*", "iam:CreateUser") && action_matches("*", "s3:GetObject"));
+        assert!(action_matches("IAM:get*", "iam:GetUser") && action_matches("i?m:*", "iam:x"));
+        assert!(!action_matches("iam:Get*", "iam:CreateUser") && !action_matches("s3:*", "sts:GetCallerIdentity"));
     }
 
     #[test]

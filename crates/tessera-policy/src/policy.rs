@@ -74,6 +74,14 @@ pub struct ActionBlock {
     pub(crate) service_mask: u64,
 }
 
+impl ActionBlock {
+    /// Whether this `Action` (or `NotAction`) element covers `action`: one of its values matches
+    /// it ([`crate::action_matches`]), or, for `NotAction`, none does.
+    pub fn covers(&self, action: &str) -> bool {
+        self.values.iter().any(|v| crate::action_matches(v, action)) != self.not
+    }
+}
+
 /// The bloom bit of a (lower-cased) service prefix.
 pub(crate) fn service_bit(service: &str) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
