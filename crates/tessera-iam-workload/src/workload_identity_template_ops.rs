@@ -25,7 +25,7 @@ use super::super::entities::{
 use super::attestation::{check_attestation_policy, check_placeholders};
 use super::providers::merge_case_sensitive;
 use super::templates::{
-    is_template_name, load_template, parse_pattern, parse_template_arn, template_arn, template_key,
+    is_path_segment, is_template_name, load_template, parse_pattern, parse_template_arn, template_arn, template_key,
     WorkloadIdentityTemplate, TEMPLATE_TABLE,
 };
 use super::{
@@ -72,12 +72,7 @@ pub fn by_provider_key(provider_arn: &str, template_owner: &str, template_name: 
 /// Whether `s` matches `WorkloadIdentityPathPrefixType`: segments of `[A-Za-z0-9._-]+`, none `.`
 /// or `..`, no empty one.
 pub fn is_path_prefix(s: &str) -> bool {
-    s.split('/').all(|seg| {
-        !seg.is_empty()
-            && seg != "."
-            && seg != ".."
-            && seg.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-    })
+    s.split('/').all(is_path_segment)
 }
 
 /// `InvalidInput` for an ARN that is not a workload identity template's.

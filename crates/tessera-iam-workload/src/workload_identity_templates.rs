@@ -155,6 +155,12 @@ pub enum PatternSegment<'a> {
     Placeholder(&'a str),
 }
 
+/// A workload identifier path segment: `[A-Za-z0-9._-]+`, neither `.` nor `..` (the model's
+/// path prefix and path pattern grammar, and what a rendered placeholder value must be).
+pub fn is_path_segment(s: &str) -> bool {
+    !s.is_empty() && s != "." && s != ".." && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
 /// Split a path pattern into its segments (`WorkloadIdentityTemplatePathPatternType`): literals
 /// of `[A-Za-z0-9._-]+` other than `.` and `..`, and whole placeholders `{[A-Za-z0-9:/._-]+}`,
 /// which may contain slashes; at least one placeholder. `None` when the pattern does not follow
@@ -173,11 +179,7 @@ pub fn parse_pattern(pattern: &str) -> Option<Vec<PatternSegment<'_>>> {
         } else {
             let end = rest.find('/').unwrap_or(rest.len());
             let lit = &rest[..end];
-            if lit.is_empty()
-                || lit == "."
-                || lit == ".."
-                || !lit.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-            {
+            if !is_path_segment(lit) {
                 return None;
             }
             (PatternSegment::Literal(lit), &rest[end..])
@@ -227,6 +229,14 @@ mod tests {
         assert_eq!(parse_template_arn("arn:aws:iam::111122223333:workload-identity-provider/x"), None);
         assert_eq!(parse_template_arn("arn:aws:iam::111122223333:workload-identity-template/"), None);
         assert_eq!(parse_template_arn("ééé"), None);
+    }
+
+    #[test]
+    fn path_segments() {
+        assert!(is_path_segment("checkout-sa.v1_2"));
+        for bad in ["", ".", "..", "a/b", "a b", "arn:aws:eks", "é"] {
+            assert!(!is_path_segment(bad), "{bad}");
+        }
     }
 
     #[test]
