@@ -28,6 +28,8 @@ pub mod template_ops;
 pub mod templates;
 #[path = "workload_identity_x509.rs"]
 pub mod x509;
+#[path = "workload_identity_x509_signer.rs"]
+pub mod x509_signer;
 
 use serde::{Deserialize, Serialize};
 use tessera_wire::{AwsError, QueryParams, WireResponse};
@@ -130,6 +132,10 @@ pub struct WorkloadIdentityProvider {
     /// The JWT outbound signers IAM created with the provider.
     #[serde(default)]
     pub jwt_signers: Vec<signers::JwtSigner>,
+    /// The X.509 outbound signers attached to it (AWS Private CA certificate authorities), every
+    /// entry of every slot, retired ones included, in the order they were recorded.
+    #[serde(default)]
+    pub x509_signers: Vec<x509_signer::X509Signer>,
     /// Creation time, epoch seconds.
     pub created: i64,
 }

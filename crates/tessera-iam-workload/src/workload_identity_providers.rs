@@ -167,6 +167,7 @@ pub(crate) fn create(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
         tags,
         resource_policy: None,
         jwt_signers,
+        x509_signers: Vec::new(),
         created: now,
     };
     let key = provider_key(account, &provider.name);
