@@ -5,8 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
-use tessera_policy::validate::{known_actions, validate_policy};
-use tessera_policy::{wildcard_match, Context, PolicySet, PolicyType, Request};
+use tessera_policy::validate::{known_actions_matching, validate_policy};
+use tessera_policy::{Context, PolicySet, PolicyType, Request};
 use tessera_services::account::input::{invalid_field, Fields, Rule};
 use tessera_services::{Call, Services};
 use tessera_wire::AwsError;
@@ -347,7 +347,7 @@ fn actions_of(policies: &[&Value]) -> Vec<String> {
     let mut out = BTreeSet::new();
     for pat in patterns {
         if pat.contains(['*', '?']) {
-            out.extend(known_actions().iter().filter(|a| wildcard_match(&pat, a)).map(|a| a.to_string()));
+            out.extend(known_actions_matching(&pat).into_iter().map(str::to_string));
         } else {
             out.insert(pat);
         }
@@ -431,6 +431,18 @@ pub fn check_no_new_access(services: &Services, call: &Call, input: &Value) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // CheckNoNewAccess and CheckAccessNotGranted expand the policy's wildcards over the known
+    // actions as IAM matches actions: case-insensitively, so `IAM:create*` is new access too.
+    #[test]
+    fn wildcard_actions_expand_whatever_their_case() {
+        let policy =
+            json!({"Statement": [{"Effect": "Allow", "Action": ["IAM:create*", "s3:GetObject"], "Resource": "*"}]});
+        let actions = actions_of(&[&policy]);
+        assert!(actions.iter().any(|a| a == "iam:CreateUser"), "{actions:?}");
+        assert!(actions.iter().any(|a| a == "s3:GetObject"));
+        assert!(!actions.iter().any(|a| a.starts_with("iam:Delete")));
+    }
 
     #[test]
     fn spans_follow_the_path() {

@@ -14,9 +14,7 @@
 //! that expand past [`MAX_DECISIONS`], are `UNSURE`. `Deny` statements only narrow the request
 //! and ask for nothing. The check is synchronous: the status is always `COMPLETED`.
 
-use std::sync::OnceLock;
-
-use tessera_policy::{evaluate, wildcard_match, Effect, EvalDecision, PolicyType, Request, Statement};
+use tessera_policy::{evaluate, Effect, EvalDecision, PolicyType, Request, Statement};
 use tessera_wire::AwsError;
 
 use super::super::entities::Cx;
@@ -36,14 +34,6 @@ pub mod result {
 /// Most engine decisions one check makes (`*` on one resource is about one per known action).
 pub const MAX_DECISIONS: usize = 30_000;
 
-/// The known actions, lower-cased beside their spelling, for [`expand_action`].
-fn known_lowercase() -> &'static [(String, &'static str)] {
-    static KNOWN: OnceLock<Vec<(String, &'static str)>> = OnceLock::new();
-    KNOWN.get_or_init(|| {
-        tessera_policy::validate::known_actions().iter().map(|a| (a.to_ascii_lowercase(), *a)).collect()
-    })
-}
-
 /// The concrete actions an `Action` value names: itself without wildcards; else the known
 /// actions it matches (the value itself when it matches none, for services the reference does
 /// not know).
@@ -51,15 +41,8 @@ pub fn expand_action(value: &str) -> Vec<String> {
     if !value.contains(['*', '?']) {
         return vec![value.to_string()];
     }
-    let pattern = value.to_ascii_lowercase();
-    // A literal service prefix narrows the candidates before any wildcard matching.
-    let service = pattern.split_once(':').map(|(s, _)| format!("{s}:")).filter(|s| !s.contains(['*', '?']));
-    let known: Vec<String> = known_lowercase()
-        .iter()
-        .filter(|(lower, _)| service.as_deref().is_none_or(|s| lower.starts_with(s)))
-        .filter(|(lower, _)| wildcard_match(&pattern, lower))
-        .map(|(_, a)| (*a).to_string())
-        .collect();
+    let known: Vec<String> =
+        tessera_policy::validate::known_actions_matching(value).into_iter().map(str::to_string).collect();
     if known.is_empty() {
         vec![value.to_string()]
     } else {

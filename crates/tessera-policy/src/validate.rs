@@ -127,6 +127,22 @@ pub fn known_actions() -> &'static [&'static str] {
     &data().all_actions
 }
 
+/// The known actions an action pattern (`iam:List*`, `S3:get?bject`) matches, compared
+/// case-insensitively as IAM compares actions; none for a pattern of an unknown service.
+pub fn known_actions_matching(pattern: &str) -> Vec<&'static str> {
+    static LOWER: OnceLock<Vec<(String, &'static str)>> = OnceLock::new();
+    let known = LOWER.get_or_init(|| known_actions().iter().map(|a| (a.to_ascii_lowercase(), *a)).collect());
+    let pattern = pattern.to_ascii_lowercase();
+    // A literal service prefix narrows the candidates before any wildcard matching.
+    let service = pattern.split_once(':').map(|(s, _)| format!("{s}:")).filter(|s| !s.contains(['*', '?']));
+    known
+        .iter()
+        .filter(|(lower, _)| service.as_deref().is_none_or(|s| lower.starts_with(s)))
+        .filter(|(lower, _)| crate::wildcard_match(&pattern, lower))
+        .map(|(_, a)| *a)
+        .collect()
+}
+
 /// Whether `service` is a known service prefix.
 pub fn is_known_service(service: &str) -> bool {
     data().services.get(&service.to_ascii_lowercase()).is_some_and(|s| !s.actions.is_empty())

@@ -162,3 +162,16 @@ fn iam_data_table_is_loaded() {
     assert!(known.contains(&"sts:AssumeRole"));
     assert!(known.contains(&"iam:CreateUser"));
 }
+
+// IAM User Guide, "IAM JSON policy elements: Action": action names are case-insensitive, so
+// `IAM:list*` names the same actions as `iam:List*`.
+#[test]
+fn action_patterns_match_known_actions_case_insensitively() {
+    use tessera_policy::validate::known_actions_matching;
+    let exact = known_actions_matching("iam:List*");
+    assert!(exact.contains(&"iam:ListUsers"), "{exact:?}");
+    assert_eq!(known_actions_matching("IAM:list*"), exact);
+    assert_eq!(known_actions_matching("iam:ListUser?"), vec!["iam:ListUsers"]);
+    assert!(known_actions_matching("nosuchservice:Do*").is_empty());
+    assert!(known_actions_matching("*").len() > exact.len());
+}
