@@ -67,6 +67,11 @@ pub struct Template {
     /// The minor versions; empty when AWS does not publish the template's content.
     #[serde(default)]
     pub versions: Vec<TemplateVersion>,
+    /// The service documentation page whose role this template's content renders: the content
+    /// is Tessera's rendering of that documented role, not AWS's template text. `None` for
+    /// content taken from IAM's own pages, and for a template without content.
+    #[serde(default)]
+    pub documented_role: Option<String>,
     /// Where each fact comes from.
     #[serde(default)]
     pub sources: Vec<String>,
@@ -454,6 +459,8 @@ mod tests {
     use super::*;
 
     const POWER: &str = "arn:aws:iam::aws:role-template/iam.amazonaws.com/PowerUserRoleTemplate:1";
+    const SECRETS: &str =
+        "arn:aws:iam::aws:role-template/secretsmanager.amazonaws.com/AWSSecretsManagerRotationRoleTemplate:1";
 
     fn given(pairs: &[(&str, &[&str])]) -> Vec<(String, Vec<String>)> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.iter().map(|s| s.to_string()).collect())).collect()
@@ -501,11 +508,9 @@ mod tests {
         assert_eq!(lookup("xxxxxxxxxxxxxxxxxxxx", None).unwrap_err().code, "InvalidInput");
         assert_eq!(lookup("arn:aws:iam::aws:role-template/x/Nope:1", None).unwrap_err().code, "NoSuchEntity");
         assert_eq!(lookup(POWER, Some(7)).unwrap_err().code, "NoSuchEntity");
-        let e =
-            lookup("arn:aws:iam::aws:role-template/backup.amazonaws.com/AWSBackupDefaultServiceRoleTemplate:1", None)
-                .unwrap_err();
+        let e = lookup(SECRETS, None).unwrap_err();
         assert_eq!((e.status, e.code.as_str()), (501, "NotImplemented"));
-        assert!(e.message.contains("accountId, RoleName"), "{}", e.message);
+        assert!(e.message.contains("ADMIN_RESOURCE_ENABLED, CMK_ENABLED, RoleName"), "{}", e.message);
         let (t, v) = lookup(POWER, None).expect("power user");
         assert_eq!((t.name.as_str(), t.major_version(), v.minor), ("PowerUserRoleTemplate", 1, 0));
     }
@@ -563,5 +568,218 @@ mod tests {
             fingerprint("/", r#"{"a":2}"#, &[("P".into(), "{}".into()), ("q".into(), "[]".into())], &[], None)
         );
         assert_ne!(a, fingerprint("/", r#"{"a":1}"#, &[("P".into(), "{}".into())], &[], None));
+    }
+
+    /// Sample values for every parameter a template declares: names end in what they are.
+    fn sample_values(v: &TemplateVersion) -> Vec<(String, Vec<String>)> {
+        v.parameters
+            .iter()
+            .map(|p| {
+                let value = match p.name.as_str() {
+                    "RoleName" => "sample-role",
+                    n if n.starts_with("account") => "123456789012",
+                    n if n.starts_with("region") => "eu-west-1",
+                    "identityPool" => "eu-west-1:12345678-1234-1234-1234-123456789012",
+                    _ => "sample-value",
+                };
+                (p.name.clone(), vec![value.to_string()])
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_rendered_template_makes_a_valid_role_from_sample_values() {
+        use tessera_core::authz::{validate_policy_document, PolicyDocKind};
+        let all = parse(DATA).expect("catalogue");
+        let mut rendered = Vec::new();
+        for t in all.iter().filter(|t| !t.versions.is_empty()) {
+            if t.name != "PowerUserRoleTemplate" {
+                // Everything but IAM's own template is Tessera's rendering of a documented role.
+                assert!(t.documented_role.is_some(), "{}", t.arn);
+                assert!(t.sources.iter().any(|s| s.starts_with("Tessera's rendering")), "{}", t.arn);
+            }
+            let (_, v) = lookup(&t.arn, None).expect("published");
+            let r = render(v, &sample_values(v)).unwrap_or_else(|e| panic!("{}: {}", t.arn, e.message));
+            assert_eq!(r.name, "sample-role", "{}", t.arn);
+            validate_policy_document(&r.trust_policy, PolicyDocKind::Trust, &r.name)
+                .unwrap_or_else(|e| panic!("{} trust policy: {}", t.arn, e.message));
+            for (name, document) in &r.inline_policies {
+                assert!(!name.contains("@{"), "{}: {name}", t.arn);
+                validate_policy_document(document, PolicyDocKind::InlineRole, &r.name)
+                    .unwrap_or_else(|e| panic!("{} policy {name}: {}", t.arn, e.message));
+            }
+            let all_text = format!("{}{:?}{:?}{:?}", r.trust_policy, r.inline_policies, r.description, r.path);
+            assert!(!all_text.contains("@{"), "{}: a placeholder is left in {all_text}", t.arn);
+            assert!(!r.inline_policies.is_empty() || !r.managed_policies.is_empty(), "{} grants nothing", t.arn);
+            rendered.push(t.name.as_str());
+        }
+        rendered.sort_unstable();
+        assert_eq!(
+            rendered,
+            [
+                "AWSBackupDefaultServiceRoleTemplate",
+                "AmazonCloudWatchLogsScheduledQueryExecutionRoleTemplate",
+                "AmazonCloudWatchMetricStreamsFirehosePutRecordsRoleTemplate",
+                "AmazonCloudWatchMetricStreamsFirehoseToS3RoleTemplate",
+                "AmazonCloudWatchRUMPutEventsRoleTemplate",
+                "AmazonCloudWatchSyntheticsExecutionRoleTemplate",
+                "AmazonCloudWatchSyntheticsKmsExecutionRoleTemplate",
+                "AmazonCloudWatchSyntheticsVpcExecutionRoleTemplate",
+                "PowerUserRoleTemplate",
+            ]
+        );
+    }
+
+    fn statements(document: &str) -> Vec<Value> {
+        let v: Value = serde_json::from_str(document).expect("json");
+        v["Statement"].as_array().cloned().unwrap_or_default()
+    }
+
+    fn rendered_by(name: &str, values: &[(&str, &[&str])]) -> Rendered {
+        let all = parse(DATA).expect("catalogue");
+        let t = all.iter().find(|t| t.name == name).expect("template");
+        let (_, v) = lookup(&t.arn, None).expect("published");
+        render(v, &given(values)).expect("render")
+    }
+
+    #[test]
+    fn backup_renders_the_default_service_role() {
+        let r = rendered_by("AWSBackupDefaultServiceRoleTemplate", &[]);
+        assert_eq!((r.name.as_str(), r.path.as_str()), ("AWSBackupDefaultServiceRole", "/service-role/"));
+        assert_eq!(statements(&r.trust_policy)[0]["Principal"]["Service"], "backup.amazonaws.com");
+        assert_eq!(
+            r.managed_policies,
+            [
+                "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup",
+                "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores"
+            ]
+        );
+        assert!(r.inline_policies.is_empty());
+    }
+
+    #[test]
+    fn synthetics_variants_add_kms_or_eni_statements_to_the_canary_policy() {
+        let values: &[(&str, &[&str])] = &[
+            ("RoleName", &["CloudWatchSyntheticsRole-shop"]),
+            ("account_id", &["123456789012"]),
+            ("canary_name", &["shop"]),
+            ("region_name", &["eu-west-1"]),
+            ("role_uuid", &["1a2b"]),
+        ];
+        let actions = |name: &str| -> Vec<String> {
+            let r = rendered_by(name, values);
+            assert_eq!(r.path, "/service-role/");
+            assert_eq!(statements(&r.trust_policy)[0]["Principal"]["Service"], "lambda.amazonaws.com");
+            assert_eq!(r.inline_policies.len(), 1);
+            assert_eq!(r.inline_policies[0].0, "CloudWatchSyntheticsPolicy-shop-1a2b");
+            let s = statements(&r.inline_policies[0].1);
+            assert_eq!(s[2]["Resource"][0], "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/cwsyn-shop-*");
+            assert_eq!(
+                s[0]["Resource"][0],
+                "arn:aws:s3:::cw-syn-results-123456789012-eu-west-1/canary/eu-west-1/shop-*"
+            );
+            assert_eq!(s[4]["Condition"]["StringEquals"]["cloudwatch:namespace"], "CloudWatchSynthetics");
+            s.iter()
+                .flat_map(|st| match &st["Action"] {
+                    Value::Array(a) => a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect(),
+                    Value::String(x) => vec![x.clone()],
+                    _ => Vec::new(),
+                })
+                .collect()
+        };
+        let basic = actions("AmazonCloudWatchSyntheticsExecutionRoleTemplate");
+        let kms = actions("AmazonCloudWatchSyntheticsKmsExecutionRoleTemplate");
+        let vpc = actions("AmazonCloudWatchSyntheticsVpcExecutionRoleTemplate");
+        assert!(!basic.iter().any(|a| a.starts_with("kms:") || a.starts_with("ec2:")), "{basic:?}");
+        assert_eq!(kms[basic.len()..], ["kms:Decrypt", "kms:GenerateDataKey"]);
+        assert_eq!(
+            vpc[basic.len()..],
+            ["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface"]
+        );
+        let r = rendered_by("AmazonCloudWatchSyntheticsKmsExecutionRoleTemplate", values);
+        let s = statements(&r.inline_policies[0].1);
+        assert_eq!(s[5]["Condition"]["StringEquals"]["kms:ViaService"][0], "s3.eu-west-1.amazonaws.com");
+    }
+
+    #[test]
+    fn rum_trusts_the_identity_pools_unauthenticated_identities() {
+        let r = rendered_by(
+            "AmazonCloudWatchRUMPutEventsRoleTemplate",
+            &[
+                ("RoleName", &["rum-role"]),
+                ("accountId", &["123456789012"]),
+                ("appMonitor", &["shop-web"]),
+                ("identityPool", &["eu-west-1:0000-pool"]),
+                ("region", &["eu-west-1"]),
+            ],
+        );
+        let t = &statements(&r.trust_policy)[0];
+        assert_eq!(t["Principal"]["Federated"], "cognito-identity.amazonaws.com");
+        assert_eq!(t["Action"], "sts:AssumeRoleWithWebIdentity");
+        assert_eq!(t["Condition"]["StringEquals"]["cognito-identity.amazonaws.com:aud"], "eu-west-1:0000-pool");
+        assert_eq!(t["Condition"]["ForAnyValue:StringLike"]["cognito-identity.amazonaws.com:amr"], "unauthenticated");
+        let p = &statements(&r.inline_policies[0].1)[0];
+        assert_eq!(p["Action"], "rum:PutRumEvents");
+        assert_eq!(p["Resource"], "arn:aws:rum:eu-west-1:123456789012:appmonitor/shop-web");
+    }
+
+    #[test]
+    fn metric_stream_roles_are_limited_to_their_stream_bucket_and_log_stream() {
+        let put = rendered_by(
+            "AmazonCloudWatchMetricStreamsFirehosePutRecordsRoleTemplate",
+            &[
+                ("RoleName", &["ms-put"]),
+                ("accountId", &["123456789012"]),
+                ("deliveryStreamName", &["metrics"]),
+                ("region", &["eu-west-1"]),
+            ],
+        );
+        assert_eq!(
+            statements(&put.trust_policy)[0]["Principal"]["Service"],
+            "streams.metrics.cloudwatch.amazonaws.com"
+        );
+        assert_eq!(put.path, "/service-role/");
+        let p = &statements(&put.inline_policies[0].1)[0];
+        assert_eq!(p["Action"], serde_json::json!(["firehose:PutRecord", "firehose:PutRecordBatch"]));
+        assert_eq!(p["Resource"], "arn:aws:firehose:eu-west-1:123456789012:deliverystream/metrics");
+        let s3 = rendered_by(
+            "AmazonCloudWatchMetricStreamsFirehoseToS3RoleTemplate",
+            &[
+                ("RoleName", &["ms-s3"]),
+                ("accountId", &["123456789012"]),
+                ("bucketName", &["metrics-bucket"]),
+                ("logGroupName", &["/aws/kinesisfirehose/metrics"]),
+                ("logStreamName", &["DestinationDelivery"]),
+                ("region", &["eu-west-1"]),
+            ],
+        );
+        let t = &statements(&s3.trust_policy)[0];
+        assert_eq!(t["Principal"]["Service"], "firehose.amazonaws.com");
+        assert_eq!(t["Condition"]["StringEquals"]["sts:ExternalId"], "123456789012");
+        let s = statements(&s3.inline_policies[0].1);
+        assert_eq!(
+            s[0]["Resource"],
+            serde_json::json!(["arn:aws:s3:::metrics-bucket", "arn:aws:s3:::metrics-bucket/*"])
+        );
+        assert_eq!(
+            s[1]["Resource"],
+            "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/kinesisfirehose/metrics:log-stream:DestinationDelivery"
+        );
+    }
+
+    #[test]
+    fn scheduled_query_role_reads_the_accounts_log_groups_in_its_region() {
+        let r = rendered_by(
+            "AmazonCloudWatchLogsScheduledQueryExecutionRoleTemplate",
+            &[("RoleName", &["sq-role"]), ("account", &["123456789012"]), ("region", &["eu-west-1"])],
+        );
+        assert_eq!(statements(&r.trust_policy)[0]["Principal"]["Service"], "logs.amazonaws.com");
+        let s = statements(&r.inline_policies[0].1);
+        assert_eq!(s[0]["Action"], serde_json::json!(["logs:StartQuery", "logs:DescribeLogGroups"]));
+        assert_eq!(s[0]["Resource"], "arn:aws:logs:eu-west-1:123456789012:log-group:*");
+        assert_eq!((s[1]["Action"].as_str(), s[1]["Resource"].as_str()), (Some("logs:GetQueryResults"), Some("*")));
+        let arn = "arn:aws:iam::aws:role-template/logs.amazonaws.com/AmazonCloudWatchLogsScheduledQueryExecutionRoleTemplate:1";
+        let (_, v) = lookup(arn, None).expect("published");
+        assert_eq!(render(v, &given(&[("RoleName", &["x"])])).unwrap_err().code, "InvalidInput", "account is required");
     }
 }
