@@ -25,6 +25,8 @@ RUM = "arn:aws:iam::aws:role-template/rum.amazonaws.com/AmazonCloudWatchRUMPutEv
 SYNTHETICS_VPC = \
     "arn:aws:iam::aws:role-template/synthetics.amazonaws.com/AmazonCloudWatchSyntheticsVpcExecutionRoleTemplate:1"
 SECRETS = "arn:aws:iam::aws:role-template/secretsmanager.amazonaws.com/AWSSecretsManagerRotationRoleTemplate:1"
+SAGEMAKER_USER = \
+    "arn:aws:iam::aws:role-template/datazone.amazonaws.com/AmazonSageMakerUserIAMPermissiveExecutionRoleTemplate:1"
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +115,7 @@ def test_get_role_template_version(t):
                  TemplateArn="arn:aws:iam::aws:role-template/iam.amazonaws.com/NoSuchTemplate:1")
     expect_error(iam.get_role_template_version, "InvalidInput", TemplateArn="not-a-role-template-arn")
     # A template whose parameters Tessera cannot map onto a documented role: said, not invented.
-    e = expect_error(iam.get_role_template_version, "NotImplemented", TemplateArn=SECRETS)
+    e = expect_error(iam.get_role_template_version, "NotImplemented", TemplateArn=SAGEMAKER_USER)
     assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 501
 
 
@@ -190,7 +192,7 @@ def test_acquire_role_unknown_or_unpublished_template(t):
     expect_error(iam.acquire_role, "NoSuchEntity", TemplateArn=POWER, TemplateMinorVersion=9,
                  ReplacementValues=values(AWSServiceName="lambda.amazonaws.com"))
     name = unique("rm-sm-")
-    expect_error(iam.acquire_role, "NotImplemented", TemplateArn=SECRETS,
+    expect_error(iam.acquire_role, "NotImplemented", TemplateArn=SAGEMAKER_USER,
                  ReplacementValues=values(accountId="123456789012", RoleName=name))
     no_role(iam, name)
 
@@ -373,3 +375,28 @@ def test_synthetics_vpc_template_renders_the_canary_role(t):
     again = iam.acquire_role(TemplateArn=SYNTHETICS_VPC, ReplacementValues=values(
         RoleName=name, account_id=account, canary_name="shop", region_name="eu-west-1", role_uuid="1a2b"))
     assert again["Role"]["RoleId"] == role["RoleId"]
+
+
+def test_secrets_manager_template_switches_the_key_statement_on(t):
+    iam = t.client("iam")
+    account = account_of(t)
+    key = f"arn:aws:kms:us-east-1:{account}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    base = dict(accountId=account, region="us-east-1")
+    # CMK_ENABLED without the key it needs: InvalidInput, nothing made.
+    name = unique("rm-rot-")
+    expect_error(iam.acquire_role, "InvalidInput", TemplateArn=SECRETS,
+                 ReplacementValues=values(RoleName=name, CMK_ENABLED="true", **base))
+    no_role(iam, name)
+    iam.acquire_role(TemplateArn=SECRETS, ReplacementValues=values(RoleName=name, CMK_ENABLED="true", kmsKeyArn=key, **base))
+    role = iam.get_role(RoleName=name)["Role"]
+    assert as_doc(role["AssumeRolePolicyDocument"])["Statement"][0]["Principal"] == {"Service": "lambda.amazonaws.com"}
+    assert sorted(iam.list_role_policies(RoleName=name)["PolicyNames"]) == [
+        "SecretsManagerRotation", "SecretsManagerRotationCustomerManagedKey"]
+    kms = as_doc(iam.get_role_policy(RoleName=name, PolicyName="SecretsManagerRotationCustomerManagedKey")["PolicyDocument"])
+    assert kms["Statement"][0]["Resource"] == key
+    rotate = as_doc(iam.get_role_policy(RoleName=name, PolicyName="SecretsManagerRotation")["PolicyDocument"])
+    assert rotate["Statement"][0]["Resource"] == f"arn:aws:secretsmanager:us-east-1:{account}:secret:*"
+    # Off by default: the rotation policy alone.
+    plain = unique("rm-rot-")
+    iam.acquire_role(TemplateArn=SECRETS, ReplacementValues=values(RoleName=plain, **base))
+    assert iam.list_role_policies(RoleName=plain)["PolicyNames"] == ["SecretsManagerRotation"]

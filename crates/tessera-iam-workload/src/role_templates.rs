@@ -11,7 +11,8 @@
 //! Rendering never builds JSON from text: a policy document is a JSON value whose strings (and
 //! object keys) get their placeholders replaced, so a replacement value cannot change the
 //! document's structure; a string that is exactly `@{Name}` of a list parameter becomes an
-//! array. See docs/ROLE_MANAGER.md.
+//! array. An inline policy may carry a switch (`when`): the role gets it only when that
+//! parameter is `true`. See docs/ROLE_MANAGER.md.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -121,6 +122,10 @@ pub struct InlinePolicyTemplate {
     pub name: String,
     /// `PolicyDocument`.
     pub document: Value,
+    /// The parameter that switches this policy on: the role gets the policy only when that
+    /// parameter's value is `true` (a template's `*_ENABLED` parameters; docs/ROLE_MANAGER.md).
+    #[serde(default)]
+    pub when: Option<String>,
 }
 
 /// A tag of a template.
@@ -379,20 +384,48 @@ pub struct Rendered {
     pub max_session_duration: i64,
 }
 
+/// The names of the `@{Name}` placeholders in `text`, in order.
+fn placeholders(text: &str) -> impl Iterator<Item = &str> {
+    text.split("@{").skip(1).filter_map(|part| part.split_once('}').map(|(name, _)| name))
+}
+
+/// Whether a switched policy is on: its switch parameter's value is `true` (`false` or no value:
+/// off); every parameter an included policy uses must then have a value.
+fn switched_on(policy: &InlinePolicyTemplate, values: &HashMap<String, (bool, Vec<String>)>) -> Result<bool, AwsError> {
+    let Some(switch) = &policy.when else { return Ok(true) };
+    let on = match values.get(switch).map(|(_, v)| v.as_slice()) {
+        Some([v]) if v == "true" => true,
+        Some([v]) if v == "false" => false,
+        None | Some([]) => false,
+        Some(_) => return Err(invalid(format!("The parameter {switch} takes true or false."))),
+    };
+    if on {
+        let text = policy.document.to_string();
+        let missing =
+            placeholders(&text).find(|n| values.get(*n).is_none_or(|(_, v)| v.is_empty())).map(str::to_string);
+        if let Some(name) = missing {
+            return Err(invalid(format!("The parameter {name} needs a value when {switch} is true.")));
+        }
+    }
+    Ok(on)
+}
+
 /// Render `version` with the request's replacement values.
 pub fn render(version: &TemplateVersion, given: &[(String, Vec<String>)]) -> Result<Rendered, AwsError> {
     let values = resolve_values(version, given)?;
     let doc = |v: &Value| render_document(v, &values).to_string();
+    let mut inline_policies = Vec::with_capacity(version.inline_policies.len());
+    for p in &version.inline_policies {
+        if switched_on(p, &values)? {
+            inline_policies.push((substitute(&p.name, &values), doc(&p.document)));
+        }
+    }
     Ok(Rendered {
         name: substitute(&version.role_name_pattern, &values),
         path: substitute(&version.role_path_pattern, &values),
         description: version.role_description_pattern.as_ref().map(|d| substitute(d, &values)),
         trust_policy: doc(&version.assume_role_policy_document),
-        inline_policies: version
-            .inline_policies
-            .iter()
-            .map(|p| (substitute(&p.name, &values), doc(&p.document)))
-            .collect(),
+        inline_policies,
         managed_policies: version.managed_policy_arns.iter().map(|a| substitute(a, &values)).collect(),
         permissions_boundary: version.permissions_boundary_arn.as_ref().map(|b| substitute(b, &values)),
         tags: version
@@ -461,6 +494,8 @@ mod tests {
     const POWER: &str = "arn:aws:iam::aws:role-template/iam.amazonaws.com/PowerUserRoleTemplate:1";
     const SECRETS: &str =
         "arn:aws:iam::aws:role-template/secretsmanager.amazonaws.com/AWSSecretsManagerRotationRoleTemplate:1";
+    const SAGEMAKER_USER: &str =
+        "arn:aws:iam::aws:role-template/datazone.amazonaws.com/AmazonSageMakerUserIAMPermissiveExecutionRoleTemplate:1";
 
     fn given(pairs: &[(&str, &[&str])]) -> Vec<(String, Vec<String>)> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.iter().map(|s| s.to_string()).collect())).collect()
@@ -492,9 +527,11 @@ mod tests {
                     v.tags.iter().map(|t| (&t.key, &t.value)).collect::<Vec<_>>(),
                 ]))
                 .expect("json");
-                for part in text.split("@{").skip(1) {
-                    let name = part.split('}').next().unwrap_or_default();
+                for name in placeholders(&text) {
                     assert!(v.parameters.iter().any(|p| p.name == name), "{}: @{{{name}}}", t.arn);
+                }
+                for switch in v.inline_policies.iter().filter_map(|p| p.when.as_ref()) {
+                    assert!(v.parameters.iter().any(|p| p.name == *switch), "{}: switch {switch}", t.arn);
                 }
                 for m in &v.managed_policy_arns {
                     assert!(tessera_core::managed::by_arn(m).is_some(), "{m} is in the managed policy catalogue");
@@ -508,9 +545,9 @@ mod tests {
         assert_eq!(lookup("xxxxxxxxxxxxxxxxxxxx", None).unwrap_err().code, "InvalidInput");
         assert_eq!(lookup("arn:aws:iam::aws:role-template/x/Nope:1", None).unwrap_err().code, "NoSuchEntity");
         assert_eq!(lookup(POWER, Some(7)).unwrap_err().code, "NoSuchEntity");
-        let e = lookup(SECRETS, None).unwrap_err();
+        let e = lookup(SAGEMAKER_USER, None).unwrap_err();
         assert_eq!((e.status, e.code.as_str()), (501, "NotImplemented"));
-        assert!(e.message.contains("ADMIN_RESOURCE_ENABLED, CMK_ENABLED, RoleName"), "{}", e.message);
+        assert!(e.message.contains("RoleName, accountId"), "{}", e.message);
         let (t, v) = lookup(POWER, None).expect("power user");
         assert_eq!((t.name.as_str(), t.major_version(), v.minor), ("PowerUserRoleTemplate", 1, 0));
     }
@@ -580,6 +617,8 @@ mod tests {
                     n if n.starts_with("account") => "123456789012",
                     n if n.starts_with("region") => "eu-west-1",
                     "identityPool" => "eu-west-1:12345678-1234-1234-1234-123456789012",
+                    "kmsKeyArn" => "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+                    n if n.ends_with("_ENABLED") => "true",
                     _ => "sample-value",
                 };
                 (p.name.clone(), vec![value.to_string()])
@@ -618,6 +657,7 @@ mod tests {
             rendered,
             [
                 "AWSBackupDefaultServiceRoleTemplate",
+                "AWSSecretsManagerRotationRoleTemplate",
                 "AmazonCloudWatchLogsScheduledQueryExecutionRoleTemplate",
                 "AmazonCloudWatchMetricStreamsFirehosePutRecordsRoleTemplate",
                 "AmazonCloudWatchMetricStreamsFirehoseToS3RoleTemplate",
@@ -766,5 +806,37 @@ mod tests {
         let arn = "arn:aws:iam::aws:role-template/logs.amazonaws.com/AmazonCloudWatchLogsScheduledQueryExecutionRoleTemplate:1";
         let (_, v) = lookup(arn, None).expect("published");
         assert_eq!(render(v, &given(&[("RoleName", &["x"])])).unwrap_err().code, "InvalidInput", "account is required");
+    }
+
+    #[test]
+    fn secrets_manager_switches_turn_the_key_and_admin_statements_on() {
+        let (_, v) = lookup(SECRETS, None).expect("published");
+        let base: &[(&str, &[&str])] =
+            &[("RoleName", &["rotation"]), ("accountId", &["123456789012"]), ("region", &["eu-west-1"])];
+        let with = |extra: &[(&str, &[&str])]| render(v, &given(&[base, extra].concat()));
+        let names = |r: &Rendered| r.inline_policies.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+        // Off by default: the rotation statements alone.
+        let plain = with(&[]).expect("render");
+        assert_eq!(names(&plain), ["SecretsManagerRotation"]);
+        assert_eq!(statements(&plain.trust_policy)[0]["Principal"]["Service"], "lambda.amazonaws.com");
+        let s = statements(&plain.inline_policies[0].1);
+        assert_eq!(s[0]["Resource"], "arn:aws:secretsmanager:eu-west-1:123456789012:secret:*");
+        // A switch takes true or false; the key's statement needs the key.
+        assert_eq!(with(&[("CMK_ENABLED", &["yes"])]).unwrap_err().code, "InvalidInput");
+        let e = with(&[("CMK_ENABLED", &["true"])]).unwrap_err();
+        assert!(e.message.contains("kmsKeyArn"), "{}", e.message);
+        assert_eq!(names(&with(&[("CMK_ENABLED", &["false"])]).expect("render")), ["SecretsManagerRotation"]);
+        let key = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        let r = with(&[("CMK_ENABLED", &["true"]), ("kmsKeyArn", &[key])]).expect("render");
+        assert_eq!(names(&r), ["SecretsManagerRotation", "SecretsManagerRotationCustomerManagedKey"]);
+        let k = &statements(&r.inline_policies[1].1)[0];
+        assert_eq!(k["Resource"], key);
+        assert_eq!(
+            k["Condition"]["StringLike"]["kms:EncryptionContext:SecretARN"],
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:*"
+        );
+        let admin = with(&[("ADMIN_RESOURCE_ENABLED", &["true"])]).expect("render");
+        assert_eq!(names(&admin), ["SecretsManagerRotation", "SecretsManagerRotationAdminSecret"]);
+        assert_ne!(admin.fingerprint(), plain.fingerprint());
     }
 }
