@@ -21,6 +21,12 @@ from conftest import expect_error, policy_document, unique, user_with_key
 POWER = "arn:aws:iam::aws:role-template/iam.amazonaws.com/PowerUserRoleTemplate:1"
 POWER_USER_ACCESS = "arn:aws:iam::aws:policy/PowerUserAccess"
 BACKUP = "arn:aws:iam::aws:role-template/backup.amazonaws.com/AWSBackupDefaultServiceRoleTemplate:1"
+RUM = "arn:aws:iam::aws:role-template/rum.amazonaws.com/AmazonCloudWatchRUMPutEventsRoleTemplate:1"
+SYNTHETICS_VPC = \
+    "arn:aws:iam::aws:role-template/synthetics.amazonaws.com/AmazonCloudWatchSyntheticsVpcExecutionRoleTemplate:1"
+SECRETS = "arn:aws:iam::aws:role-template/secretsmanager.amazonaws.com/AWSSecretsManagerRotationRoleTemplate:1"
+SAGEMAKER_USER = \
+    "arn:aws:iam::aws:role-template/datazone.amazonaws.com/AmazonSageMakerUserIAMPermissiveExecutionRoleTemplate:1"
 
 
 @pytest.fixture(scope="module")
@@ -108,8 +114,8 @@ def test_get_role_template_version(t):
     expect_error(iam.get_role_template_version, "NoSuchEntity",
                  TemplateArn="arn:aws:iam::aws:role-template/iam.amazonaws.com/NoSuchTemplate:1")
     expect_error(iam.get_role_template_version, "InvalidInput", TemplateArn="not-a-role-template-arn")
-    # A template AWS lists without publishing its policies: said, not invented.
-    e = expect_error(iam.get_role_template_version, "NotImplemented", TemplateArn=BACKUP)
+    # A template whose parameters Tessera cannot map onto a documented role: said, not invented.
+    e = expect_error(iam.get_role_template_version, "NotImplemented", TemplateArn=SAGEMAKER_USER)
     assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 501
 
 
@@ -185,8 +191,10 @@ def test_acquire_role_unknown_or_unpublished_template(t):
                  TemplateArn="arn:aws:iam::aws:role-template/iam.amazonaws.com/NoSuchTemplate:1")
     expect_error(iam.acquire_role, "NoSuchEntity", TemplateArn=POWER, TemplateMinorVersion=9,
                  ReplacementValues=values(AWSServiceName="lambda.amazonaws.com"))
-    expect_error(iam.acquire_role, "NotImplemented", TemplateArn=BACKUP,
-                 ReplacementValues=values(accountId="123456789012", RoleName=unique("rm-bk-")))
+    name = unique("rm-sm-")
+    expect_error(iam.acquire_role, "NotImplemented", TemplateArn=SAGEMAKER_USER,
+                 ReplacementValues=values(accountId="123456789012", RoleName=name))
+    no_role(iam, name)
 
 
 def test_acquire_role_evaluates_each_underlying_action(t):
@@ -289,3 +297,106 @@ def test_cloudtrail_records_one_acquire_role_event(t):
     for other in ("CreateRole", "AttachRolePolicy"):
         out = t.cli("cloudtrail", "lookup-events", "--lookup-attributes", f"AttributeKey=EventName,AttributeValue={other}")
         assert not [x for x in out["Events"] if name in x["CloudTrailEvent"]]
+
+
+def account_of(t):
+    return t.client("sts").get_caller_identity()["Account"]
+
+
+def as_doc(d):
+    """A policy document as botocore returns it (decoded already, or URL-encoded JSON text)."""
+    return json.loads(urllib.parse.unquote(d)) if isinstance(d, str) else d
+
+
+def test_backup_template_renders_the_default_service_role(t):
+    # AWS Backup Developer Guide, "IAM service roles": AWSBackupDefaultServiceRole trusts AWS Backup
+    # and has AWSBackupServiceRolePolicyForBackup and AWSBackupServiceRolePolicyForRestores.
+    iam = t.client("iam")
+    v = iam.get_role_template_version(TemplateArn=BACKUP)["RoleTemplateVersion"]
+    assert v["TemplateName"] == "AWSBackupDefaultServiceRoleTemplate"
+    assert {p["Name"] for p in v["ParametersDefinition"]} == {"accountId", "RoleName"}
+    role = iam.acquire_role(TemplateArn=BACKUP, ReplacementValues=values(accountId="123456789012"))["Role"]
+    assert (role["RoleName"], role["Path"]) == ("AWSBackupDefaultServiceRole", "/service-role/")
+    assert role["SourceRoleTemplate"] == {"TemplateArn": BACKUP, "TemplateMinorVersion": 0}
+    got = iam.get_role(RoleName="AWSBackupDefaultServiceRole")["Role"]
+    assert as_doc(got["AssumeRolePolicyDocument"])["Statement"][0]["Principal"] == {"Service": "backup.amazonaws.com"}
+    attached = iam.list_attached_role_policies(RoleName="AWSBackupDefaultServiceRole")["AttachedPolicies"]
+    assert sorted(p["PolicyArn"] for p in attached) == [
+        "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup",
+        "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores",
+    ]
+    assert iam.list_role_policies(RoleName="AWSBackupDefaultServiceRole")["PolicyNames"] == []
+
+
+def test_rum_template_renders_the_identity_pool_role(t):
+    iam = t.client("iam")
+    account = account_of(t)
+    name = unique("rm-rum-")
+    pool = "us-east-1:11111111-2222-3333-4444-555555555555"
+    iam.acquire_role(TemplateArn=RUM, ReplacementValues=values(
+        RoleName=name, accountId=account, appMonitor="shop-web", identityPool=pool, region="us-east-1"))
+    trust = as_doc(iam.get_role(RoleName=name)["Role"]["AssumeRolePolicyDocument"])["Statement"][0]
+    assert trust["Principal"] == {"Federated": "cognito-identity.amazonaws.com"}
+    assert trust["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert trust["Condition"]["StringEquals"] == {"cognito-identity.amazonaws.com:aud": pool}
+    assert trust["Condition"]["ForAnyValue:StringLike"] == {"cognito-identity.amazonaws.com:amr": "unauthenticated"}
+    assert iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"] == []
+    [policy] = iam.list_role_policies(RoleName=name)["PolicyNames"]
+    doc = as_doc(iam.get_role_policy(RoleName=name, PolicyName=policy)["PolicyDocument"])
+    assert doc["Statement"] == [{"Effect": "Allow", "Action": "rum:PutRumEvents",
+                                 "Resource": f"arn:aws:rum:us-east-1:{account}:appmonitor/shop-web"}]
+    # Every placeholder is a declared parameter: a missing required one is InvalidInput, nothing made.
+    other = unique("rm-rum-")
+    expect_error(iam.acquire_role, "InvalidInput", TemplateArn=RUM,
+                 ReplacementValues=values(RoleName=other, accountId=account, region="us-east-1"))
+    no_role(iam, other)
+
+
+def test_synthetics_vpc_template_renders_the_canary_role(t):
+    iam = t.client("iam")
+    account = account_of(t)
+    name = unique("rm-canary-")
+    iam.acquire_role(TemplateArn=SYNTHETICS_VPC, ReplacementValues=values(
+        RoleName=name, account_id=account, canary_name="shop", region_name="eu-west-1", role_uuid="1a2b"))
+    role = iam.get_role(RoleName=name)["Role"]
+    assert role["Path"] == "/service-role/"
+    assert as_doc(role["AssumeRolePolicyDocument"])["Statement"][0]["Principal"] == {"Service": "lambda.amazonaws.com"}
+    assert iam.list_role_policies(RoleName=name)["PolicyNames"] == ["CloudWatchSyntheticsPolicy-shop-1a2b"]
+    doc = as_doc(iam.get_role_policy(RoleName=name, PolicyName="CloudWatchSyntheticsPolicy-shop-1a2b")["PolicyDocument"])
+    text = json.dumps(doc)
+    assert "@{" not in text
+    resources = [r for s in doc["Statement"] for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])]
+    assert f"arn:aws:logs:eu-west-1:{account}:log-group:/aws/lambda/cwsyn-shop-*" in resources
+    assert f"arn:aws:s3:::cw-syn-results-{account}-eu-west-1/canary/eu-west-1/shop-*" in resources
+    actions = {a for s in doc["Statement"] for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+    assert {"ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface",
+            "cloudwatch:PutMetricData", "xray:PutTraceSegments"} <= actions
+    # The same values again return the same role.
+    again = iam.acquire_role(TemplateArn=SYNTHETICS_VPC, ReplacementValues=values(
+        RoleName=name, account_id=account, canary_name="shop", region_name="eu-west-1", role_uuid="1a2b"))
+    assert again["Role"]["RoleId"] == role["RoleId"]
+
+
+def test_secrets_manager_template_switches_the_key_statement_on(t):
+    iam = t.client("iam")
+    account = account_of(t)
+    key = f"arn:aws:kms:us-east-1:{account}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    base = dict(accountId=account, region="us-east-1")
+    # CMK_ENABLED without the key it needs: InvalidInput, nothing made.
+    name = unique("rm-rot-")
+    expect_error(iam.acquire_role, "InvalidInput", TemplateArn=SECRETS,
+                 ReplacementValues=values(RoleName=name, CMK_ENABLED="true", **base))
+    no_role(iam, name)
+    iam.acquire_role(TemplateArn=SECRETS, ReplacementValues=values(RoleName=name, CMK_ENABLED="true", kmsKeyArn=key, **base))
+    role = iam.get_role(RoleName=name)["Role"]
+    assert as_doc(role["AssumeRolePolicyDocument"])["Statement"][0]["Principal"] == {"Service": "lambda.amazonaws.com"}
+    assert sorted(iam.list_role_policies(RoleName=name)["PolicyNames"]) == [
+        "SecretsManagerRotation", "SecretsManagerRotationCustomerManagedKey"]
+    kms = as_doc(iam.get_role_policy(RoleName=name, PolicyName="SecretsManagerRotationCustomerManagedKey")["PolicyDocument"])
+    assert kms["Statement"][0]["Resource"] == key
+    rotate = as_doc(iam.get_role_policy(RoleName=name, PolicyName="SecretsManagerRotation")["PolicyDocument"])
+    assert rotate["Statement"][0]["Resource"] == f"arn:aws:secretsmanager:us-east-1:{account}:secret:*"
+    # Off by default: the rotation policy alone.
+    plain = unique("rm-rot-")
+    iam.acquire_role(TemplateArn=SECRETS, ReplacementValues=values(RoleName=plain, **base))
+    assert iam.list_role_policies(RoleName=plain)["PolicyNames"] == ["SecretsManagerRotation"]

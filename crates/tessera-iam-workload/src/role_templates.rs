@@ -11,7 +11,8 @@
 //! Rendering never builds JSON from text: a policy document is a JSON value whose strings (and
 //! object keys) get their placeholders replaced, so a replacement value cannot change the
 //! document's structure; a string that is exactly `@{Name}` of a list parameter becomes an
-//! array. See docs/ROLE_MANAGER.md.
+//! array. An inline policy may carry a switch (`when`): the role gets it only when that
+//! parameter is `true`. See docs/ROLE_MANAGER.md.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -67,6 +68,11 @@ pub struct Template {
     /// The minor versions; empty when AWS does not publish the template's content.
     #[serde(default)]
     pub versions: Vec<TemplateVersion>,
+    /// The service documentation page whose role this template's content renders: the content
+    /// is Tessera's rendering of that documented role, not AWS's template text. `None` for
+    /// content taken from IAM's own pages, and for a template without content.
+    #[serde(default)]
+    pub documented_role: Option<String>,
     /// Where each fact comes from.
     #[serde(default)]
     pub sources: Vec<String>,
@@ -116,6 +122,10 @@ pub struct InlinePolicyTemplate {
     pub name: String,
     /// `PolicyDocument`.
     pub document: Value,
+    /// The parameter that switches this policy on: the role gets the policy only when that
+    /// parameter's value is `true` (a template's `*_ENABLED` parameters; docs/ROLE_MANAGER.md).
+    #[serde(default)]
+    pub when: Option<String>,
 }
 
 /// A tag of a template.
@@ -374,20 +384,48 @@ pub struct Rendered {
     pub max_session_duration: i64,
 }
 
+/// The names of the `@{Name}` placeholders in `text`, in order.
+fn placeholders(text: &str) -> impl Iterator<Item = &str> {
+    text.split("@{").skip(1).filter_map(|part| part.split_once('}').map(|(name, _)| name))
+}
+
+/// Whether a switched policy is on: its switch parameter's value is `true` (`false` or no value:
+/// off); every parameter an included policy uses must then have a value.
+fn switched_on(policy: &InlinePolicyTemplate, values: &HashMap<String, (bool, Vec<String>)>) -> Result<bool, AwsError> {
+    let Some(switch) = &policy.when else { return Ok(true) };
+    let on = match values.get(switch).map(|(_, v)| v.as_slice()) {
+        Some([v]) if v == "true" => true,
+        Some([v]) if v == "false" => false,
+        None | Some([]) => false,
+        Some(_) => return Err(invalid(format!("The parameter {switch} takes true or false."))),
+    };
+    if on {
+        let text = policy.document.to_string();
+        let missing =
+            placeholders(&text).find(|n| values.get(*n).is_none_or(|(_, v)| v.is_empty())).map(str::to_string);
+        if let Some(name) = missing {
+            return Err(invalid(format!("The parameter {name} needs a value when {switch} is true.")));
+        }
+    }
+    Ok(on)
+}
+
 /// Render `version` with the request's replacement values.
 pub fn render(version: &TemplateVersion, given: &[(String, Vec<String>)]) -> Result<Rendered, AwsError> {
     let values = resolve_values(version, given)?;
     let doc = |v: &Value| render_document(v, &values).to_string();
+    let mut inline_policies = Vec::with_capacity(version.inline_policies.len());
+    for p in &version.inline_policies {
+        if switched_on(p, &values)? {
+            inline_policies.push((substitute(&p.name, &values), doc(&p.document)));
+        }
+    }
     Ok(Rendered {
         name: substitute(&version.role_name_pattern, &values),
         path: substitute(&version.role_path_pattern, &values),
         description: version.role_description_pattern.as_ref().map(|d| substitute(d, &values)),
         trust_policy: doc(&version.assume_role_policy_document),
-        inline_policies: version
-            .inline_policies
-            .iter()
-            .map(|p| (substitute(&p.name, &values), doc(&p.document)))
-            .collect(),
+        inline_policies,
         managed_policies: version.managed_policy_arns.iter().map(|a| substitute(a, &values)).collect(),
         permissions_boundary: version.permissions_boundary_arn.as_ref().map(|b| substitute(b, &values)),
         tags: version
@@ -454,6 +492,10 @@ mod tests {
     use super::*;
 
     const POWER: &str = "arn:aws:iam::aws:role-template/iam.amazonaws.com/PowerUserRoleTemplate:1";
+    const SECRETS: &str =
+        "arn:aws:iam::aws:role-template/secretsmanager.amazonaws.com/AWSSecretsManagerRotationRoleTemplate:1";
+    const SAGEMAKER_USER: &str =
+        "arn:aws:iam::aws:role-template/datazone.amazonaws.com/AmazonSageMakerUserIAMPermissiveExecutionRoleTemplate:1";
 
     fn given(pairs: &[(&str, &[&str])]) -> Vec<(String, Vec<String>)> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.iter().map(|s| s.to_string()).collect())).collect()
@@ -485,9 +527,11 @@ mod tests {
                     v.tags.iter().map(|t| (&t.key, &t.value)).collect::<Vec<_>>(),
                 ]))
                 .expect("json");
-                for part in text.split("@{").skip(1) {
-                    let name = part.split('}').next().unwrap_or_default();
+                for name in placeholders(&text) {
                     assert!(v.parameters.iter().any(|p| p.name == name), "{}: @{{{name}}}", t.arn);
+                }
+                for switch in v.inline_policies.iter().filter_map(|p| p.when.as_ref()) {
+                    assert!(v.parameters.iter().any(|p| p.name == *switch), "{}: switch {switch}", t.arn);
                 }
                 for m in &v.managed_policy_arns {
                     assert!(tessera_core::managed::by_arn(m).is_some(), "{m} is in the managed policy catalogue");
@@ -501,11 +545,9 @@ mod tests {
         assert_eq!(lookup("xxxxxxxxxxxxxxxxxxxx", None).unwrap_err().code, "InvalidInput");
         assert_eq!(lookup("arn:aws:iam::aws:role-template/x/Nope:1", None).unwrap_err().code, "NoSuchEntity");
         assert_eq!(lookup(POWER, Some(7)).unwrap_err().code, "NoSuchEntity");
-        let e =
-            lookup("arn:aws:iam::aws:role-template/backup.amazonaws.com/AWSBackupDefaultServiceRoleTemplate:1", None)
-                .unwrap_err();
+        let e = lookup(SAGEMAKER_USER, None).unwrap_err();
         assert_eq!((e.status, e.code.as_str()), (501, "NotImplemented"));
-        assert!(e.message.contains("accountId, RoleName"), "{}", e.message);
+        assert!(e.message.contains("RoleName, accountId"), "{}", e.message);
         let (t, v) = lookup(POWER, None).expect("power user");
         assert_eq!((t.name.as_str(), t.major_version(), v.minor), ("PowerUserRoleTemplate", 1, 0));
     }
@@ -563,5 +605,238 @@ mod tests {
             fingerprint("/", r#"{"a":2}"#, &[("P".into(), "{}".into()), ("q".into(), "[]".into())], &[], None)
         );
         assert_ne!(a, fingerprint("/", r#"{"a":1}"#, &[("P".into(), "{}".into())], &[], None));
+    }
+
+    /// Sample values for every parameter a template declares: names end in what they are.
+    fn sample_values(v: &TemplateVersion) -> Vec<(String, Vec<String>)> {
+        v.parameters
+            .iter()
+            .map(|p| {
+                let value = match p.name.as_str() {
+                    "RoleName" => "sample-role",
+                    n if n.starts_with("account") => "123456789012",
+                    n if n.starts_with("region") => "eu-west-1",
+                    "identityPool" => "eu-west-1:12345678-1234-1234-1234-123456789012",
+                    "kmsKeyArn" => "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+                    n if n.ends_with("_ENABLED") => "true",
+                    _ => "sample-value",
+                };
+                (p.name.clone(), vec![value.to_string()])
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_rendered_template_makes_a_valid_role_from_sample_values() {
+        use tessera_core::authz::{validate_policy_document, PolicyDocKind};
+        let all = parse(DATA).expect("catalogue");
+        let mut rendered = Vec::new();
+        for t in all.iter().filter(|t| !t.versions.is_empty()) {
+            if t.name != "PowerUserRoleTemplate" {
+                // Everything but IAM's own template is Tessera's rendering of a documented role.
+                assert!(t.documented_role.is_some(), "{}", t.arn);
+                assert!(t.sources.iter().any(|s| s.starts_with("Tessera's rendering")), "{}", t.arn);
+            }
+            let (_, v) = lookup(&t.arn, None).expect("published");
+            let r = render(v, &sample_values(v)).unwrap_or_else(|e| panic!("{}: {}", t.arn, e.message));
+            assert_eq!(r.name, "sample-role", "{}", t.arn);
+            validate_policy_document(&r.trust_policy, PolicyDocKind::Trust, &r.name)
+                .unwrap_or_else(|e| panic!("{} trust policy: {}", t.arn, e.message));
+            for (name, document) in &r.inline_policies {
+                assert!(!name.contains("@{"), "{}: {name}", t.arn);
+                validate_policy_document(document, PolicyDocKind::InlineRole, &r.name)
+                    .unwrap_or_else(|e| panic!("{} policy {name}: {}", t.arn, e.message));
+            }
+            let all_text = format!("{}{:?}{:?}{:?}", r.trust_policy, r.inline_policies, r.description, r.path);
+            assert!(!all_text.contains("@{"), "{}: a placeholder is left in {all_text}", t.arn);
+            assert!(!r.inline_policies.is_empty() || !r.managed_policies.is_empty(), "{} grants nothing", t.arn);
+            rendered.push(t.name.as_str());
+        }
+        rendered.sort_unstable();
+        assert_eq!(
+            rendered,
+            [
+                "AWSBackupDefaultServiceRoleTemplate",
+                "AWSSecretsManagerRotationRoleTemplate",
+                "AmazonCloudWatchLogsScheduledQueryExecutionRoleTemplate",
+                "AmazonCloudWatchMetricStreamsFirehosePutRecordsRoleTemplate",
+                "AmazonCloudWatchMetricStreamsFirehoseToS3RoleTemplate",
+                "AmazonCloudWatchRUMPutEventsRoleTemplate",
+                "AmazonCloudWatchSyntheticsExecutionRoleTemplate",
+                "AmazonCloudWatchSyntheticsKmsExecutionRoleTemplate",
+                "AmazonCloudWatchSyntheticsVpcExecutionRoleTemplate",
+                "PowerUserRoleTemplate",
+            ]
+        );
+    }
+
+    fn statements(document: &str) -> Vec<Value> {
+        let v: Value = serde_json::from_str(document).expect("json");
+        v["Statement"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// `name` rendered with the sample values, `overrides` replacing some of them.
+    fn rendered_by(name: &str, overrides: &[(&str, &str)]) -> Rendered {
+        let all = parse(DATA).expect("catalogue");
+        let t = all.iter().find(|t| t.name == name).expect("template");
+        let (_, v) = lookup(&t.arn, None).expect("published");
+        let mut values = sample_values(v);
+        for (k, value) in overrides {
+            let slot = values.iter_mut().find(|(n, _)| n == k).expect("a parameter of the template");
+            slot.1 = vec![value.to_string()];
+        }
+        render(v, &values).expect("render")
+    }
+
+    #[test]
+    fn backup_renders_the_default_service_role() {
+        let arn = "arn:aws:iam::aws:role-template/backup.amazonaws.com/AWSBackupDefaultServiceRoleTemplate:1";
+        let (_, v) = lookup(arn, None).expect("published");
+        let r = render(v, &[]).expect("render");
+        assert_eq!((r.name.as_str(), r.path.as_str()), ("AWSBackupDefaultServiceRole", "/service-role/"));
+        assert_eq!(statements(&r.trust_policy)[0]["Principal"]["Service"], "backup.amazonaws.com");
+        assert_eq!(
+            r.managed_policies,
+            [
+                "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup",
+                "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores"
+            ]
+        );
+        assert!(r.inline_policies.is_empty());
+    }
+
+    #[test]
+    fn synthetics_variants_add_kms_or_eni_statements_to_the_canary_policy() {
+        let values: &[(&str, &str)] = &[("canary_name", "shop"), ("role_uuid", "1a2b")];
+        let actions = |name: &str| -> Vec<String> {
+            let r = rendered_by(name, values);
+            assert_eq!(r.path, "/service-role/");
+            assert_eq!(statements(&r.trust_policy)[0]["Principal"]["Service"], "lambda.amazonaws.com");
+            assert_eq!(r.inline_policies.len(), 1);
+            assert_eq!(r.inline_policies[0].0, "CloudWatchSyntheticsPolicy-shop-1a2b");
+            let s = statements(&r.inline_policies[0].1);
+            assert_eq!(s[2]["Resource"][0], "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/cwsyn-shop-*");
+            assert_eq!(
+                s[0]["Resource"][0],
+                "arn:aws:s3:::cw-syn-results-123456789012-eu-west-1/canary/eu-west-1/shop-*"
+            );
+            assert_eq!(s[4]["Condition"]["StringEquals"]["cloudwatch:namespace"], "CloudWatchSynthetics");
+            s.iter()
+                .flat_map(|st| match &st["Action"] {
+                    Value::Array(a) => a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect(),
+                    Value::String(x) => vec![x.clone()],
+                    _ => Vec::new(),
+                })
+                .collect()
+        };
+        let basic = actions("AmazonCloudWatchSyntheticsExecutionRoleTemplate");
+        let kms = actions("AmazonCloudWatchSyntheticsKmsExecutionRoleTemplate");
+        let vpc = actions("AmazonCloudWatchSyntheticsVpcExecutionRoleTemplate");
+        assert!(!basic.iter().any(|a| a.starts_with("kms:") || a.starts_with("ec2:")), "{basic:?}");
+        assert_eq!(kms[basic.len()..], ["kms:Decrypt", "kms:GenerateDataKey"]);
+        assert_eq!(
+            vpc[basic.len()..],
+            ["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface"]
+        );
+        let r = rendered_by("AmazonCloudWatchSyntheticsKmsExecutionRoleTemplate", values);
+        let s = statements(&r.inline_policies[0].1);
+        assert_eq!(s[5]["Condition"]["StringEquals"]["kms:ViaService"][0], "s3.eu-west-1.amazonaws.com");
+    }
+
+    #[test]
+    fn rum_trusts_the_identity_pools_unauthenticated_identities() {
+        let r = rendered_by(
+            "AmazonCloudWatchRUMPutEventsRoleTemplate",
+            &[("appMonitor", "shop-web"), ("identityPool", "eu-west-1:0000-pool")],
+        );
+        let t = &statements(&r.trust_policy)[0];
+        assert_eq!(t["Principal"]["Federated"], "cognito-identity.amazonaws.com");
+        assert_eq!(t["Action"], "sts:AssumeRoleWithWebIdentity");
+        assert_eq!(t["Condition"]["StringEquals"]["cognito-identity.amazonaws.com:aud"], "eu-west-1:0000-pool");
+        assert_eq!(t["Condition"]["ForAnyValue:StringLike"]["cognito-identity.amazonaws.com:amr"], "unauthenticated");
+        let p = &statements(&r.inline_policies[0].1)[0];
+        assert_eq!(p["Action"], "rum:PutRumEvents");
+        assert_eq!(p["Resource"], "arn:aws:rum:eu-west-1:123456789012:appmonitor/shop-web");
+    }
+
+    #[test]
+    fn metric_stream_roles_are_limited_to_their_stream_bucket_and_log_stream() {
+        let put = rendered_by(
+            "AmazonCloudWatchMetricStreamsFirehosePutRecordsRoleTemplate",
+            &[("deliveryStreamName", "metrics")],
+        );
+        assert_eq!(
+            statements(&put.trust_policy)[0]["Principal"]["Service"],
+            "streams.metrics.cloudwatch.amazonaws.com"
+        );
+        assert_eq!(put.path, "/service-role/");
+        let p = &statements(&put.inline_policies[0].1)[0];
+        assert_eq!(p["Action"], serde_json::json!(["firehose:PutRecord", "firehose:PutRecordBatch"]));
+        assert_eq!(p["Resource"], "arn:aws:firehose:eu-west-1:123456789012:deliverystream/metrics");
+        let s3 = rendered_by(
+            "AmazonCloudWatchMetricStreamsFirehoseToS3RoleTemplate",
+            &[
+                ("bucketName", "metrics-bucket"),
+                ("logGroupName", "/aws/kinesisfirehose/metrics"),
+                ("logStreamName", "DestinationDelivery"),
+            ],
+        );
+        let t = &statements(&s3.trust_policy)[0];
+        assert_eq!(t["Principal"]["Service"], "firehose.amazonaws.com");
+        assert_eq!(t["Condition"]["StringEquals"]["sts:ExternalId"], "123456789012");
+        let s = statements(&s3.inline_policies[0].1);
+        assert_eq!(
+            s[0]["Resource"],
+            serde_json::json!(["arn:aws:s3:::metrics-bucket", "arn:aws:s3:::metrics-bucket/*"])
+        );
+        assert_eq!(
+            s[1]["Resource"],
+            "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/kinesisfirehose/metrics:log-stream:DestinationDelivery"
+        );
+    }
+
+    #[test]
+    fn scheduled_query_role_reads_the_accounts_log_groups_in_its_region() {
+        let r = rendered_by("AmazonCloudWatchLogsScheduledQueryExecutionRoleTemplate", &[]);
+        assert_eq!(statements(&r.trust_policy)[0]["Principal"]["Service"], "logs.amazonaws.com");
+        let s = statements(&r.inline_policies[0].1);
+        assert_eq!(s[0]["Action"], serde_json::json!(["logs:StartQuery", "logs:DescribeLogGroups"]));
+        assert_eq!(s[0]["Resource"], "arn:aws:logs:eu-west-1:123456789012:log-group:*");
+        assert_eq!((s[1]["Action"].as_str(), s[1]["Resource"].as_str()), (Some("logs:GetQueryResults"), Some("*")));
+        let arn = "arn:aws:iam::aws:role-template/logs.amazonaws.com/AmazonCloudWatchLogsScheduledQueryExecutionRoleTemplate:1";
+        let (_, v) = lookup(arn, None).expect("published");
+        assert_eq!(render(v, &given(&[("RoleName", &["x"])])).unwrap_err().code, "InvalidInput", "account is required");
+    }
+
+    #[test]
+    fn secrets_manager_switches_turn_the_key_and_admin_statements_on() {
+        let (_, v) = lookup(SECRETS, None).expect("published");
+        let base: &[(&str, &[&str])] =
+            &[("RoleName", &["rotation"]), ("accountId", &["123456789012"]), ("region", &["eu-west-1"])];
+        let with = |extra: &[(&str, &[&str])]| render(v, &given(&[base, extra].concat()));
+        let names = |r: &Rendered| r.inline_policies.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+        // Off by default: the rotation statements alone.
+        let plain = with(&[]).expect("render");
+        assert_eq!(names(&plain), ["SecretsManagerRotation"]);
+        assert_eq!(statements(&plain.trust_policy)[0]["Principal"]["Service"], "lambda.amazonaws.com");
+        let s = statements(&plain.inline_policies[0].1);
+        assert_eq!(s[0]["Resource"], "arn:aws:secretsmanager:eu-west-1:123456789012:secret:*");
+        // A switch takes true or false; the key's statement needs the key.
+        assert_eq!(with(&[("CMK_ENABLED", &["yes"])]).unwrap_err().code, "InvalidInput");
+        let e = with(&[("CMK_ENABLED", &["true"])]).unwrap_err();
+        assert!(e.message.contains("kmsKeyArn"), "{}", e.message);
+        assert_eq!(names(&with(&[("CMK_ENABLED", &["false"])]).expect("render")), ["SecretsManagerRotation"]);
+        let key = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        let r = with(&[("CMK_ENABLED", &["true"]), ("kmsKeyArn", &[key])]).expect("render");
+        assert_eq!(names(&r), ["SecretsManagerRotation", "SecretsManagerRotationCustomerManagedKey"]);
+        let k = &statements(&r.inline_policies[1].1)[0];
+        assert_eq!(k["Resource"], key);
+        assert_eq!(
+            k["Condition"]["StringLike"]["kms:EncryptionContext:SecretARN"],
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:*"
+        );
+        let admin = with(&[("ADMIN_RESOURCE_ENABLED", &["true"])]).expect("render");
+        assert_eq!(names(&admin), ["SecretsManagerRotation", "SecretsManagerRotationAdminSecret"]);
+        assert_ne!(admin.fingerprint(), plain.fingerprint());
     }
 }
