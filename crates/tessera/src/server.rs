@@ -62,6 +62,9 @@ pub fn run(
     };
     let services = Arc::new(open(data_dir, store_url, audit)?);
     let management = tessera_services::bootstrap::first_start(&services, data_dir).context("first start")?;
+    // Providers stored with the old ES256/ES384 JWT signers get their RS256 one (docs/WORKLOAD_IDENTITY.md).
+    tessera_services::iam::workload_identity::signers::upgrade_providers(&services)
+        .context("upgrading the JWT signers of workload identity providers")?;
     if audit.unaudited_benchmark_only {
         tracing::warn!("--unaudited-benchmark-only: API calls are NOT being audited");
         UNAUDITED.store(true, std::sync::atomic::Ordering::SeqCst);
