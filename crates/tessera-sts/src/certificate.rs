@@ -149,7 +149,8 @@ pub fn get_certificate(services: &Services, call: &Call, p: &QueryParams) -> Res
     if let Some(ca_end) = ca.not_after {
         not_after = not_after.min(ca_end / 1000);
     }
-    let svid = SvidRequest { request: &request, spiffe_id: &identity.subject, not_before: now - BACKDATE_SECS, not_after };
+    let svid =
+        SvidRequest { request: &request, spiffe_id: &identity.subject, not_before: now - BACKDATE_SECS, not_after };
     let issued = tessera_pca::issue_svid(services, w.as_mut(), &ca, &svid, call.meta.now_millis)?;
     w.commit().map_err(internal)?;
 

@@ -685,8 +685,7 @@ pub fn jwt_svid(
         "exp": expires,
         "jti": crate::ids::request_id(),
     });
-    jsonwebtoken::encode(&header, &claims, &key)
-        .map_err(crate::iam_workload::outbound_keys::signing_error)
+    jsonwebtoken::encode(&header, &claims, &key).map_err(crate::iam_workload::outbound_keys::signing_error)
 }
 
 /// `SignerNotConfiguredException` (404).
