@@ -15,12 +15,13 @@ use tessera_wire::{AwsError, QueryParams};
 use x509_cert::der::DecodePem;
 
 use super::*;
-use crate::caller::{CallMeta, WorkloadIdentity};
+use crate::caller::WorkloadIdentity;
 use crate::clock::ManualClock;
 use crate::iam_workload::workload_identity::templates::{template_key, WorkloadIdentityTemplate, TEMPLATE_TABLE};
 use crate::iam_workload::workload_identity::x509_signer::{X509Signer, VALIDATING_SECS};
 use crate::iam_workload::workload_identity::{provider_key, signers, WorkloadIdentityProvider, PROVIDER_TABLE};
 use crate::model::{self, table, Role};
+use crate::tests::xml_value;
 use crate::{Call, CallerKind, Config, Services};
 
 const ACCT: &str = "111122223333";
@@ -146,31 +147,13 @@ fn session(services: &Services, op: &str) -> Call {
             ..Default::default()
         }),
     };
-    Call {
-        caller,
-        operation: op.into(),
-        meta: CallMeta {
-            request_id: "req".into(),
-            region: "us-east-1".into(),
-            source_ip: "127.0.0.1".into(),
-            user_agent: "test".into(),
-            secure_transport: true,
-            now_millis: services.clock.now_millis(),
-        },
-    }
+    crate::tests::call_at(services, caller, op)
 }
 
 fn run(services: &Services, op: &str, pairs: &[(&str, &str)]) -> Result<String, AwsError> {
     let call = session(services, op);
     handle(services, &call, &QueryParams::from_pairs(pairs.iter().copied()))
         .map(|r| String::from_utf8(r.body.to_vec()).unwrap_or_default())
-}
-
-fn xml_value(xml: &str, tag: &str) -> String {
-    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
-    let start = xml.find(&open).map_or(0, |i| i + open.len());
-    let end = xml[start..].find(&close).map_or(start, |i| i + start);
-    xml[start..end].replace("&quot;", "\"").replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
 }
 
 /// A CA key: its algorithm, the signature it makes, its PKCS #8.
