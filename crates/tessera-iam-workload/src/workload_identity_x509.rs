@@ -88,7 +88,11 @@ pub fn ca_not_found(ca: &PrivateCa) -> AwsError {
 /// that fails is `InvalidInput` naming it.
 pub fn check_requirements(ca: &CertificateAuthority) -> Result<(), AwsError> {
     let arn = ca.arn();
-    let fail = |what: String| Err(invalid_input(format!("The certificate authority {arn} cannot be used as an X.509 outbound signer: {what}")));
+    let fail = |what: String| {
+        Err(invalid_input(format!(
+            "The certificate authority {arn} cannot be used as an X.509 outbound signer: {what}"
+        )))
+    };
     if ca.status != "ACTIVE" {
         return fail(format!("its status must be ACTIVE, not {}.", ca.status));
     }
@@ -116,7 +120,10 @@ pub fn check_requirements(ca: &CertificateAuthority) -> Result<(), AwsError> {
 }
 
 /// Load the certificate authority a request names, if it exists and is not deleted.
-fn load_live(r: &(impl tessera_store::ReadTxn + ?Sized), ca: &PrivateCa) -> Result<Option<CertificateAuthority>, AwsError> {
+fn load_live(
+    r: &(impl tessera_store::ReadTxn + ?Sized),
+    ca: &PrivateCa,
+) -> Result<Option<CertificateAuthority>, AwsError> {
     Ok(load_ca(r, CA_REGION, &ca.account, &ca.id).st()?.filter(|c| c.status != "DELETED"))
 }
 
@@ -373,3 +380,7 @@ mod tests {
         assert!(ca_not_found(&good).message.contains(&good.arn()));
     }
 }
+
+#[cfg(test)]
+#[path = "workload_identity_x509_tests.rs"]
+mod handler_tests;

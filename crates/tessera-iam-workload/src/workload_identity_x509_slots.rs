@@ -185,7 +185,9 @@ pub fn enable(entries: &mut [X509Signer], now: i64, delay_secs: i64) -> Vec<usiz
     let mut resumed = Vec::new();
     for k in &algorithms {
         let indices = slot(entries, k);
-        let busy = indices.iter().any(|&i| entries.get(i).is_some_and(|e| matches!(e.status(now), "ACTIVE" | "IN_TRANSITION")));
+        let busy = indices
+            .iter()
+            .any(|&i| entries.get(i).is_some_and(|e| matches!(e.status(now), "ACTIVE" | "IN_TRANSITION")));
         if busy {
             continue;
         }
