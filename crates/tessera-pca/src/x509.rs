@@ -322,6 +322,8 @@ pub struct CertificateFacts {
     pub issuer_der: Vec<u8>,
     /// `basicConstraints` `cA`.
     pub is_ca: bool,
+    /// `basicConstraints` `pathLenConstraint` (`None`: unconstrained, or not a CA).
+    pub path_len: Option<u8>,
 }
 
 /// Read the facts of one PEM certificate.
@@ -331,7 +333,9 @@ pub fn certificate_facts(pem: &str) -> Option<CertificateFacts> {
     let tbs = &cert.tbs_certificate;
     let serial = tbs.serial_number.as_bytes().iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":");
     let epoch = |t: &x509_cert::time::Time| i64::try_from(t.to_unix_duration().as_secs()).ok();
-    let is_ca = tbs.get::<Bc>().ok().flatten().is_some_and(|(_, bc)| bc.ca);
+    let bc = tbs.get::<Bc>().ok().flatten().map(|(_, bc)| bc);
+    let is_ca = bc.as_ref().is_some_and(|bc| bc.ca);
+    let path_len = bc.and_then(|bc| bc.path_len_constraint);
     Some(CertificateFacts {
         serial,
         not_before: epoch(&tbs.validity.not_before)?,
@@ -340,6 +344,7 @@ pub fn certificate_facts(pem: &str) -> Option<CertificateFacts> {
         subject_der: tbs.subject.to_der().ok()?,
         issuer_der: tbs.issuer.to_der().ok()?,
         is_ca,
+        path_len,
     })
 }
 
