@@ -195,6 +195,15 @@ pub fn issue(services: &Services, call: &Call, input: &Value) -> Result<Value, A
     let signature = KeyAlgorithm::parse(&ca.key_algorithm)?.signature(signing)?;
     let request = x509::read_request(&csr)
         .map_err(|e| err("MalformedCSRException", format!("The certificate signing request is not valid: {}.", e.0)))?;
+    if matches!(template, Template::EndEntity { .. })
+        && request.subject.iter().next().is_none()
+        && request.subject_alt_names.is_empty()
+    {
+        return Err(err(
+            "MalformedCSRException",
+            "The certificate signing request is not valid: it names neither a subject nor a subject alternative name.",
+        ));
+    }
     if template == Template::Root {
         let own = x509::read_request(ca.csr_pem.as_bytes()).map_err(|_| AwsError::internal())?;
         if own.key.der_bytes() != request.key.der_bytes() {

@@ -10,7 +10,8 @@ use tessera_core::clock::{Clock, ManualClock};
 use tessera_core::{bootstrap, CallMeta, Caller, CallerKind};
 use tessera_wire::AwsError;
 use x509_cert::der::DecodePem;
-use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages};
+use x509_cert::ext::pkix::name::GeneralName;
+use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages, SubjectAltName};
 
 use super::*;
 
@@ -378,6 +379,9 @@ fn a_root_lifecycle_issues_end_entity_certificates_that_chain_to_it() {
     let ekus: Vec<String> = eku.0.iter().map(|o| o.to_string()).collect();
     assert_eq!(ekus, vec!["1.3.6.1.5.5.7.3.1".to_string()]);
     assert!(leaf.tbs_certificate.subject.to_string().contains("CN=www.example.com"));
+    let san = leaf.tbs_certificate.get::<SubjectAltName>().ok().flatten().expect("san").1;
+    assert_eq!(san.0.len(), 1);
+    assert!(matches!(&san.0[0], GeneralName::DnsName(n) if n.to_string() == "www.example.com"));
     let f = x509::certificate_facts(leaf_pem).expect("facts");
     assert_eq!((f.not_before, f.not_after), (T0 / 1000 - 3600, T0 / 1000 + 30 * 86_400));
     assert_eq!(hex::encode(leaf.tbs_certificate.serial_number.as_bytes()), serial);

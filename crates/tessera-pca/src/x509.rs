@@ -60,6 +60,43 @@ pub struct Request {
     pub subject: DistinguishedName,
     /// Its subject, DER (to compare with a CA's).
     pub subject_der: Vec<u8>,
+    /// The subject alternative names it asks for (DNS names, e-mail addresses, URIs and IP
+    /// addresses of its `extensionRequest`), which end-entity certificates carry over.
+    pub subject_alt_names: Vec<SanType>,
+}
+
+/// The subject alternative names of a request's `extensionRequest` attribute (the kinds
+/// `rcgen` writes; others are left out).
+fn requested_alt_names(csr: &CertReq) -> Result<Vec<SanType>, CsrError> {
+    use x509_cert::der::oid::AssociatedOid;
+    use x509_cert::ext::pkix::name::GeneralName;
+    use x509_cert::ext::pkix::SubjectAltName;
+    use x509_cert::request::ExtensionReq;
+    let mut out = Vec::new();
+    for attr in csr.info.attributes.iter().filter(|a| a.oid == ExtensionReq::OID) {
+        for value in attr.values.iter() {
+            let req: ExtensionReq = value.decode_as().map_err(|_| CsrError("its extension request cannot be read"))?;
+            for ext in req.0.iter().filter(|e| e.extn_id == SubjectAltName::OID) {
+                let names = SubjectAltName::from_der(ext.extn_value.as_bytes())
+                    .map_err(|_| CsrError("its subject alternative names cannot be read"))?;
+                for name in names.0 {
+                    let san = match name {
+                        GeneralName::DnsName(n) => n.to_string().try_into().ok().map(SanType::DnsName),
+                        GeneralName::Rfc822Name(n) => n.to_string().try_into().ok().map(SanType::Rfc822Name),
+                        GeneralName::UniformResourceIdentifier(n) => n.to_string().try_into().ok().map(SanType::URI),
+                        GeneralName::IpAddress(ip) => match ip.as_bytes().len() {
+                            4 => <[u8; 4]>::try_from(ip.as_bytes()).ok().map(|b| SanType::IpAddress(b.into())),
+                            16 => <[u8; 16]>::try_from(ip.as_bytes()).ok().map(|b| SanType::IpAddress(b.into())),
+                            _ => None,
+                        },
+                        _ => None,
+                    };
+                    out.extend(san);
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn verification(signature_oid: &str, key_oid: &str, curve: Option<&str>) -> Option<&'static dyn VerificationAlgorithm> {
@@ -126,7 +163,8 @@ pub fn read_request(bytes: &[u8]) -> Result<Request, CsrError> {
         .map_err(|_| CsrError("its signature does not verify"))?;
     let subject_der = csr.info.subject.to_der().map_err(|_| CsrError("its subject cannot be re-encoded"))?;
     let subject = distinguished_name(&csr.info.subject).ok_or(CsrError("its subject cannot be read"))?;
-    Ok(Request { key: RequestKey { raw: raw.to_vec(), alg, key_algorithm }, subject, subject_der })
+    let subject_alt_names = requested_alt_names(&csr)?;
+    Ok(Request { key: RequestKey { raw: raw.to_vec(), alg, key_algorithm }, subject, subject_der, subject_alt_names })
 }
 
 /// An `x509-cert` name as an `rcgen` one (attribute by attribute, keeping printable strings).
@@ -205,8 +243,8 @@ pub fn ca_request(subject: &Value, key: &KeyPair) -> Result<String, rcgen::Error
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Profile {
     /// `EndEntityCertificate/V1` (and `EndEntityClientAuthCertificate/V1`,
-    /// `EndEntityServerAuthCertificate/V1` through `extended_key_usage`): the request's subject,
-    /// `CA:FALSE`, digital signature and key encipherment.
+    /// `EndEntityServerAuthCertificate/V1` through `extended_key_usage`): the request's subject
+    /// and subject alternative names, `CA:FALSE`, digital signature and key encipherment.
     EndEntity {
         /// Server and/or client authentication.
         server_auth: bool,
@@ -262,6 +300,7 @@ fn params_for(issue: &Issue<'_>) -> Result<CertificateParams, rcgen::Error> {
     match &issue.profile {
         Profile::EndEntity { server_auth, client_auth } => {
             p.distinguished_name = issue.request.subject.clone();
+            p.subject_alt_names = issue.request.subject_alt_names.clone();
             p.is_ca = IsCa::ExplicitNoCa;
             p.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
             if *server_auth {
