@@ -372,7 +372,11 @@ fn a_root_lifecycle_issues_end_entity_certificates_that_chain_to_it() {
     assert_eq!(got["CertificateChain"], json!(root_pem));
     assert!(x509::is_signed_by(leaf_pem, &root_pem));
     let leaf = parsed(leaf_pem);
-    assert!(!basic_constraints(&leaf).is_some_and(|b| b.ca));
+    assert_eq!(basic_constraints(&leaf).map(|b| (b.ca, b.path_len_constraint)), Some((false, None)));
+    // DER leaves out `cA`'s DEFAULT: the extension value is an empty SEQUENCE.
+    let bc_der =
+        leaf.tbs_certificate.extensions.iter().flatten().find(|e| e.extn_id.to_string() == "2.5.29.19").expect("bc");
+    assert_eq!((bc_der.critical, bc_der.extn_value.as_bytes()), (true, &[0x30, 0x00][..]));
     let ku = leaf.tbs_certificate.get::<KeyUsage>().ok().flatten().expect("key usage").1;
     assert!(ku.0.contains(KeyUsages::DigitalSignature) && !ku.0.contains(KeyUsages::KeyCertSign));
     let eku = leaf.tbs_certificate.get::<ExtendedKeyUsage>().ok().flatten().expect("eku").1;

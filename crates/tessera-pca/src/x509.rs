@@ -291,6 +291,16 @@ pub fn new_serial() -> Vec<u8> {
     s.to_vec()
 }
 
+/// `basicConstraints` critical with `cA` absent (its DEFAULT, FALSE): DER leaves a DEFAULT value
+/// out, which `rcgen`'s `IsCa::ExplicitNoCa` does not, and strict verifiers (`webpki`,
+/// `cryptography`) refuse a certificate that encodes it.
+fn not_a_ca(p: &mut CertificateParams) {
+    p.is_ca = IsCa::NoCa;
+    let mut ext = rcgen::CustomExtension::from_oid_content(&[2, 5, 29, 19], vec![0x30, 0x00]);
+    ext.set_criticality(true);
+    p.custom_extensions.push(ext);
+}
+
 fn params_for(issue: &Issue<'_>) -> Result<CertificateParams, rcgen::Error> {
     let mut p = CertificateParams::default();
     p.not_before = time::OffsetDateTime::from_unix_timestamp(issue.not_before).map_err(|_| rcgen::Error::Time)?;
@@ -301,7 +311,7 @@ fn params_for(issue: &Issue<'_>) -> Result<CertificateParams, rcgen::Error> {
         Profile::EndEntity { server_auth, client_auth } => {
             p.distinguished_name = issue.request.subject.clone();
             p.subject_alt_names = issue.request.subject_alt_names.clone();
-            p.is_ca = IsCa::ExplicitNoCa;
+            not_a_ca(&mut p);
             p.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
             if *server_auth {
                 p.extended_key_usages.push(ExtendedKeyUsagePurpose::ServerAuth);
@@ -318,7 +328,7 @@ fn params_for(issue: &Issue<'_>) -> Result<CertificateParams, rcgen::Error> {
         }
         Profile::Svid { spiffe_id } => {
             p.distinguished_name = DistinguishedName::new();
-            p.is_ca = IsCa::ExplicitNoCa;
+            not_a_ca(&mut p);
             p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
             if issue.request.key.key_algorithm.starts_with("RSA") {
                 p.key_usages.push(KeyUsagePurpose::KeyEncipherment);
