@@ -428,7 +428,8 @@ def test_sts_trust_bundles_publish_the_jwt_signers_public_keys(tessera):
         f"User: arn:aws:iam::{account}:user/{user} is not authorized to perform: sts:GetTrustBundles on resource: *")
 
 
-def test_x509_signers_need_aws_private_ca_which_is_not_served(tessera):
+def test_x509_signer_requests_naming_a_ca_that_does_not_exist(tessera):
+    """A certificate authority IAM cannot find (test_workload_identity_x509.py attaches real ones)."""
     iam = unvalidated(tessera)
     account = tessera.client("sts").get_caller_identity()["Account"]
     arn = iam.create_workload_identity_provider(ProviderName=unique("wip-x509-"), Scheme="SPIFFE",

@@ -16,8 +16,9 @@
 //! lose the `ES256` one, which never signed a token (`GetWebIdentityToken` takes `RS256` or
 //! `ES384` only), so no token it signed can be outstanding.
 //!
-//! `ListWorkloadIdentityProviderOutboundSigners` lists them (X.509 signers need AWS Private CA,
-//! which Tessera does not serve, so there are none).
+//! This file also answers the reads of every signer: `OutboundSigners` of
+//! Create/GetWorkloadIdentityProvider and `ListWorkloadIdentityProviderOutboundSigners`, which
+//! lists the JWT signers with the X.509 entries (`workload_identity_x509_signer.rs`).
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -29,7 +30,8 @@ use tessera_store::secrets::SecretBox;
 use tessera_wire::xml::XmlWriter;
 use tessera_wire::{AwsError, WireResponse};
 
-use super::super::entities::{page_by_index, Cx};
+use super::super::entities::{invalid_input, Cx};
+use super::x509_signer::X509Signer;
 use super::{authorized_provider, WorkloadIdentityProvider};
 use crate::clock;
 use crate::validate;
@@ -254,18 +256,59 @@ pub fn upgrade_providers(services: &crate::Services) -> Result<usize, AwsError> 
     Ok(changed)
 }
 
-/// `<OutboundSigners>` of Create/GetWorkloadIdentityProvider: the JWT signers, an empty X.509
-/// list (no certificate authority can be attached: AWS Private CA is not served). The issuer
-/// and bundle endpoint URLs are omitted: Tessera does not publish discovery documents for
-/// workload identity providers (STS `GetTrustBundles` is not built yet either).
-pub fn write_outbound_signers(w: &mut XmlWriter, p: &WorkloadIdentityProvider) {
-    if p.jwt_signers.is_empty() {
+/// X.509 entries reported per format by Create/GetWorkloadIdentityProvider, at most.
+pub const DETAILS_PER_FORMAT: usize = 10;
+
+/// The X.509 entries `OutboundSigners` reports at `now`: no `INACTIVE` entry, at most
+/// [`DETAILS_PER_FORMAT`], signing first, then incoming, then validating (each in the order
+/// recorded).
+pub fn reported_x509(p: &WorkloadIdentityProvider, now: i64) -> Vec<&X509Signer> {
+    let rank = |s: &X509Signer| match s.status(now) {
+        "ACTIVE" => 0,
+        "IN_TRANSITION" => 1,
+        _ => 2,
+    };
+    let mut out: Vec<&X509Signer> = p.x509_signers.iter().filter(|s| s.status(now) != "INACTIVE").collect();
+    out.sort_by_key(|s| rank(s));
+    out.truncate(DETAILS_PER_FORMAT);
+    out
+}
+
+/// An X.509 entry's members shared by the detail and the summary: `Configuration` (with
+/// `wrapper` around the CA when given), `Status` and the times.
+fn write_x509(w: &mut XmlWriter, s: &X509Signer, now: i64, wrapper: Option<&'static str>) {
+    w.open("Configuration", None);
+    if let Some(wr) = wrapper {
+        w.open(wr, None);
+    }
+    w.elem("CertificateAuthorityId", &s.ca_id).elem("AccountId", &s.ca_account);
+    if wrapper.is_some() {
+        w.close();
+    }
+    w.close()
+        .elem("Status", s.status(now))
+        .elem("StartSigningTime", &clock::iso8601(s.start))
+        .opt("EndSigningTime", s.end.map(clock::iso8601).as_deref())
+        .opt("DiscoveryExpirationTime", s.discovery_expiration.map(clock::iso8601).as_deref());
+}
+
+/// `<OutboundSigners>` of Create/GetWorkloadIdentityProvider at `now`: the X.509 entries
+/// [`reported_x509`] picks and the JWT signers. The issuer and bundle endpoint URLs are
+/// omitted: Tessera does not publish discovery documents for workload identity providers.
+pub fn write_outbound_signers(w: &mut XmlWriter, p: &WorkloadIdentityProvider, now: i64) {
+    if p.jwt_signers.is_empty() && p.x509_signers.is_empty() {
         return;
     }
     w.open("OutboundSigners", None);
-    w.open("X509", None).close();
+    w.open("X509", None);
+    for s in reported_x509(p, now) {
+        w.open("member", None);
+        write_x509(w, s, now, None);
+        w.close();
+    }
+    w.close();
     w.open("Jwt", None);
-    for s in &p.jwt_signers {
+    for s in p.jwt_signers.iter().take(DETAILS_PER_FORMAT) {
         w.open("member", None)
             .elem("SigningAlgorithm", &s.signing_algorithm)
             .open("Configuration", None)
@@ -278,24 +321,62 @@ pub fn write_outbound_signers(w: &mut XmlWriter, p: &WorkloadIdentityProvider) {
     w.close();
 }
 
-/// `ListWorkloadIdentityProviderOutboundSigners`: every signer, in a stable order.
+/// One entry of `ListWorkloadIdentityProviderOutboundSigners`.
+enum Listed<'a> {
+    Jwt(&'a JwtSigner),
+    X509(&'a X509Signer),
+}
+
+/// The sort key of a listed entry: a digest of the request's provider ARN (so a marker only
+/// resumes a listing of that ARN, spelled the same) and of the entry's identity (so the order
+/// is the same on every call and entries added or removed do not move the page boundary).
+fn list_key(arn_tag: &str, identity: &str) -> String {
+    format!("{arn_tag}{}", &hex_digest(identity)[..16])
+}
+
+fn hex_digest(s: &str) -> String {
+    Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `ListWorkloadIdentityProviderOutboundSigners`: every signer, X.509 (every status) and JWT, in
+/// a stable order that is not chronological.
 pub(crate) fn list(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
     let page = cx.page()?;
     let p = authorized_provider(cx, "iam:ListWorkloadIdentityProviderOutboundSigners", Vec::new(), |_| {})?;
-    let (items, next) = page_by_index(&page, p.jwt_signers);
+    let arn_tag = hex_digest(cx.params.get("WorkloadIdentityProviderArn").unwrap_or_default())[..8].to_string();
+    if page.after.as_ref().is_some_and(|a| !a.starts_with(&arn_tag)) {
+        return Err(invalid_input("The marker does not belong to a listing of this WorkloadIdentityProviderArn."));
+    }
+    let mut entries: Vec<(String, Listed<'_>)> = p
+        .jwt_signers
+        .iter()
+        .map(|s| (list_key(&arn_tag, &format!("jwt/{}", s.kid)), Listed::Jwt(s)))
+        .chain(p.x509_signers.iter().map(|s| (list_key(&arn_tag, &format!("x509/{}", s.ca_arn())), Listed::X509(s))))
+        .collect();
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    let (items, next) = page.apply(entries, |(k, _)| k.clone());
+    let now = cx.now();
     let mut w = XmlWriter::fragment();
     w.open("OutboundSigners", None);
-    for s in &items {
-        w.open("member", None)
-            .elem("SignerType", "JWT")
-            .open("Configuration", None)
-            .open("Jwt", None)
-            .elem("KeyAlgorithm", &s.key_algorithm)
-            .close()
-            .close()
-            .elem("SigningAlgorithm", &s.signing_algorithm)
-            .elem("StartSigningTime", &clock::iso8601(s.start))
-            .close();
+    for (_, item) in &items {
+        w.open("member", None);
+        match item {
+            Listed::Jwt(s) => {
+                w.elem("SignerType", "JWT")
+                    .open("Configuration", None)
+                    .open("Jwt", None)
+                    .elem("KeyAlgorithm", &s.key_algorithm)
+                    .close()
+                    .close()
+                    .elem("SigningAlgorithm", &s.signing_algorithm)
+                    .elem("StartSigningTime", &clock::iso8601(s.start));
+            }
+            Listed::X509(s) => {
+                w.elem("SignerType", "X509");
+                write_x509(&mut w, s, now, Some("X509"));
+            }
+        }
+        w.close();
     }
     w.close();
     validate::write_truncation(&mut w, next.as_deref());
