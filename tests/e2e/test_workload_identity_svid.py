@@ -115,7 +115,8 @@ def test_get_certificate_issues_an_x509_svid_that_verifies_against_the_trust_bun
         assert out["NotBefore"] <= now <= out["NotAfter"]
 
         # The trust anchor comes from the bundle, never from the chain in the response.
-        bundle = json.loads(sts.get_trust_bundles(ProviderArn=w.provider)["TrustBundles"][0]["Bundle"])
+        # (read by the account's administrator: the relying party, not the workload)
+        bundle = json.loads(t.client("sts").get_trust_bundles(ProviderArn=w.provider)["TrustBundles"][0]["Bundle"])
         anchors = [k for k in bundle["keys"] if k["use"] == "x509-svid"]
         assert len(anchors) == 1 and len(anchors[0]["x5c"]) == 1
         anchor = x509.load_der_x509_certificate(base64.b64decode(anchors[0]["x5c"][0]))
