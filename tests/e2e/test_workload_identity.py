@@ -71,7 +71,7 @@ def test_create_get_list_delete_a_spiffe_provider(tessera):
     signers = out["OutboundSigners"]
     assert signers["X509"] == []
     assert sorted((s["SigningAlgorithm"], s["Configuration"]["KeyAlgorithm"]) for s in signers["Jwt"]) == [
-        ("ES256", "ECC_NIST_P256"), ("ES384", "ECC_NIST_P384")]
+        ("ES384", "ECC_NIST_P384"), ("RS256", "RSA_2048")]
     assert all(s["StartSigningTime"] == out["CreateDate"] for s in signers["Jwt"])
 
     got = iam.get_workload_identity_provider(WorkloadIdentityProviderArn=arn)
@@ -86,7 +86,7 @@ def test_create_get_list_delete_a_spiffe_provider(tessera):
 
     signer_list = iam.list_workload_identity_provider_outbound_signers(WorkloadIdentityProviderArn=arn)
     assert signer_list["IsTruncated"] is False
-    assert sorted(s["SigningAlgorithm"] for s in signer_list["OutboundSigners"]) == ["ES256", "ES384"]
+    assert sorted(s["SigningAlgorithm"] for s in signer_list["OutboundSigners"]) == ["ES384", "RS256"]
     assert all(s["SignerType"] == "JWT" and "Jwt" in s["Configuration"] for s in signer_list["OutboundSigners"])
     page = iam.list_workload_identity_provider_outbound_signers(WorkloadIdentityProviderArn=arn, MaxItems=1)
     assert page["IsTruncated"] is True and len(page["OutboundSigners"]) == 1
@@ -373,7 +373,8 @@ def test_an_account_holds_at_most_50_providers(fresh_tessera):
 def rfc7638_thumbprint(jwk):
     import base64
     import hashlib
-    canonical = json.dumps({k: jwk[k] for k in ("crv", "kty", "x", "y")}, separators=(",", ":"), sort_keys=True)
+    members = ("crv", "kty", "x", "y") if jwk["kty"] == "EC" else ("e", "kty", "n")
+    canonical = json.dumps({k: jwk[k] for k in members}, separators=(",", ":"), sort_keys=True)
     return base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode()
 
 
@@ -390,12 +391,16 @@ def test_sts_trust_bundles_publish_the_jwt_signers_public_keys(tessera):
     doc = json.loads(bundles[0]["Bundle"])
     assert doc["spiffe_refresh_hint"] > 0
     keys = doc["keys"]
-    assert sorted(k["alg"] for k in keys) == ["ES256", "ES384"]
+    assert sorted(k["alg"] for k in keys) == ["ES384", "RS256"]
     for k in keys:
-        assert k["use"] == "jwt-svid" and k["kty"] == "EC" and "d" not in k  # public only
+        assert k["use"] == "jwt-svid" and k["kty"] == {"ES384": "EC", "RS256": "RSA"}[k["alg"]]
+        assert "d" not in k and "p" not in k  # public only
         assert k["kid"] == rfc7638_thumbprint(k)
         key = jwt.PyJWK(k)
-        assert key.key.curve.name == {"ES256": "secp256r1", "ES384": "secp384r1"}[k["alg"]]
+        if k["alg"] == "ES384":
+            assert key.key.curve.name == "secp384r1"
+        else:
+            assert key.key.key_size == 2048
     assert sts.get_trust_bundles(ProviderArn=made["Arn"])["TrustBundles"] == bundles  # stable
 
     none = iam.create_workload_identity_provider(ProviderName=unique("wip-bundle-none-"), Scheme="NONE")
@@ -423,7 +428,8 @@ def test_sts_trust_bundles_publish_the_jwt_signers_public_keys(tessera):
         f"User: arn:aws:iam::{account}:user/{user} is not authorized to perform: sts:GetTrustBundles on resource: *")
 
 
-def test_x509_signers_need_aws_private_ca_which_is_not_served(tessera):
+def test_x509_signer_requests_naming_a_ca_that_does_not_exist(tessera):
+    """A certificate authority IAM cannot find (test_workload_identity_x509.py attaches real ones)."""
     iam = unvalidated(tessera)
     account = tessera.client("sts").get_caller_identity()["Account"]
     arn = iam.create_workload_identity_provider(ProviderName=unique("wip-x509-"), Scheme="SPIFFE",

@@ -241,7 +241,7 @@ def test_the_trust_policy_must_allow_the_service(w):
 def trust_bundle_key(w, kid):
     bundles = w.t.client("sts").get_trust_bundles(ProviderArn=w.provider)["TrustBundles"]
     keys = json.loads(bundles[0]["Bundle"])["keys"]
-    return next(k for k in keys if k["kid"] == kid)
+    return next(k for k in keys if k.get("kid") == kid)  # x509-svid keys have no kid
 
 
 def test_jwt_svid_is_signed_by_the_providers_signer(w):
@@ -263,11 +263,18 @@ def test_jwt_svid_is_signed_by_the_providers_signer(w):
     with pytest.raises(jwt.InvalidSignatureError):
         jwt.decode(f"{head}.{forged.decode()}.{sig}", key=key, algorithms=["ES384"],
                    audience="spiffe://example.org/rp")
-    # The provider has no RSA signer.
-    with pytest.raises(ClientError) as e:
-        sts.get_web_identity_token(Audience=["rp"], SigningAlgorithm="RS256", TokenType="JWT_SVID")
-    assert code(e) == "SignerNotConfiguredException"
-    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    # RS256, the provider's other JWT signer, verifies against its own key in the bundle.
+    rs = sts.get_web_identity_token(Audience=["rp"], SigningAlgorithm="RS256", TokenType="JWT_SVID")
+    rs_header = jwt.get_unverified_header(rs["WebIdentityToken"])
+    assert rs_header["alg"] == "RS256" and rs_header["kid"] != header["kid"]
+    rs_key = trust_bundle_key(w, rs_header["kid"])
+    assert rs_key["kty"] == "RSA" and rs_key["alg"] == "RS256"
+    rs_claims = jwt.decode(rs["WebIdentityToken"], key=jwt.PyJWK.from_dict(rs_key), algorithms=["RS256"],
+                           audience="rp")
+    assert rs_claims["sub"] == w.subject
+    with pytest.raises(jwt.PyJWTError):  # the ES384 key does not verify it
+        jwt.decode(rs["WebIdentityToken"], key=jwt.PyJWK.from_dict(trust_bundle_key(w, header["kid"])),
+                   algorithms=["RS256", "ES384"], audience="rp")
 
 
 def test_jwt_svid_rules(w):
@@ -333,7 +340,7 @@ def test_an_organization_providers_trust_bundle_is_read_by_its_member_accounts(f
     for sts in (t.client("sts"), t.client("sts", **accounts.admin_creds(member))):
         bundle = sts.get_trust_bundles(ProviderArn=arn)["TrustBundles"][0]
         assert bundle["TrustDomain"] == "corp.example.com"
-        assert sorted(k["alg"] for k in json.loads(bundle["Bundle"])["keys"]) == ["ES256", "ES384"]
+        assert sorted(k["alg"] for k in json.loads(bundle["Bundle"])["keys"]) == ["ES384", "RS256"]
     # An organization the caller is not in: not found.
     with pytest.raises(ClientError) as e:
         t.client("sts").get_trust_bundles(ProviderArn=arn.replace(arn.split(":")[4], "o-aaaaaaaaaa"))

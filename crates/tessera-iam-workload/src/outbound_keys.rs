@@ -63,19 +63,23 @@ pub fn signing_error<E: std::fmt::Display>(e: E) -> AwsError {
     AwsError::internal()
 }
 
+/// The JWK members `n` and `e` of an RSA public key (RFC 7518, section 6.3.1: base64url of the
+/// big-endian integers).
+pub fn rsa_jwk_members(key: &rsa::RsaPublicKey) -> (String, String) {
+    use rsa::traits::PublicKeyParts;
+    (B64.encode(key.n().to_bytes_be()), B64.encode(key.e().to_bytes_be()))
+}
+
 /// Make a new key for `alg` (RSA generation takes a moment: never inside a store transaction).
 fn new_key(services: &Services, alg: &str, now: i64) -> Result<SigningKeyRecord, AwsError> {
     let kid = crate::ids::request_id();
     let (der, jwk) = match alg {
         "RS256" => {
             use rsa::pkcs1::EncodeRsaPrivateKey;
-            use rsa::traits::PublicKeyParts;
             let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).map_err(signing_error)?;
             let der = key.to_pkcs1_der().map_err(signing_error)?.as_bytes().to_vec();
-            let jwk = json!({
-                "kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid,
-                "n": B64.encode(key.n().to_bytes_be()), "e": B64.encode(key.e().to_bytes_be()),
-            });
+            let (n, e) = rsa_jwk_members(&key.to_public_key());
+            let jwk = json!({ "kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid, "n": n, "e": e });
             (der, jwk)
         }
         _ => {

@@ -11,8 +11,7 @@
 //! Built: account- and organization-scoped providers, templates (`workload_identity_templates.rs`
 //! holds the record and the lookups STS uses, `workload_identity_template_ops.rs` the
 //! operations) and their attestation policies (`workload_identity_attestation.rs`); X.509
-//! outbound signers need AWS Private CA, which Tessera does not serve
-//! (docs/WORKLOAD_IDENTITY.md says why).
+//! outbound signers over AWS Private CA certificate authorities (`workload_identity_x509*.rs`).
 
 #[path = "workload_identity_attestation.rs"]
 pub mod attestation;
@@ -30,6 +29,8 @@ pub mod templates;
 pub mod x509;
 #[path = "workload_identity_x509_signer.rs"]
 pub mod x509_signer;
+#[path = "workload_identity_x509_slots.rs"]
+pub mod x509_slots;
 
 use serde::{Deserialize, Serialize};
 use tessera_wire::{AwsError, QueryParams, WireResponse};
@@ -64,9 +65,8 @@ pub fn handle(services: &Services, call: &Call, params: &QueryParams) -> Option<
         "PutWorkloadIdentityProviderResourcePolicy" => policy::put_resource_policy(&cx),
         "GetWorkloadIdentityProviderResourcePolicy" => policy::get_resource_policy(&cx),
         "DeleteWorkloadIdentityProviderResourcePolicy" => policy::delete_resource_policy(&cx),
-        "CreateWorkloadIdentityProviderOutboundSigner" | "UpdateWorkloadIdentityProviderOutboundSigner" => {
-            x509::attach(&cx)
-        }
+        "CreateWorkloadIdentityProviderOutboundSigner" => x509::create(&cx),
+        "UpdateWorkloadIdentityProviderOutboundSigner" => x509::update(&cx),
         "DeleteWorkloadIdentityProviderOutboundSigner" => x509::delete(&cx),
         "EnableWorkloadIdentityProviderOutboundSigner" | "DisableWorkloadIdentityProviderOutboundSigner" => {
             x509::enable_or_disable(&cx)
@@ -297,6 +297,15 @@ pub fn update_provider(
     provider: &WorkloadIdentityProvider,
     f: impl FnOnce(&mut WorkloadIdentityProvider) -> Result<(), AwsError>,
 ) -> Result<(), AwsError> {
+    update_provider_with(cx, provider, |_, p| f(p))
+}
+
+/// [`update_provider`], `f` also writing other records in the same transaction.
+pub fn update_provider_with(
+    cx: &Cx<'_>,
+    provider: &WorkloadIdentityProvider,
+    f: impl FnOnce(&mut dyn tessera_store::WriteTxn, &mut WorkloadIdentityProvider) -> Result<(), AwsError>,
+) -> Result<(), AwsError> {
     use super::entities::StoreResultExt;
     let key = provider_key(&provider.account, &provider.name);
     cx.write(|txn| {
@@ -304,7 +313,7 @@ pub fn update_provider(
             .st()?
             .filter(|p: &WorkloadIdentityProvider| p.id == provider.id)
             .ok_or_else(|| no_such_provider(&provider.arn()))?;
-        f(&mut p)?;
+        f(txn, &mut p)?;
         crate::model::save(txn, PROVIDER_TABLE, &key, &p).st()
     })
 }

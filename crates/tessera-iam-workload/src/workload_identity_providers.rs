@@ -9,7 +9,8 @@
 //! 50 providers (`LimitExceeded`). The provider id is `AWPA` + 17 characters. The JWT outbound
 //! signers are made with the provider (`workload_identity_signers.rs`).
 //!
-//! A provider that a template still references is `DeleteConflict`; otherwise the deletion
+//! A provider that a template still references, or that still has X.509 outbound signers (any
+//! entry, `INACTIVE` ones included), is `DeleteConflict`; otherwise the deletion
 //! completes at once and its `DeletionTaskId` reads `SUCCEEDED` for 24 hours, to the account that
 //! deleted it. `ResourceScope` `ORGANIZATION` (management account, organization-level resources
 //! enabled) puts the organization id in the ARN's account field and `AWPO` in the id.
@@ -123,10 +124,10 @@ fn write_common(w: &mut XmlWriter, p: &WorkloadIdentityProvider) {
 }
 
 /// The result of Create/GetWorkloadIdentityProvider.
-fn provider_result(p: &WorkloadIdentityProvider) -> String {
+fn provider_result(p: &WorkloadIdentityProvider, now: i64) -> String {
     let mut w = XmlWriter::fragment();
     write_common(&mut w, p);
-    signers::write_outbound_signers(&mut w, p);
+    signers::write_outbound_signers(&mut w, p, now);
     if !p.tags.is_empty() {
         write_tags(&mut w, &p.tags);
     }
@@ -183,13 +184,13 @@ pub(crate) fn create(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
         }
         model::save(txn, PROVIDER_TABLE, &key, &provider).st()
     })?;
-    Ok(cx.respond(Some(provider_result(&provider))))
+    Ok(cx.respond(Some(provider_result(&provider, now))))
 }
 
 /// `GetWorkloadIdentityProvider`.
 pub(crate) fn get(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
     let p = authorized_provider(cx, "iam:GetWorkloadIdentityProvider", Vec::new(), |_| {})?;
-    Ok(cx.respond(Some(provider_result(&p))))
+    Ok(cx.respond(Some(provider_result(&p, cx.now()))))
 }
 
 /// `ListWorkloadIdentityProviders`: the account's providers in name order. IAM authorizes it on
@@ -248,7 +249,8 @@ pub(crate) fn delete(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
     cx.write(|txn| {
         let key = provider_key(account, &p.name);
         let current: Option<WorkloadIdentityProvider> = model::load(txn, PROVIDER_TABLE, &key).st()?;
-        if current.is_none_or(|c| c.id != p.id) {
+        let current = current.filter(|c| c.id == p.id);
+        if current.is_none() {
             return Err(super::no_such_provider(&p.arn()));
         }
         let templates = txn.count(TEMPLATE_BY_PROVIDER_TABLE, &format!("{key}/")).st()?;
@@ -256,6 +258,13 @@ pub(crate) fn delete(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
             return Err(delete_conflict(format!(
                 "Cannot delete workload identity provider {}: {templates} workload identity template(s) reference it. Delete the templates first.",
                 p.arn()
+            )));
+        }
+        if let Some(c) = current.filter(|c| !c.x509_signers.is_empty()) {
+            return Err(delete_conflict(format!(
+                "Cannot delete workload identity provider {}: it has {} X.509 outbound signer(s). Delete every X.509 outbound signer first.",
+                p.arn(),
+                c.x509_signers.len()
             )));
         }
         txn.delete(PROVIDER_TABLE, &key).st()?;

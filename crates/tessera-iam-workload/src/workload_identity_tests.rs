@@ -147,3 +147,39 @@ fn private_keys_are_stored_sealed_and_tasks_expire() {
     let denied = status(user_call("GetWorkloadIdentityProviderDeletionStatus", "nobody", T0 + 60));
     assert_eq!(denied.err().map(|e| e.code), Some("AccessDenied".to_string()));
 }
+
+#[test]
+fn providers_stored_with_es256_get_rs256_at_start_and_keep_es384() {
+    let services = services_at(T0);
+    create(&services, "old");
+    let key = provider_key(ACCOUNT, "old");
+    let load = || -> WorkloadIdentityProvider {
+        let read = services.store.read().unwrap_or_else(|_| panic!("read"));
+        model::load(read.as_ref(), PROVIDER_TABLE, &key).unwrap_or_default().unwrap_or_else(|| panic!("stored"))
+    };
+    // Make it look as a provider stored before RS256: ES256 and ES384 signers.
+    let mut old = load();
+    let es384 = old.jwt_signers.iter().find(|s| s.signing_algorithm == "ES384").cloned();
+    let es384 = es384.unwrap_or_else(|| panic!("ES384 signer"));
+    let mut es256 = es384.clone();
+    es256.signing_algorithm = "ES256".into();
+    es256.key_algorithm = "ECC_NIST_P256".into();
+    es256.kid = "old-es256".into();
+    old.jwt_signers = vec![es256, es384.clone()];
+    let mut w = services.store.write().unwrap_or_else(|_| panic!("write"));
+    model::save(w.as_mut(), PROVIDER_TABLE, &key, &old).unwrap_or_else(|_| panic!("save"));
+    w.commit().unwrap_or_else(|_| panic!("commit"));
+
+    assert_eq!(super::signers::upgrade_providers(&services).ok(), Some(1));
+    let now = load();
+    let algs: Vec<&str> = now.jwt_signers.iter().map(|s| s.signing_algorithm.as_str()).collect();
+    assert_eq!(algs, ["ES384", "RS256"]);
+    assert_eq!(now.jwt_signers[0].kid, es384.kid, "the ES384 key is kept");
+    let rs256 = &now.jwt_signers[1];
+    let ctx = super::signers::seal_context(&now.id, &rs256.kid);
+    assert!(services.secrets.open(&ctx, &rs256.sealed_private_key).is_ok());
+    assert!(rs256.jwk("jwt-svid").is_some_and(|j| j["kty"] == "RSA"));
+    // A second start changes nothing.
+    assert_eq!(super::signers::upgrade_providers(&services).ok(), Some(0));
+    assert_eq!(load().jwt_signers[1].kid, rs256.kid);
+}

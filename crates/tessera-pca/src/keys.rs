@@ -143,6 +143,16 @@ impl KeyAlgorithm {
     }
 }
 
+/// The private key of `ca`, unsealed, as an `rcgen` key pair signing with `signature`.
+pub fn open_ca_key(
+    services: &tessera_core::Services,
+    ca: &crate::model::CertificateAuthority,
+    signature: &'static SignatureAlgorithm,
+) -> Result<KeyPair, AwsError> {
+    let pkcs8 = services.secrets.open(&ca.seal_context(), &ca.sealed_private_key).map_err(tessera_core::internal)?;
+    signing_key(&pkcs8, signature)
+}
+
 /// The `rcgen` key pair of a PKCS #8 key, signing with `signature`.
 pub fn signing_key(pkcs8: &[u8], signature: &'static SignatureAlgorithm) -> Result<KeyPair, AwsError> {
     let der = rustls_pki_types::PrivatePkcs8KeyDer::from(pkcs8.to_vec());

@@ -213,6 +213,13 @@ pub fn load_ca_by_arn(r: &(impl ReadTxn + ?Sized), arn: &str) -> Result<Option<C
     }
 }
 
+/// The certificate authorities whose store key starts with `prefix` (`<region>/` or
+/// `<region>/<account>/`), in key order.
+pub fn scan_cas(r: &(impl ReadTxn + ?Sized), prefix: &str) -> Result<Vec<CertificateAuthority>, StoreError> {
+    let rows = r.scan(CA_TABLE, prefix, None, usize::MAX)?;
+    Ok(model::decode_rows(CA_TABLE, rows)?.into_iter().map(|(_, ca)| ca).collect())
+}
+
 /// Write a certificate authority.
 pub fn save_ca(w: &mut (impl WriteTxn + ?Sized), ca: &CertificateAuthority) -> Result<(), StoreError> {
     model::save(w, CA_TABLE, &ca.key(), ca)

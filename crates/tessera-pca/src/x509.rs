@@ -60,6 +60,43 @@ pub struct Request {
     pub subject: DistinguishedName,
     /// Its subject, DER (to compare with a CA's).
     pub subject_der: Vec<u8>,
+    /// The subject alternative names it asks for (DNS names, e-mail addresses, URIs and IP
+    /// addresses of its `extensionRequest`), which end-entity certificates carry over.
+    pub subject_alt_names: Vec<SanType>,
+}
+
+/// The subject alternative names of a request's `extensionRequest` attribute (the kinds
+/// `rcgen` writes; others are left out).
+fn requested_alt_names(csr: &CertReq) -> Result<Vec<SanType>, CsrError> {
+    use x509_cert::der::oid::AssociatedOid;
+    use x509_cert::ext::pkix::name::GeneralName;
+    use x509_cert::ext::pkix::SubjectAltName;
+    use x509_cert::request::ExtensionReq;
+    let mut out = Vec::new();
+    for attr in csr.info.attributes.iter().filter(|a| a.oid == ExtensionReq::OID) {
+        for value in attr.values.iter() {
+            let req: ExtensionReq = value.decode_as().map_err(|_| CsrError("its extension request cannot be read"))?;
+            for ext in req.0.iter().filter(|e| e.extn_id == SubjectAltName::OID) {
+                let names = SubjectAltName::from_der(ext.extn_value.as_bytes())
+                    .map_err(|_| CsrError("its subject alternative names cannot be read"))?;
+                for name in names.0 {
+                    let san = match name {
+                        GeneralName::DnsName(n) => n.to_string().try_into().ok().map(SanType::DnsName),
+                        GeneralName::Rfc822Name(n) => n.to_string().try_into().ok().map(SanType::Rfc822Name),
+                        GeneralName::UniformResourceIdentifier(n) => n.to_string().try_into().ok().map(SanType::URI),
+                        GeneralName::IpAddress(ip) => match ip.as_bytes().len() {
+                            4 => <[u8; 4]>::try_from(ip.as_bytes()).ok().map(|b| SanType::IpAddress(b.into())),
+                            16 => <[u8; 16]>::try_from(ip.as_bytes()).ok().map(|b| SanType::IpAddress(b.into())),
+                            _ => None,
+                        },
+                        _ => None,
+                    };
+                    out.extend(san);
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn verification(signature_oid: &str, key_oid: &str, curve: Option<&str>) -> Option<&'static dyn VerificationAlgorithm> {
@@ -126,7 +163,8 @@ pub fn read_request(bytes: &[u8]) -> Result<Request, CsrError> {
         .map_err(|_| CsrError("its signature does not verify"))?;
     let subject_der = csr.info.subject.to_der().map_err(|_| CsrError("its subject cannot be re-encoded"))?;
     let subject = distinguished_name(&csr.info.subject).ok_or(CsrError("its subject cannot be read"))?;
-    Ok(Request { key: RequestKey { raw: raw.to_vec(), alg, key_algorithm }, subject, subject_der })
+    let subject_alt_names = requested_alt_names(&csr)?;
+    Ok(Request { key: RequestKey { raw: raw.to_vec(), alg, key_algorithm }, subject, subject_der, subject_alt_names })
 }
 
 /// An `x509-cert` name as an `rcgen` one (attribute by attribute, keeping printable strings).
@@ -205,8 +243,8 @@ pub fn ca_request(subject: &Value, key: &KeyPair) -> Result<String, rcgen::Error
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Profile {
     /// `EndEntityCertificate/V1` (and `EndEntityClientAuthCertificate/V1`,
-    /// `EndEntityServerAuthCertificate/V1` through `extended_key_usage`): the request's subject,
-    /// `CA:FALSE`, digital signature and key encipherment.
+    /// `EndEntityServerAuthCertificate/V1` through `extended_key_usage`): the request's subject
+    /// and subject alternative names, `CA:FALSE`, digital signature and key encipherment.
     EndEntity {
         /// Server and/or client authentication.
         server_auth: bool,
@@ -253,6 +291,16 @@ pub fn new_serial() -> Vec<u8> {
     s.to_vec()
 }
 
+/// `basicConstraints` critical with `cA` absent (its DEFAULT, FALSE): DER leaves a DEFAULT value
+/// out, which `rcgen`'s `IsCa::ExplicitNoCa` does not, and strict verifiers (`webpki`,
+/// `cryptography`) refuse a certificate that encodes it.
+fn not_a_ca(p: &mut CertificateParams) {
+    p.is_ca = IsCa::NoCa;
+    let mut ext = rcgen::CustomExtension::from_oid_content(&[2, 5, 29, 19], vec![0x30, 0x00]);
+    ext.set_criticality(true);
+    p.custom_extensions.push(ext);
+}
+
 fn params_for(issue: &Issue<'_>) -> Result<CertificateParams, rcgen::Error> {
     let mut p = CertificateParams::default();
     p.not_before = time::OffsetDateTime::from_unix_timestamp(issue.not_before).map_err(|_| rcgen::Error::Time)?;
@@ -262,7 +310,8 @@ fn params_for(issue: &Issue<'_>) -> Result<CertificateParams, rcgen::Error> {
     match &issue.profile {
         Profile::EndEntity { server_auth, client_auth } => {
             p.distinguished_name = issue.request.subject.clone();
-            p.is_ca = IsCa::ExplicitNoCa;
+            p.subject_alt_names = issue.request.subject_alt_names.clone();
+            not_a_ca(&mut p);
             p.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
             if *server_auth {
                 p.extended_key_usages.push(ExtendedKeyUsagePurpose::ServerAuth);
@@ -279,7 +328,7 @@ fn params_for(issue: &Issue<'_>) -> Result<CertificateParams, rcgen::Error> {
         }
         Profile::Svid { spiffe_id } => {
             p.distinguished_name = DistinguishedName::new();
-            p.is_ca = IsCa::ExplicitNoCa;
+            not_a_ca(&mut p);
             p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
             if issue.request.key.key_algorithm.starts_with("RSA") {
                 p.key_usages.push(KeyUsagePurpose::KeyEncipherment);
@@ -322,6 +371,8 @@ pub struct CertificateFacts {
     pub issuer_der: Vec<u8>,
     /// `basicConstraints` `cA`.
     pub is_ca: bool,
+    /// `basicConstraints` `pathLenConstraint` (`None`: unconstrained, or not a CA).
+    pub path_len: Option<u8>,
 }
 
 /// Read the facts of one PEM certificate.
@@ -331,7 +382,9 @@ pub fn certificate_facts(pem: &str) -> Option<CertificateFacts> {
     let tbs = &cert.tbs_certificate;
     let serial = tbs.serial_number.as_bytes().iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":");
     let epoch = |t: &x509_cert::time::Time| i64::try_from(t.to_unix_duration().as_secs()).ok();
-    let is_ca = tbs.get::<Bc>().ok().flatten().is_some_and(|(_, bc)| bc.ca);
+    let bc = tbs.get::<Bc>().ok().flatten().map(|(_, bc)| bc);
+    let is_ca = bc.as_ref().is_some_and(|bc| bc.ca);
+    let path_len = bc.and_then(|bc| bc.path_len_constraint);
     Some(CertificateFacts {
         serial,
         not_before: epoch(&tbs.validity.not_before)?,
@@ -340,6 +393,7 @@ pub fn certificate_facts(pem: &str) -> Option<CertificateFacts> {
         subject_der: tbs.subject.to_der().ok()?,
         issuer_der: tbs.issuer.to_der().ok()?,
         is_ca,
+        path_len,
     })
 }
 

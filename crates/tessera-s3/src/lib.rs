@@ -186,7 +186,8 @@ pub fn is_s3_request(parts: &http::request::Parts) -> bool {
         return true;
     }
     let path = parts.uri.path();
-    if path == "/" || path.starts_with("/_tessera/") {
+    // Smithy RPC v2 CBOR (`POST /service/<Service>/operation/<Op>`, unsigned here) is no S3 call.
+    if path == "/" || path.starts_with("/_tessera/") || parts.headers.contains_key("smithy-protocol") {
         return false;
     }
     let has_action = query.split('&').any(|p| p.starts_with("Action="));

@@ -1,38 +1,40 @@
 //! `GetCertificate` (STS API Reference, `API_GetCertificate.html`): an X509-SVID for the
 //! workload identity of the calling role session, signed by the X.509 signer of its provider.
 //!
-//! An X.509 signer is an AWS Private CA certificate authority, and Tessera does not serve AWS
-//! Private CA, so no provider can have one (docs/WORKLOAD_IDENTITY.md). Everything before the
-//! signing is checked as AWS checks it: the permission (`sts:GetCertificate`), a role session
-//! with a workload identity of a SPIFFE provider whose template and provider still exist, and the
-//! certificate signing request (a PEM PKCS #10 request whose signature verifies with its own
-//! public key, of a key type a signer could sign: RSA 2048-4096, ECDSA P-256 or P-384). Then the
-//! request ends with `SignerNotConfiguredException`, what AWS answers for a provider without an
-//! X.509 signer.
+//! The order of the checks: the request's shapes (`ValidationError`); `sts:GetCertificate`; a
+//! role session with a workload identity of a SPIFFE provider whose template and provider still
+//! exist (`AccessDenied`); the certificate signing request, read by
+//! [`tessera_pca::x509::read_request`] (`MalformedCertificateSigningRequestException`); the
+//! provider's X.509 signer entry that signs now ([`signing_entry`]: when several slots hold one,
+//! the first in [`SLOT_KEY_ALGORITHMS`] order), or `SignerNotConfiguredException` when it has
+//! none, `RegionalSignerUnavailableException` when its only entries have not started signing;
+//! the signer's AWS Private CA certificate authority, which must exist
+//! (`RegionalSignerUnavailableException`); the caller's `acm-pca:IssueCertificate` and
+//! `acm-pca:GetCertificate` on it ([`tessera_pca::authorize_on_ca`], its resource policy
+//! included; a denial is STS's `AccessDenied`); the CA `ACTIVE` and unexpired
+//! (`RegionalSignerUnavailableException`, read again in the write transaction). Then
+//! [`tessera_pca::issue_svid`] signs and records the certificate in one store write transaction.
+//! docs/WORKLOAD_IDENTITY.md gives the reasons for each choice.
 
-use ring::signature::{self, UnparsedPublicKey, VerificationAlgorithm};
+use tessera_pca::model::{load_ca, CertificateAuthority};
+use tessera_pca::SvidRequest;
+use tessera_wire::response::STS_XMLNS;
+use tessera_wire::xml::XmlWriter;
 use tessera_wire::{AwsError, QueryParams, WireResponse};
-use x509_cert::der::{DecodePem, Encode};
-use x509_cert::request::CertReq;
 
 use super::params::{self, Check};
 use super::workload_context;
-use crate::{Call, Services};
+use crate::iam_workload::workload_identity::x509_signer::{X509Signer, SLOT_KEY_ALGORITHMS};
+use crate::iam_workload::workload_identity::WorkloadIdentityProvider;
+use crate::{clock, internal, Call, Services};
 
 /// `MaxDurationSeconds` bounds.
 pub const MIN_CERTIFICATE_SECS: i64 = 3600;
 /// The longest (and default) certificate lifetime.
 pub const MAX_CERTIFICATE_SECS: i64 = 43200;
-
-const ID_EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
-const P256: &str = "1.2.840.10045.3.1.7";
-const P384: &str = "1.3.132.0.34";
-const RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";
-const ECDSA_SHA256: &str = "1.2.840.10045.4.3.2";
-const ECDSA_SHA384: &str = "1.2.840.10045.4.3.3";
-const RSA_SHA256: &str = "1.2.840.113549.1.1.11";
-const RSA_SHA384: &str = "1.2.840.113549.1.1.12";
-const RSA_SHA512: &str = "1.2.840.113549.1.1.13";
+/// How long before its issue a certificate becomes valid ("to allow for differences between
+/// clocks, AWS STS sets this to five minutes before it issues the certificate").
+pub const BACKDATE_SECS: i64 = 300;
 
 fn malformed(why: &str) -> AwsError {
     AwsError::new(
@@ -42,62 +44,72 @@ fn malformed(why: &str) -> AwsError {
     )
 }
 
-/// The verification algorithm for a CSR signed with `signature_oid` by a key of `key_oid`
-/// (with curve `curve` for EC keys), when a signer could sign for that key.
-fn verification(signature_oid: &str, key_oid: &str, curve: Option<&str>) -> Option<&'static dyn VerificationAlgorithm> {
-    Some(match (key_oid, curve, signature_oid) {
-        (ID_EC_PUBLIC_KEY, Some(P256), ECDSA_SHA256) => &signature::ECDSA_P256_SHA256_ASN1,
-        (ID_EC_PUBLIC_KEY, Some(P256), ECDSA_SHA384) => &signature::ECDSA_P256_SHA384_ASN1,
-        (ID_EC_PUBLIC_KEY, Some(P384), ECDSA_SHA256) => &signature::ECDSA_P384_SHA256_ASN1,
-        (ID_EC_PUBLIC_KEY, Some(P384), ECDSA_SHA384) => &signature::ECDSA_P384_SHA384_ASN1,
-        (RSA_ENCRYPTION, _, RSA_SHA256) => &signature::RSA_PKCS1_2048_8192_SHA256,
-        (RSA_ENCRYPTION, _, RSA_SHA384) => &signature::RSA_PKCS1_2048_8192_SHA384,
-        (RSA_ENCRYPTION, _, RSA_SHA512) => &signature::RSA_PKCS1_2048_8192_SHA512,
-        _ => return None,
+/// `RegionalSignerUnavailableException` (404).
+fn signer_unavailable(message: impl Into<String>) -> AwsError {
+    AwsError::new(404, "RegionalSignerUnavailableException", message)
+}
+
+/// Read a certificate signing request (PEM PKCS #10, its signature verified with its own key,
+/// a key a signer can sign for); `MalformedCertificateSigningRequestException` otherwise.
+pub fn read_csr(pem: &str) -> Result<tessera_pca::x509::Request, AwsError> {
+    tessera_pca::x509::read_request(pem.as_bytes()).map_err(|e| malformed(e.0))
+}
+
+/// The X.509 signer entry that signs at `now`: among the entries signing then, the one whose
+/// slot comes first in [`SLOT_KEY_ALGORITHMS`] (a slot Tessera does not know comes last), the
+/// first recorded on a tie.
+pub fn signing_entry(signers: &[X509Signer], now: i64) -> Option<&X509Signer> {
+    let rank = |s: &X509Signer| {
+        SLOT_KEY_ALGORITHMS.iter().position(|k| *k == s.key_algorithm).unwrap_or(SLOT_KEY_ALGORITHMS.len())
+    };
+    signers.iter().filter(|s| s.is_signing(now)).min_by_key(|s| rank(s))
+}
+
+/// The entry that signs now, or the error AWS answers when none does.
+fn chosen_entry(provider: &WorkloadIdentityProvider, now: i64) -> Result<&X509Signer, AwsError> {
+    if let Some(entry) = signing_entry(&provider.x509_signers, now) {
+        return Ok(entry);
+    }
+    let next = provider.x509_signers.iter().filter(|s| s.status(now) == "IN_TRANSITION").map(|s| s.start).min();
+    Err(match next {
+        Some(start) => signer_unavailable(format!(
+            "The X.509 signer of the workload identity provider {} is not active yet: it starts signing at {}. Retry the request after that time.",
+            provider.arn(),
+            clock::iso8601(start)
+        )),
+        None => workload_context::signer_not_configured(format!(
+            "The workload identity provider {} has no X.509 signer that is signing: attach an AWS Private CA certificate authority with CreateWorkloadIdentityProviderOutboundSigner, or enable its signer.",
+            provider.arn()
+        )),
     })
 }
 
-/// The RSA modulus length in bits of a DER `RSAPublicKey`, if it parses.
-fn rsa_bits(der: &[u8]) -> Option<usize> {
-    use x509_cert::der::asn1::UintRef;
-    use x509_cert::der::{Decode, Reader, SliceReader};
-    let mut reader = SliceReader::new(der).ok()?;
-    reader
-        .sequence(|r| {
-            let n = UintRef::decode(r)?;
-            let _e = UintRef::decode(r)?;
-            Ok((n.as_bytes().len() * 8).saturating_sub(n.as_bytes().first().map_or(8, |b| b.leading_zeros() as usize)))
-        })
-        .ok()
+/// `RegionalSignerUnavailableException` unless `ca` can issue at `now` (epoch seconds):
+/// `ACTIVE`, with a certificate that has not expired.
+fn check_usable(ca: &CertificateAuthority, now: i64) -> Result<(), AwsError> {
+    let why = if ca.status != "ACTIVE" {
+        format!("is {}", ca.status)
+    } else if ca.certificate_pem.is_none() {
+        "has no certificate".to_string()
+    } else if ca.not_after.is_some_and(|t| t / 1000 <= now) {
+        "has expired".to_string()
+    } else {
+        return Ok(());
+    };
+    Err(signer_unavailable(format!(
+        "The certificate authority {} of the workload identity provider's X.509 signer cannot issue certificates: it {why}.",
+        ca.arn()
+    )))
 }
 
-/// Parse a PEM PKCS #10 request and check that its signature verifies with its own key, and
-/// that the key is of a type and size a signer supports.
-pub fn check_csr(pem: &str) -> Result<(), AwsError> {
-    if pem.trim().is_empty() {
-        return Err(malformed("it is blank"));
-    }
-    let csr =
-        CertReq::from_pem(pem.trim().as_bytes()).map_err(|_| malformed("it is not a PEM-encoded PKCS #10 request"))?;
-    let key = &csr.info.public_key;
-    let key_oid = key.algorithm.oid.to_string();
-    let curve = key
-        .algorithm
-        .parameters
-        .as_ref()
-        .and_then(|p| p.decode_as::<x509_cert::der::asn1::ObjectIdentifier>().ok())
-        .map(|o| o.to_string());
-    let key_bytes = key.subject_public_key.as_bytes().ok_or_else(|| malformed("its public key cannot be read"))?;
-    if key_oid == RSA_ENCRYPTION && !rsa_bits(key_bytes).is_some_and(|b| (2048..=4096).contains(&b)) {
-        return Err(malformed("its RSA key size is not supported (2048 to 4096 bits)"));
-    }
-    let algorithm = verification(&csr.algorithm.oid.to_string(), &key_oid, curve.as_deref())
-        .ok_or_else(|| malformed("its key type or signature algorithm is not supported"))?;
-    let signed = csr.info.to_der().map_err(|_| malformed("it cannot be re-encoded"))?;
-    let sig = csr.signature.as_bytes().ok_or_else(|| malformed("its signature cannot be read"))?;
-    UnparsedPublicKey::new(algorithm, key_bytes)
-        .verify(&signed, sig)
-        .map_err(|_| malformed("its signature does not verify"))
+/// Load the CA of `entry`, or `RegionalSignerUnavailableException` when it is gone.
+fn load_entry_ca(r: &dyn tessera_store::ReadTxn, entry: &X509Signer) -> Result<CertificateAuthority, AwsError> {
+    load_ca(r, &entry.ca_region, &entry.ca_account, &entry.ca_id).map_err(internal)?.ok_or_else(|| {
+        signer_unavailable(format!(
+            "The certificate authority {} of the workload identity provider's X.509 signer does not exist.",
+            entry.ca_arn()
+        ))
+    })
 }
 
 /// Run `GetCertificate`.
@@ -110,17 +122,45 @@ pub fn get_certificate(services: &Services, call: &Call, p: &QueryParams) -> Res
         params::POLICY_PATTERN,
         tessera_iam::x509::is_pem_text(csr),
     );
-    if let Some(d) = params::integer(p, "MaxDurationSeconds")? {
+    let duration = params::integer(p, "MaxDurationSeconds")?;
+    if let Some(d) = duration {
         check.range("maxDurationSeconds", d, MIN_CERTIFICATE_SECS, MAX_CERTIFICATE_SECS);
     }
     check.finish()?;
     services.authorize(call, "sts:GetCertificate", "*")?;
-    let (_, provider) = workload_context::session_workload(services, call, "sts:GetCertificate", "*")?;
-    check_csr(csr)?;
-    Err(workload_context::signer_not_configured(format!(
-        "The workload identity provider {} has no X.509 signer: an X.509 signer is an AWS Private CA certificate authority, and AWS Private CA is not served by Tessera.",
-        provider.arn()
-    )))
+    let (identity, provider) = workload_context::session_workload(services, call, "sts:GetCertificate", "*")?;
+    let request = read_csr(csr)?;
+    let now = call.now_secs();
+    let entry = chosen_entry(&provider, now)?;
+    let ca = {
+        let r = services.store.read().map_err(internal)?;
+        load_entry_ca(r.as_ref(), entry)?
+    };
+    // "You must also have permission for the acm-pca:IssueCertificate and acm-pca:GetCertificate
+    // actions on the certificate authority."
+    tessera_pca::authorize_on_ca(services, call, "acm-pca:IssueCertificate", &ca)?;
+    tessera_pca::authorize_on_ca(services, call, "acm-pca:GetCertificate", &ca)?;
+
+    let mut w = services.store.write().map_err(internal)?;
+    let ca = load_entry_ca(w.as_ref(), entry)?;
+    check_usable(&ca, now)?;
+    // A certificate never outlives the authority that signs it.
+    let mut not_after = now + duration.unwrap_or(MAX_CERTIFICATE_SECS);
+    if let Some(ca_end) = ca.not_after {
+        not_after = not_after.min(ca_end / 1000);
+    }
+    let svid =
+        SvidRequest { request: &request, spiffe_id: &identity.subject, not_before: now - BACKDATE_SECS, not_after };
+    let issued = tessera_pca::issue_svid(services, w.as_mut(), &ca, &svid, call.meta.now_millis)?;
+    w.commit().map_err(internal)?;
+
+    let mut x = XmlWriter::fragment();
+    x.elem("Certificate", &issued.certificate_pem)
+        .elem("CertificateChain", &issued.chain_pem)
+        .elem("NotBefore", &clock::iso8601(svid.not_before))
+        .elem("NotAfter", &clock::iso8601(svid.not_after))
+        .elem("Subject", &identity.subject);
+    Ok(WireResponse::query(STS_XMLNS, "GetCertificate", Some(&x.finish()), &call.meta.request_id))
 }
 
 #[cfg(test)]
@@ -139,26 +179,18 @@ KjDe7bN+7pYgkYf3yU5h4r+gADAKBggqhkjOPQQDAgNIADBFAiEA0w3tq1p5y0Xn
         for bad in
             ["", "   ", "not a csr", P256_CSR, "-----BEGIN CERTIFICATE REQUEST-----\n-----END CERTIFICATE REQUEST-----"]
         {
-            let e = check_csr(bad).err().map(|e| e.code);
+            let e = read_csr(bad).err().map(|e| e.code);
             assert_eq!(e.as_deref(), Some("MalformedCertificateSigningRequestException"), "{bad}");
         }
     }
 
     #[test]
-    fn rsa_key_sizes_never_underflow() {
-        // SEQUENCE { INTEGER 0, INTEGER 3 }: a zero modulus is 0 bits, not a panic.
-        assert_eq!(rsa_bits(&[0x30, 0x06, 0x02, 0x01, 0x00, 0x02, 0x01, 0x03]), Some(0));
-        assert_eq!(rsa_bits(&[0x30, 0x06, 0x02, 0x01, 0x05, 0x02, 0x01, 0x03]), Some(3));
-        assert_eq!(rsa_bits(&[0x30]), None);
-    }
-
-    #[test]
     fn csrs_made_with_ring_keys_verify_and_tampering_is_caught() {
         let csr = test_csr::p256();
-        assert!(check_csr(&csr).is_ok(), "{csr}");
+        assert!(read_csr(&csr).is_ok(), "{csr}");
         // Flip one byte of the signed part.
         let tampered = test_csr::p256_tampered();
-        assert!(check_csr(&tampered).is_err());
+        assert!(read_csr(&tampered).is_err());
     }
 
     /// CSRs built here from a `ring` key pair (DER by hand: no CSR builder is a dependency).

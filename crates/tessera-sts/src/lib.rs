@@ -184,3 +184,6 @@ mod token_attack_tests;
 
 #[cfg(test)]
 mod saml_tests;
+
+#[cfg(test)]
+mod svid_tests;

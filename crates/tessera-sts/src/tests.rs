@@ -84,6 +84,12 @@ fn user_caller() -> Caller {
 }
 
 fn call(env: &Env, caller: Caller, op: &str) -> Call {
+    call_at(&env.services, caller, op)
+}
+
+/// A call of `op` by `caller` from 127.0.0.1 in us-east-1, at the services' clock (the other test
+/// modules use it too).
+pub(crate) fn call_at(services: &Services, caller: Caller, op: &str) -> Call {
     Call {
         caller,
         operation: op.into(),
@@ -93,7 +99,7 @@ fn call(env: &Env, caller: Caller, op: &str) -> Call {
             source_ip: "127.0.0.1".into(),
             user_agent: "test".into(),
             secure_transport: false,
-            now_millis: env.services.clock.now_millis(),
+            now_millis: services.clock.now_millis(),
         },
     }
 }
@@ -105,7 +111,8 @@ fn run(env: &Env, caller: Caller, op: &str, pairs: &[(&str, &str)]) -> Result<St
     handle(&env.services, &c, &p).map(|r: WireResponse| String::from_utf8(r.body.to_vec()).unwrap())
 }
 
-fn xml_value(xml: &str, tag: &str) -> String {
+/// The text of the first `<tag>` of `xml`, unescaped (panics when there is none).
+pub(crate) fn xml_value(xml: &str, tag: &str) -> String {
     let open = format!("<{tag}>");
     let start = xml.find(&open).unwrap_or_else(|| panic!("no <{tag}> in {xml}")) + open.len();
     let end = xml[start..].find(&format!("</{tag}>")).unwrap() + start;

@@ -643,9 +643,10 @@ pub fn session_workload(
 
 /// A JWT-SVID (SPIFFE JWT-SVID; STS API Reference, `GetWebIdentityToken` with `TokenType`
 /// `JWT_SVID`) for the calling session's workload identity: only `sub` (the SPIFFE ID), `aud`,
-/// `iss`, `iat`, `exp` and `jti`, signed with the provider's JWT signer for `alg` (`kid` its
-/// thumbprint, verifiable against `GetTrustBundles`). `iss` is the provider's ARN: Tessera
-/// publishes no discovery document for workload identity providers (docs/WORKLOAD_IDENTITY.md).
+/// `iss`, `iat`, `exp` and `jti`, signed with the provider's JWT signer for `alg` (`ES384` or
+/// `RS256`; `kid` its thumbprint, verifiable against `GetTrustBundles`). `iss` is the provider's
+/// ARN: Tessera publishes no discovery document for workload identity providers
+/// (docs/WORKLOAD_IDENTITY.md).
 pub fn jwt_svid(
     services: &Services,
     call: &Call,
@@ -657,22 +658,23 @@ pub fn jwt_svid(
     let (identity, provider) = session_workload(services, call, "sts:GetWebIdentityToken", "*")?;
     let signer = provider.jwt_signers.iter().find(|s| s.signing_algorithm == alg).ok_or_else(|| {
         signer_not_configured(format!(
-            "The workload identity provider {} has no JWT signer for {alg}: its JWT signers sign with ES256 and ES384.",
+            "The workload identity provider {} has no JWT signer for {alg}: its JWT signers sign with ES384 and RS256.",
             provider.arn()
         ))
     })?;
-    let algorithm = match alg {
-        "ES256" => jsonwebtoken::Algorithm::ES256,
-        "ES384" => jsonwebtoken::Algorithm::ES384,
-        _ => return Err(signer_not_configured(format!("No JWT signer signs with {alg}."))),
-    };
-    let pkcs8 = services
+    let private = services
         .secrets
         .open(
             &crate::iam_workload::workload_identity::signers::seal_context(&provider.id, &signer.kid),
             &signer.sealed_private_key,
         )
         .map_err(internal)?;
+    // ES384 keys are sealed as PKCS #8, RS256 keys as PKCS #1 (`signers`).
+    let (algorithm, key) = match alg {
+        "ES384" => (jsonwebtoken::Algorithm::ES384, jsonwebtoken::EncodingKey::from_ec_der(&private)),
+        "RS256" => (jsonwebtoken::Algorithm::RS256, jsonwebtoken::EncodingKey::from_rsa_der(&private)),
+        _ => return Err(signer_not_configured(format!("No JWT signer signs with {alg}."))),
+    };
     let mut header = jsonwebtoken::Header::new(algorithm);
     header.kid = Some(signer.kid.clone());
     let claims = serde_json::json!({
@@ -683,8 +685,7 @@ pub fn jwt_svid(
         "exp": expires,
         "jti": crate::ids::request_id(),
     });
-    jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_ec_der(&pkcs8))
-        .map_err(crate::iam_workload::outbound_keys::signing_error)
+    jsonwebtoken::encode(&header, &claims, &key).map_err(crate::iam_workload::outbound_keys::signing_error)
 }
 
 /// `SignerNotConfiguredException` (404).
