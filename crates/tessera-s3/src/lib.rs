@@ -576,4 +576,13 @@ mod routing_tests {
         assert!(!is_s3_request(&parts(b"", presigned)));
         assert!(is_s3_request(&parts(b"", &presigned.replace("%2Fsts%2F", "%2Fs3%2F"))));
     }
+
+    #[test]
+    fn an_unsigned_smithy_rpc_v2_request_is_not_anonymous_s3() {
+        let path = "/service/ACMPrivateCA/operation/ListCertificateAuthorities";
+        assert!(is_s3_request(&parts(b"", path)), "without the header, a bucket and key");
+        let mut p = parts(b"", path);
+        p.headers.insert("smithy-protocol", http::HeaderValue::from_static("rpc-v2-cbor"));
+        assert!(!is_s3_request(&p));
+    }
 }

@@ -8,8 +8,9 @@
 //! caller, records, authorization and first start): `tessera-iam` (with its newer feature
 //! families in `tessera-iam-workload`), `tessera-sts`,
 //! `tessera-organizations` (with the Account service), `tessera-ec2` (with IMDS),
-//! `tessera-cloudtrail` and `tessera-pca` (AWS Private CA). This crate dispatches a request to them ([`Dispatch::handle`]) and
-//! re-exports them under the paths they had when they were one crate.
+//! `tessera-cloudtrail` and `tessera-pca` (AWS Private CA). This crate dispatches a request to
+//! them ([`Dispatch::handle`]) and re-exports them under the paths they had when they were one
+//! crate.
 
 use tessera_wire::{AwsError, Protocol, WireResponse};
 

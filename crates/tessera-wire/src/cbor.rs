@@ -229,11 +229,11 @@ mod tests {
     #[test]
     fn nesting_and_size_are_bounded() {
         let mut deep = vec![0xa1, 0x61, b'a'];
-        deep.extend(std::iter::repeat(0x81).take(10_000));
+        deep.extend(std::iter::repeat_n(0x81, 10_000));
         deep.push(0x01);
         assert_eq!(decode_body(&deep).map_err(|e| e.code).err().as_deref(), Some("SerializationException"));
         let mut within = vec![0xa1, 0x61, b'a'];
-        within.extend(std::iter::repeat(0x81).take(MAX_DEPTH - 2));
+        within.extend(std::iter::repeat_n(0x81, MAX_DEPTH - 2));
         within.push(0x01);
         assert!(decode_body(&within).is_ok());
         let huge = vec![0u8; MAX_BODY + 1];

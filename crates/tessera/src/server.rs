@@ -421,22 +421,24 @@ fn request_protocol(parts: &Parts, service: ServiceName) -> Protocol {
 /// known yet (unsigned, or with an unreadable signature).
 fn private_ca_shaped(parts: &Parts) -> Option<Protocol> {
     let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok());
-    if target.is_some_and(|t| t.starts_with(PRIVATE_CA_TARGET_PREFIX)) {
+    if target.and_then(tessera_wire::json::split_target).is_some_and(|(prefix, _)| prefix == PRIVATE_CA_TARGET_PREFIX) {
         Some(Protocol::Json)
-    } else if target.is_none() && parts.uri.path().starts_with("/service/ACMPrivateCA/") {
+    } else if target.is_none() && parts.uri.path().starts_with(PRIVATE_CA_RPC_PATH) {
         Some(Protocol::RpcV2Cbor)
     } else {
         None
     }
 }
 
-/// AWS Private CA's `targetPrefix` (JSON 1.1 `X-Amz-Target` and the RPC v2 CBOR path).
-const PRIVATE_CA_TARGET_PREFIX: &str = "ACMPrivateCA.";
+/// AWS Private CA's `targetPrefix` (JSON 1.1 `X-Amz-Target: ACMPrivateCA.<Op>`).
+const PRIVATE_CA_TARGET_PREFIX: &str = "ACMPrivateCA";
+/// Where its Smithy RPC v2 CBOR operations are: `POST /service/ACMPrivateCA/operation/<Op>`.
+const PRIVATE_CA_RPC_PATH: &str = "/service/ACMPrivateCA/operation/";
 
 /// The operation of a Smithy RPC v2 CBOR request: `POST /service/ACMPrivateCA/operation/<Op>`.
 fn rpc_v2_operation(parts: &Parts) -> Result<String, AwsError> {
     let unknown = || AwsError::new(400, "UnknownOperationException", "");
-    let op = parts.uri.path().strip_prefix("/service/ACMPrivateCA/operation/").ok_or_else(unknown)?;
+    let op = parts.uri.path().strip_prefix(PRIVATE_CA_RPC_PATH).ok_or_else(unknown)?;
     if parts.method != http::Method::POST || op.is_empty() || op.contains('/') {
         return Err(unknown());
     }
@@ -465,7 +467,7 @@ fn decode(parts: &Parts, body: &Bytes, service: ServiceName, protocol: Protocol)
                 .ok_or_else(|| AwsError::new(400, "UnknownOperationException", "Missing X-Amz-Target header"))?;
             let (prefix, op) = tessera_wire::json::split_target(target)
                 .ok_or_else(|| AwsError::new(400, "UnknownOperationException", ""))?;
-            if service == ServiceName::PrivateCa && format!("{prefix}.") != PRIVATE_CA_TARGET_PREFIX {
+            if service == ServiceName::PrivateCa && prefix != PRIVATE_CA_TARGET_PREFIX {
                 return Err(AwsError::new(400, "UnknownOperationException", ""));
             }
             Ok((op.to_string(), Input::Json(tessera_wire::json::parse_body(body)?)))
