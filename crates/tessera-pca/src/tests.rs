@@ -956,3 +956,43 @@ fn audit_reports_and_replicas_are_not_implemented() {
         assert_eq!((e.status, e.code.as_str()), (501, "NotImplemented"), "{op}");
     }
 }
+
+#[test]
+fn an_svid_issued_for_workload_identity_is_found_by_get_certificate() {
+    let env = env();
+    let arn = create(
+        &env,
+        "ROOT",
+        json!({"UsageMode": "SERVICE_AFFILIATED", "ServiceAffiliation": {"ServiceAffiliationCode": IAM_WORKLOAD_IDENTITY}}),
+    );
+    let load = || {
+        let r = env.services.store.read().expect("read");
+        model::load_ca_by_arn(r.as_ref(), &arn).expect("load").expect("ca")
+    };
+    let request = x509::read_request(leaf_csr("workload").as_bytes()).expect("csr");
+    let svid = SvidRequest {
+        request: &request,
+        spiffe_id: "spiffe://example.org/w",
+        not_before: T0 / 1000,
+        not_after: T0 / 1000 + 3600,
+    };
+    let mut w = env.services.store.write().expect("write");
+    assert_eq!(
+        issue_svid(&env.services, w.as_mut(), &load(), &svid, T0).expect_err("pending").code,
+        "InvalidStateException"
+    );
+    drop(w);
+    let root_pem = activate_root(&env, &arn);
+    let active = load();
+    let mut w = env.services.store.write().expect("write");
+    let issued = issue_svid(&env.services, w.as_mut(), &active, &svid, T0).expect("svid");
+    w.commit().expect("commit");
+    let got = get_cert(&env, &arn, &model::certificate_arn(&arn, &issued.serial));
+    let pem = got["Certificate"].as_str().expect("pem");
+    assert!(x509::is_signed_by(pem, &root_pem));
+    assert_eq!(got["CertificateChain"], json!(root_pem));
+    let san = parsed(pem).tbs_certificate.get::<SubjectAltName>().ok().flatten().expect("san").1;
+    assert!(
+        matches!(&san.0[..], [GeneralName::UniformResourceIdentifier(u)] if u.to_string() == "spiffe://example.org/w")
+    );
+}
