@@ -23,7 +23,7 @@ wheel = glob.glob(sys.argv[1] + "/botocore-*.whl")[0]
 version = wheel.rsplit("/", 1)[1].split("-")[1]
 text = open("crates/tessera-wire/src/operations.rs").read()
 pinned = re.search(r"from botocore (\S+)", text).group(1)
-ours = {m.group(1).lower(): set(re.findall(r'"(\w+)"', m.group(2)))
+ours = {m.group(1).lower().replace("_", "-"): set(re.findall(r'"(\w+)"', m.group(2)))
         for m in re.finditer(r"pub const (\w+)_OPERATIONS: &\[&str\] = &\[(.*?)\];", text, re.S)}
 print(f"botocore {version} against the operation list from botocore {pinned}")
 with zipfile.ZipFile(wheel) as z:

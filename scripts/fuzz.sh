@@ -2,7 +2,7 @@
 # Fuzz Tessera's parsers: build every cargo-fuzz target of fuzz/ once, then run each (or only
 # the TARGETs named) for SECONDS (default 30). Targets: the policy language (parse,
 # parse_evaluate, differential), SigV4 (sigv4_header, sigv4_presigned), the wire decoders
-# (query_body, json_body), session tokens (session_token), OIDC ID tokens (oidc_jwt), SAML
+# (query_body, json_body, cbor_body), session tokens (session_token), OIDC ID tokens (oidc_jwt), SAML
 # responses (saml_response) and request routing (s3_routing). New inputs go to
 # fuzz/corpus/<target>/ (not tracked), the seeds are read from fuzz/seeds/<target>/, a crash is
 # written to fuzz/artifacts/<target>/ and fails the run.
@@ -12,7 +12,7 @@ set -euo pipefail
 secs="${1:-30}"
 shift || true
 cd "$(dirname "$0")/../fuzz"
-all_targets=(parse parse_evaluate differential sigv4_header sigv4_presigned query_body json_body
+all_targets=(parse parse_evaluate differential sigv4_header sigv4_presigned query_body json_body cbor_body
   session_token oidc_jwt saml_response s3_routing)
 if [ "$#" -gt 0 ]; then targets=("$@"); else targets=("${all_targets[@]}"); fi
 if ! command -v cargo-fuzz >/dev/null; then

@@ -7,7 +7,7 @@ Only operation names and protocol metadata are taken. Run: python3 scripts/gen-o
 import glob, gzip, json, os, sys
 import botocore
 
-SERVICES = ["sts", "iam", "organizations", "ec2", "cloudtrail", "s3", "account", "accessanalyzer"]
+SERVICES = ["sts", "iam", "organizations", "ec2", "cloudtrail", "s3", "account", "accessanalyzer", "acm-pca"]
 # REST-JSON services whose requests Tessera routes by method and path.
 ROUTED = ["account", "accessanalyzer"]
 root = os.path.join(os.path.dirname(botocore.__file__), "data")
@@ -16,7 +16,8 @@ for s in SERVICES:
     f = sorted(glob.glob(f"{root}/{s}/*/service-2.json*"))[-1]
     m = json.load(gzip.open(f) if f.endswith(".gz") else open(f))
     ops = sorted(m["operations"])
-    const = s.upper() + "_OPERATIONS"
+    # `acm-pca` → `ACM_PCA_OPERATIONS` (scripts/botocore-news.sh reads `_` back as `-`).
+    const = s.upper().replace("-", "_") + "_OPERATIONS"
     out.append(f"/// Operation names of `{s}` (API version {m['metadata']['apiVersion']}), sorted.")
     out.append(f"pub const {const}: &[&str] = &[")
     out += [f'    "{o}",' for o in ops]

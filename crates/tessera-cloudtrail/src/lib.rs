@@ -64,14 +64,7 @@ pub fn handle(services: &Services, call: &Call, input: &Value) -> Result<WireRes
         "ListTags" => tags::list_tags(services, call, input),
         op => Err(AwsError::not_implemented("cloudtrail", op)),
     };
-    result.map(|body| WireResponse::json(&body, &call.meta.request_id)).map_err(|e| {
-        // JSON-protocol services name the denial `AccessDeniedException`.
-        if e.code == "AccessDenied" {
-            AwsError::new(e.status, "AccessDeniedException", e.message)
-        } else {
-            e
-        }
-    })
+    result.map(|body| WireResponse::json(&body, &call.meta.request_id)).map_err(AwsError::named_for_json)
 }
 
 /// A JSON timestamp (epoch seconds, number or numeric string, or ISO 8601) in milliseconds.

@@ -257,6 +257,10 @@ fn lookup_resources(service: ServiceName, request: &Value, response: &Value) -> 
             add("AWS::Organizations::Policy", text(request, &["policyId"]));
             add("AWS::Organizations::OrganizationalUnit", text(request, &["organizationalUnitId"]));
         }
+        ServiceName::PrivateCa => {
+            add("AWS::ACMPCA::CertificateAuthority", text(request, &["certificateAuthorityArn"]));
+            add("AWS::ACMPCA::CertificateAuthority", text(response, &["certificateAuthorityArn"]));
+        }
         ServiceName::Ec2 | ServiceName::S3 | ServiceName::Account | ServiceName::AccessAnalyzer => {}
     }
     out
@@ -275,13 +279,19 @@ fn hide_contact_details(request: &mut Value) {
 }
 
 fn response_elements(service: ServiceName, response: &WireResponse) -> Value {
+    // AWS Private CA answers in the request's protocol: CBOR or JSON 1.1.
+    if response.content_type == "application/cbor" {
+        return tessera_wire::cbor::decode_answer(&response.body)
+            .map(|v| shape::json_members(&v))
+            .unwrap_or(Value::Null);
+    }
     let Ok(body) = std::str::from_utf8(&response.body) else {
         return Value::Null;
     };
     match service.protocol() {
         Protocol::Query { .. } => shape::query_response_elements(body),
         Protocol::Ec2 => shape::ec2_response_elements(body),
-        Protocol::Json | Protocol::RestJson => {
+        Protocol::Json | Protocol::RestJson | Protocol::RpcV2Cbor => {
             serde_json::from_str::<Value>(body).map(|v| shape::json_members(&v)).unwrap_or(Value::Null)
         }
         Protocol::RestXml => Value::Null,
@@ -332,7 +342,7 @@ pub fn build_events(
     let mut secrets = Secrets::default();
     let mut request = match input {
         Input::Query(q) => shape::query_request_parameters(q.iter()),
-        Input::Json(v) => shape::json_members(v),
+        Input::Json(v) | Input::Cbor(v) => shape::json_members(v),
     };
     redact_request(&mut request, &mut secrets);
     if service == ServiceName::Account {

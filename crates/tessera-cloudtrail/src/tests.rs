@@ -492,3 +492,31 @@ fn user_agents_are_cut_at_1024_bytes_on_a_character_boundary() {
     let odd = format!("x{}", "é".repeat(600)); // the 1,024th byte splits a character
     assert_eq!(recorded_user_agent(&odd).len(), 1023);
 }
+
+/// An AWS Private CA call in CBOR is recorded as its JSON form: `acm-pca.amazonaws.com`, the
+/// request parameters and the response elements (tag 1 timestamps as numbers) lower-camel, the
+/// CA found by its ARN.
+#[test]
+fn private_ca_cbor_calls_are_recorded_in_their_json_form() {
+    let env = env();
+    let c = call(root(&env), "CreateCertificateAuthority", "eu-west-1", T0);
+    let arn = format!("arn:aws:acm-pca:eu-west-1:{}:certificate-authority/ca-1", env.account);
+    let input = Input::Cbor(json!({"CertificateAuthorityType": "ROOT", "IdempotencyToken": "t"}));
+    let answer = json!({"CertificateAuthorityArn": arn, "CreatedAt": 1_700_000_000});
+    let out = Ok(WireResponse::cbor(&answer, &["CreatedAt"], &c.meta.request_id));
+    record_call(&env.services, ServiceName::PrivateCa, &c, &input, &out).unwrap();
+    let attrs = json!({"LookupAttributes": [{"AttributeKey": "ResourceName", "AttributeValue": arn}]});
+    let out = ct_in(&env, root(&env), "LookupEvents", attrs, "eu-west-1").unwrap();
+    let events = out["Events"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{out}");
+    let e: Value = serde_json::from_str(events[0]["CloudTrailEvent"].as_str().unwrap()).unwrap();
+    assert_eq!(e["eventSource"], "acm-pca.amazonaws.com");
+    assert_eq!(e["awsRegion"], "eu-west-1");
+    assert_eq!(e["readOnly"], false);
+    assert_eq!(e["requestParameters"], json!({"certificateAuthorityType": "ROOT", "idempotencyToken": "t"}));
+    assert_eq!(e["responseElements"], json!({"certificateAuthorityArn": arn, "createdAt": 1_700_000_000}));
+    assert!(is_read_only(ServiceName::PrivateCa, "DescribeCertificateAuthority"));
+    assert!(is_read_only(ServiceName::PrivateCa, "GetCertificate"));
+    assert!(is_read_only(ServiceName::PrivateCa, "ListTags"));
+    assert!(!is_read_only(ServiceName::PrivateCa, "IssueCertificate"));
+}

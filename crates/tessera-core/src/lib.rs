@@ -48,6 +48,9 @@ pub enum ServiceName {
     Account,
     /// IAM Access Analyzer (REST-JSON); its operations run in the `tessera-analyzer` crate.
     AccessAnalyzer,
+    /// AWS Private CA (`acm-pca`): Smithy RPC v2 CBOR, or JSON 1.1 for a request with
+    /// `X-Amz-Target`; its operations run in the `tessera-pca` crate.
+    PrivateCa,
 }
 
 impl ServiceName {
@@ -62,6 +65,7 @@ impl ServiceName {
             "s3" => ServiceName::S3,
             "account" => ServiceName::Account,
             "access-analyzer" => ServiceName::AccessAnalyzer,
+            "acm-pca" => ServiceName::PrivateCa,
             _ => return None,
         })
     }
@@ -77,10 +81,12 @@ impl ServiceName {
             ServiceName::S3 => "s3",
             ServiceName::Account => "account",
             ServiceName::AccessAnalyzer => "access-analyzer",
+            ServiceName::PrivateCa => "acm-pca",
         }
     }
 
-    /// The wire protocol.
+    /// The wire protocol (for AWS Private CA, the one of a request without `X-Amz-Target`: the
+    /// server picks JSON 1.1 per request when it has one).
     pub fn protocol(self) -> Protocol {
         match self {
             ServiceName::Sts => Protocol::Query { xmlns: tessera_wire::response::STS_XMLNS },
@@ -89,6 +95,7 @@ impl ServiceName {
             ServiceName::Ec2 => Protocol::Ec2,
             ServiceName::S3 => Protocol::RestXml,
             ServiceName::Account | ServiceName::AccessAnalyzer => Protocol::RestJson,
+            ServiceName::PrivateCa => Protocol::RpcV2Cbor,
         }
     }
 
@@ -104,7 +111,7 @@ impl ServiceName {
 
     /// The signing names of every service Tessera serves.
     pub const SERVED: &'static [&'static str] =
-        &["sts", "iam", "organizations", "ec2", "cloudtrail", "s3", "account", "access-analyzer"];
+        &["sts", "iam", "organizations", "ec2", "cloudtrail", "s3", "account", "access-analyzer", "acm-pca"];
 
     /// Every operation name of the service's API model.
     pub fn operations(self) -> &'static [&'static str] {
@@ -118,6 +125,7 @@ impl ServiceName {
             ServiceName::S3 => S3_OPERATIONS,
             ServiceName::Account => ACCOUNT_OPERATIONS,
             ServiceName::AccessAnalyzer => ACCESSANALYZER_OPERATIONS,
+            ServiceName::PrivateCa => ACM_PCA_OPERATIONS,
         }
     }
 }
@@ -129,6 +137,9 @@ pub enum Input {
     Query(QueryParams),
     /// JSON 1.1 or REST-JSON body.
     Json(serde_json::Value),
+    /// A Smithy RPC v2 CBOR body in its JSON form ([`tessera_wire::cbor::decode_body`]); the
+    /// answer goes back in CBOR.
+    Cbor(serde_json::Value),
 }
 
 impl Input {
@@ -136,13 +147,15 @@ impl Input {
     pub fn query(&self) -> Result<&QueryParams, AwsError> {
         match self {
             Input::Query(q) => Ok(q),
-            Input::Json(_) => Err(AwsError::new(400, "InvalidRequest", "expected a query-protocol request")),
+            Input::Json(_) | Input::Cbor(_) => {
+                Err(AwsError::new(400, "InvalidRequest", "expected a query-protocol request"))
+            }
         }
     }
-    /// The JSON body, or an error for a query input.
+    /// The JSON body (or a CBOR body's JSON form), or an error for a query input.
     pub fn json(&self) -> Result<&serde_json::Value, AwsError> {
         match self {
-            Input::Json(v) => Ok(v),
+            Input::Json(v) | Input::Cbor(v) => Ok(v),
             Input::Query(_) => Err(AwsError::new(400, "InvalidRequest", "expected a JSON request")),
         }
     }

@@ -186,7 +186,8 @@ pub fn is_s3_request(parts: &http::request::Parts) -> bool {
         return true;
     }
     let path = parts.uri.path();
-    if path == "/" || path.starts_with("/_tessera/") {
+    // Smithy RPC v2 CBOR (`POST /service/<Service>/operation/<Op>`, unsigned here) is no S3 call.
+    if path == "/" || path.starts_with("/_tessera/") || parts.headers.contains_key("smithy-protocol") {
         return false;
     }
     let has_action = query.split('&').any(|p| p.starts_with("Action="));
@@ -574,5 +575,14 @@ mod routing_tests {
         let presigned = "/b/k?X-Amz-Credential=AKID%2F20240101%2Fus-east-1%2Fsts%2Faws4_request&X-Amz-Signature=0";
         assert!(!is_s3_request(&parts(b"", presigned)));
         assert!(is_s3_request(&parts(b"", &presigned.replace("%2Fsts%2F", "%2Fs3%2F"))));
+    }
+
+    #[test]
+    fn an_unsigned_smithy_rpc_v2_request_is_not_anonymous_s3() {
+        let path = "/service/ACMPrivateCA/operation/ListCertificateAuthorities";
+        assert!(is_s3_request(&parts(b"", path)), "without the header, a bucket and key");
+        let mut p = parts(b"", path);
+        p.headers.insert("smithy-protocol", http::HeaderValue::from_static("rpc-v2-cbor"));
+        assert!(!is_s3_request(&p));
     }
 }

@@ -7,9 +7,10 @@
 //! The services live in crates of their own over `tessera-core` (which holds [`Services`], the
 //! caller, records, authorization and first start): `tessera-iam` (with its newer feature
 //! families in `tessera-iam-workload`), `tessera-sts`,
-//! `tessera-organizations` (with the Account service), `tessera-ec2` (with IMDS) and
-//! `tessera-cloudtrail`. This crate dispatches a request to them ([`Dispatch::handle`]) and
-//! re-exports them under the paths they had when they were one crate.
+//! `tessera-organizations` (with the Account service), `tessera-ec2` (with IMDS),
+//! `tessera-cloudtrail` and `tessera-pca` (AWS Private CA). This crate dispatches a request to
+//! them ([`Dispatch::handle`]) and re-exports them under the paths they had when they were one
+//! crate.
 
 use tessera_wire::{AwsError, Protocol, WireResponse};
 
@@ -21,6 +22,7 @@ pub use tessera_ec2 as ec2;
 pub use tessera_ec2::imds;
 pub use tessera_organizations as organizations;
 pub use tessera_organizations::account;
+pub use tessera_pca as pca;
 pub use tessera_sts as sts;
 
 /// IAM as it was in one crate: `tessera-iam` and the families of `tessera-iam-workload`
@@ -48,14 +50,31 @@ pub trait Dispatch {
     fn note_access_key_use(&self, call: &Call, service: ServiceName);
 }
 
+/// An AWS Private CA operation: its JSON answer in the request's protocol (CBOR for a CBOR
+/// request, JSON 1.1 otherwise; an operation without output answers `{}` in JSON 1.1 and an
+/// empty body in CBOR).
+fn private_ca(services: &Services, call: &Call, input: &Input) -> Result<WireResponse, AwsError> {
+    sts::check_session_scope(&call.caller, ServiceName::PrivateCa, &call.operation)?;
+    let answer = tessera_pca::handle(services, call, input.json()?)?;
+    let request_id = &call.meta.request_id;
+    Ok(match input {
+        Input::Cbor(_) => WireResponse::cbor(&answer, tessera_pca::TIMESTAMP_MEMBERS, request_id),
+        _ if answer.is_null() => WireResponse::json(&serde_json::json!({}), request_id),
+        _ => WireResponse::json(&answer, request_id),
+    })
+}
+
 impl Dispatch for Services {
     fn handle(&self, service: ServiceName, call: &Call, input: &Input) -> Result<WireResponse, AwsError> {
         if !service.operations().contains(&call.operation.as_str()) {
             return Err(match service.protocol() {
-                Protocol::Json => AwsError::new(400, "UnknownOperationException", ""),
+                Protocol::Json | Protocol::RpcV2Cbor => AwsError::new(400, "UnknownOperationException", ""),
                 Protocol::RestJson => tessera_wire::rest_json::unknown_route("POST", &call.operation),
                 _ => AwsError::invalid_action(&call.operation),
             });
+        }
+        if service == ServiceName::PrivateCa {
+            return private_ca(self, call, input).map_err(AwsError::named_for_json);
         }
         sts::check_session_scope(&call.caller, service, &call.operation)?;
         match service {

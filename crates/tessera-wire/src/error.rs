@@ -60,6 +60,16 @@ impl AwsError {
         Self::new(403, "AccessDenied", message)
     }
 
+    /// The same error as the JSON and CBOR protocols name it: their services call a denial
+    /// `AccessDeniedException` where the query protocol says `AccessDenied`.
+    pub fn named_for_json(self) -> Self {
+        if self.code == "AccessDenied" {
+            AwsError { code: "AccessDeniedException".to_string(), ..self }
+        } else {
+            self
+        }
+    }
+
     /// `ValidationError` (400), the query protocol's generic validation failure.
     pub fn validation(message: impl Into<String>) -> Self {
         Self::new(400, "ValidationError", message)

@@ -23,6 +23,9 @@ pub enum Protocol {
     /// `rest-json` (the Account service): the operation from method and path, JSON bodies,
     /// errors named by the `x-amzn-ErrorType` header.
     RestJson,
+    /// `smithy-rpc-v2-cbor` (AWS Private CA in current SDKs): `POST /service/<Prefix>/operation/<Op>`,
+    /// CBOR bodies, `smithy-protocol: rpc-v2-cbor` on every answer.
+    RpcV2Cbor,
 }
 
 /// XML namespace of STS documents.
@@ -103,6 +106,29 @@ impl WireResponse {
         Self::new(200, "application/x-amz-json-1.1", request_id, body.to_string())
     }
 
+    /// A Smithy RPC v2 CBOR success: `answer` encoded by [`crate::cbor::encode`] with the
+    /// members named in `timestamp_members` as tag 1 timestamps (`null`: an empty body).
+    pub fn cbor(answer: &serde_json::Value, timestamp_members: &[&str], request_id: &str) -> Self {
+        Self::cbor_with_status(200, crate::cbor::encode(answer, timestamp_members), request_id)
+    }
+
+    /// A CBOR body with `status`, its content type and the `smithy-protocol` header.
+    pub(crate) fn cbor_with_status(status: u16, body: Vec<u8>, request_id: &str) -> Self {
+        WireResponse {
+            status,
+            content_type: "application/cbor",
+            headers: vec![("x-amzn-RequestId", request_id.to_string()), ("smithy-protocol", "rpc-v2-cbor".to_string())],
+            body: Bytes::from(body),
+        }
+    }
+
+    /// A Smithy RPC v2 CBOR error: a map of `__type` (the plain code, which botocore and the
+    /// other SDKs read as they read a `namespace#Code` shape id) and `message`.
+    pub fn cbor_error(status: u16, code: &str, message: &str, request_id: &str) -> Self {
+        let body = serde_json::json!({"__type": code, "message": message});
+        Self::cbor_with_status(status, crate::cbor::encode(&body, &[]), request_id)
+    }
+
     /// A REST-JSON success (`application/json`).
     pub fn rest_json(body: &serde_json::Value, request_id: &str) -> Self {
         Self::new(200, "application/json", request_id, body.to_string())
@@ -164,6 +190,7 @@ impl WireResponse {
                 r.headers.push(("x-amzn-ErrorType", err.code.clone()));
                 r
             }
+            Protocol::RpcV2Cbor => Self::cbor_error(err.status, &err.code, &err.message, request_id),
             Protocol::RestXml => {
                 let mut w = XmlWriter::new();
                 w.open("Error", None);
@@ -218,6 +245,23 @@ mod tests {
         assert_eq!(v["message"], "bad");
         assert_eq!(v["reason"], "fieldValidationFailed");
         assert_eq!(v["fieldList"][0]["name"], "AccountId");
+    }
+
+    #[test]
+    fn cbor_shapes() {
+        let e = AwsError::new(404, "ResourceNotFoundException", "no such CA");
+        let r = WireResponse::error(Protocol::RpcV2Cbor, &e, "rid");
+        assert_eq!((r.status, r.content_type), (404, "application/cbor"));
+        assert!(r.headers.contains(&("smithy-protocol", "rpc-v2-cbor".to_string())));
+        assert!(r.headers.contains(&("x-amzn-RequestId", "rid".to_string())));
+        assert_eq!(
+            crate::cbor::decode_answer(&r.body),
+            Some(serde_json::json!({"__type": "ResourceNotFoundException", "message": "no such CA"}))
+        );
+        let ok = WireResponse::cbor(&serde_json::json!({"NotAfter": 5}), &["NotAfter"], "rid");
+        assert_eq!((ok.status, &ok.body[..]), (200, &b"\xa1\x68NotAfter\xc1\x05"[..]));
+        assert!(ok.headers.contains(&("smithy-protocol", "rpc-v2-cbor".to_string())));
+        assert!(WireResponse::cbor(&serde_json::Value::Null, &[], "rid").body.is_empty());
     }
 
     #[test]

@@ -130,21 +130,7 @@ pub fn response(family: Family, message: &str, request_id: &str) -> WireResponse
         }
     };
     match family {
-        Family::Cbor => {
-            let mut body = vec![0xa2];
-            for text in ["__type", SERVICE_NOT_SERVED, "message", message] {
-                cbor_text(&mut body, text);
-            }
-            WireResponse {
-                status: 400,
-                content_type: "application/cbor",
-                headers: vec![
-                    ("x-amzn-RequestId", request_id.to_string()),
-                    ("smithy-protocol", "rpc-v2-cbor".to_string()),
-                ],
-                body: Bytes::from(body),
-            }
-        }
+        Family::Cbor => WireResponse::cbor_error(400, SERVICE_NOT_SERVED, message, request_id),
         Family::Json10 => json("application/x-amz-json-1.0"),
         Family::Json11 => json("application/x-amz-json-1.1"),
         Family::RestJson => json("application/json"),
@@ -161,24 +147,6 @@ pub fn response(family: Family, message: &str, request_id: &str) -> WireResponse
             }
         }
     }
-}
-
-/// A CBOR text string (major type 3) with its length header.
-fn cbor_text(out: &mut Vec<u8>, text: &str) {
-    let n = text.len();
-    match n {
-        0..=23 => out.push(0x60 | n as u8),
-        24..=0xff => out.extend_from_slice(&[0x78, n as u8]),
-        0x100..=0xffff => {
-            out.push(0x79);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        _ => {
-            out.push(0x7a);
-            out.extend_from_slice(&u32::try_from(n).unwrap_or(u32::MAX).to_be_bytes());
-        }
-    }
-    out.extend_from_slice(text.as_bytes());
 }
 
 #[cfg(test)]
@@ -208,8 +176,7 @@ mod tests {
         assert!(s.contains("<Code>ServiceNotServed</Code><Message>m</Message>"), "{s}");
         let r = response(Family::Cbor, "m", "rid");
         assert_eq!(&r.body[..], b"\xa2\x66__type\x70ServiceNotServed\x67message\x61m");
-        let mut long = Vec::new();
-        cbor_text(&mut long, &"x".repeat(300));
-        assert_eq!(&long[..3], &[0x79, 0x01, 0x2c]);
+        let long = response(Family::Cbor, &"x".repeat(300), "rid");
+        assert_eq!(&long.body[long.body.len() - 303..long.body.len() - 300], &[0x79, 0x01, 0x2c]);
     }
 }

@@ -403,9 +403,48 @@ fn sigv4_error(e: SigV4Error) -> AwsError {
     AwsError::new(e.code.http_status(), e.code.as_str(), e.message)
 }
 
-/// The service a request is for, from its credential scope (or `Action` for unsigned STS).
-fn decode(parts: &Parts, body: &Bytes, service: ServiceName) -> Result<(String, Input), AwsError> {
-    match service.protocol() {
+/// The protocol of a request to `service`: the service's own, but for AWS Private CA the one the
+/// request speaks (JSON 1.1 with `X-Amz-Target`, else Smithy RPC v2 CBOR).
+fn request_protocol(parts: &Parts, service: ServiceName) -> Protocol {
+    if service == ServiceName::PrivateCa && parts.headers.contains_key("x-amz-target") {
+        Protocol::Json
+    } else {
+        service.protocol()
+    }
+}
+
+/// The protocol of a request shaped as one to AWS Private CA (`X-Amz-Target: ACMPrivateCA.*`
+/// or a path under `/service/ACMPrivateCA/`), for the errors of a request whose service is not
+/// known yet (unsigned, or with an unreadable signature).
+fn private_ca_shaped(parts: &Parts) -> Option<Protocol> {
+    let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok());
+    if target.and_then(tessera_wire::json::split_target).is_some_and(|(prefix, _)| prefix == PRIVATE_CA_TARGET_PREFIX) {
+        Some(Protocol::Json)
+    } else if target.is_none() && parts.uri.path().starts_with(PRIVATE_CA_RPC_PATH) {
+        Some(Protocol::RpcV2Cbor)
+    } else {
+        None
+    }
+}
+
+/// AWS Private CA's `targetPrefix` (JSON 1.1 `X-Amz-Target: ACMPrivateCA.<Op>`).
+const PRIVATE_CA_TARGET_PREFIX: &str = "ACMPrivateCA";
+/// Where its Smithy RPC v2 CBOR operations are: `POST /service/ACMPrivateCA/operation/<Op>`.
+const PRIVATE_CA_RPC_PATH: &str = "/service/ACMPrivateCA/operation/";
+
+/// The operation of a Smithy RPC v2 CBOR request: `POST /service/ACMPrivateCA/operation/<Op>`.
+fn rpc_v2_operation(parts: &Parts) -> Result<String, AwsError> {
+    let unknown = || AwsError::new(400, "UnknownOperationException", "");
+    let op = parts.uri.path().strip_prefix(PRIVATE_CA_RPC_PATH).ok_or_else(unknown)?;
+    if parts.method != http::Method::POST || op.is_empty() || op.contains('/') {
+        return Err(unknown());
+    }
+    Ok(op.to_string())
+}
+
+/// The operation and input of a request to `service` in `protocol` (see [`request_protocol`]).
+fn decode(parts: &Parts, body: &Bytes, service: ServiceName, protocol: Protocol) -> Result<(String, Input), AwsError> {
+    match protocol {
         Protocol::Query { .. } | Protocol::Ec2 => {
             let query = parts.uri.query().unwrap_or("").as_bytes();
             let is_form = parts
@@ -423,9 +462,16 @@ fn decode(parts: &Parts, body: &Bytes, service: ServiceName) -> Result<(String, 
                 .get("x-amz-target")
                 .and_then(|v| v.to_str().ok())
                 .ok_or_else(|| AwsError::new(400, "UnknownOperationException", "Missing X-Amz-Target header"))?;
-            let (_, op) = tessera_wire::json::split_target(target)
+            let (prefix, op) = tessera_wire::json::split_target(target)
                 .ok_or_else(|| AwsError::new(400, "UnknownOperationException", ""))?;
+            if service == ServiceName::PrivateCa && prefix != PRIVATE_CA_TARGET_PREFIX {
+                return Err(AwsError::new(400, "UnknownOperationException", ""));
+            }
             Ok((op.to_string(), Input::Json(tessera_wire::json::parse_body(body)?)))
+        }
+        Protocol::RpcV2Cbor => {
+            let op = rpc_v2_operation(parts)?;
+            Ok((op, Input::Cbor(tessera_wire::cbor::decode_body(body)?)))
         }
         Protocol::RestJson if service == ServiceName::AccessAnalyzer => {
             let (op, input) =
@@ -460,7 +506,10 @@ fn process(
     let request = RequestParts::from_http(parts, Payload::Bytes(body));
     let parsed = match tessera_sigv4::parse(&request) {
         Ok(p) => p,
-        Err(e) => return WireResponse::error(default_protocol, &sigv4_error(e), request_id),
+        Err(e) => {
+            let protocol = private_ca_shaped(parts).unwrap_or(default_protocol);
+            return WireResponse::error(protocol, &sigv4_error(e), request_id);
+        }
     };
     let Some(service) = ServiceName::from_signing_name(&parsed.scope.service) else {
         return unserved(parts, &parsed.scope.service, request_id);
@@ -471,7 +520,7 @@ fn process(
             f.access_key_id = Some(parsed.access_key_id.clone());
         })
     });
-    let protocol = service.protocol();
+    let protocol = request_protocol(parts, service);
     let fail = |e: AwsError| WireResponse::error(protocol, &e, request_id);
     let (caller, secret) = match services.credentials(&parsed.access_key_id, parsed.security_token.as_deref()) {
         Ok(c) => c,
@@ -484,7 +533,7 @@ fn process(
     if let Err(e) = tessera_sigv4::verify_with_signing_key(&request, &parsed, &key, now, &opts) {
         return fail(sigv4_error(e));
     }
-    let (operation, input) = match decode(parts, body, service) {
+    let (operation, input) = match decode(parts, body, service, protocol) {
         Ok(x) => x,
         Err(e) => return fail(e),
     };
@@ -503,7 +552,7 @@ fn process(
     };
     services.note_access_key_use(&call, service);
     note_call(service, &call);
-    run_audited(services, service, &call, &input, request_id, audit)
+    run_audited(services, service, protocol, &call, &input, request_id, audit)
 }
 
 /// A signed request for a service Tessera does not serve: `ServiceNotServed` (400) in that
@@ -539,9 +588,9 @@ fn process_unsigned(
     let service = ServiceName::Sts;
     let missing = || {
         let e = sigv4_error(SigV4Error::missing_authentication_token());
-        WireResponse::error(service.protocol(), &e, request_id)
+        WireResponse::error(private_ca_shaped(parts).unwrap_or(service.protocol()), &e, request_id)
     };
-    let (operation, input) = match decode(parts, body, service) {
+    let (operation, input) = match decode(parts, body, service, service.protocol()) {
         Ok(x) => x,
         Err(_) => return missing(),
     };
@@ -563,7 +612,7 @@ fn process_unsigned(
         },
     };
     note_call(service, &call);
-    run_audited(services, service, &call, &input, request_id, audit)
+    run_audited(services, service, service.protocol(), &call, &input, request_id, audit)
 }
 
 /// Record the request's service and caller for its access-log line.
@@ -576,16 +625,18 @@ fn note_call(service: ServiceName, call: &Call) {
 
 /// Run the operation, audited: refuse before acting if events cannot be recorded; queue the
 /// outcome's event (allowed or denied, success or error) and leave in `audit` the receipt the
-/// caller must see succeed before it sends the response.
+/// caller must see succeed before it sends the response. `protocol` is the request's, which
+/// every error of it is answered in.
 fn run_audited(
     services: &Services,
     service: ServiceName,
+    protocol: Protocol,
     call: &Call,
     input: &Input,
     request_id: &str,
     audit: &mut Option<PendingAudit>,
 ) -> WireResponse {
-    let fail = |e: AwsError| WireResponse::error(service.protocol(), &e, request_id);
+    let fail = |e: AwsError| WireResponse::error(protocol, &e, request_id);
     let audited = !UNAUDITED.load(std::sync::atomic::Ordering::Relaxed);
     if audited {
         if let Err(e) = tessera_services::cloudtrail::ready(services) {
@@ -598,10 +649,7 @@ fn run_audited(
     };
     if audited {
         match tessera_services::cloudtrail::submit_call(services, service, call, input, &outcome) {
-            Ok(receipt) => {
-                *audit =
-                    Some(PendingAudit { receipt, protocol: service.protocol(), request_id: request_id.to_string() })
-            }
+            Ok(receipt) => *audit = Some(PendingAudit { receipt, protocol, request_id: request_id.to_string() }),
             Err(e) => return fail(e),
         }
     }
