@@ -249,4 +249,4 @@ def test_errors(tessera):
     expect_error(client.describe_certificate_authority, "ResourceNotFoundException", CertificateAuthorityArn=missing)
     expect_error(client.get_certificate_authority_certificate, "InvalidStateException", CertificateAuthorityArn=other)
     expect_error(client.create_certificate_authority_audit_report, "NotImplemented",
-                 CertificateAuthorityArn=arn, S3BucketName="b", AuditReportResponseFormat="JSON")
+                 CertificateAuthorityArn=arn, S3BucketName="audit-bucket", AuditReportResponseFormat="JSON")
