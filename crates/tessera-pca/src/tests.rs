@@ -956,4 +956,3 @@ fn audit_reports_and_replicas_are_not_implemented() {
         assert_eq!((e.status, e.code.as_str()), (501, "NotImplemented"), "{op}");
     }
 }
-
