@@ -39,14 +39,19 @@ def create_ca(client, ca_type="ROOT", **extra):
     return arn
 
 
+def ca_certificate(client, issuer_arn, ca_arn, template, years):
+    """The certificate (PEM) `issuer_arn` issues with `template` for the CSR of CA `ca_arn`."""
+    csr = client.get_certificate_authority_csr(CertificateAuthorityArn=ca_arn)["Csr"]
+    cert_arn = client.issue_certificate(
+        CertificateAuthorityArn=issuer_arn, Csr=csr.encode(), SigningAlgorithm="SHA256WITHECDSA",
+        TemplateArn=TEMPLATE.format(template), Validity={"Type": "YEARS", "Value": years},
+    )["CertificateArn"]
+    return client.get_certificate(CertificateAuthorityArn=issuer_arn, CertificateArn=cert_arn)["Certificate"]
+
+
 def activate_root(client, arn):
     """Issue the root's certificate from its own CSR (RootCACertificate/V1) and import it."""
-    csr = client.get_certificate_authority_csr(CertificateAuthorityArn=arn)["Csr"]
-    cert_arn = client.issue_certificate(
-        CertificateAuthorityArn=arn, Csr=csr.encode(), SigningAlgorithm="SHA256WITHECDSA",
-        TemplateArn=TEMPLATE.format("RootCACertificate/V1"), Validity={"Type": "YEARS", "Value": 10},
-    )["CertificateArn"]
-    pem = client.get_certificate(CertificateAuthorityArn=arn, CertificateArn=cert_arn)["Certificate"]
+    pem = ca_certificate(client, arn, arn, "RootCACertificate/V1", 10)
     client.import_certificate_authority_certificate(CertificateAuthorityArn=arn, Certificate=pem.encode())
     return pem
 
@@ -141,12 +146,7 @@ def test_a_subordinate_ca_signed_by_the_root(tessera):
     root_arn = create_ca(client)
     root_pem = activate_root(client, root_arn)
     sub_arn = create_ca(client, "SUBORDINATE")
-    csr = client.get_certificate_authority_csr(CertificateAuthorityArn=sub_arn)["Csr"]
-    cert_arn = client.issue_certificate(
-        CertificateAuthorityArn=root_arn, Csr=csr.encode(), SigningAlgorithm="SHA256WITHECDSA",
-        TemplateArn=TEMPLATE.format("SubordinateCACertificate_PathLen0/V1"), Validity={"Type": "YEARS", "Value": 3},
-    )["CertificateArn"]
-    sub_pem = client.get_certificate(CertificateAuthorityArn=root_arn, CertificateArn=cert_arn)["Certificate"]
+    sub_pem = ca_certificate(client, root_arn, sub_arn, "SubordinateCACertificate_PathLen0/V1", 3)
     expect_error(client.import_certificate_authority_certificate, "InvalidRequestException",
                  CertificateAuthorityArn=sub_arn, Certificate=sub_pem.encode())
     client.import_certificate_authority_certificate(
@@ -249,4 +249,4 @@ def test_errors(tessera):
     expect_error(client.describe_certificate_authority, "ResourceNotFoundException", CertificateAuthorityArn=missing)
     expect_error(client.get_certificate_authority_certificate, "InvalidStateException", CertificateAuthorityArn=other)
     expect_error(client.create_certificate_authority_audit_report, "NotImplemented",
-                 CertificateAuthorityArn=arn, S3BucketName="b", AuditReportResponseFormat="JSON")
+                 CertificateAuthorityArn=arn, S3BucketName="audit-bucket", AuditReportResponseFormat="JSON")

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tessera_core::validate::Checks;
 use tessera_core::{internal, Call, Services};
+use tessera_store::WriteTxn;
 use tessera_wire::AwsError;
 
 use crate::common::{
@@ -218,30 +219,25 @@ pub fn issue(services: &Services, call: &Call, input: &Value) -> Result<Value, A
         None => (now - BACKDATE_SECONDS).max(ca.not_before.map_or(i64::MIN, |t| t.div_euclid(1000))),
     };
     check_validity(&ca, template, not_before, not_after, now)?;
-    let key = keys::open_ca_key(services, &ca, signature)?;
-    let serial = x509::new_serial();
-    let issuer_pem = if template == Template::Root { None } else { ca.certificate_pem.as_deref() };
-    let pem = x509::issue(
-        &x509::Issue { request: &request, profile: template.profile(), not_before, not_after, serial: serial.clone() },
-        issuer_pem,
-        &key,
-    )
-    .map_err(|e| {
-        tracing::error!(error = %e, "issuing a certificate failed");
-        AwsError::internal()
-    })?;
-    let issued = IssuedCertificate {
-        ca_key: ca.key(),
-        serial: hex::encode(&serial),
-        certificate_pem: pem,
-        chain_pem: if template == Template::Root { String::new() } else { chain_of(&ca) },
-        template_arn: template_arn.to_string(),
-        issued_at: call.meta.now_millis,
-        not_after: not_after.saturating_mul(1000),
-        revoked: None,
-    };
     let mut w = services.store.write().map_err(internal)?;
-    model::save_certificate(w.as_mut(), &issued).map_err(internal)?;
+    let issued = sign_and_record(
+        services,
+        w.as_mut(),
+        &ca,
+        &Signing {
+            issue: x509::Issue {
+                request: &request,
+                profile: template.profile(),
+                not_before,
+                not_after,
+                serial: x509::new_serial(),
+            },
+            signature,
+            self_signed: template == Template::Root,
+            template_arn,
+            now_millis: call.meta.now_millis,
+        },
+    )?;
     if let Some(t) = token {
         let record = IdempotentIssue { serial: issued.serial.clone(), at: call.meta.now_millis };
         tessera_core::model::save(w.as_mut(), IDEMPOTENCY_TABLE, &format!("{}/{t}", ca.key()), &record)
@@ -249,6 +245,48 @@ pub fn issue(services: &Services, call: &Call, input: &Value) -> Result<Value, A
     }
     w.commit().map_err(internal)?;
     Ok(issued_json(&ca, &issued, return_values == "CERTIFICATE"))
+}
+
+/// What [`sign_and_record`] signs, and how.
+pub(crate) struct Signing<'a> {
+    /// The certificate.
+    pub issue: x509::Issue<'a>,
+    /// The signature the CA's key makes.
+    pub signature: &'static rcgen::SignatureAlgorithm,
+    /// A root CA's own certificate (signed by its key, not under its certificate; no chain).
+    pub self_signed: bool,
+    /// The template it is recorded with.
+    pub template_arn: &'a str,
+    /// Epoch milliseconds.
+    pub now_millis: i64,
+}
+
+/// Sign a certificate with `ca`'s key and record it in `w` as one the CA issued (with the
+/// CA's chain), so `GetCertificate` finds it.
+pub(crate) fn sign_and_record(
+    services: &Services,
+    w: &mut dyn WriteTxn,
+    ca: &CertificateAuthority,
+    s: &Signing<'_>,
+) -> Result<IssuedCertificate, AwsError> {
+    let key = keys::open_ca_key(services, ca, s.signature)?;
+    let issuer_pem = if s.self_signed { None } else { ca.certificate_pem.as_deref() };
+    let pem = x509::issue(&s.issue, issuer_pem, &key).map_err(|e| {
+        tracing::error!(error = %e, "issuing a certificate failed");
+        AwsError::internal()
+    })?;
+    let issued = IssuedCertificate {
+        ca_key: ca.key(),
+        serial: hex::encode(&s.issue.serial),
+        certificate_pem: pem,
+        chain_pem: if s.self_signed { String::new() } else { chain_of(ca) },
+        template_arn: s.template_arn.to_string(),
+        issued_at: s.now_millis,
+        not_after: s.issue.not_after.saturating_mul(1000),
+        revoked: None,
+    };
+    model::save_certificate(w, &issued).map_err(internal)?;
+    Ok(issued)
 }
 
 /// The CA's limits on a validity: after its start, within the CA certificate's, at most seven

@@ -1,11 +1,12 @@
 //! X.509-SVIDs that STS `GetCertificate` asks a CA to sign for IAM workload identity.
 
-use tessera_core::{internal, Services};
+use tessera_core::Services;
 use tessera_store::WriteTxn;
 use tessera_wire::AwsError;
 
-use crate::model::{self, CertificateAuthority, IssuedCertificate};
-use crate::{chain_of, invalid_state, keys, x509};
+use crate::certificates::{sign_and_record, Signing};
+use crate::model::{CertificateAuthority, IssuedCertificate};
+use crate::{invalid_state, keys, x509};
 
 /// What STS asks a CA to sign: an X.509-SVID.
 #[derive(Debug, Clone, Copy)]
@@ -36,38 +37,26 @@ pub fn issue_svid(
             ca.arn()
         )));
     }
-    let issuer_pem = ca
-        .certificate_pem
-        .as_deref()
-        .ok_or_else(|| invalid_state(format!("The certificate authority {} has no certificate.", ca.arn())))?;
+    if ca.certificate_pem.is_none() {
+        return Err(invalid_state(format!("The certificate authority {} has no certificate.", ca.arn())));
+    }
     let key_algorithm = keys::KeyAlgorithm::parse(&ca.key_algorithm)?;
-    let key = keys::open_ca_key(services, ca, key_algorithm.workload_identity_signature())?;
-    let serial = x509::new_serial();
-    let pem = x509::issue(
-        &x509::Issue {
-            request: svid.request,
-            profile: x509::Profile::Svid { spiffe_id: svid.spiffe_id.to_string() },
-            not_before: svid.not_before,
-            not_after: svid.not_after,
-            serial: serial.clone(),
+    sign_and_record(
+        services,
+        w,
+        ca,
+        &Signing {
+            issue: x509::Issue {
+                request: svid.request,
+                profile: x509::Profile::Svid { spiffe_id: svid.spiffe_id.to_string() },
+                not_before: svid.not_before,
+                not_after: svid.not_after,
+                serial: x509::new_serial(),
+            },
+            signature: key_algorithm.workload_identity_signature(),
+            self_signed: false,
+            template_arn: "arn:aws:acm-pca:::template/EndEntityCertificate/V1",
+            now_millis,
         },
-        Some(issuer_pem),
-        &key,
     )
-    .map_err(|e| {
-        tracing::error!(error = %e, "issuing an X.509-SVID failed");
-        AwsError::internal()
-    })?;
-    let issued = IssuedCertificate {
-        ca_key: ca.key(),
-        serial: hex::encode(&serial),
-        certificate_pem: pem,
-        chain_pem: chain_of(ca),
-        template_arn: "arn:aws:acm-pca:::template/EndEntityCertificate/V1".to_string(),
-        issued_at: now_millis,
-        not_after: svid.not_after.saturating_mul(1000),
-        revoked: None,
-    };
-    model::save_certificate(w, &issued).map_err(internal)?;
-    Ok(issued)
 }
