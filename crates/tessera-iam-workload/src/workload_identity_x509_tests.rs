@@ -15,35 +15,12 @@ const OTHER: &str = "210987654321";
 
 fn authority(account: &str, id: &str, key_algorithm: &str) -> CertificateAuthority {
     CertificateAuthority {
-        id: id.into(),
-        account: account.into(),
-        region: "us-east-1".into(),
-        ca_type: "ROOT".into(),
         status: "ACTIVE".into(),
         key_algorithm: key_algorithm.into(),
-        signing_algorithm: "SHA256WITHECDSA".into(),
         subject: json!({"CommonName": id}),
-        csr_extensions: None,
-        revocation_configuration: None,
         usage_mode: "SERVICE_AFFILIATED".into(),
         service_affiliation: Some(tessera_pca::IAM_WORKLOAD_IDENTITY.into()),
-        key_storage_security_standard: "FIPS_140_2_LEVEL_3_OR_HIGHER".into(),
-        sealed_private_key: String::new(),
-        csr_pem: String::new(),
-        certificate_pem: None,
-        chain_pem: None,
-        serial: None,
-        not_before: None,
-        not_after: None,
-        created_at: 0,
-        last_state_change_at: 0,
-        restorable_until: None,
-        status_before_delete: None,
-        tags: vec![],
-        policy: None,
-        associations: vec![],
-        permissions: vec![],
-        idempotency_token: None,
+        ..CertificateAuthority::pending(id, account, "us-east-1", 0)
     }
 }
 

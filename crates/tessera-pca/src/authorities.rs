@@ -260,11 +260,7 @@ pub fn create(services: &Services, call: &Call, input: &Value) -> Result<Value, 
         AwsError::internal()
     })?;
     let mut ca = CertificateAuthority {
-        id: tessera_core::ids::request_id(),
-        account: account.to_string(),
-        region: region.to_string(),
         ca_type: ca_type.to_string(),
-        status: "PENDING_CERTIFICATE".into(),
         key_algorithm: key_algorithm.name().into(),
         signing_algorithm: signing.to_string(),
         subject: subject.clone(),
@@ -273,22 +269,10 @@ pub fn create(services: &Services, call: &Call, input: &Value) -> Result<Value, 
         usage_mode: usage_mode.to_string(),
         service_affiliation: affiliation.map(str::to_string),
         key_storage_security_standard: key_storage.to_string(),
-        sealed_private_key: String::new(),
         csr_pem,
-        certificate_pem: None,
-        chain_pem: None,
-        serial: None,
-        not_before: None,
-        not_after: None,
-        created_at: now,
-        last_state_change_at: now,
-        restorable_until: None,
-        status_before_delete: None,
         tags: tags.into_iter().map(|(key, v)| tessera_core::model::Tag { key, value: v.unwrap_or_default() }).collect(),
-        policy: None,
-        associations: Vec::new(),
-        permissions: Vec::new(),
         idempotency_token: token.map(|t| (t.to_string(), now)),
+        ..CertificateAuthority::pending(&tessera_core::ids::request_id(), account, region, now)
     };
     ca.sealed_private_key = services.secrets.seal(&ca.seal_context(), &pkcs8);
     tessera_store::transact(services.store.as_ref(), |w| model::save_ca(w, &ca)).map_err(internal)?;

@@ -119,6 +119,43 @@ pub struct CertificateAuthority {
 }
 
 impl CertificateAuthority {
+    /// A new `ROOT` CA in `PENDING_CERTIFICATE`, `GENERAL_PURPOSE`, with an `EC_prime256v1` key
+    /// signing `SHA256WITHECDSA`, made at `now` (epoch milliseconds), with no key, CSR,
+    /// certificate, tags or policy yet: callers set what differs with struct update syntax.
+    pub fn pending(id: &str, account: &str, region: &str, now: i64) -> Self {
+        CertificateAuthority {
+            id: id.to_string(),
+            account: account.to_string(),
+            region: region.to_string(),
+            ca_type: "ROOT".into(),
+            status: "PENDING_CERTIFICATE".into(),
+            key_algorithm: "EC_prime256v1".into(),
+            signing_algorithm: "SHA256WITHECDSA".into(),
+            subject: Value::Object(Default::default()),
+            csr_extensions: None,
+            revocation_configuration: None,
+            usage_mode: "GENERAL_PURPOSE".into(),
+            service_affiliation: None,
+            key_storage_security_standard: "FIPS_140_2_LEVEL_3_OR_HIGHER".into(),
+            sealed_private_key: String::new(),
+            csr_pem: String::new(),
+            certificate_pem: None,
+            chain_pem: None,
+            serial: None,
+            not_before: None,
+            not_after: None,
+            created_at: now,
+            last_state_change_at: now,
+            restorable_until: None,
+            status_before_delete: None,
+            tags: Vec::new(),
+            policy: None,
+            associations: Vec::new(),
+            permissions: Vec::new(),
+            idempotency_token: None,
+        }
+    }
+
     /// `arn:aws:acm-pca:<region>:<account>:certificate-authority/<id>`.
     pub fn arn(&self) -> String {
         ca_arn(&self.region, &self.account, &self.id)

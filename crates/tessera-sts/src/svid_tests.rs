@@ -197,35 +197,19 @@ fn make_ca(
     }
     .unwrap_or_else(|e| panic!("certificate: {e}"));
     let mut ca = CertificateAuthority {
-        id: id.into(),
-        account: ACCT.into(),
-        region: "us-east-1".into(),
         ca_type: if parent.is_some() { "SUBORDINATE" } else { "ROOT" }.into(),
         status: "ACTIVE".into(),
         key_algorithm: alg.name().into(),
         signing_algorithm: signature.into(),
         subject,
-        csr_extensions: None,
-        revocation_configuration: None,
         usage_mode: "SERVICE_AFFILIATED".into(),
         service_affiliation: Some(tessera_pca::IAM_WORKLOAD_IDENTITY.into()),
-        key_storage_security_standard: "FIPS_140_2_LEVEL_3_OR_HIGHER".into(),
-        sealed_private_key: String::new(),
         csr_pem: csr,
         certificate_pem: Some(certificate),
         chain_pem: parent.map(|(p, _)| tessera_pca::chain_of(p)),
-        serial: None,
         not_before: Some((T0 - 86_400) * 1000),
         not_after: Some((T0 + 10 * 365 * 86_400) * 1000),
-        created_at: T0 * 1000,
-        last_state_change_at: T0 * 1000,
-        restorable_until: None,
-        status_before_delete: None,
-        tags: vec![],
-        policy: None,
-        associations: vec![],
-        permissions: vec![],
-        idempotency_token: None,
+        ..CertificateAuthority::pending(id, ACCT, "us-east-1", T0 * 1000)
     };
     ca.sealed_private_key = services.secrets.seal(&ca.seal_context(), &pkcs8);
     save_ca(services, &ca);
