@@ -117,8 +117,13 @@ def test_a_none_provider_has_no_domain_and_private_keys_never_leave(tessera):
     iam.meta.events.register("after-call.iam.*", lambda http_response, **_: captured.append(http_response.text))
     out = iam.create_workload_identity_provider(ProviderName=name, Scheme="NONE")
     assert "WorkloadIdentityDomain" not in out and "Description" not in out and "Tags" not in out
-    iam.get_workload_identity_provider(WorkloadIdentityProviderArn=out["Arn"])
-    iam.list_workload_identity_provider_outbound_signers(WorkloadIdentityProviderArn=out["Arn"])
+    got = iam.get_workload_identity_provider(WorkloadIdentityProviderArn=out["Arn"])
+    # "A NONE provider has no signing keys and publishes no trust bundle" (IAM User Guide,
+    # "Configure signing and the trust bundle"); OutboundSigners is "Present only when the
+    # provider holds signing material" (API_GetWorkloadIdentityProvider.html).
+    assert "OutboundSigners" not in got
+    listed = iam.list_workload_identity_provider_outbound_signers(WorkloadIdentityProviderArn=out["Arn"])
+    assert listed["OutboundSigners"] == []
     assert len(captured) == 3
     for body in captured:
         assert "PRIVATE" not in body and "sealed" not in body.lower() and "Kid" not in body
@@ -850,6 +855,32 @@ def test_organization_scope_enable_disable_and_binding(fresh_tessera):
     assert bound["Arn"] == f"arn:aws:iam::{member}:workload-identity-template/{bound_name}"
     assert bound["ResourceScope"] == "ACCOUNT" and bound["WorkloadIdentityProviderArn"] == provider["Arn"]
     assert template_names(member_iam, provider["Arn"]) == [bound_name]
+
+    # API_ListWorkloadIdentityProviderOutboundSigners.html: "any account in the organization
+    # can call this operation"; the other provider operations are the management account's or a
+    # delegated administrator's (API_DisableWorkloadIdentityProviderOutboundSigner.html).
+    listed = member_iam.list_workload_identity_provider_outbound_signers(WorkloadIdentityProviderArn=provider["Arn"])
+    assert sorted(x["SigningAlgorithm"] for x in listed["OutboundSigners"]) == ["ES384", "RS256"]
+    with pytest.raises(ClientError) as e:
+        member_iam.get_workload_identity_provider(WorkloadIdentityProviderArn=provider["Arn"])
+    assert code(e) == "NoSuchEntity"
+    with pytest.raises(ClientError) as e:
+        member_iam.disable_workload_identity_provider_outbound_signer(
+            WorkloadIdentityProviderArn=provider["Arn"], SignerType="X509")
+    assert code(e) == "NoSuchEntity"
+    outsider = t.client("iam", **accounts.admin_creds(accounts.create("wit-outsider")))
+    org.register_delegated_administrator(AccountId=member, ServicePrincipal=IAM_SP)
+    got = member_iam.get_workload_identity_provider(WorkloadIdentityProviderArn=provider["Arn"])
+    assert got["Arn"] == provider["Arn"]
+    member_iam.disable_workload_identity_provider_outbound_signer(
+        WorkloadIdentityProviderArn=provider["Arn"], SignerType="X509")
+    with pytest.raises(ClientError) as e:
+        outsider.get_workload_identity_provider(WorkloadIdentityProviderArn=provider["Arn"])
+    assert code(e) == "NoSuchEntity"
+    org.deregister_delegated_administrator(AccountId=member, ServicePrincipal=IAM_SP)
+    with pytest.raises(ClientError) as e:
+        member_iam.get_workload_identity_provider(WorkloadIdentityProviderArn=provider["Arn"])
+    assert code(e) == "NoSuchEntity"
 
     # Disabling is refused while organization-level resources exist.
     with pytest.raises(ClientError) as e:

@@ -234,12 +234,35 @@ pub fn scope_owner(cx: &Cx<'_>, scope: &str) -> Result<String, AwsError> {
     Ok(org.id)
 }
 
-/// Whether the caller manages resources owned by `owner`: its own account's, or, in the
-/// management account, its organization's.
+/// Whether the caller manages resources owned by `owner`: its own account's, or its
+/// organization's when it is the management account or a delegated administrator for IAM
+/// ("For an organization-scoped provider, only the organization's management account or a
+/// delegated administrator can call this operation", the outbound signer operations).
 pub fn visible_owner(
     cx: &Cx<'_>,
     read: &(impl tessera_store::ReadTxn + ?Sized),
     owner: &str,
+) -> Result<bool, AwsError> {
+    owner_reach(cx, read, owner, Reach::Manager)
+}
+
+/// Who may reach an organization's resources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// The management account or a delegated administrator for IAM.
+    Manager,
+    /// Any account of the organization (`ListWorkloadIdentityProviderOutboundSigners`: "any
+    /// account in the organization can call this operation").
+    Member,
+}
+
+/// Whether the caller reaches resources owned by `owner` (its account, or an organization id)
+/// as `reach` allows.
+pub fn owner_reach(
+    cx: &Cx<'_>,
+    read: &(impl tessera_store::ReadTxn + ?Sized),
+    owner: &str,
+    reach: Reach,
 ) -> Result<bool, AwsError> {
     if owner == cx.account() {
         return Ok(true);
@@ -247,8 +270,12 @@ pub fn visible_owner(
     if !templates::is_organization_id(owner) {
         return Ok(false);
     }
-    Ok(crate::organizations::org_of(read, cx.account())?
-        .is_some_and(|o| o.id == owner && o.management_account == cx.account()))
+    let Some(org) = crate::organizations::org_of(read, cx.account())?.filter(|o| o.id == owner) else {
+        return Ok(false);
+    };
+    Ok(reach == Reach::Member
+        || org.management_account == cx.account()
+        || crate::organizations::is_delegated_administrator(read, cx.account(), super::org_features::IAM_PRINCIPAL)?)
 }
 
 /// The `Tags` of a create or tag request: IAM's tag rules, no key in the reserved `aws:`
@@ -271,13 +298,24 @@ pub fn authorized_provider(
     context: Context,
     extra_checks: impl FnOnce(&mut Checks),
 ) -> Result<WorkloadIdentityProvider, AwsError> {
+    authorized_provider_for(cx, action, context, extra_checks, Reach::Manager)
+}
+
+/// [`authorized_provider`] for callers that reach an organization's provider as `reach` allows.
+pub fn authorized_provider_for(
+    cx: &Cx<'_>,
+    action: &str,
+    context: Context,
+    extra_checks: impl FnOnce(&mut Checks),
+    reach: Reach,
+) -> Result<WorkloadIdentityProvider, AwsError> {
     let mut c = Checks::new();
     let arn = cx.arn(&mut c, "WorkloadIdentityProviderArn");
     extra_checks(&mut c);
     c.finish()?;
     let (account, name) = parse_provider_arn(&arn).ok_or_else(|| invalid_provider_arn(&arn))?;
     let read = cx.read()?;
-    let provider: Option<WorkloadIdentityProvider> = if visible_owner(cx, read.as_ref(), account)? {
+    let provider: Option<WorkloadIdentityProvider> = if owner_reach(cx, read.as_ref(), account, reach)? {
         load_named(read.as_ref(), PROVIDER_TABLE, account, name)?
     } else {
         None

@@ -156,7 +156,7 @@ pub(crate) fn create(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
     cx.authorize("iam:CreateWorkloadIdentityProvider", &arn, request_tag_context(&tags))?;
     let now = cx.now();
     let id = format!("{}{}", if scope == "ORGANIZATION" { "AWPO" } else { "AWPA" }, ids::key_characters(17));
-    let jwt_signers = signers::generate(&cx.services.secrets, &id, now)?;
+    let jwt_signers = signers::generate(&cx.services.secrets, &id, &new.scheme, now)?;
     let provider = WorkloadIdentityProvider {
         account: account.to_string(),
         name: new.name,

@@ -32,7 +32,7 @@ use tessera_wire::{AwsError, WireResponse};
 
 use super::super::entities::{invalid_input, Cx};
 use super::x509_signer::X509Signer;
-use super::{authorized_provider, WorkloadIdentityProvider};
+use super::{authorized_provider_for, WorkloadIdentityProvider};
 use crate::clock;
 use crate::validate;
 
@@ -133,9 +133,10 @@ fn new_signer(secrets: &SecretBox, a: &JwtAlgorithm, provider_id: &str, now: i64
     Ok(signer)
 }
 
-/// Generate one signer per supported algorithm for the provider `provider_id`.
-pub fn generate(secrets: &SecretBox, provider_id: &str, now: i64) -> Result<Vec<JwtSigner>, AwsError> {
-    JWT_ALGORITHMS.iter().map(|a| new_signer(secrets, a, provider_id, now)).collect()
+/// Generate the signers of a new provider `provider_id` of `scheme`: one per supported
+/// algorithm for `SPIFFE`, none for `NONE` ([`algorithms_for`]).
+pub fn generate(secrets: &SecretBox, provider_id: &str, scheme: &str, now: i64) -> Result<Vec<JwtSigner>, AwsError> {
+    algorithms_for(scheme).iter().map(|a| new_signer(secrets, a, provider_id, now)).collect()
 }
 
 /// The base64url `x` and `y` (JWK members) of an uncompressed EC point (`0x04 || x || y`)
@@ -201,9 +202,19 @@ impl JwtSigner {
 
 /// Whether a provider's JWT signers are the current set: one per [`JWT_ALGORITHMS`] entry and
 /// nothing else.
-fn is_current(signers: &[JwtSigner]) -> bool {
-    signers.len() == JWT_ALGORITHMS.len()
-        && JWT_ALGORITHMS.iter().all(|a| signers.iter().any(|s| s.signing_algorithm == a.alg))
+fn is_current(signers: &[JwtSigner], wanted: &[JwtAlgorithm]) -> bool {
+    signers.len() == wanted.len() && wanted.iter().all(|a| signers.iter().any(|s| s.signing_algorithm == a.alg))
+}
+
+/// The JWT signing algorithms a provider of `scheme` has signers for: every one for `SPIFFE`,
+/// none for `NONE` ("A NONE provider has no signing keys and publishes no trust bundle", IAM
+/// User Guide, "Configure signing and the trust bundle").
+pub fn algorithms_for(scheme: &str) -> &'static [JwtAlgorithm] {
+    if scheme == "SPIFFE" {
+        JWT_ALGORITHMS
+    } else {
+        &[]
+    }
 }
 
 /// Bring every stored provider's JWT signers to the current set (run once at start): keep the
@@ -219,13 +230,14 @@ pub fn upgrade_providers(services: &crate::Services) -> Result<usize, AwsError> 
         crate::model::decode_rows::<WorkloadIdentityProvider>(super::PROVIDER_TABLE, rows)
             .map_err(crate::internal)?
             .into_iter()
-            .filter(|(_, p)| !is_current(&p.jwt_signers))
+            .filter(|(_, p)| !is_current(&p.jwt_signers, algorithms_for(&p.scheme)))
             .collect()
     };
     let mut changed = 0;
     for (key, p) in stale {
         let now = services.clock.now_secs();
-        let fresh: Vec<JwtSigner> = JWT_ALGORITHMS
+        let wanted = algorithms_for(&p.scheme);
+        let fresh: Vec<JwtSigner> = wanted
             .iter()
             .filter(|a| !p.jwt_signers.iter().any(|s| s.signing_algorithm == a.alg))
             .map(|a| new_signer(&services.secrets, a, &p.id, now))
@@ -235,10 +247,10 @@ pub fn upgrade_providers(services: &crate::Services) -> Result<usize, AwsError> 
             else {
                 return Ok(false);
             };
-            if current.id != p.id || is_current(&current.jwt_signers) {
+            if current.id != p.id || is_current(&current.jwt_signers, wanted) {
                 return Ok(false);
             }
-            current.jwt_signers.retain(|s| JWT_ALGORITHMS.iter().any(|a| a.alg == s.signing_algorithm));
+            current.jwt_signers.retain(|s| wanted.iter().any(|a| a.alg == s.signing_algorithm));
             for s in &fresh {
                 if !current.jwt_signers.iter().any(|k| k.signing_algorithm == s.signing_algorithm) {
                     current.jwt_signers.push(s.clone());
@@ -249,7 +261,7 @@ pub fn upgrade_providers(services: &crate::Services) -> Result<usize, AwsError> 
         })
         .map_err(crate::internal)?;
         if done {
-            tracing::info!(provider = %p.arn(), "workload identity provider given its RS256 JWT signer");
+            tracing::info!(provider = %p.arn(), "workload identity provider JWT signers brought to the current set");
             changed += 1;
         }
     }
@@ -342,7 +354,13 @@ fn hex_digest(s: &str) -> String {
 /// a stable order that is not chronological.
 pub(crate) fn list(cx: &Cx<'_>) -> Result<WireResponse, AwsError> {
     let page = cx.page()?;
-    let p = authorized_provider(cx, "iam:ListWorkloadIdentityProviderOutboundSigners", Vec::new(), |_| {})?;
+    let p = authorized_provider_for(
+        cx,
+        "iam:ListWorkloadIdentityProviderOutboundSigners",
+        Vec::new(),
+        |_| {},
+        super::Reach::Member,
+    )?;
     let arn_tag = hex_digest(cx.params.get("WorkloadIdentityProviderArn").unwrap_or_default())[..8].to_string();
     if page.after.as_ref().is_some_and(|a| !a.starts_with(&arn_tag)) {
         return Err(invalid_input("The marker does not belong to a listing of this WorkloadIdentityProviderArn."));
@@ -390,7 +408,8 @@ mod tests {
     #[test]
     fn signers_are_es384_and_rs256_sealed_and_exported() {
         let secrets = SecretBox::new(&[3u8; 32]);
-        let signers = generate(&secrets, "AWPAEXAMPLE", 100).unwrap_or_default();
+        assert!(generate(&secrets, "AWPAEXAMPLE", "NONE", 100).unwrap_or_default().is_empty());
+        let signers = generate(&secrets, "AWPAEXAMPLE", "SPIFFE", 100).unwrap_or_default();
         let algs: Vec<&str> = signers.iter().map(|s| s.signing_algorithm.as_str()).collect();
         assert_eq!(algs, ["ES384", "RS256"]);
         let keys: Vec<&str> = signers.iter().map(|s| s.key_algorithm.as_str()).collect();

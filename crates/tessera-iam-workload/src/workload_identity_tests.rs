@@ -182,4 +182,12 @@ fn providers_stored_with_es256_get_rs256_at_start_and_keep_es384() {
     // A second start changes nothing.
     assert_eq!(super::signers::upgrade_providers(&services).ok(), Some(0));
     assert_eq!(load().jwt_signers[1].kid, rs256.kid);
+    // A NONE provider stored with keys loses them: it has none.
+    let mut none = load();
+    none.scheme = "NONE".into();
+    let mut w = services.store.write().unwrap_or_else(|_| panic!("write"));
+    model::save(w.as_mut(), PROVIDER_TABLE, &key, &none).unwrap_or_else(|_| panic!("save"));
+    w.commit().unwrap_or_else(|_| panic!("commit"));
+    assert_eq!(super::signers::upgrade_providers(&services).ok(), Some(1));
+    assert!(load().jwt_signers.is_empty());
 }

@@ -86,7 +86,7 @@ fn env() -> (Services, Arc<ManualClock>) {
         description: None,
         tags: vec![],
         resource_policy: None,
-        jwt_signers: signers::generate(&services.secrets, "AWPAEXAMPLEEXAMPLE1", T0).unwrap_or_default(),
+        jwt_signers: signers::generate(&services.secrets, "AWPAEXAMPLEEXAMPLE1", "SPIFFE", T0).unwrap_or_default(),
         x509_signers: vec![],
         created: T0,
     };
