@@ -17,7 +17,7 @@
 //! `SignerType` `JWT` is `InvalidInput` ("IAM rejects JWT, because IAM manages the outbound
 //! signers for JWT credentials").
 
-use tessera_pca::model::{load_ca, save_ca, Association, CertificateAuthority};
+use tessera_pca::model::{load_ca, save_ca, CertificateAuthority};
 use tessera_store::WriteTxn;
 use tessera_wire::xml::XmlWriter;
 use tessera_wire::{AwsError, WireResponse};
@@ -49,7 +49,7 @@ pub struct PrivateCa {
 impl PrivateCa {
     /// `arn:aws:acm-pca:us-east-1:<account>:certificate-authority/<id>`.
     pub fn arn(&self) -> String {
-        format!("arn:aws:acm-pca:{CA_REGION}:{}:certificate-authority/{}", self.account, self.id)
+        tessera_pca::model::ca_arn(CA_REGION, &self.account, &self.id)
     }
 }
 
@@ -144,10 +144,9 @@ fn usable_ca(cx: &Cx<'_>, ca: &PrivateCa) -> Result<CertificateAuthority, AwsErr
 fn associate(txn: &mut dyn WriteTxn, ca: &PrivateCa, provider_arn: &str, now_millis: i64) -> Result<(), AwsError> {
     let mut record = load_live(&*txn, ca)?.ok_or_else(|| ca_not_found(ca))?;
     check_requirements(&record)?;
-    if record.associations.iter().any(|a| a.resource_arn == provider_arn) {
+    if !record.associate(provider_arn, now_millis) {
         return Ok(());
     }
-    record.associations.push(Association { resource_arn: provider_arn.to_string(), created_at: now_millis });
     save_ca(txn, &record).st()
 }
 
@@ -156,7 +155,7 @@ fn associate(txn: &mut dyn WriteTxn, ca: &PrivateCa, provider_arn: &str, now_mil
 fn may_release(cx: &Cx<'_>, entry: &X509Signer, provider_arn: &str) -> Result<(), AwsError> {
     let record = load_ca(cx.read()?.as_ref(), &entry.ca_region, &entry.ca_account, &entry.ca_id).st()?;
     match record {
-        Some(ca) if ca.associations.iter().any(|a| a.resource_arn == provider_arn) => {
+        Some(ca) if ca.is_associated(provider_arn) => {
             tessera_pca::authorize_on_ca(cx.services, cx.call, DISASSOCIATE_ACTION, &ca)
         }
         _ => Ok(()),
@@ -168,9 +167,7 @@ fn release(txn: &mut dyn WriteTxn, entry: &X509Signer, provider_arn: &str) -> Re
     let Some(mut ca) = load_ca(&*txn, &entry.ca_region, &entry.ca_account, &entry.ca_id).st()? else {
         return Ok(());
     };
-    let before = ca.associations.len();
-    ca.associations.retain(|a| a.resource_arn != provider_arn);
-    if ca.associations.len() == before {
+    if !ca.disassociate(provider_arn) {
         return Ok(());
     }
     save_ca(txn, &ca).st()

@@ -49,7 +49,7 @@ pub struct X509Signer {
 impl X509Signer {
     /// `arn:aws:acm-pca:<region>:<account>:certificate-authority/<id>`.
     pub fn ca_arn(&self) -> String {
-        format!("arn:aws:acm-pca:{}:{}:certificate-authority/{}", self.ca_region, self.ca_account, self.ca_id)
+        tessera_pca::model::ca_arn(&self.ca_region, &self.ca_account, &self.ca_id)
     }
 
     /// The status at `now` (epoch seconds).

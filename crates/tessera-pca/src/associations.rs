@@ -11,7 +11,7 @@ use tessera_wire::AwsError;
 use crate::common::{
     authorized_ca, epoch, finish, invalid_request, paged, require_status, required_str, update_ca, NOT_DELETED,
 };
-use crate::model::{Association, CertificateAuthority};
+use crate::model::CertificateAuthority;
 
 /// `arn:[a-z0-9][a-z0-9-]*:[a-z0-9-]+:[a-z0-9-]*:([0-9]{0,12}|o-[a-z0-9]{10,32}):.+`.
 fn is_associated_resource_arn(arn: &str) -> bool {
@@ -67,14 +67,12 @@ pub fn create(services: &Services, call: &Call, input: &Value) -> Result<Value, 
     let arn = resource_arn(input)?;
     require_affiliated(&ca)?;
     require_status(&ca, NOT_DELETED)?;
-    if ca.associations.iter().any(|a| a.resource_arn == arn) {
+    if ca.is_associated(arn) {
         return Ok(json!({}));
     }
     let now = call.meta.now_millis;
     update_ca(services, &ca, |_, stored| {
-        if !stored.associations.iter().any(|a| a.resource_arn == arn) {
-            stored.associations.push(Association { resource_arn: arn.to_string(), created_at: now });
-        }
+        stored.associate(arn, now);
         Ok(())
     })?;
     Ok(json!({}))
@@ -92,11 +90,11 @@ pub fn delete(services: &Services, call: &Call, input: &Value) -> Result<Value, 
     let arn = resource_arn(input)?;
     require_affiliated(&ca)?;
     require_status(&ca, NOT_DELETED)?;
-    if !ca.associations.iter().any(|a| a.resource_arn == arn) {
+    if !ca.is_associated(arn) {
         return Ok(json!({}));
     }
     update_ca(services, &ca, |_, stored| {
-        stored.associations.retain(|a| a.resource_arn != arn);
+        stored.disassociate(arn);
         Ok(())
     })?;
     Ok(json!({}))

@@ -71,11 +71,5 @@ pub fn handle(services: &Services, call: &Call, input: &Value) -> Result<Value, 
         // Audit reports and replicas: docs/PRIVATE_CA.md.
         op => Err(AwsError::not_implemented("acm-pca", op)),
     };
-    result.map_err(|e| {
-        if e.code == "AccessDenied" {
-            AwsError::new(e.status, "AccessDeniedException", e.message)
-        } else {
-            e
-        }
-    })
+    result.map_err(AwsError::named_for_json)
 }

@@ -166,6 +166,28 @@ impl CertificateAuthority {
         ca_key(&self.region, &self.account, &self.id)
     }
 
+    /// Associate `resource_arn` with the CA (`CreateCertificateAuthorityAssociation`); whether
+    /// that changed anything (associating an associated resource is a no-op).
+    pub fn associate(&mut self, resource_arn: &str, now_millis: i64) -> bool {
+        if self.associations.iter().any(|a| a.resource_arn == resource_arn) {
+            return false;
+        }
+        self.associations.push(Association { resource_arn: resource_arn.to_string(), created_at: now_millis });
+        true
+    }
+
+    /// Remove the association of `resource_arn`; whether there was one.
+    pub fn disassociate(&mut self, resource_arn: &str) -> bool {
+        let before = self.associations.len();
+        self.associations.retain(|a| a.resource_arn != resource_arn);
+        self.associations.len() != before
+    }
+
+    /// Whether `resource_arn` is associated with the CA.
+    pub fn is_associated(&self, resource_arn: &str) -> bool {
+        self.associations.iter().any(|a| a.resource_arn == resource_arn)
+    }
+
     /// The SecretBox context its private key is sealed under.
     pub fn seal_context(&self) -> String {
         format!("acm-pca/{}", self.arn())
