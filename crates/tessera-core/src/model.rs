@@ -97,6 +97,17 @@ pub fn decode_rows<T: DeserializeOwned>(
         .collect()
 }
 
+/// The condition keys of a request that carries `tags`: `aws:RequestTag/<key>` for each and
+/// `aws:TagKeys` (none for no tags).
+pub fn request_tag_context(tags: &[Tag]) -> Vec<(String, Vec<String>)> {
+    let mut ctx: Vec<(String, Vec<String>)> =
+        tags.iter().map(|t| (format!("aws:RequestTag/{}", t.key), vec![t.value.clone()])).collect();
+    if !tags.is_empty() {
+        ctx.push(("aws:TagKeys".into(), tags.iter().map(|t| t.key.clone()).collect()));
+    }
+    ctx
+}
+
 /// A tag, as IAM and STS carry them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tag {

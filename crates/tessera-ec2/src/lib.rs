@@ -268,13 +268,7 @@ fn check_tags(tags: &[Tag]) -> Result<(), AwsError> {
     Ok(())
 }
 
-fn tag_context(tags: &[Tag]) -> Ctx {
-    let mut c: Ctx = tags.iter().map(|t| (format!("aws:RequestTag/{}", t.key), vec![t.value.clone()])).collect();
-    if !tags.is_empty() {
-        c.push(("aws:TagKeys".into(), tags.iter().map(|t| t.key.clone()).collect()));
-    }
-    c
-}
+use tessera_core::model::request_tag_context as tag_context;
 
 fn resource_tag_context(i: &Instance) -> Ctx {
     let mut c: Ctx = i.tags.iter().map(|t| (format!("ec2:ResourceTag/{}", t.key), vec![t.value.clone()])).collect();

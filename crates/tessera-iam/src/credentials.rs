@@ -377,15 +377,7 @@ pub fn parse_tag_keys(params: &QueryParams) -> Result<Vec<String>, AwsError> {
     Ok(keys.into_iter().map(str::to_string).collect())
 }
 
-/// Condition keys of a request that carries tags: `aws:RequestTag/<k>` and `aws:TagKeys`.
-pub fn request_tag_context(tags: &[Tag]) -> Vec<(String, Vec<String>)> {
-    let mut ctx: Vec<(String, Vec<String>)> =
-        tags.iter().map(|t| (format!("aws:RequestTag/{}", t.key), vec![t.value.clone()])).collect();
-    if !tags.is_empty() {
-        ctx.push(("aws:TagKeys".into(), tags.iter().map(|t| t.key.clone()).collect()));
-    }
-    ctx
-}
+pub use tessera_core::model::request_tag_context;
 
 /// Add or replace tags (keys compared case-insensitively, as IAM does); at most 50 in all.
 pub(crate) fn merge_tags(existing: &mut Vec<Tag>, new: Vec<Tag>) -> Result<(), AwsError> {

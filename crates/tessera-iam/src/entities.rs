@@ -903,14 +903,7 @@ pub fn remove_tags(existing: &mut Vec<Tag>, keys: &[String], case_insensitive: b
 // ---------------------------------------------------------------------------------------------
 // Authorization contexts.
 
-/// `aws:RequestTag/<key>` for each tag and `aws:TagKeys`.
-pub fn request_tags_context(tags: &[Tag]) -> Context {
-    let mut ctx: Context = tags.iter().map(|t| (format!("aws:RequestTag/{}", t.key), vec![t.value.clone()])).collect();
-    if !tags.is_empty() {
-        ctx.push(("aws:TagKeys".into(), tags.iter().map(|t| t.key.clone()).collect()));
-    }
-    ctx
-}
+pub use tessera_core::model::request_tag_context as request_tags_context;
 
 /// `aws:ResourceTag/<key>` (and IAM's older `iam:ResourceTag/<key>`) of an existing resource.
 pub fn resource_tags_context(tags: &[Tag]) -> Context {

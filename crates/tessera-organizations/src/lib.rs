@@ -263,15 +263,7 @@ pub(crate) fn authorize(
     Ok(Grant::OWN)
 }
 
-/// `aws:RequestTag/<key>` and `aws:TagKeys` for tags in a request.
-pub(crate) fn tag_context(tags: &[Tag]) -> Vec<(String, Vec<String>)> {
-    let mut ctx: Vec<(String, Vec<String>)> =
-        tags.iter().map(|t| (format!("aws:RequestTag/{}", t.key), vec![t.value.clone()])).collect();
-    if !tags.is_empty() {
-        ctx.push(("aws:TagKeys".into(), tags.iter().map(|t| t.key.clone()).collect()));
-    }
-    ctx
-}
+pub(crate) use tessera_core::model::request_tag_context as tag_context;
 
 /// `organizations:PolicyType`.
 pub(crate) fn policy_type_context(policy_type: &str) -> Vec<(String, Vec<String>)> {

@@ -177,11 +177,11 @@ fn validated_revocation(input: &Value) -> Result<Option<Value>, AwsError> {
 /// `CreateCertificateAuthority`: a new key (sealed), its CSR, status `PENDING_CERTIFICATE`.
 pub fn create(services: &Services, call: &Call, input: &Value) -> Result<Value, AwsError> {
     let tags = parse_tags(input, false)?.unwrap_or_default();
-    let mut context: Vec<(String, Vec<String>)> = Vec::new();
-    if !tags.is_empty() {
-        context.push(("aws:TagKeys".into(), tags.iter().map(|(k, _)| k.clone()).collect()));
-        context.extend(tags.iter().map(|(k, v)| (format!("aws:RequestTag/{k}"), vec![v.clone().unwrap_or_default()])));
-    }
+    let tags: Vec<tessera_core::model::Tag> = tags
+        .into_iter()
+        .map(|(key, value)| tessera_core::model::Tag { key, value: value.unwrap_or_default() })
+        .collect();
+    let context = tessera_core::model::request_tag_context(&tags);
     services.authorize_request(
         call,
         &AuthzRequest { action: "acm-pca:CreateCertificateAuthority", resource: "*", context, ..Default::default() },
@@ -270,7 +270,7 @@ pub fn create(services: &Services, call: &Call, input: &Value) -> Result<Value, 
         service_affiliation: affiliation.map(str::to_string),
         key_storage_security_standard: key_storage.to_string(),
         csr_pem,
-        tags: tags.into_iter().map(|(key, v)| tessera_core::model::Tag { key, value: v.unwrap_or_default() }).collect(),
+        tags,
         idempotency_token: token.map(|t| (t.to_string(), now)),
         ..CertificateAuthority::pending(&tessera_core::ids::request_id(), account, region, now)
     };
